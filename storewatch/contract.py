@@ -1,0 +1,257 @@
+"""The device contract (shared/CONTRACT.md v1) as one set of rules.
+
+Both the server and the camera client import this module, so the two sides can never
+disagree about a path, a field, a range or a signature.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+API_PREFIX = "/api/v1"
+INGEST_FRAME_PATH = f"{API_PREFIX}/ingest/frame"
+HEARTBEAT_PATH = f"{API_PREFIX}/ingest/heartbeat"
+DEVICE_CONFIG_PATH = f"{API_PREFIX}/device/config"
+
+DEVICE_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+MODES = ("baseline", "burst")
+MAX_SEQ = 2**63
+MIN_DIMENSION, MAX_DIMENSION = 16, 8192
+HMAC_WINDOW_S = 300
+NONCE_MIN, NONCE_MAX = 16, 64
+DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
+MAX_META_BYTES = 16 * 1024
+
+# Statuses a client retries (keeping the frame); every other 4xx drops the frame.
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504, 507})
+
+_RFC3339 = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
+)
+
+
+class ContractError(ValueError):
+    """A request or answer breaks the contract: `details` has one entry per bad field."""
+
+    def __init__(self, details: list[dict[str, str]]):
+        super().__init__("; ".join(f"{d['field']}: {d['message']}" for d in details))
+        self.details = details
+
+
+def parse_timestamp(value: str) -> datetime:
+    """Parse an RFC 3339 timestamp that carries an offset; raise ValueError otherwise."""
+    if not isinstance(value, str) or not _RFC3339.match(value):
+        raise ValueError("must be an RFC 3339 time with an offset, e.g. 2026-11-24T05:47:30.120Z")
+    text = value.replace("z", "Z").replace("t", "T").replace(" ", "T")
+    main, _, rest = text.partition(".")
+    if rest:  # Python accepts at most 6 fraction digits
+        digits = re.match(r"\d+", rest).group(0)  # type: ignore[union-attr]
+        text = f"{main}.{digits[:6]}{rest[len(digits):]}"
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def format_timestamp(moment: datetime) -> str:
+    """RFC 3339 in UTC with milliseconds, as the contract's examples show."""
+    utc = moment.astimezone(timezone.utc)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class FieldRule:
+    name: str
+    kind: type | tuple[type, ...]
+    required: bool = False
+    minimum: float | None = None
+    maximum: float | None = None  # inclusive
+    max_length: int | None = None
+    choices: tuple[str, ...] | None = None
+    timestamp: bool = False
+
+    def check(self, value: Any) -> str | None:
+        """The problem with `value`, or None when it is fine."""
+        kinds = self.kind if isinstance(self.kind, tuple) else (self.kind,)
+        if isinstance(value, bool) or not isinstance(value, kinds):
+            return f"must be {_kind_name(kinds)}"
+        if isinstance(value, float) and value != value:
+            return "must be a number"
+        if self.minimum is not None and value < self.minimum:
+            return f"must be at least {_num(self.minimum)}"
+        if self.maximum is not None and value > self.maximum:
+            return f"must be at most {_num(self.maximum)}"
+        if self.max_length is not None and len(value) > self.max_length:
+            return f"must be at most {self.max_length} characters"
+        if self.choices is not None and value not in self.choices:
+            return "must be one of " + ", ".join(self.choices)
+        if self.timestamp:
+            try:
+                parse_timestamp(value)
+            except ValueError as exc:
+                return str(exc)
+        return None
+
+
+def _kind_name(kinds: tuple[type, ...]) -> str:
+    if kinds == (int,):
+        return "an integer"
+    if str in kinds:
+        return "a string"
+    return "a number"
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+NUMBER = (int, float)
+
+FRAME_META_RULES = (
+    FieldRule("device_id", str, required=True, max_length=64),
+    FieldRule("capture_ts", str, required=True, timestamp=True, max_length=40),
+    FieldRule("seq", int, required=True, minimum=0, maximum=MAX_SEQ - 1),
+    FieldRule("width", int, required=True, minimum=MIN_DIMENSION, maximum=MAX_DIMENSION),
+    FieldRule("height", int, required=True, minimum=MIN_DIMENSION, maximum=MAX_DIMENSION),
+    FieldRule("jpeg_quality", int, required=True, minimum=1, maximum=100),
+    FieldRule("rssi", int, minimum=-127, maximum=0),
+    FieldRule("fw_version", str, max_length=64),
+    FieldRule("notes", str, max_length=512),
+    FieldRule("mode", str, choices=MODES),
+)
+
+HEARTBEAT_RULES = (
+    FieldRule("device_id", str, required=True, max_length=64),
+    FieldRule("ts", str, required=True, timestamp=True, max_length=40),
+    FieldRule("uptime_s", NUMBER, minimum=0, maximum=1e12),
+    FieldRule("last_seq", int, minimum=0, maximum=MAX_SEQ - 1),
+    FieldRule("mode", str, choices=MODES),
+    FieldRule("spool_frames", int, minimum=0, maximum=MAX_SEQ - 1),
+    FieldRule("spool_bytes", int, minimum=0, maximum=MAX_SEQ - 1),
+    FieldRule("dropped_frames", int, minimum=0, maximum=MAX_SEQ - 1),
+    FieldRule("cpu_temp_c", NUMBER, minimum=-100, maximum=200),
+    FieldRule("disk_free_bytes", NUMBER, minimum=0, maximum=1e18),
+    FieldRule("rssi", NUMBER, minimum=-127, maximum=0),
+    FieldRule("fw_version", str, max_length=64),
+    FieldRule("last_error", str, max_length=512),
+)
+
+
+def validate(payload: Any, rules: tuple[FieldRule, ...]) -> dict[str, Any]:
+    """Check a decoded JSON object against `rules`; unknown fields are dropped.
+
+    Raises ContractError listing every bad field at once.
+    """
+    if not isinstance(payload, dict):
+        raise ContractError([{"field": "", "message": "must be a JSON object"}])
+    clean: dict[str, Any] = {}
+    problems: list[dict[str, str]] = []
+    for rule in rules:
+        if rule.name not in payload or payload[rule.name] is None:
+            if rule.required:
+                problems.append({"field": rule.name, "message": "is required"})
+            continue
+        problem = rule.check(payload[rule.name])
+        if problem:
+            problems.append({"field": rule.name, "message": problem})
+        else:
+            clean[rule.name] = payload[rule.name]
+    device_id = clean.get("device_id")
+    if device_id is not None and not DEVICE_ID_PATTERN.match(device_id):
+        problems.append({"field": "device_id", "message": "must match [A-Za-z0-9._-]{1,64}"})
+    if problems:
+        raise ContractError(problems)
+    return clean
+
+
+def validate_frame_meta(payload: Any) -> dict[str, Any]:
+    return validate(payload, FRAME_META_RULES)
+
+
+def validate_heartbeat(payload: Any) -> dict[str, Any]:
+    return validate(payload, HEARTBEAT_RULES)
+
+
+def valid_device_id(value: str) -> bool:
+    return isinstance(value, str) and bool(DEVICE_ID_PATTERN.match(value))
+
+
+# --- HMAC scheme -------------------------------------------------------------------------
+
+
+def signing_string(method: str, path: str, timestamp: str, nonce: str, body: bytes) -> bytes:
+    body_hash = hashlib.sha256(body).hexdigest()
+    return f"{method.upper()}\n{path}\n{timestamp}\n{nonce}\n{body_hash}".encode()
+
+
+def sign(token: str, method: str, path: str, timestamp: str, nonce: str, body: bytes) -> str:
+    message = signing_string(method, path, timestamp, nonce, body)
+    return hmac.new(token.encode(), message, hashlib.sha256).hexdigest()
+
+
+def hmac_headers(device_id: str, token: str, method: str, path: str, body: bytes,
+                 now: float, nonce: str) -> dict[str, str]:
+    """The four headers of the HMAC scheme, signed for this exact request."""
+    timestamp = str(int(now))
+    return {
+        "X-Device-Id": device_id,
+        "X-Timestamp": timestamp,
+        "X-Nonce": nonce,
+        "X-Signature": sign(token, method, path, timestamp, nonce, body),
+    }
+
+
+# --- Bodies ------------------------------------------------------------------------------
+
+
+@dataclass
+class IngestResult:
+    capture_id: int
+    device_id: str
+    seq: int
+    duplicate: bool
+    mode: str
+    config_version: str
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class DeviceConfig:
+    device_id: str
+    config_version: str
+    mode: str
+    mode_until: str | None
+    baseline_interval_s: float
+    burst_interval_s: float
+    burst_hold_s: float
+    jpeg_quality: int
+    width: int
+    height: int
+    config_poll_interval_s: float
+    heartbeat_interval_s: float
+    motion_trigger: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_json(cls, payload: dict[str, Any]) -> "DeviceConfig":
+        names = cls.__dataclass_fields__.keys()
+        return cls(**{name: payload.get(name) for name in names})
+
+
+def error_body(code: str, message: str, details: list[dict[str, str]] | None = None) -> dict:
+    return {"error": {"code": code, "message": message, "details": details or []}}
+
+
+def encode_meta(meta: dict[str, Any]) -> bytes:
+    return json.dumps(meta, separators=(",", ":")).encode()
