@@ -1,0 +1,3 @@
+from storewatch.cli import main
+
+main(prog_name="storewatch")

@@ -1,0 +1,64 @@
+"""The appliance's state on disk, opened once per process and shared by every part."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from storewatch.admins import Admins
+from storewatch.captures import CaptureStore
+from storewatch.counters import Counters
+from storewatch.credentials import load_or_create_key
+from storewatch.db import Database
+from storewatch.devices import DeviceRegistry
+from storewatch.settings import APPLIANCE_SETTINGS, validate_values
+from storewatch.storage import ImageStore
+
+DATABASE_FILE = "storewatch.db"
+HUEY_FILE = "huey.db"  # Huey's own file: stdlib sqlite3 must never open the app database
+KEY_FILE = "appliance.key"
+
+
+class ApplianceSettings:
+    """Appliance-wide settings from the `settings` table over the registry's defaults."""
+
+    def __init__(self, db: Database):
+        self.db = db
+
+    def get(self, name: str) -> Any:
+        row = self.db.query_one("SELECT value FROM settings WHERE key = ?", (name,))
+        return json.loads(row["value"]) if row else APPLIANCE_SETTINGS[name].default
+
+    def all(self) -> dict[str, Any]:
+        return {name: self.get(name) for name in APPLIANCE_SETTINGS}
+
+    def update(self, values: dict[str, Any]) -> dict[str, Any]:
+        clean = validate_values(values, APPLIANCE_SETTINGS)
+        with self.db.write() as conn:
+            for name, value in clean.items():
+                conn.execute("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key)"
+                             " DO UPDATE SET value = excluded.value", (name, json.dumps(value)))
+        return self.all()
+
+
+class Appliance:
+    def __init__(self, data_dir: Path):
+        self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.db = Database(self.data_dir / DATABASE_FILE)
+        self.key = load_or_create_key(self.data_dir / KEY_FILE)
+        self.images = ImageStore(self.data_dir)
+        self.settings = ApplianceSettings(self.db)
+        self.devices = DeviceRegistry(self.db, self.key)
+        self.captures = CaptureStore(self.db, self.images)
+        self.admins = Admins(self.db)
+        self.counters = Counters(self.db)
+
+    @property
+    def huey_path(self) -> Path:
+        return self.data_dir / HUEY_FILE
+
+    def close(self) -> None:
+        self.counters.flush()
+        self.db.close()

@@ -1,0 +1,64 @@
+"""The `storewatch` command: parses options, opens the data directory, calls the library."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from storewatch.settings import default_data_dir
+
+
+class CliContext:
+    def __init__(self, data_dir: Path):
+        self.data_dir = data_dir
+        self._appliance = None
+
+    @property
+    def appliance(self):  # noqa: ANN201 - opened on first use so `--help` touches no disk
+        if self._appliance is None:
+            from storewatch.appliance import Appliance
+            from storewatch.db.migrations import SchemaTooNew
+
+            try:
+                self._appliance = Appliance(self.data_dir)
+            except (SchemaTooNew, PermissionError, RuntimeError) as exc:
+                raise click.ClickException(str(exc)) from None
+        return self._appliance
+
+    def close(self) -> None:
+        if self._appliance is not None:
+            self._appliance.close()
+
+
+def print_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, sort_keys=True, default=str))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where the database and images live. Default: $STOREWATCH_DATA_DIR, "
+                   "else ~/.local/share/storewatch.")
+@click.option("-v", "--verbose", is_flag=True, help="Log more.")
+@click.pass_context
+def main(ctx: click.Context, data_dir: Path | None, verbose: bool) -> None:
+    """storewatch: a shelf-watching appliance for small shops."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    context = CliContext(data_dir or default_data_dir())
+    ctx.obj = context
+    ctx.call_on_close(context.close)
+
+
+def _register() -> None:
+    from storewatch.cli import admin, captures, device, run
+
+    for module in (admin, captures, device, run):
+        module.register(main)
+
+
+_register()

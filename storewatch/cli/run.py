@@ -1,0 +1,58 @@
+"""`storewatch run`: the whole appliance in one process."""
+
+from __future__ import annotations
+
+import click
+
+from storewatch.cli import CliContext
+from storewatch.credentials import generate_password
+
+CAMERA_CHOICES = "auto|picamera2|simulated|dir:PATH|none"
+
+
+def _first_run_password(ctx: CliContext) -> None:
+    admins = ctx.appliance.admins
+    if admins.has_password():
+        return
+    password = generate_password()
+    admins.set_password(password)
+    click.echo("=" * 64)
+    click.echo(f"First start: the admin password is  {password}")
+    click.echo("It is shown only now. Change it with `storewatch admin set-password`.")
+    click.echo("=" * 64)
+
+
+def _services(ctx: CliContext, camera: str, host: str, port: int, workers: int) -> list:
+    from storewatch.service_plugins import build_services
+
+    return build_services(ctx.appliance, camera=camera, host=host, port=port, workers=workers)
+
+
+@click.command("run")
+@click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--camera", default="auto", show_default=True, metavar=CAMERA_CHOICES,
+              help="The built-in camera's frame source; `none` for no camera thread.")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 16),
+              help="Analysis worker threads.")
+@click.pass_obj
+def run(ctx: CliContext, host: str, port: int, camera: str, workers: int) -> None:
+    """Run the appliance: server, analysis worker and camera thread."""
+    from storewatch.runner import serve
+
+    click.echo(f"storewatch: data directory {ctx.data_dir}")
+    _first_run_password(ctx)
+    services = _services(ctx, camera, host, port, workers)
+    shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+
+    def ready(_: str) -> None:
+        click.echo(f"storewatch is running: open http://{shown_host}:{port}/ for the admin panel "
+                   f"(Ctrl-C to stop).")
+
+    code = serve(ctx.appliance, host, port, services=services, on_ready=ready)
+    click.echo("storewatch stopped." if code == 0 else "storewatch stopped after an error (see above).")
+    ctx.exit(code)
+
+
+def register(main: click.Group) -> None:
+    main.add_command(run)

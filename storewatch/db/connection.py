@@ -1,0 +1,88 @@
+"""Connections to the app database.
+
+Reads use one connection per thread; every write goes through `Database.write()`, which
+serialises writers in this process with a lock and opens `BEGIN IMMEDIATE`, so a writer
+never meets SQLITE_BUSY half-way through a transaction. Other processes (the CLI, a
+separate worker) are covered by the busy timeout.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import apsw
+
+from storewatch.db.migrations import migrate
+
+# SD cards can stall for seconds under write load; give writers time before failing.
+BUSY_TIMEOUT_MS = 15_000
+
+Row = dict[str, Any]
+
+
+def _row_factory(cursor: apsw.Cursor, row: tuple) -> Row:
+    return {d[0]: value for d, value in zip(cursor.getdescription(), row)}
+
+
+class Database:
+    def __init__(self, path: Path | str, *, migrate_schema: bool = True):
+        self.path = str(path)
+        self._local = threading.local()
+        self._write_lock = threading.RLock()
+        self._all: list[apsw.Connection] = []
+        self._all_lock = threading.Lock()
+        if migrate_schema:
+            with self._write_lock:
+                migrate(self.connection())
+
+    def connection(self) -> apsw.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = apsw.Connection(self.path)
+            conn.setbusytimeout(BUSY_TIMEOUT_MS)
+            conn.row_trace = _row_factory
+            for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON"):
+                conn.execute(f"PRAGMA {pragma}").fetchall()
+            self._local.conn = conn
+            with self._all_lock:
+                self._all.append(conn)
+        return conn
+
+    def query(self, sql: str, params: Any = ()) -> list[Row]:
+        return list(self.connection().execute(sql, params))
+
+    def query_one(self, sql: str, params: Any = ()) -> Row | None:
+        for row in self.connection().execute(sql, params):
+            return row
+        return None
+
+    def scalar(self, sql: str, params: Any = ()) -> Any:
+        row = self.connection().execute(sql, params).fetchone()
+        return None if row is None else next(iter(row.values()))
+
+    @contextmanager
+    def write(self) -> Iterator[apsw.Connection]:
+        """One IMMEDIATE transaction: commits on success, rolls back on any exception."""
+        with self._write_lock:
+            conn = self.connection()
+            if conn.in_transaction:  # nested use joins the open transaction
+                yield conn
+                return
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._all_lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+        self._local = threading.local()

@@ -1,0 +1,165 @@
+"""Numbered schema migrations, applied by `PRAGMA user_version`.
+
+Each entry moves the schema from version N-1 to N inside one transaction, so a fresh
+file and every older version reach the current one at start, and a crash mid-migration
+leaves the previous version intact. Append new migrations; never edit an old one.
+"""
+
+from __future__ import annotations
+
+import apsw
+
+MIGRATIONS: list[str] = [
+    # 1: the appliance core
+    """
+    CREATE TABLE settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL              -- JSON
+    );
+    CREATE TABLE devices (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        token_hash TEXT NOT NULL UNIQUE, -- sha256 of the bearer token
+        token_salt TEXT NOT NULL,        -- with the appliance key, derives the token (HMAC key)
+        auth_scheme TEXT NOT NULL DEFAULT 'bearer' CHECK (auth_scheme IN ('bearer', 'hmac')),
+        enabled INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL,
+        last_seen TEXT,
+        last_config_fetch TEXT,
+        last_seq INTEGER,
+        reported_mode TEXT,
+        desired_mode TEXT NOT NULL DEFAULT 'baseline' CHECK (desired_mode IN ('baseline', 'burst')),
+        mode_until TEXT,
+        config_version INTEGER NOT NULL DEFAULT 1,
+        fw_version TEXT,
+        health TEXT NOT NULL DEFAULT '{}'  -- JSON, the last heartbeat
+    );
+    CREATE TABLE device_settings (
+        device_id TEXT PRIMARY KEY REFERENCES devices(id) ON DELETE CASCADE,
+        values_json TEXT NOT NULL DEFAULT '{}'  -- overrides of settings.DEVICE_SETTINGS
+    );
+    CREATE TABLE captures (
+        id INTEGER PRIMARY KEY,
+        device_id TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        capture_ts TEXT NOT NULL,
+        capture_epoch REAL NOT NULL,
+        received_at TEXT NOT NULL,
+        width INTEGER NOT NULL,
+        height INTEGER NOT NULL,
+        jpeg_quality INTEGER NOT NULL,
+        size_bytes INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        path TEXT NOT NULL,              -- relative to the data directory
+        mode TEXT,
+        rssi INTEGER,
+        fw_version TEXT,
+        notes TEXT,
+        UNIQUE (device_id, seq)
+    );
+    CREATE INDEX captures_received ON captures (received_at);
+    CREATE TABLE jobs (
+        id INTEGER PRIMARY KEY,
+        capture_id INTEGER NOT NULL UNIQUE REFERENCES captures(id) ON DELETE CASCADE,
+        device_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        state TEXT NOT NULL DEFAULT 'queued'
+            CHECK (state IN ('queued', 'running', 'done', 'failed', 'dead')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        started_at TEXT,
+        finished_at TEXT,
+        lease_until TEXT,
+        next_attempt_at TEXT,
+        enqueued_at TEXT
+    );
+    CREATE INDEX jobs_state ON jobs (state, device_id, seq);
+    CREATE TABLE rois (
+        id INTEGER PRIMARY KEY,
+        device_id TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        polygon TEXT NOT NULL,           -- JSON [[x, y], ...], normalized 0..1
+        enabled INTEGER NOT NULL DEFAULT 1,
+        thresholds TEXT NOT NULL DEFAULT '{}',  -- JSON overrides of the global defaults
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        UNIQUE (device_id, name)
+    );
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        device_id TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+        roi_id INTEGER REFERENCES rois(id) ON DELETE SET NULL,
+        roi_name TEXT,
+        type TEXT NOT NULL,
+        start_ts TEXT NOT NULL,
+        end_ts TEXT,
+        duration_s REAL,
+        peak_score REAL,
+        decision TEXT,
+        decision_score REAL,
+        box TEXT,                        -- JSON [x0, y0, x1, y1], normalized
+        start_capture_id INTEGER,
+        images_expired INTEGER NOT NULL DEFAULT 0,
+        false_alarm INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        UNIQUE (device_id, roi_id, type, start_capture_id)
+    );
+    CREATE INDEX events_time ON events (device_id, start_ts);
+    CREATE TABLE event_images (
+        id INTEGER PRIMARY KEY,
+        event_id INTEGER NOT NULL REFERENCES events(id) ON DELETE CASCADE,
+        kind TEXT NOT NULL CHECK (kind IN ('pre', 'peak', 'post', 'diff')),
+        capture_id INTEGER,
+        path TEXT NOT NULL,
+        size_bytes INTEGER NOT NULL,
+        UNIQUE (event_id, kind)
+    );
+    CREATE TABLE admin_sessions (
+        token_hash TEXT PRIMARY KEY,
+        csrf_token TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL
+    );
+    CREATE TABLE admin_tokens (
+        id TEXT PRIMARY KEY,
+        secret_hash TEXT NOT NULL,       -- scrypt, salted
+        created_at TEXT NOT NULL,
+        last_used TEXT
+    );
+    CREATE TABLE counters (
+        name TEXT NOT NULL,
+        label TEXT NOT NULL DEFAULT '',
+        value INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (name, label)
+    );
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class SchemaTooNew(RuntimeError):
+    pass
+
+
+def migrate(conn: apsw.Connection) -> int:
+    """Bring the schema to SCHEMA_VERSION; returns the version found before."""
+    found = conn.execute("PRAGMA user_version").fetchone()
+    before = int(next(iter(found.values())) if isinstance(found, dict) else found[0])
+    if before > SCHEMA_VERSION:
+        raise SchemaTooNew(
+            f"the database is at schema {before}, newer than this storewatch ({SCHEMA_VERSION}); "
+            "upgrade storewatch or restore a backup"
+        )
+    for version in range(before + 1, SCHEMA_VERSION + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(MIGRATIONS[version - 1])
+            conn.execute(f"PRAGMA user_version = {version}")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+    return before

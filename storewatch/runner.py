@@ -1,0 +1,80 @@
+"""`storewatch run`: the whole appliance in one process.
+
+The server runs on uvicorn in the main thread; the other parts (the analysis worker, the
+camera thread) are `Service`s started once the server listens and stopped in reverse
+order after it has finished the requests in flight. SIGTERM/SIGINT go to uvicorn, which
+stops taking connections and drains; then the services stop and the process exits 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+import uvicorn
+
+from storewatch.appliance import Appliance
+from storewatch.server.app import create_app
+
+log = logging.getLogger("storewatch.run")
+
+
+class Service(Protocol):
+    name: str
+
+    def start(self) -> None: ...
+
+    def stop(self, timeout: float) -> None: ...
+
+
+class ServiceFailed(RuntimeError):
+    pass
+
+
+def serve(appliance: Appliance, host: str, port: int,
+          services: Sequence[Service] = (), extra_routes: Sequence = (),
+          on_ready: Callable[[str], None] | None = None, stop_timeout: float = 10.0) -> int:
+    """Run until a signal; returns the exit code (0 after a clean stop)."""
+    app = create_app(appliance, extra_routes)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
+                            timeout_graceful_shutdown=stop_timeout, server_header=False)
+    server = uvicorn.Server(config)
+    failure: list[BaseException] = []
+    started: list[Service] = []
+
+    def start_services() -> None:
+        while not server.started and not server.should_exit:
+            time.sleep(0.05)
+        try:
+            for service in services:
+                if server.should_exit:
+                    return
+                service.start()
+                started.append(service)
+                log.info("started %s", service.name)
+        except BaseException as exc:  # a part that cannot start stops the whole appliance
+            failure.append(exc)
+            server.should_exit = True
+            return
+        if on_ready:
+            on_ready(f"http://{host}:{port}/")
+
+    starter = threading.Thread(target=start_services, name="service-starter", daemon=True)
+    starter.start()
+    app.state.fail = lambda exc: (failure.append(exc), setattr(server, "should_exit", True))
+    server.run()
+    starter.join(timeout=stop_timeout)
+    for service in reversed(started):
+        try:
+            service.stop(stop_timeout)
+            log.info("stopped %s", service.name)
+        except Exception:
+            log.exception("stopping %s failed", service.name)
+    appliance.close()
+    if failure:
+        log.error("stopped because of: %s", failure[0])
+        return 1
+    return 0 if server.started else 1

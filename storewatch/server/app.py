@@ -1,0 +1,62 @@
+"""The ASGI application: routes, the admin guard, error handlers and the lifespan."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Iterable
+from pathlib import Path
+
+import anyio
+import anyio.to_thread
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import BaseRoute
+
+from storewatch.appliance import Appliance
+from storewatch.server import admin_auth, admin_devices, device_api
+from storewatch.server.device_auth import DeviceAuthenticator
+from storewatch.server.errors import EXCEPTION_HANDLERS
+
+log = logging.getLogger("storewatch.server")
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+COUNTER_FLUSH_S = 5.0
+
+
+def create_app(appliance: Appliance, extra_routes: Iterable[BaseRoute] = ()) -> Starlette:
+    """The appliance's HTTP face. `extra_routes` lets later parts (worker, admin pages) plug in."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        recovered = await anyio.to_thread.run_sync(appliance.captures.recover)
+        if any(recovered.values()):
+            log.warning("recovered after an unclean stop: %s", recovered)
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(_flush_counters_forever, appliance)
+            try:
+                yield
+            finally:
+                app.state.stopping = True
+                tasks.cancel_scope.cancel()
+        await anyio.to_thread.run_sync(appliance.counters.flush)
+
+    app = Starlette(
+        routes=[*device_api.ROUTES, *admin_auth.ROUTES, *admin_devices.ROUTES, *extra_routes],
+        middleware=[Middleware(admin_auth.AdminGuard)],
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        lifespan=lifespan,
+    )
+    app.state.appliance = appliance
+    app.state.device_auth = DeviceAuthenticator(appliance.devices)
+    app.state.login_limiter = admin_auth.LoginLimiter()
+    app.state.stopping = False
+    return app
+
+
+async def _flush_counters_forever(appliance: Appliance) -> None:
+    while True:
+        await anyio.sleep(COUNTER_FLUSH_S)
+        try:
+            await anyio.to_thread.run_sync(appliance.counters.flush)
+        except Exception:  # a busy disk must not stop the server; retried next round
+            log.exception("could not flush counters")

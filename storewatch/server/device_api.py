@@ -1,0 +1,159 @@
+"""The device contract's three endpoints: ingest a frame, heartbeat, fetch config."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio.to_thread
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from storewatch import contract
+from storewatch.appliance import Appliance
+from storewatch.captures import FrameConflict
+from storewatch.jpeg import NotAJpeg, inspect_jpeg
+from storewatch.server.device_auth import DeviceAuthenticator, require_same_device
+from storewatch.server.errors import ApiError
+from storewatch.server.json_body import parse_json_object
+from storewatch.server.multipart import parse_multipart, read_body
+from storewatch.storage import DiskFull
+
+MAX_JSON_BODY = 64 * 1024
+
+
+def _appliance(request: Request) -> Appliance:
+    return request.app.state.appliance
+
+
+def _authenticator(request: Request) -> DeviceAuthenticator:
+    return request.app.state.device_auth
+
+
+def _refuse_while_stopping(request: Request) -> None:
+    if request.app.state.stopping:
+        raise ApiError(503, "shutting_down", "The appliance is shutting down; retry shortly.",
+                       headers={"Retry-After": "5"})
+
+
+async def ingest_frame(request: Request) -> Response:
+    appliance = _appliance(request)
+    try:
+        _refuse_while_stopping(request)
+        body = await read_body(request, appliance.settings.get("max_body_bytes"))
+        result = await anyio.to_thread.run_sync(_ingest, request, appliance, body)
+    except ApiError as exc:
+        appliance.counters.add("ingest_rejected", exc.code)
+        raise
+    return JSONResponse(result.to_json(), status_code=200 if result.duplicate else 201)
+
+
+def _ingest(request: Request, appliance: Appliance, body: bytes) -> contract.IngestResult:
+    device = _authenticator(request).authenticate(request.headers, "POST", request.url.path, body)
+    parts = parse_multipart(request.headers.get("content-type"), body,
+                            {"meta": contract.MAX_META_BYTES})
+    meta = _frame_meta(parts, device)
+    image = parts["image"]
+    try:
+        width, height = inspect_jpeg(bytes(image.data))
+    except NotAJpeg as exc:
+        raise ApiError(415, "not_a_jpeg", f"The image part is not a decodable JPEG: {exc}.") from None
+    mismatched = [{"field": name, "message": f"is {meta[name]} but the JPEG is {actual}"}
+                  for name, actual in (("width", width), ("height", height)) if meta[name] != actual]
+    if mismatched:
+        raise ApiError(422, "validation_failed", "width/height differ from the JPEG's own.", mismatched)
+    jpeg = bytes(image.data)
+    _check_disk_reserve(appliance, len(jpeg))
+    try:
+        stored = appliance.captures.store(meta, jpeg)
+    except FrameConflict as exc:
+        raise ApiError(409, "seq_conflict", f"{exc}; a device must never reuse a seq.") from None
+    except DiskFull:
+        raise _disk_full() from None
+    mode, version, _ = appliance.devices.current_mode(device["id"], contract.utc_now())
+    appliance.counters.add("ingest_frames", "duplicate" if stored.duplicate else "accepted")
+    if not stored.duplicate:
+        appliance.counters.add("ingest_bytes", "", len(jpeg))
+    return contract.IngestResult(capture_id=stored.capture_id, device_id=device["id"], seq=meta["seq"],
+                                 duplicate=stored.duplicate, mode=mode, config_version=version)
+
+
+def _frame_meta(parts: dict[str, Any], device: dict[str, Any]) -> dict[str, Any]:
+    if "meta" not in parts:
+        raise ApiError(400, "meta_missing", "The form has no `meta` part.")
+    if "image" not in parts:
+        raise ApiError(400, "image_missing", "The form has no `image` part.")
+    raw = parse_json_object(bytes(parts["meta"].data), "meta")
+    require_same_device(device, raw.get("device_id") if isinstance(raw.get("device_id"), str) else None,
+                        "meta")
+    try:
+        return contract.validate_frame_meta(raw)
+    except contract.ContractError as exc:
+        raise ApiError(422, "validation_failed", "Some meta fields are missing or invalid.",
+                       exc.details) from None
+
+
+def _disk_full() -> ApiError:
+    return ApiError(507, "disk_reserve", "The appliance is below its disk reserve; keep the frame "
+                    "and retry later.", headers={"Retry-After": "60"})
+
+
+def _check_disk_reserve(appliance: Appliance, incoming: int) -> None:
+    usage = appliance.images.usage()
+    reserve = usage.reserve(appliance.settings.get("disk_reserve_bytes"),
+                            appliance.settings.get("disk_reserve_percent"))
+    if usage.free - incoming < reserve:
+        raise _disk_full()
+
+
+async def heartbeat(request: Request) -> Response:
+    _refuse_while_stopping(request)
+    body = await read_body(request, MAX_JSON_BODY)
+    answer = await anyio.to_thread.run_sync(_heartbeat, request, body)
+    return JSONResponse(answer)
+
+
+def _heartbeat(request: Request, body: bytes) -> dict[str, str]:
+    appliance = _appliance(request)
+    device = _authenticator(request).authenticate(request.headers, "POST", request.url.path, body)
+    raw = parse_json_object(body, "body")
+    require_same_device(device, raw.get("device_id") if isinstance(raw.get("device_id"), str) else None,
+                        "body")
+    try:
+        beat = contract.validate_heartbeat(raw)
+    except contract.ContractError as exc:
+        raise ApiError(422, "validation_failed", "Some heartbeat fields are missing or invalid.",
+                       exc.details) from None
+    appliance.devices.record_heartbeat(device["id"], beat)
+    mode, version, _ = appliance.devices.current_mode(device["id"], contract.utc_now())
+    return {"config_version": version, "mode": mode}
+
+
+async def device_config(request: Request) -> Response:
+    _refuse_while_stopping(request)
+    return await anyio.to_thread.run_sync(_device_config, request)
+
+
+def _device_config(request: Request) -> Response:
+    appliance = _appliance(request)
+    device = _authenticator(request).authenticate(request.headers, "GET", request.url.path, b"")
+    claimed = request.query_params.get("device_id")
+    if claimed is None:
+        raise ApiError(422, "validation_failed", "The device_id query parameter is required.",
+                       [{"field": "device_id", "message": "is required"}])
+    require_same_device(device, claimed, "query")
+    appliance.devices.record_config_fetch(device["id"])
+    config = appliance.devices.config(device["id"], contract.utc_now())
+    etag = f'"{config.config_version}"'
+    headers = {"ETag": etag, "Cache-Control": "no-cache"}
+    wanted = [tag.strip() for tag in request.headers.get("if-none-match", "").split(",")]
+    if etag in wanted or config.config_version in wanted or "*" in wanted:
+        return Response(status_code=304, headers=headers)
+    return JSONResponse(config.to_json(), headers=headers)
+
+
+ROUTES = [
+    Route(contract.INGEST_FRAME_PATH, ingest_frame, methods=["POST"]),
+    Route(contract.HEARTBEAT_PATH, heartbeat, methods=["POST"]),
+    Route(contract.DEVICE_CONFIG_PATH, device_config, methods=["GET"]),
+]

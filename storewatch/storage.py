@@ -1,0 +1,123 @@
+"""Image files on disk: where they go, and writing them so a power cut never leaves half a file.
+
+Every file is written as a temp file in its final folder, fsynced, renamed into place,
+and the folder fsynced. Temp files carry TEMP_PREFIX, so start-up can sweep the ones a
+crash left behind.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+TEMP_PREFIX = ".tmp-"
+STAGING = "staging"
+EVENTS = "events"
+
+
+class DiskFull(OSError):
+    """Writing failed for lack of space; nothing was left behind."""
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp_name, path)
+    except BaseException as exc:
+        _remove_quietly(Path(temp_name))
+        if isinstance(exc, OSError) and exc.errno in (28, 122):  # ENOSPC, EDQUOT
+            raise DiskFull(exc.errno, "no space left on the data disk") from exc
+        raise
+    fsync_dir(path.parent)
+
+
+def fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _remove_quietly(path: Path) -> None:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
+
+
+@dataclass(frozen=True)
+class DiskUsage:
+    total: int
+    free: int
+
+    def below_reserve(self, reserve_bytes: int, reserve_percent: float) -> bool:
+        return self.free < self.reserve(reserve_bytes, reserve_percent)
+
+    def reserve(self, reserve_bytes: int, reserve_percent: float) -> int:
+        return max(reserve_bytes, int(self.total * reserve_percent / 100))
+
+
+class ImageStore:
+    """The data directory's image folders; paths in the database are relative to `root`."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def staging_path(self, device_id: str, day: str, seq: int, sha256: str) -> str:
+        # The hash in the name keeps two different uploads of one seq from ever sharing a file.
+        return f"{STAGING}/{device_id}/{day}/{seq:012d}-{sha256[:12]}.jpg"
+
+    def event_path(self, device_id: str, event_id: int, kind: str, suffix: str = "jpg") -> str:
+        return f"{EVENTS}/{device_id}/{event_id}/{kind}.{suffix}"
+
+    def absolute(self, relative: str) -> Path:
+        resolved = (self.root / relative).resolve()
+        if not resolved.is_relative_to(self.root.resolve()):
+            raise ValueError(f"path {relative!r} leaves the data directory")
+        return resolved
+
+    def write(self, relative: str, data: bytes) -> None:
+        atomic_write(self.absolute(relative), data)
+
+    def read(self, relative: str) -> bytes:
+        return self.absolute(relative).read_bytes()
+
+    def delete(self, relative: str) -> int:
+        """Remove a file; returns the bytes freed (0 when it was already gone)."""
+        path = self.absolute(relative)
+        try:
+            size = path.stat().st_size
+            path.unlink()
+        except FileNotFoundError:
+            return 0
+        return size
+
+    def usage(self) -> DiskUsage:
+        self.root.mkdir(parents=True, exist_ok=True)
+        total, _, free = shutil.disk_usage(self.root)
+        return DiskUsage(total=total, free=free)
+
+    def sweep_temp_files(self) -> int:
+        """Delete temp files a crash left behind; returns how many."""
+        removed = 0
+        for folder in (self.root / STAGING, self.root / EVENTS):
+            if folder.exists():
+                for temp in folder.rglob(f"{TEMP_PREFIX}*"):
+                    _remove_quietly(temp)
+                    removed += 1
+        return removed
+
+    def staging_files(self) -> list[str]:
+        base = self.root / STAGING
+        if not base.exists():
+            return []
+        return [str(p.relative_to(self.root)) for p in base.rglob("*.jpg")]
