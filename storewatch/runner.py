@@ -8,10 +8,12 @@ stops taking connections and drains; then the services stop and the process exit
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
 import uvicorn
@@ -30,8 +32,20 @@ class Service(Protocol):
     def stop(self, timeout: float) -> None: ...
 
 
-class ServiceFailed(RuntimeError):
-    pass
+class _Server(uvicorn.Server):
+    """uvicorn re-raises SIGTERM after draining, which would kill us before the services stop."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        originals = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in originals.items():
+                signal.signal(sig, handler)
 
 
 def serve(appliance: Appliance, host: str, port: int,
@@ -41,7 +55,7 @@ def serve(appliance: Appliance, host: str, port: int,
     app = create_app(appliance, extra_routes)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
                             timeout_graceful_shutdown=stop_timeout, server_header=False)
-    server = uvicorn.Server(config)
+    server = _Server(config)
     failure: list[BaseException] = []
     started: list[Service] = []
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import signal
@@ -101,13 +102,14 @@ class LiveServer:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path else ""
 
-    def admin_client(self) -> httpx.Client:
+    @contextlib.contextmanager
+    def admin_client(self) -> Iterator[httpx.Client]:
         """An httpx client logged in as the admin, sending the CSRF header."""
-        client = httpx.Client(base_url=self.url, timeout=10.0)
-        answer = client.post("/api/v1/admin/login", json={"password": ADMIN_PASSWORD})
-        answer.raise_for_status()
-        client.headers["X-CSRF-Token"] = answer.json()["csrf_token"]
-        return client
+        with httpx.Client(base_url=self.url, timeout=10.0) as client:
+            answer = client.post("/api/v1/admin/login", json={"password": ADMIN_PASSWORD})
+            answer.raise_for_status()
+            client.headers["X-CSRF-Token"] = answer.json()["csrf_token"]
+            yield client
 
 
 def prepare_data_dir(data_dir: Path) -> None:

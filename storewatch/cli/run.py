@@ -51,7 +51,7 @@ def run(ctx: CliContext, host: str, port: int, camera: str, workers: int) -> Non
 
     code = serve(ctx.appliance, host, port, services=services, on_ready=ready)
     click.echo("storewatch stopped." if code == 0 else "storewatch stopped after an error (see above).")
-    ctx.exit(code)
+    click.get_current_context().exit(code)
 
 
 def register(main: click.Group) -> None:
