@@ -134,6 +134,21 @@ MIGRATIONS: list[str] = [
         value INTEGER NOT NULL DEFAULT 0,
         PRIMARY KEY (name, label)
     );
+    CREATE TABLE retention_runs (
+        id INTEGER PRIMARY KEY,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        trigger TEXT NOT NULL,           -- periodic, start, emergency, manual
+        dry_run INTEGER NOT NULL DEFAULT 0,
+        deleted TEXT NOT NULL DEFAULT '{}',  -- JSON {what: count}
+        bytes_freed INTEGER NOT NULL DEFAULT 0,
+        duration_s REAL,
+        error TEXT
+    );
+    CREATE TABLE metrics_samples (
+        ts TEXT PRIMARY KEY,             -- one row a minute, pruned after a day or so
+        values_json TEXT NOT NULL
+    );
     """,
 ]
 
