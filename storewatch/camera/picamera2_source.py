@@ -141,6 +141,21 @@ class Picamera2Source(FrameSource):
         jpeg, lores = self._run(self._capture_once)
         return CapturedFrame(jpeg, self.size[0], self.size[1], utc_now(), lores)
 
+    def capture_lores(self) -> np.ndarray:
+        if self._camera is None:
+            raise CameraError("the camera is not open")
+        if self._broken:
+            raise CameraError(self._broken)
+        return self._run(self._lores_once)
+
+    def _lores_once(self) -> np.ndarray:
+        request = self._camera.capture_request()
+        try:
+            yuv = request.make_array("lores")
+        finally:
+            request.release()
+        return _y_plane(yuv)
+
     def _capture_once(self) -> tuple[bytes, np.ndarray]:
         request = self._camera.capture_request()
         try:
@@ -149,8 +164,7 @@ class Picamera2Source(FrameSource):
             yuv = request.make_array("lores")
         finally:
             request.release()
-        lores_height = yuv.shape[0] * 2 // 3  # YUV420 planes are stacked: Y then U, V
-        return buffer.getvalue(), np.ascontiguousarray(yuv[:lores_height], dtype=np.uint8)
+        return buffer.getvalue(), _y_plane(yuv)
 
     def _run(self, function: Any) -> Any:
         assert self._worker is not None
@@ -189,6 +203,11 @@ class Picamera2Source(FrameSource):
         if self._worker is not None:
             self._worker.shutdown(wait=False, cancel_futures=True)
             self._worker = None
+
+
+def _y_plane(yuv: np.ndarray) -> np.ndarray:
+    """The luminance of a YUV420 array, whose planes are stacked: Y, then U and V."""
+    return np.ascontiguousarray(yuv[: yuv.shape[0] * 2 // 3], dtype=np.uint8)
 
 
 def _looks_busy(exc: BaseException) -> bool:

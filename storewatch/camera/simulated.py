@@ -147,6 +147,11 @@ class SimulatedShelf(FrameSource):
         self._frames += 1
         return CapturedFrame(buffer.getvalue(), self.width, self.height, now, lores)
 
+    def capture_lores(self) -> np.ndarray:
+        image = self.render(self.scene_time(self.clock()))
+        self._frames += 1
+        return np.asarray(image.resize(LORES_SIZE, Image.Resampling.BILINEAR).convert("L"))
+
     def render(self, t: float) -> Image.Image:
         stock, active = self._state_at(t)
         image = self._stocked_image(stock).copy()

@@ -73,6 +73,10 @@ class FrameSource(abc.ABC):
     @abc.abstractmethod
     def capture(self) -> CapturedFrame: ...
 
+    def capture_lores(self) -> np.ndarray | None:
+        """Only the small grey image, for motion checks between uploads; override if cheaper."""
+        return self.capture().lores_gray
+
     def reconfigure(self, width: int, height: int, jpeg_quality: int) -> None:
         """Change size and quality; the default closes and opens again."""
         self.close()

@@ -191,8 +191,16 @@ class Spool:
             if not self._offline:
                 log.info("spool: uploads failing; spooling %d queued frames to disk", len(self._memory))
             self._offline = True
-            while self._memory:
-                self._write(self._memory.popleft())
+            self._spill()
+
+    def persist(self) -> None:
+        """Write the memory queue to disk (at stop), so a restart still sends it."""
+        with self._cond:
+            self._spill()
+
+    def _spill(self) -> None:
+        while self._memory:
+            self._write(self._memory.popleft())
 
     def back_online(self) -> None:
         with self._cond:
