@@ -134,7 +134,11 @@ MIGRATIONS: list[str] = [
         value INTEGER NOT NULL DEFAULT 0,
         PRIMARY KEY (name, label)
     );
-    CREATE TABLE retention_runs (
+    """,
+    # 2: retention runs and metrics samples. IF NOT EXISTS: for a while these were (wrongly)
+    # appended to migration 1, so files made then already have them at version 1.
+    """
+    CREATE TABLE IF NOT EXISTS retention_runs (
         id INTEGER PRIMARY KEY,
         started_at TEXT NOT NULL,
         finished_at TEXT,
@@ -145,10 +149,42 @@ MIGRATIONS: list[str] = [
         duration_s REAL,
         error TEXT
     );
-    CREATE TABLE metrics_samples (
+    CREATE TABLE IF NOT EXISTS metrics_samples (
         ts TEXT PRIMARY KEY,             -- one row a minute, pruned after a day or so
         values_json TEXT NOT NULL
     );
+    """,
+    # 3: the analysis worker: job leases and late frames, per-device analysis state,
+    # per-ROI scores for the tuning chart, lighting changes as events
+    """
+    ALTER TABLE jobs ADD COLUMN lease_owner TEXT;   -- host:pid:token of the worker holding the lease
+    ALTER TABLE jobs ADD COLUMN late INTEGER NOT NULL DEFAULT 0;  -- done without touching the state
+    ALTER TABLE jobs ADD COLUMN duration_ms REAL;
+    CREATE INDEX jobs_device_seq ON jobs (device_id, seq);
+    CREATE INDEX jobs_finished ON jobs (state, finished_at);
+    CREATE TABLE analysis_state (
+        device_id TEXT PRIMARY KEY REFERENCES devices(id) ON DELETE CASCADE,
+        last_applied_seq INTEGER NOT NULL,
+        last_capture_id INTEGER,
+        last_ts REAL,                    -- capture epoch of the last applied frame
+        rois_key TEXT NOT NULL DEFAULT '',  -- fingerprint of the ROIs the state was built with
+        state BLOB,                      -- the serialized DeviceAnalyzer
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE roi_scores (
+        roi_id INTEGER NOT NULL,
+        capture_id INTEGER NOT NULL,
+        device_id TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+        ts REAL NOT NULL,                -- capture epoch seconds
+        score REAL NOT NULL,
+        lighting INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (roi_id, capture_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX roi_scores_ts ON roi_scores (ts);
+    CREATE INDEX roi_scores_device_ts ON roi_scores (device_id, ts);
+    CREATE INDEX events_roi ON events (roi_id, start_ts);
+    CREATE UNIQUE INDEX events_lighting_once ON events (device_id, type, start_capture_id)
+        WHERE type = 'lighting_change' AND roi_id IS NULL;
     """,
 ]
 
