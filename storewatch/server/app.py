@@ -14,7 +14,7 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
 from storewatch.appliance import Appliance
-from storewatch.server import admin_auth, admin_devices, device_api
+from storewatch.server import admin_auth, admin_devices, admin_settings, device_api
 from storewatch.server.device_auth import DeviceAuthenticator
 from storewatch.server.errors import EXCEPTION_HANDLERS
 
@@ -41,7 +41,8 @@ def create_app(appliance: Appliance, extra_routes: Iterable[BaseRoute] = ()) -> 
         await anyio.to_thread.run_sync(appliance.counters.flush)
 
     app = Starlette(
-        routes=[*device_api.ROUTES, *admin_auth.ROUTES, *admin_devices.ROUTES, *extra_routes],
+        routes=[*device_api.ROUTES, *admin_auth.ROUTES, *admin_devices.ROUTES, *admin_settings.ROUTES,
+                *extra_routes],
         middleware=[Middleware(admin_auth.AdminGuard)],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=lifespan,

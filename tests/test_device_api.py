@@ -1,0 +1,505 @@
+"""The device contract (shared/CONTRACT.md) against a real `storewatch run` on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import apsw
+import httpx
+import pytest
+
+from storewatch import contract
+from conftest import LiveServer, make_jpeg, start_live_server
+
+FRAME = contract.INGEST_FRAME_PATH
+
+
+def meta_for(device_id: str, seq: int, width: int = 64, height: int = 48, **extra) -> dict:
+    return {"device_id": device_id, "capture_ts": "2026-11-24T05:47:30.120Z", "seq": seq,
+            "width": width, "height": height, "jpeg_quality": 85, **extra}
+
+
+def post_frame(server: LiveServer, token: str, meta: dict | str | bytes, image: bytes | None,
+               headers: dict | None = None) -> httpx.Response:
+    files: dict = {}
+    if meta is not None:
+        raw = meta if isinstance(meta, (str, bytes)) else json.dumps(meta)
+        files["meta"] = (None, raw, "application/json")
+    if image is not None:
+        files["image"] = ("frame.jpg", image, "image/jpeg")
+    auth = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.post(server.url + FRAME, files=files, headers={**auth, **(headers or {})}, timeout=30)
+
+
+def stored(server: LiveServer) -> tuple[int, int, list[Path]]:
+    """(capture rows, job rows, staging files) as they are on disk now."""
+    conn = apsw.Connection(str(server.data_dir / "storewatch.db"), flags=apsw.SQLITE_OPEN_READONLY)
+    try:
+        captures = conn.execute("SELECT COUNT(*) FROM captures").fetchone()[0]
+        jobs = conn.execute("SELECT COUNT(*) FROM jobs").fetchone()[0]
+    finally:
+        conn.close()
+    staging = server.data_dir / "staging"
+    files = sorted(p for p in staging.rglob("*") if p.is_file()) if staging.exists() else []
+    return captures, jobs, files
+
+
+def assert_error(response: httpx.Response, status: int, code: str | None = None) -> dict:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"}
+    assert isinstance(body["error"]["code"], str) and body["error"]["code"]
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    assert isinstance(body["error"]["details"], list)
+    if code:
+        assert body["error"]["code"] == code
+    return body["error"]
+
+
+def assert_nothing_stored(server: LiveServer) -> None:
+    assert stored(server) == (0, 0, [])
+
+
+# --- success and idempotency -------------------------------------------------------------
+
+
+def test_a_frame_is_stored_with_its_job_and_the_answer_carries_mode(live_server, device):
+    device_id, token = device
+    image = make_jpeg(64, 48)
+    answer = post_frame(live_server, token, meta_for(device_id, 7, rssi=-60, mode="baseline"), image)
+    assert answer.status_code == 201
+    body = answer.json()
+    assert body["device_id"] == device_id and body["seq"] == 7 and body["duplicate"] is False
+    assert body["mode"] == "baseline" and body["config_version"].startswith("c")
+    assert isinstance(body["capture_id"], int)
+    captures, jobs, files = stored(live_server)
+    assert (captures, jobs) == (1, 1)
+    assert len(files) == 1 and files[0].read_bytes() == image
+
+
+def test_an_exact_resend_answers_the_first_result_as_duplicate(live_server, device):
+    device_id, token = device
+    image = make_jpeg()
+    first = post_frame(live_server, token, meta_for(device_id, 1), image)
+    again = post_frame(live_server, token, meta_for(device_id, 1), image)
+    assert first.status_code == 201 and again.status_code == 200
+    assert again.json() == {**first.json(), "duplicate": True}
+    assert stored(live_server)[:2] == (1, 1)
+
+
+def test_the_same_seq_with_other_bytes_is_a_conflict_that_stores_nothing(live_server, device):
+    device_id, token = device
+    post_frame(live_server, token, meta_for(device_id, 1), make_jpeg(seed=1))
+    before = stored(live_server)
+    assert_error(post_frame(live_server, token, meta_for(device_id, 1), make_jpeg(seed=2)), 409,
+                 "seq_conflict")
+    assert stored(live_server) == before
+
+
+def test_concurrent_duplicates_store_one_frame(live_server, device):
+    device_id, token = device
+    image = make_jpeg(seed=5)
+    results: list[int] = []
+
+    def send() -> None:
+        results.append(post_frame(live_server, token, meta_for(device_id, 3), image).status_code)
+
+    threads = [threading.Thread(target=send) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(results) == [200] * 7 + [201]
+    captures, jobs, files = stored(live_server)
+    assert (captures, jobs, len(files)) == (1, 1, 1)
+
+
+def test_concurrent_conflicting_uploads_keep_exactly_one(live_server, device):
+    device_id, token = device
+    results: list[int] = []
+
+    def send(seed: int) -> None:
+        results.append(post_frame(live_server, token, meta_for(device_id, 4), make_jpeg(seed=seed)).status_code)
+
+    threads = [threading.Thread(target=send, args=(seed,)) for seed in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(results) == [201] + [409] * 5
+    captures, jobs, files = stored(live_server)
+    assert (captures, jobs, len(files)) == (1, 1, 1)
+
+
+# --- 400: the form itself ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", ["json_body", "no_meta", "no_image", "meta_not_json", "meta_array",
+                                  "truncated", "no_boundary"])
+def test_malformed_forms_are_400_and_store_nothing(live_server, device, case):
+    device_id, token = device
+    auth = {"Authorization": f"Bearer {token}"}
+    image = make_jpeg()
+    if case == "json_body":
+        answer = httpx.post(live_server.url + FRAME, json=meta_for(device_id, 1), headers=auth)
+    elif case == "no_meta":
+        answer = post_frame(live_server, token, None, image)
+    elif case == "no_image":
+        answer = post_frame(live_server, token, meta_for(device_id, 1), None)
+    elif case == "meta_not_json":
+        answer = post_frame(live_server, token, b"{not json", image)
+    elif case == "meta_array":
+        answer = post_frame(live_server, token, "[1, 2]", image)
+    elif case == "truncated":
+        body, content_type = _multipart(meta_for(device_id, 1), image)
+        answer = httpx.post(live_server.url + FRAME, content=body[: len(body) - 40],
+                            headers={**auth, "Content-Type": content_type})
+    else:
+        body, _ = _multipart(meta_for(device_id, 1), image)
+        answer = httpx.post(live_server.url + FRAME, content=body,
+                            headers={**auth, "Content-Type": "multipart/form-data"})
+    assert_error(answer, 400)
+    assert_nothing_stored(live_server)
+
+
+def _multipart(meta: dict, image: bytes, boundary: str = "storewatchBOUNDARY") -> tuple[bytes, str]:
+    """A body built by hand, as an ESP32 does: fixed boundary, meta first, file part last."""
+    body = (
+        f"--{boundary}\r\nContent-Disposition: form-data; name=\"meta\"\r\n"
+        f"Content-Type: application/json\r\n\r\n{json.dumps(meta)}\r\n"
+        f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"f.jpg\"\r\n"
+        f"Content-Type: image/jpeg\r\n\r\n"
+    ).encode() + image + f"\r\n--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+def test_too_many_parts_is_refused(live_server, device):
+    device_id, token = device
+    boundary = "b0und"
+    extra = "".join(f"--{boundary}\r\nContent-Disposition: form-data; name=\"x{i}\"\r\n\r\nv\r\n"
+                    for i in range(20))
+    body, content_type = _multipart(meta_for(device_id, 1), make_jpeg(), boundary)
+    answer = httpx.post(live_server.url + FRAME, content=extra.encode() + body,
+                        headers={"Authorization": f"Bearer {token}", "Content-Type": content_type})
+    assert_error(answer, 400, "too_many_parts")
+    assert_nothing_stored(live_server)
+
+
+# --- 401 / 403: who is calling -----------------------------------------------------------
+
+
+def test_missing_or_unknown_credentials_are_401(live_server, device):
+    device_id, _ = device
+    assert_error(post_frame(live_server, "", meta_for(device_id, 1), make_jpeg()), 401)
+    assert_error(post_frame(live_server, "swd_not-a-real-token", meta_for(device_id, 1), make_jpeg()), 401)
+    assert_error(post_frame(live_server, "", meta_for(device_id, 1), make_jpeg(),
+                            headers={"Authorization": "Basic abc"}), 401)
+    assert_nothing_stored(live_server)
+
+
+def test_a_token_for_another_device_is_403(live_server, device):
+    _, token = device
+    with live_server.admin_client() as admin:
+        other = admin.post("/api/v1/admin/devices", json={"name": "other"}).json()["device_id"]
+    assert_error(post_frame(live_server, token, meta_for(other, 1), make_jpeg()), 403, "wrong_device")
+    assert_nothing_stored(live_server)
+
+
+def test_a_disabled_device_is_403_until_enabled(live_server, device):
+    device_id, token = device
+    with live_server.admin_client() as admin:
+        admin.patch(f"/api/v1/admin/devices/{device_id}", json={"enabled": False}).raise_for_status()
+        assert_error(post_frame(live_server, token, meta_for(device_id, 1), make_jpeg()), 403,
+                     "device_disabled")
+        assert_nothing_stored(live_server)
+        admin.patch(f"/api/v1/admin/devices/{device_id}", json={"enabled": True}).raise_for_status()
+    assert post_frame(live_server, token, meta_for(device_id, 1), make_jpeg()).status_code == 201
+
+
+# --- HMAC ---------------------------------------------------------------------------------
+
+
+def _hmac_device(server: LiveServer) -> tuple[str, str]:
+    with server.admin_client() as admin:
+        body = admin.post("/api/v1/admin/devices", json={"name": "signer", "auth_scheme": "hmac"}).json()
+    return body["device_id"], body["token"]
+
+
+def _signed_post(server: LiveServer, device_id: str, key: str, seq: int, *, now: float | None = None,
+                 nonce: str | None = None, tamper: bool = False) -> httpx.Response:
+    body, content_type = _multipart(meta_for(device_id, seq), make_jpeg(seed=seq))
+    headers = contract.hmac_headers(device_id, key, "POST", FRAME, body,
+                                    time.time() if now is None else now,
+                                    nonce or secrets.token_hex(16))
+    sent = body.replace(b"jpeg_quality\": 85", b"jpeg_quality\": 84") if tamper else body
+    return httpx.post(server.url + FRAME, content=sent, headers={**headers, "Content-Type": content_type})
+
+
+def test_hmac_signed_uploads_are_accepted(live_server):
+    device_id, token = _hmac_device(live_server)
+    assert _signed_post(live_server, device_id, token, 1).status_code == 201
+
+
+def test_hmac_rejects_stale_replayed_wrong_key_and_tampered(live_server):
+    device_id, token = _hmac_device(live_server)
+    assert_error(_signed_post(live_server, device_id, token, 1, now=time.time() - 301), 401)
+    assert_error(_signed_post(live_server, device_id, token, 1, now=time.time() + 301), 401)
+    assert_error(_signed_post(live_server, device_id, "swd_wrong", 1), 401)
+    assert_error(_signed_post(live_server, device_id, token, 1, tamper=True), 401)
+    assert_error(_signed_post(live_server, device_id, token, 1, nonce="short"), 401)
+    assert_nothing_stored(live_server)
+    nonce = secrets.token_hex(16)
+    assert _signed_post(live_server, device_id, token, 2, nonce=nonce).status_code == 201
+    assert_error(_signed_post(live_server, device_id, token, 3, nonce=nonce), 401)  # replay
+    assert stored(live_server)[0] == 1
+
+
+def test_an_hmac_device_may_not_use_its_token_as_bearer(live_server):
+    device_id, token = _hmac_device(live_server)
+    assert_error(post_frame(live_server, token, meta_for(device_id, 1), make_jpeg()), 401)
+
+
+# --- 413 / 415 / 422 ---------------------------------------------------------------------
+
+
+def test_a_body_over_the_limit_is_413_by_header_and_while_streaming(live_server, device):
+    device_id, token = device
+    big = make_jpeg() + b"\0" * (10 * 1024 * 1024)
+    assert_error(post_frame(live_server, token, meta_for(device_id, 1), big), 413)
+
+    def chunks():
+        body, _ = _multipart(meta_for(device_id, 2), make_jpeg())
+        yield body[:200]
+        for _ in range(12):
+            yield b"\0" * (1024 * 1024)
+
+    _, content_type = _multipart(meta_for(device_id, 2), make_jpeg())
+    answer = httpx.post(live_server.url + FRAME, content=chunks(),
+                        headers={"Authorization": f"Bearer {token}", "Content-Type": content_type})
+    assert_error(answer, 413)
+    assert_nothing_stored(live_server)
+
+
+@pytest.mark.parametrize("image", [b"not a jpeg at all", b"\xff\xd8\xff\xe0garbage", "truncated", "png"])
+def test_an_image_that_is_not_a_decodable_jpeg_is_415(live_server, device, image):
+    device_id, token = device
+    if image == "truncated":
+        image = make_jpeg(640, 480)[:3000]
+    elif image == "png":
+        import io
+
+        from PIL import Image
+        out = io.BytesIO()
+        Image.new("RGB", (64, 48)).save(out, format="PNG")
+        image = out.getvalue()
+    assert_error(post_frame(live_server, token, meta_for(device_id, 1), image), 415, "not_a_jpeg")
+    assert_nothing_stored(live_server)
+
+
+def test_a_jpeg_bomb_is_refused_before_decoding(live_server, device):
+    device_id, token = device
+    header = bytearray(make_jpeg(64, 48))
+    sof = header.find(b"\xff\xc0")
+    header[sof + 5:sof + 9] = (60000).to_bytes(2, "big") + (60000).to_bytes(2, "big")
+    answer = post_frame(live_server, token, meta_for(device_id, 1, width=8192, height=8192), bytes(header))
+    assert_error(answer, 415)
+    assert_nothing_stored(live_server)
+
+
+@pytest.mark.parametrize("field,value", [
+    ("seq", -1), ("seq", 2**63), ("seq", "1"), ("seq", 1.5), ("seq", True),
+    ("width", 15), ("height", 8193), ("jpeg_quality", 0), ("jpeg_quality", 101),
+    ("capture_ts", "2026-11-24 05:47"), ("capture_ts", "2026-11-24T05:47:30"), ("capture_ts", 5),
+    ("rssi", 1), ("rssi", -128), ("fw_version", "x" * 65), ("notes", "n" * 513), ("mode", "turbo"),
+])
+def test_bad_meta_fields_are_422_with_one_entry_per_field(live_server, device, field, value):
+    device_id, token = device
+    meta = {**meta_for(device_id, 1), field: value}
+    error = assert_error(post_frame(live_server, token, meta, make_jpeg()), 422)
+    assert [d["field"] for d in error["details"]] == [field]
+    assert_nothing_stored(live_server)
+
+
+def test_missing_fields_are_each_reported(live_server, device):
+    device_id, token = device
+    error = assert_error(post_frame(live_server, token, {"device_id": device_id}, make_jpeg()), 422)
+    assert {d["field"] for d in error["details"]} == {"capture_ts", "seq", "width", "height", "jpeg_quality"}
+
+
+def test_dimensions_must_match_the_jpeg(live_server, device):
+    device_id, token = device
+    error = assert_error(post_frame(live_server, token, meta_for(device_id, 1, width=65, height=49),
+                                    make_jpeg(64, 48)), 422)
+    assert {d["field"] for d in error["details"]} == {"width", "height"}
+    assert_nothing_stored(live_server)
+
+
+def test_unknown_meta_fields_are_ignored(live_server, device):
+    device_id, token = device
+    answer = post_frame(live_server, token, meta_for(device_id, 1, future_field={"x": 1}), make_jpeg())
+    assert answer.status_code == 201
+
+
+# --- 507 ----------------------------------------------------------------------------------
+
+
+def test_below_the_disk_reserve_ingest_is_507_and_writes_nothing(live_server, device):
+    device_id, token = device
+    with live_server.admin_client() as admin:
+        answer = admin.patch("/api/v1/admin/settings", json={"disk_reserve_bytes": 2**49})
+        answer.raise_for_status()
+        error = assert_error(post_frame(live_server, token, meta_for(device_id, 1), make_jpeg()), 507)
+        assert error["code"] == "disk_reserve"
+        assert_nothing_stored(live_server)
+        admin.patch("/api/v1/admin/settings", json={"disk_reserve_bytes": 0}).raise_for_status()
+    assert post_frame(live_server, token, meta_for(device_id, 1), make_jpeg()).status_code == 201
+
+
+# --- config and heartbeat -----------------------------------------------------------------
+
+
+def test_config_has_an_etag_and_answers_304_when_unchanged(live_server, device):
+    device_id, token = device
+    auth = {"Authorization": f"Bearer {token}"}
+    first = httpx.get(live_server.url + contract.DEVICE_CONFIG_PATH, params={"device_id": device_id},
+                      headers=auth)
+    assert first.status_code == 200
+    config = first.json()
+    assert first.headers["etag"] == f'"{config["config_version"]}"'
+    assert config["mode"] == "baseline" and config["motion_trigger"]["rois"] == []
+    assert set(contract.DeviceConfig.__dataclass_fields__) <= set(config)
+    again = httpx.get(live_server.url + contract.DEVICE_CONFIG_PATH, params={"device_id": device_id},
+                      headers={**auth, "If-None-Match": first.headers["etag"]})
+    assert again.status_code == 304
+    with live_server.admin_client() as admin:
+        admin.patch(f"/api/v1/admin/devices/{device_id}",
+                    json={"settings": {"jpeg_quality": 70}}).raise_for_status()
+        device_row = admin.get(f"/api/v1/admin/devices/{device_id}").json()
+    assert device_row["last_config_fetch"] is not None
+    changed = httpx.get(live_server.url + contract.DEVICE_CONFIG_PATH, params={"device_id": device_id},
+                        headers={**auth, "If-None-Match": first.headers["etag"]})
+    assert changed.status_code == 200 and changed.json()["jpeg_quality"] == 70
+    assert changed.json()["config_version"] != config["config_version"]
+
+
+def test_config_requires_the_callers_own_device_id(live_server, device):
+    device_id, token = device
+    auth = {"Authorization": f"Bearer {token}"}
+    url = live_server.url + contract.DEVICE_CONFIG_PATH
+    assert_error(httpx.get(url, headers=auth), 422)
+    assert_error(httpx.get(url, params={"device_id": "someone-else"}, headers=auth), 403)
+    assert_error(httpx.get(url, params={"device_id": device_id}), 401)
+
+
+def test_burst_requested_by_the_admin_shows_in_the_next_ingest_answer(live_server, device):
+    device_id, token = device
+    first = post_frame(live_server, token, meta_for(device_id, 1), make_jpeg(seed=1)).json()
+    with live_server.admin_client() as admin:
+        admin.post(f"/api/v1/admin/devices/{device_id}/burst").raise_for_status()
+    second = post_frame(live_server, token, meta_for(device_id, 2), make_jpeg(seed=2)).json()
+    assert first["mode"] == "baseline" and second["mode"] == "burst"
+    assert second["config_version"] != first["config_version"]
+    config = httpx.get(live_server.url + contract.DEVICE_CONFIG_PATH, params={"device_id": device_id},
+                       headers={"Authorization": f"Bearer {token}"}).json()
+    assert config["mode"] == "burst" and contract.parse_timestamp(config["mode_until"])
+
+
+def test_heartbeat_records_health_and_answers_mode(live_server, device):
+    device_id, token = device
+    beat = {"device_id": device_id, "ts": "2026-11-24T05:47:30Z", "uptime_s": 12.5, "last_seq": 9,
+            "mode": "baseline", "spool_frames": 2, "spool_bytes": 1000, "dropped_frames": 0,
+            "cpu_temp_c": 51.2, "disk_free_bytes": 10**9, "rssi": -61, "fw_version": "1.2",
+            "last_error": "", "unknown": "ignored"}
+    answer = httpx.post(live_server.url + contract.HEARTBEAT_PATH, json=beat,
+                        headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 200
+    assert set(answer.json()) == {"config_version", "mode"}
+    with live_server.admin_client() as admin:
+        shown = admin.get(f"/api/v1/admin/devices/{device_id}").json()
+    assert shown["health"]["spool_frames"] == 2 and shown["health"]["cpu_temp_c"] == 51.2
+    assert "unknown" not in shown["health"] and shown["last_seen"] and shown["fw_version"] == "1.2"
+
+
+def test_bad_heartbeats_are_refused(live_server, device):
+    device_id, token = device
+    url = live_server.url + contract.HEARTBEAT_PATH
+    auth = {"Authorization": f"Bearer {token}"}
+    assert_error(httpx.post(url, json={"device_id": device_id}, headers=auth), 422)
+    assert_error(httpx.post(url, json={"device_id": device_id, "ts": "x"}, headers=auth), 422)
+    assert_error(httpx.post(url, json={"device_id": device_id, "ts": "2026-11-24T05:47:30Z",
+                                       "spool_frames": -1}, headers=auth), 422)
+    assert_error(httpx.post(url, content=b"[]", headers=auth), 400)
+    assert_error(httpx.post(url, json={"device_id": "other", "ts": "2026-11-24T05:47:30Z"}, headers=auth), 403)
+
+
+def test_unknown_api_paths_use_the_error_shape(live_server):
+    assert_error(httpx.get(live_server.url + "/api/v1/nothing-here"), 404)
+    assert_error(httpx.get(live_server.url + FRAME), 405)
+
+
+# --- other clients -------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_curl_can_post_a_frame(live_server, device, tmp_path):
+    device_id, token = device
+    image_path = tmp_path / "frame.jpg"
+    image_path.write_bytes(make_jpeg())
+    result = subprocess.run(
+        ["curl", "-sS", "-w", "\n%{http_code}", "-H", f"Authorization: Bearer {token}",
+         "-F", f"meta={json.dumps(meta_for(device_id, 1))};type=application/json",
+         "-F", f"image=@{image_path};type=image/jpeg", live_server.url + FRAME],
+        capture_output=True, text=True, timeout=30, check=True)
+    body, status = result.stdout.rsplit("\n", 1)
+    assert status == "201" and json.loads(body)["seq"] == 1
+
+
+def test_a_raw_socket_upload_as_an_esp32_sends_it(live_server, device):
+    device_id, token = device
+    body, content_type = _multipart(meta_for(device_id, 1), make_jpeg())
+    head = (f"POST {FRAME} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
+            f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n")
+    with socket.create_connection(("127.0.0.1", live_server.port), timeout=10) as sock:
+        sock.sendall(head.encode())
+        for start in range(0, len(body), 1024):  # small writes, as a microcontroller's TCP stack does
+            sock.sendall(body[start:start + 1024])
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    status_line, _, rest = answer.partition(b"\r\n")
+    assert status_line == b"HTTP/1.1 201 Created"
+    assert json.loads(rest.split(b"\r\n\r\n", 1)[1])["seq"] == 1
+
+
+# --- restarts -----------------------------------------------------------------------------
+
+
+def test_a_restart_keeps_everything_and_cleans_crash_leftovers(data_dir):
+    server = start_live_server(data_dir)
+    try:
+        with server.admin_client() as admin:
+            body = admin.post("/api/v1/admin/devices", json={"name": "cam"}).json()
+        device_id, token = body["device_id"], body["token"]
+        image = make_jpeg(seed=9)
+        first = post_frame(server, token, meta_for(device_id, 1), image).json()
+    finally:
+        assert server.stop() == 0
+    folder = next((data_dir / "staging" / device_id).iterdir())
+    (folder / ".tmp-abandoned").write_bytes(b"half a file")
+    (folder / "000000000099-deadbeef0000.jpg").write_bytes(make_jpeg(seed=99))  # rename, no commit
+    server = start_live_server(data_dir)
+    try:
+        again = post_frame(server, token, meta_for(device_id, 1), image)
+        assert again.status_code == 200 and again.json()["capture_id"] == first["capture_id"]
+        captures, jobs, files = stored(server)
+        assert (captures, jobs) == (1, 1) and [f.name for f in files] == [
+            next(folder.glob("000000000001-*.jpg")).name]
+    finally:
+        assert server.stop() == 0
