@@ -1,0 +1,170 @@
+"""Image files on disk: atomic writes, temp sweeping, path confinement and disk-full."""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+import pytest
+
+from storewatch import storage
+from storewatch.storage import TEMP_PREFIX, DiskFull, DiskUsage, ImageStore, atomic_write
+
+
+def leftovers(folder: Path) -> list[Path]:
+    return list(folder.rglob(f"{TEMP_PREFIX}*"))
+
+
+def test_atomic_write_creates_folders_and_leaves_only_the_file(tmp_path: Path) -> None:
+    target = tmp_path / "a" / "b" / "f.jpg"
+    atomic_write(target, b"data")
+    assert target.read_bytes() == b"data"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["f.jpg"]
+
+
+def test_atomic_write_replaces_an_existing_file_whole(tmp_path: Path) -> None:
+    target = tmp_path / "f.jpg"
+    atomic_write(target, b"old" * 1000)
+    atomic_write(target, b"new")
+    assert target.read_bytes() == b"new"
+
+
+class _FailingHandle:
+    """Stands in for the file object atomic_write writes through."""
+
+    def __init__(self, real, error: BaseException):  # noqa: ANN001
+        self.real, self.error = real, error
+
+    def __enter__(self):  # noqa: ANN204
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.real.close()
+
+    def write(self, data: bytes) -> int:
+        self.real.write(data[: len(data) // 2])  # part of the data reached the disk
+        raise self.error
+
+    def __getattr__(self, name: str):  # noqa: ANN204
+        return getattr(self.real, name)
+
+
+def _fail_writes_with(monkeypatch: pytest.MonkeyPatch, error: BaseException) -> None:
+    real_fdopen = os.fdopen
+    monkeypatch.setattr(storage.os, "fdopen",
+                        lambda fd, *a, **k: _FailingHandle(real_fdopen(fd, *a, **k), error))
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EDQUOT])
+def test_disk_full_while_writing_becomes_disk_full_and_leaves_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int) -> None:
+    target = tmp_path / "f.jpg"
+    atomic_write(target, b"previous")
+    _fail_writes_with(monkeypatch, OSError(code, os.strerror(code)))
+    with pytest.raises(DiskFull) as caught:
+        atomic_write(target, b"x" * 100_000)
+    assert caught.value.errno == code
+    assert isinstance(caught.value, OSError)
+    assert target.read_bytes() == b"previous"
+    assert leftovers(tmp_path) == []
+
+
+def test_disk_full_at_fsync_also_becomes_disk_full(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_space(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(storage.os, "fsync", no_space)
+    with pytest.raises(DiskFull):
+        atomic_write(tmp_path / "f.jpg", b"x")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("error", [OSError(errno.EIO, "I/O error"), KeyboardInterrupt()])
+def test_other_failures_pass_through_and_leave_no_temp_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: BaseException) -> None:
+    _fail_writes_with(monkeypatch, error)
+    with pytest.raises(type(error)) as caught:
+        atomic_write(tmp_path / "f.jpg", b"x" * 1000)
+    assert not isinstance(caught.value, DiskFull)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_rename_leaves_no_temp_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(src: str, dst: str) -> None:
+        raise PermissionError(errno.EACCES, "denied")
+
+    monkeypatch.setattr(storage.os, "replace", refuse)
+    with pytest.raises(PermissionError):
+        atomic_write(tmp_path / "f.jpg", b"x")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_sweep_removes_temp_files_in_staging_and_events_only(tmp_path: Path) -> None:
+    store = ImageStore(tmp_path)
+    store.write("staging/cam/20260101/000000000001-abc.jpg", b"keep")
+    temps = [tmp_path / "staging" / "cam" / "20260101" / f"{TEMP_PREFIX}a1",
+             tmp_path / "staging" / f"{TEMP_PREFIX}b2",
+             tmp_path / "events" / "cam" / "7" / f"{TEMP_PREFIX}c3"]
+    for temp in temps:
+        temp.parent.mkdir(parents=True, exist_ok=True)
+        temp.write_bytes(b"half")
+    outside = tmp_path / f"{TEMP_PREFIX}key"  # e.g. the key file's own temp: not ours to sweep
+    outside.write_bytes(b"x")
+    assert store.sweep_temp_files() == 3
+    assert not any(t.exists() for t in temps)
+    assert outside.exists()
+    assert store.read("staging/cam/20260101/000000000001-abc.jpg") == b"keep"
+    assert store.sweep_temp_files() == 0
+
+
+def test_sweep_on_an_empty_data_dir_is_zero(tmp_path: Path) -> None:
+    assert ImageStore(tmp_path / "nothing-yet").sweep_temp_files() == 0
+
+
+@pytest.mark.parametrize("relative", ["../outside.jpg", "staging/../../outside.jpg", "/etc/passwd",
+                                      "staging/cam/../../../x"])
+def test_absolute_refuses_paths_leaving_the_data_dir(tmp_path: Path, relative: str) -> None:
+    store = ImageStore(tmp_path / "data")
+    with pytest.raises(ValueError, match="leaves the data directory"):
+        store.absolute(relative)
+    with pytest.raises(ValueError):
+        store.write(relative, b"x")
+    with pytest.raises(ValueError):
+        store.delete(relative)
+
+
+def test_absolute_refuses_a_symlink_out_of_the_data_dir(tmp_path: Path) -> None:
+    (tmp_path / "data" / "staging").mkdir(parents=True)
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "data" / "staging" / "link").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(ValueError):
+        ImageStore(tmp_path / "data").absolute("staging/link/x.jpg")
+
+
+def test_absolute_accepts_paths_inside(tmp_path: Path) -> None:
+    store = ImageStore(tmp_path)
+    assert store.absolute("staging/cam/x.jpg") == (tmp_path / "staging/cam/x.jpg").resolve()
+    assert store.absolute("staging/cam/../cam/x.jpg") == (tmp_path / "staging/cam/x.jpg").resolve()
+
+
+def test_write_read_delete_and_listing(tmp_path: Path) -> None:
+    store = ImageStore(tmp_path)
+    path = store.staging_path("cam", "20260101", 42, "0123456789abcdef")
+    assert path == "staging/cam/20260101/000000000042-0123456789ab.jpg"
+    store.write(path, b"12345")
+    assert store.staging_files() == [path]
+    assert store.read(path) == b"12345"
+    assert store.delete(path) == 5
+    assert store.delete(path) == 0
+    assert store.staging_files() == []
+    assert store.event_path("cam", 3, "peak") == "events/cam/3/peak.jpg"
+
+
+def test_usage_and_reserve(tmp_path: Path) -> None:
+    usage = ImageStore(tmp_path / "new").usage()
+    assert usage.total > 0 and 0 <= usage.free <= usage.total
+    small = DiskUsage(total=1000, free=100)
+    assert small.reserve(50, 5.0) == 50
+    assert small.reserve(10, 20.0) == 200
+    assert small.below_reserve(10, 20.0) and not small.below_reserve(100, 0)
