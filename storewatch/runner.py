@@ -32,6 +32,23 @@ class Service(Protocol):
     def stop(self, timeout: float) -> None: ...
 
 
+class Supervisor:
+    """Lets any part stop the whole appliance with an error (systemd then restarts it)."""
+
+    def __init__(self) -> None:
+        self.failure: BaseException | None = None
+        self._server: uvicorn.Server | None = None
+
+    def attach(self, server: uvicorn.Server) -> None:
+        self._server = server
+
+    def fail(self, exc: BaseException) -> None:
+        if self.failure is None:
+            self.failure = exc
+        if self._server is not None:
+            self._server.should_exit = True
+
+
 class _Server(uvicorn.Server):
     """uvicorn re-raises SIGTERM after draining, which would kill us before the services stop."""
 
@@ -50,13 +67,15 @@ class _Server(uvicorn.Server):
 
 def serve(appliance: Appliance, host: str, port: int,
           services: Sequence[Service] = (), extra_routes: Sequence = (),
-          on_ready: Callable[[str], None] | None = None, stop_timeout: float = 10.0) -> int:
+          on_ready: Callable[[str], None] | None = None, stop_timeout: float = 10.0,
+          supervisor: Supervisor | None = None) -> int:
     """Run until a signal; returns the exit code (0 after a clean stop)."""
     app = create_app(appliance, extra_routes)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
                             timeout_graceful_shutdown=stop_timeout, server_header=False)
     server = _Server(config)
-    failure: list[BaseException] = []
+    supervisor = supervisor or Supervisor()
+    supervisor.attach(server)
     started: list[Service] = []
 
     def start_services() -> None:
@@ -70,15 +89,13 @@ def serve(appliance: Appliance, host: str, port: int,
                 started.append(service)
                 log.info("started %s", service.name)
         except BaseException as exc:  # a part that cannot start stops the whole appliance
-            failure.append(exc)
-            server.should_exit = True
+            supervisor.fail(exc)
             return
         if on_ready:
             on_ready(f"http://{host}:{port}/")
 
     starter = threading.Thread(target=start_services, name="service-starter", daemon=True)
     starter.start()
-    app.state.fail = lambda exc: (failure.append(exc), setattr(server, "should_exit", True))
     server.run()
     starter.join(timeout=stop_timeout)
     for service in reversed(started):
@@ -88,7 +105,7 @@ def serve(appliance: Appliance, host: str, port: int,
         except Exception:
             log.exception("stopping %s failed", service.name)
     appliance.close()
-    if failure:
-        log.error("stopped because of: %s", failure[0])
+    if supervisor.failure is not None:
+        log.error("stopped because of: %s", supervisor.failure)
         return 1
     return 0 if server.started else 1

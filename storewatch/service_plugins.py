@@ -3,17 +3,66 @@
 from __future__ import annotations
 
 import logging
-
-import click
+import threading
 
 from storewatch.appliance import Appliance
+from storewatch.runner import Supervisor
 
 log = logging.getLogger("storewatch.run")
 
+LOCAL_CAMERA_ID = "local-camera"
 
-def build_services(appliance: Appliance, *, camera: str, host: str, port: int, workers: int) -> list:
+
+class BuiltinCamera:
+    """The camera client as a thread of the appliance, posting to its own ingest endpoint.
+
+    It keeps the device contract like any other camera: it is a registered device whose
+    token the appliance derives from its key, so nothing secret is written for it.
+    """
+
+    name = "camera"
+
+    def __init__(self, appliance: Appliance, source_spec: str, server_url: str, supervisor: Supervisor):
+        self.appliance, self.source_spec, self.server_url = appliance, source_spec, server_url
+        self.supervisor = supervisor
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
+
+    def start(self) -> None:
+        from storewatch.camera.sd_notify import Notifier
+        from storewatch.camera.service import build_camera_client
+
+        device = self._local_device()
+        client = build_camera_client(
+            self.server_url, device["id"], self.appliance.devices.token_of(device), self.source_spec,
+            self.appliance.data_dir / "camera", auth=device["auth_scheme"], notifier=Notifier.from_env())
+        client.start()
+        self._watcher = threading.Thread(target=self._watch, args=(client,), name="camera-watch", daemon=True)
+        self._watcher.start()
+
+    def _local_device(self) -> dict:
+        devices = self.appliance.devices
+        if not any(d["id"] == LOCAL_CAMERA_ID for d in devices.list()):
+            devices.add("Built-in camera", LOCAL_CAMERA_ID)
+            log.info("registered the built-in camera as device %s", LOCAL_CAMERA_ID)
+        return devices.get(LOCAL_CAMERA_ID)
+
+    def _watch(self, client) -> None:  # noqa: ANN001
+        try:
+            client.run_forever(self._stop)
+        except Exception as exc:  # the camera died: stop the appliance so systemd restarts it
+            self.supervisor.fail(exc)
+
+    def stop(self, timeout: float) -> None:
+        self._stop.set()
+        if self._watcher is not None:
+            self._watcher.join(timeout)
+
+
+def build_services(appliance: Appliance, *, camera: str, host: str, port: int, workers: int,
+                   supervisor: Supervisor) -> list:
     services: list = []
     if camera != "none":
-        raise click.ClickException(
-            f"--camera {camera}: the camera thread is not built yet; use --camera none")
+        local_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        services.append(BuiltinCamera(appliance, camera, f"http://{local_host}:{port}", supervisor))
     return services

@@ -49,15 +49,16 @@ def main(ctx: click.Context, data_dir: Path | None, verbose: bool) -> None:
     """storewatch: a shelf-watching appliance for small shops."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.DEBUG if verbose else logging.WARNING)
     context = CliContext(data_dir or default_data_dir())
     ctx.obj = context
     ctx.call_on_close(context.close)
 
 
 def _register() -> None:
-    from storewatch.cli import admin, captures, device, run
+    from storewatch.cli import admin, camera, captures, device, run
 
-    for module in (admin, captures, device, run):
+    for module in (admin, camera, captures, device, run):
         module.register(main)
 
 

@@ -22,10 +22,6 @@ def _first_run_password(ctx: CliContext) -> None:
     click.echo("=" * 64)
 
 
-def _services(ctx: CliContext, camera: str, host: str, port: int, workers: int) -> list:
-    from storewatch.service_plugins import build_services
-
-    return build_services(ctx.appliance, camera=camera, host=host, port=port, workers=workers)
 
 
 @click.command("run")
@@ -38,18 +34,21 @@ def _services(ctx: CliContext, camera: str, host: str, port: int, workers: int) 
 @click.pass_obj
 def run(ctx: CliContext, host: str, port: int, camera: str, workers: int) -> None:
     """Run the appliance: server, analysis worker and camera thread."""
-    from storewatch.runner import serve
+    from storewatch.runner import Supervisor, serve
+    from storewatch.service_plugins import build_services
 
     click.echo(f"storewatch: data directory {ctx.data_dir}")
     _first_run_password(ctx)
-    services = _services(ctx, camera, host, port, workers)
+    supervisor = Supervisor()
+    services = build_services(ctx.appliance, camera=camera, host=host, port=port, workers=workers,
+                              supervisor=supervisor)
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
 
     def ready(_: str) -> None:
         click.echo(f"storewatch is running: open http://{shown_host}:{port}/ for the admin panel "
                    f"(Ctrl-C to stop).")
 
-    code = serve(ctx.appliance, host, port, services=services, on_ready=ready)
+    code = serve(ctx.appliance, host, port, services=services, on_ready=ready, supervisor=supervisor)
     click.echo("storewatch stopped." if code == 0 else "storewatch stopped after an error (see above).")
     click.get_current_context().exit(code)
 

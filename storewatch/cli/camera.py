@@ -1,0 +1,54 @@
+"""`storewatch camera`: the standalone camera client, for a Pi that only captures."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from pathlib import Path
+
+import click
+
+from storewatch.cli import CliContext
+
+SOURCE_HELP = "auto|picamera2|simulated|dir:PATH (auto: the Pi camera if detected, else simulated)"
+
+
+@click.command("camera")
+@click.option("--server", "server_url", required=True, help="The appliance, e.g. http://192.168.1.20:8080")
+@click.option("--device-id", required=True, help="This camera's device id (`storewatch device add`).")
+@click.option("--token-file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A file holding the device token (keep it 0600).")
+@click.option("--source", "source_spec", default="auto", show_default=True, metavar="SOURCE", help=SOURCE_HELP)
+@click.option("--auth", type=click.Choice(["bearer", "hmac"]), default="bearer", show_default=True)
+@click.option("--spool", "spool_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where frames wait while the appliance is unreachable (default: DATA_DIR/camera/spool).")
+@click.pass_obj
+def camera(ctx: CliContext, server_url: str, device_id: str, token_file: Path, source_spec: str,
+           auth: str, spool_dir: Path | None) -> None:
+    """Capture frames and post them to an appliance, keeping them through outages."""
+    from storewatch.camera.client import CameraClientError
+    from storewatch.camera.sd_notify import Notifier
+    from storewatch.camera.service import run_camera_client
+    from storewatch.camera.source import CameraError
+
+    token = token_file.read_text().strip()
+    if not token:
+        raise click.ClickException(f"{token_file} is empty; put the device token in it.")
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    click.echo(f"storewatch camera: {device_id} → {server_url}, source {source_spec}", err=True)
+    try:
+        run_camera_client(server_url.rstrip("/"), device_id, token, source_spec, ctx.data_dir / "camera",
+                          auth=auth, stop_event=stop, notify=Notifier.from_env(), spool_dir=spool_dir)
+    except (CameraError, CameraClientError) as exc:
+        click.echo(f"storewatch camera: {exc}", err=True)
+        sys.exit(1)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo("storewatch camera stopped.", err=True)
+
+
+def register(main: click.Group) -> None:
+    main.add_command(camera)
