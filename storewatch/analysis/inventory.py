@@ -1,0 +1,110 @@
+"""Did the shelf inside an ROI change between before and after an interaction?
+
+Compares the settled reference from before the interaction with the first settled
+frame after it, cell by cell with the lighting-blind measure of `scoring`, and
+reports the changed share of the ROI and the box around the changed cells.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from storewatch.analysis import scoring
+from storewatch.analysis.roi_mask import RoiGrid, mask_bbox, roi_grid
+from storewatch.analysis.thresholds import Thresholds
+
+Box = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class InventoryDecision:
+    """`score` is the changed share of the ROI; `box` is normalized (x0, y0, x1, y1) or None."""
+
+    changed: bool
+    score: float
+    box: Box | None
+
+
+def decide(pre: np.ndarray, post: np.ndarray, mask: np.ndarray, thresholds: Thresholds) -> InventoryDecision:
+    """Compare full-frame grayscale `pre` and `post` inside `mask` (all the same shape)."""
+    grid = roi_grid(mask)
+    as_float = lambda img: grid.crop(np.asarray(img, dtype=np.float32))  # noqa: E731
+    return decide_in_grid(as_float(pre), as_float(post), grid, thresholds)
+
+
+def decide_in_grid(pre: np.ndarray, post: np.ndarray, grid: RoiGrid, thr: Thresholds) -> InventoryDecision:
+    """`decide` on crops already cut to `grid` (float32)."""
+    if grid.weights.size == 0:
+        return InventoryDecision(False, 0.0, None)
+    diff = scoring.compare(pre, scoring.cell_stats(pre), post, scoring.cell_stats(post), grid.weights, thr)
+    changed = scoring.changed_cells(diff, thr.change_threshold) & (grid.weights > 0)
+    score = scoring.area_score(changed, grid.weights)
+    if not changed.any():
+        return InventoryDecision(False, score, None)
+    rows, cols = np.nonzero(changed)
+    box = grid.normalized_box(int(rows.min()), int(cols.min()), int(rows.max()) + 1, int(cols.max()) + 1)
+    return InventoryDecision(score >= thr.min_changed_area and score > 0.0, score, box)
+
+
+def render_difference(pre: np.ndarray, post: np.ndarray, mask: np.ndarray, box: Box | None) -> np.ndarray:
+    """Picture of the difference: `post` dimmed, changed pixels in red, ROI in yellow, box in red.
+
+    `pre` and `post` are the same shape, gray (H, W) or RGB (H, W, 3), any size;
+    `mask` may be at the analysis size and is scaled to the picture.
+    """
+    pre_g, post_g = _gray(pre), _gray(post)
+    height, width = post_g.shape
+    diff = np.abs(post_g - pre_g * _gain(pre_g, post_g))
+    heat = np.clip((diff - 12.0) * 4.0, 0, 255)
+    out = np.repeat((post_g * 0.6)[..., None], 3, axis=2)
+    out[..., 0] = np.maximum(out[..., 0], heat)
+    roi = _scaled_mask(mask, (height, width))
+    out[_outline(roi)] = (255, 220, 0)
+    if box is not None:
+        _draw_box(out, box)
+    return out.clip(0, 255).astype(np.uint8)
+
+
+def _gray(img: np.ndarray) -> np.ndarray:
+    img = np.asarray(img, dtype=np.float32)
+    return img if img.ndim == 2 else img @ np.array([0.299, 0.587, 0.114], np.float32)
+
+
+def _gain(pre: np.ndarray, post: np.ndarray) -> float:
+    # Matching overall brightness first keeps a lighting change from painting everything red.
+    return float(np.median(post) + 1.0) / float(np.median(pre) + 1.0)
+
+
+def _scaled_mask(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    if mask.shape == shape:
+        return mask.astype(bool)
+    img = Image.fromarray(mask.astype(np.uint8) * 255).resize((shape[1], shape[0]), Image.NEAREST)
+    return np.asarray(img) > 127
+
+
+def _outline(mask: np.ndarray) -> np.ndarray:
+    inner = mask.copy()
+    inner[1:, :] &= mask[:-1, :]
+    inner[:-1, :] &= mask[1:, :]
+    inner[:, 1:] &= mask[:, :-1]
+    inner[:, :-1] &= mask[:, 1:]
+    edge = mask & ~inner
+    if mask_bbox(mask) is not None:  # thicken to 2 px so it survives JPEG
+        edge[1:, :] |= edge[:-1, :]
+    return edge
+
+
+def _draw_box(out: np.ndarray, box: Box) -> None:
+    height, width = out.shape[:2]
+    x0, x1 = (int(round(v * width)) for v in (box[0], box[2]))
+    y0, y1 = (int(round(v * height)) for v in (box[1], box[3]))
+    x0, y0 = max(0, min(x0, width - 2)), max(0, min(y0, height - 2))
+    x1, y1 = max(x0 + 2, min(x1, width)), max(y0 + 2, min(y1, height))
+    red = (255, 0, 0)
+    out[y0:y0 + 2, x0:x1] = red
+    out[y1 - 2:y1, x0:x1] = red
+    out[y0:y1, x0:x0 + 2] = red
+    out[y0:y1, x1 - 2:x1] = red

@@ -1,0 +1,115 @@
+"""Whole-frame lighting-change detection, shared by all ROIs of a device.
+
+A lighting change is most of the frame changing brightness together while its
+structure stays put (or cannot be seen, in the dark). It is judged against a
+snapshot taken when the lighting last settled, so slow exposure drift is caught
+too (the snapshot follows the scene's content, not its brightness); it lasts until one frame's overall brightness matches the previous frame's,
+and then the snapshot (and the idle ROIs' references) are re-based on that frame.
+A person filling the frame changes brightness everywhere too, but unevenly and
+with new structure, so it is not a lighting change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from storewatch.analysis import scoring
+from storewatch.analysis.thresholds import Thresholds
+
+# Lighting counts as settled when the median cell changes less than this fraction of
+# lighting_delta from the previous frame.
+_SETTLED_FRACTION = 1 / 3
+# The snapshot follows the scene only while fewer cells than this have started to re-light.
+_FOLLOW_MAX_CHANGED = 0.1
+# Below this share of judgeable cells there is no evidence about structure at all.
+_MIN_STRUCTURE_CELLS = 0.1
+
+
+@dataclass(frozen=True)
+class LightingStatus:
+    lighting: bool = False
+    started: bool = False
+    rebase: bool = False
+
+
+class LightingDetector:
+    """Plain state machine; `update` once per frame with the uint8 gray frame."""
+
+    def __init__(self, thresholds: Thresholds) -> None:
+        self.thresholds = thresholds
+        self.snapshot: np.ndarray | None = None
+        self.prev_mean: np.ndarray | None = None
+        self.unstable_since: float | None = None
+
+    def update(self, frame: np.ndarray, ts: float) -> LightingStatus:
+        img = frame.astype(np.float32)
+        stats = scoring.cell_stats(img)
+        prev_mean, self.prev_mean = self.prev_mean, stats.mean
+        if self.snapshot is None:
+            self.snapshot = frame.copy()
+            return LightingStatus()
+        thr = self.thresholds
+        steady = _median_log_change(stats.mean, prev_mean, thr.dark_level) < thr.lighting_delta * _SETTLED_FRACTION
+        if self.unstable_since is None:
+            snap = self.snapshot.astype(np.float32)
+            snap_stats = scoring.cell_stats(snap)
+            relit, drifting = self._compare(snap, snap_stats, img, stats)
+            if relit:
+                self.unstable_since = ts
+                return LightingStatus(lighting=True, started=True)
+            # Follow the scene's content (doors close, people leave) but not a drift in
+            # its brightness, which must build up until it counts as a lighting change.
+            if steady and not drifting:
+                self.snapshot = frame.copy()
+            return LightingStatus()
+        if steady or ts - self.unstable_since >= thr.lighting_max_seconds:
+            self.snapshot = frame.copy()
+            self.unstable_since = None
+            return LightingStatus(lighting=True, rebase=True)
+        return LightingStatus(lighting=True)
+
+    def _compare(self, snap: np.ndarray, snap_stats: scoring.CellStats,
+                 img: np.ndarray, stats: scoring.CellStats) -> tuple[bool, bool]:
+        """(re-lit: a lighting change now, drifting: brightness moving together, not yet enough)."""
+        thr = self.thresholds
+        lit = (snap_stats.mean > thr.dark_level) | (stats.mean > thr.dark_level)
+        if not lit.any():
+            return False, False
+        log_ratio = _log_ratio(stats.mean, snap_stats.mean, thr.dark_level)[lit]
+        moved = np.abs(log_ratio) > thr.lighting_delta / 2
+        if np.count_nonzero(moved) < _FOLLOW_MAX_CHANGED * log_ratio.size:
+            return False, False
+        # Re-lit cells change by about the same ratio; an occluder or a closing door
+        # makes some cells much darker and others lighter at once.
+        ratios = log_ratio[moved]
+        together = np.count_nonzero(np.abs(ratios - np.median(ratios)) < 2 * thr.lighting_delta) / ratios.size
+        if together < thr.lighting_consistency:
+            return False, False
+        changed = np.count_nonzero(np.abs(log_ratio) > thr.lighting_delta) / log_ratio.size
+        if changed < thr.lighting_area:
+            return False, True
+        return self._structure_changed(snap, snap_stats, img, stats) <= thr.lighting_structure_max, True
+
+    def _structure_changed(self, snap: np.ndarray, snap_stats: scoring.CellStats,
+                           img: np.ndarray, stats: scoring.CellStats) -> float:
+        thr = self.thresholds
+        judged = scoring.structure_judgeable(snap_stats, stats, thr.dark_level)
+        if np.count_nonzero(judged) < _MIN_STRUCTURE_CELLS * judged.size:
+            return 0.0
+        d = scoring.structure_difference(snap, snap_stats, img, stats, thr.flat_contrast)
+        return float(np.count_nonzero(d[judged] > thr.cell_change)) / float(np.count_nonzero(judged))
+
+
+def _median_log_change(mean: np.ndarray, prev: np.ndarray | None, dark_level: float) -> float:
+    if prev is None or prev.shape != mean.shape:
+        return float("inf")
+    return float(np.median(np.abs(_log_ratio(mean, prev, dark_level))))
+
+
+def _log_ratio(a: np.ndarray, b: np.ndarray, dark_level: float) -> np.ndarray:
+    # Offsetting by the dark level keeps sensor noise in near-black cells from
+    # looking like large relative changes.
+    eps = max(dark_level, 1.0)
+    return np.log((a + eps) / (b + eps))
