@@ -52,6 +52,12 @@ class Supervisor:
 class _Server(uvicorn.Server):
     """uvicorn re-raises SIGTERM after draining, which would kill us before the services stop."""
 
+    on_exit: Callable[[], None] = staticmethod(lambda: None)
+
+    def handle_exit(self, sig: int, frame: object) -> None:
+        self.on_exit()  # from now on, new requests on kept-alive connections get 503
+        super().handle_exit(sig, frame)  # type: ignore[arg-type]
+
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         if threading.current_thread() is not threading.main_thread():
@@ -74,6 +80,7 @@ def serve(appliance: Appliance, host: str, port: int,
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
                             timeout_graceful_shutdown=stop_timeout, server_header=False)
     server = _Server(config)
+    server.on_exit = lambda: setattr(app.state, "stopping", True)
     supervisor = supervisor or Supervisor()
     supervisor.attach(server)
     started: list[Service] = []
