@@ -59,10 +59,36 @@ class BuiltinCamera:
             self._watcher.join(timeout)
 
 
+class ServerWatchdog:
+    """Without a camera thread, feed systemd's watchdog while the server loop runs."""
+
+    name = "watchdog"
+
+    def __init__(self) -> None:
+        from storewatch.camera.sd_notify import Notifier
+
+        self.notifier = Notifier.from_env()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="watchdog", daemon=True)
+
+    def start(self) -> None:
+        if self.notifier.enabled:
+            self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(1.0):
+            self.notifier.watchdog()
+
+    def stop(self, timeout: float) -> None:
+        self._stop.set()
+
+
 def build_services(appliance: Appliance, *, camera: str, host: str, port: int, workers: int,
                    supervisor: Supervisor) -> list:
     services: list = []
     if camera != "none":
         local_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
         services.append(BuiltinCamera(appliance, camera, f"http://{local_host}:{port}", supervisor))
+    else:
+        services.append(ServerWatchdog())
     return services

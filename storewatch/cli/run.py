@@ -45,6 +45,9 @@ def run(ctx: CliContext, host: str, port: int, camera: str, workers: int) -> Non
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
 
     def ready(_: str) -> None:
+        from storewatch.camera.sd_notify import Notifier
+
+        Notifier.from_env().ready(f"serving on port {port}")
         click.echo(f"storewatch is running: open http://{shown_host}:{port}/ for the admin panel "
                    f"(Ctrl-C to stop).")
 

@@ -1,0 +1,76 @@
+"""`storewatch run` as a process: systemd notify, the built-in camera, a clean stop."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import time
+
+import apsw
+import pytest
+
+from conftest import LiveServer, free_port, prepare_data_dir
+
+
+@pytest.fixture
+def notify_socket(tmp_path):
+    path = tmp_path / "notify.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(path))
+    sock.settimeout(0.5)
+    yield path, sock
+    sock.close()
+
+
+def _messages(sock: socket.socket, until: float, wanted: set[str]) -> set[str]:
+    seen: set[str] = set()
+    while time.monotonic() < until and not wanted <= seen:
+        try:
+            seen.update(sock.recv(4096).decode().splitlines())
+        except TimeoutError:
+            continue
+    return seen
+
+
+def test_run_tells_systemd_it_is_ready_and_feeds_the_watchdog(data_dir, notify_socket, monkeypatch):
+    path, sock = notify_socket
+    monkeypatch.setenv("NOTIFY_SOCKET", str(path))
+    monkeypatch.setenv("WATCHDOG_USEC", "2000000")
+    prepare_data_dir(data_dir)
+    server = LiveServer(data_dir=data_dir, port=free_port(), extra_args=["--camera", "none"])
+    server.start()
+    try:
+        seen = _messages(sock, time.monotonic() + 15, {"READY=1", "WATCHDOG=1"})
+        assert {"READY=1", "WATCHDOG=1"} <= seen, seen
+    finally:
+        assert server.stop(signal.SIGTERM) == 0
+    assert "storewatch stopped." in server.log()
+
+
+def test_the_built_in_camera_posts_frames_through_the_contract(data_dir):
+    prepare_data_dir(data_dir)
+    server = LiveServer(data_dir=data_dir, port=free_port(), extra_args=["--camera", "simulated"])
+    server.start()
+    try:
+        deadline = time.monotonic() + 20
+        count = 0
+        while time.monotonic() < deadline and count < 1:
+            time.sleep(0.5)
+            conn = apsw.Connection(str(data_dir / "storewatch.db"), flags=apsw.SQLITE_OPEN_READONLY)
+            count = conn.execute("SELECT COUNT(*) FROM captures WHERE device_id = 'local-camera'").fetchone()[0]
+            conn.close()
+        assert count >= 1, server.log()
+    finally:
+        assert server.stop(signal.SIGINT) == 0
+
+
+def test_a_port_already_in_use_stops_with_an_error(data_dir):
+    prepare_data_dir(data_dir)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        server = LiveServer(data_dir=data_dir, port=port, extra_args=["--camera", "none"])
+        with pytest.raises(RuntimeError):
+            server.start(timeout=10)
+        assert server.process.wait(10) != 0
