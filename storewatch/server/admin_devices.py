@@ -62,17 +62,18 @@ async def update_device(request: Request) -> Response:
     device_id = request.path_params["device_id"]
 
     def apply() -> dict[str, Any]:
-        devices.get(device_id)
-        if "enabled" in payload:
-            if not isinstance(payload["enabled"], bool):
-                raise ValueError("enabled must be true or false")
-            devices.set_enabled(device_id, payload["enabled"])
-        if "auth_scheme" in payload:
-            devices.set_auth_scheme(device_id, str(payload["auth_scheme"]))
-        if "settings" in payload:
-            if not isinstance(payload["settings"], dict):
-                raise ValueError("settings must be an object")
-            devices.update_settings(device_id, payload["settings"])
+        with devices.db.write():  # one transaction: a bad part rolls back the parts before it
+            devices.get(device_id)
+            if "enabled" in payload:
+                if not isinstance(payload["enabled"], bool):
+                    raise ValueError("enabled must be true or false")
+                devices.set_enabled(device_id, payload["enabled"])
+            if "auth_scheme" in payload:
+                devices.set_auth_scheme(device_id, str(payload["auth_scheme"]))
+            if "settings" in payload:
+                if not isinstance(payload["settings"], dict):
+                    raise ValueError("settings must be an object")
+                devices.update_settings(device_id, payload["settings"])
         return devices.public(devices.get(device_id))
 
     return JSONResponse(await _run(apply))
