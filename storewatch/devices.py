@@ -35,6 +35,8 @@ class DeviceRegistry:
             device_id = device_id or self._free_id(_slug(name))
             if not contract.valid_device_id(device_id):
                 raise ValueError("a device id must match [A-Za-z0-9._-]{1,64}")
+            if device_id in (".", ".."):  # the id is a folder name under staging/ and events/
+                raise ValueError("a device id cannot be . or ..")
             if self.db.query_one("SELECT 1 FROM devices WHERE id = ?", (device_id,)):
                 raise ValueError(f"device {device_id} already exists")
             salt = new_salt()
