@@ -532,3 +532,30 @@ def test_while_shutting_down_ingest_answers_503_with_retry_after(appliance):
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def test_every_rejection_is_counted_by_reason_and_survives_a_restart(data_dir):
+    server = start_live_server(data_dir)
+    try:
+        with server.admin_client() as admin:
+            body = admin.post("/api/v1/admin/devices", json={"name": "cam"}).json()
+        device_id, token = body["device_id"], body["token"]
+        post_frame(server, token, meta_for(device_id, 1), make_jpeg())
+        post_frame(server, token, meta_for(device_id, 1), make_jpeg())
+        post_frame(server, "", meta_for(device_id, 2), make_jpeg())
+        post_frame(server, token, meta_for(device_id, 2), b"nope")
+        post_frame(server, token, meta_for(device_id, 2), b"nope")
+        post_frame(server, token, {**meta_for(device_id, 2), "seq": -5}, make_jpeg())
+        httpx.post(server.url + contract.HEARTBEAT_PATH, json={"device_id": device_id},
+                   headers={"Authorization": f"Bearer {token}"})
+    finally:
+        assert server.stop() == 0
+    conn = apsw.Connection(str(data_dir / "storewatch.db"), flags=apsw.SQLITE_OPEN_READONLY)
+    counts = {(name, label): value for name, label, value in conn.execute("SELECT * FROM counters")}
+    conn.close()
+    assert counts[("ingest_frames", "accepted")] == 1
+    assert counts[("ingest_frames", "duplicate")] == 1
+    assert counts[("ingest_rejected", "unauthorized")] == 1
+    assert counts[("ingest_rejected", "not_a_jpeg")] == 2
+    assert counts[("ingest_rejected", "validation_failed")] == 1
+    assert counts[("heartbeat_rejected", "validation_failed")] == 1

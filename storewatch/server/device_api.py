@@ -13,6 +13,7 @@ from storewatch import contract
 from storewatch.appliance import Appliance
 from storewatch.captures import FrameConflict
 from storewatch.jpeg import NotAJpeg, inspect_jpeg
+from storewatch.retention import emergency_free
 from storewatch.server.device_auth import DeviceAuthenticator, require_same_device
 from storewatch.server.errors import ApiError
 from storewatch.server.json_body import parse_json_object
@@ -102,14 +103,18 @@ def _check_disk_reserve(appliance: Appliance, incoming: int) -> None:
     usage = appliance.images.usage()
     reserve = usage.reserve(appliance.settings.get("disk_reserve_bytes"),
                             appliance.settings.get("disk_reserve_percent"))
-    if usage.free - incoming < reserve:
+    if usage.free - incoming < reserve and not emergency_free(appliance, incoming):
         raise _disk_full()
 
 
 async def heartbeat(request: Request) -> Response:
-    _refuse_while_stopping(request)
-    body = await read_body(request, MAX_JSON_BODY)
-    answer = await anyio.to_thread.run_sync(_heartbeat, request, body)
+    try:
+        _refuse_while_stopping(request)
+        body = await read_body(request, MAX_JSON_BODY)
+        answer = await anyio.to_thread.run_sync(_heartbeat, request, body)
+    except ApiError as exc:
+        _appliance(request).counters.add("heartbeat_rejected", exc.code)
+        raise
     return JSONResponse(answer)
 
 
@@ -130,8 +135,12 @@ def _heartbeat(request: Request, body: bytes) -> dict[str, str]:
 
 
 async def device_config(request: Request) -> Response:
-    _refuse_while_stopping(request)
-    return await anyio.to_thread.run_sync(_device_config, request)
+    try:
+        _refuse_while_stopping(request)
+        return await anyio.to_thread.run_sync(_device_config, request)
+    except ApiError as exc:
+        _appliance(request).counters.add("config_rejected", exc.code)
+        raise
 
 
 def _device_config(request: Request) -> Response:
