@@ -21,6 +21,7 @@ from storewatch.analysis.thresholds import Thresholds
 # Lighting counts as settled when the median cell changes less than this fraction of
 # lighting_delta from the previous frame.
 _SETTLED_FRACTION = 1 / 3
+_SAME, _CONTENT, _DRIFTING, _RELIT = "same", "content", "drifting", "relit"
 # The snapshot follows the scene only while fewer cells than this have started to re-light.
 _FOLLOW_MAX_CHANGED = 0.1
 # Below this share of judgeable cells there is no evidence about structure at all.
@@ -54,14 +55,13 @@ class LightingDetector:
         steady = _median_log_change(stats.mean, prev_mean, thr.dark_level) < thr.lighting_delta * _SETTLED_FRACTION
         if self.unstable_since is None:
             snap = self.snapshot.astype(np.float32)
-            snap_stats = scoring.cell_stats(snap)
-            relit, drifting = self._compare(snap, snap_stats, img, stats)
-            if relit:
+            verdict = self._compare(snap, scoring.cell_stats(snap), img, stats)
+            if verdict == _RELIT:
                 self.unstable_since = ts
                 return LightingStatus(lighting=True, started=True)
             # Follow the scene's content (doors close, people leave) but not a drift in
             # its brightness, which must build up until it counts as a lighting change.
-            if steady and not drifting:
+            if steady and verdict == _CONTENT:
                 self.snapshot = frame.copy()
             return LightingStatus()
         if steady or ts - self.unstable_since >= thr.lighting_max_seconds:
@@ -71,26 +71,28 @@ class LightingDetector:
         return LightingStatus(lighting=True)
 
     def _compare(self, snap: np.ndarray, snap_stats: scoring.CellStats,
-                 img: np.ndarray, stats: scoring.CellStats) -> tuple[bool, bool]:
-        """(re-lit: a lighting change now, drifting: brightness moving together, not yet enough)."""
+                 img: np.ndarray, stats: scoring.CellStats) -> str:
+        """How the frame differs from the snapshot: same, content, drifting or relit."""
         thr = self.thresholds
         lit = (snap_stats.mean > thr.dark_level) | (stats.mean > thr.dark_level)
         if not lit.any():
-            return False, False
+            return _SAME
         log_ratio = _log_ratio(stats.mean, snap_stats.mean, thr.dark_level)[lit]
         moved = np.abs(log_ratio) > thr.lighting_delta / 2
         if np.count_nonzero(moved) < _FOLLOW_MAX_CHANGED * log_ratio.size:
-            return False, False
+            return _SAME
         # Re-lit cells change by about the same ratio; an occluder or a closing door
         # makes some cells much darker and others lighter at once.
         ratios = log_ratio[moved]
         together = np.count_nonzero(np.abs(ratios - np.median(ratios)) < 2 * thr.lighting_delta) / ratios.size
         if together < thr.lighting_consistency:
-            return False, False
+            return _CONTENT
         changed = np.count_nonzero(np.abs(log_ratio) > thr.lighting_delta) / log_ratio.size
         if changed < thr.lighting_area:
-            return False, True
-        return self._structure_changed(snap, snap_stats, img, stats) <= thr.lighting_structure_max, True
+            return _DRIFTING
+        if self._structure_changed(snap, snap_stats, img, stats) > thr.lighting_structure_max:
+            return _CONTENT
+        return _RELIT
 
     def _structure_changed(self, snap: np.ndarray, snap_stats: scoring.CellStats,
                            img: np.ndarray, stats: scoring.CellStats) -> float:

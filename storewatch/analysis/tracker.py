@@ -119,28 +119,21 @@ class RoiTracker:
                 events.append(InteractionStarted(self.roi_id, self.cand.start_ts, self.cand.start_frame_id))
         else:
             self.cand_count, self.cand = 0, None
-            if motion is None or motion < self.thr.end_threshold:
-                self.settled_frame_id = img.frame_id
-                if ts - self.refreshed_ts >= self.thr.reference_refresh_seconds:
-                    self.ref, self.refreshed_ts = img, ts
+            quiet = (motion is None or motion < self.thr.end_threshold) and change < self.thr.end_threshold
+            if quiet and ts - self.refreshed_ts >= self.thr.reference_refresh_seconds:
+                self._settle_reference(img, ts)
         return change
 
     def _candidate(self, img: _Image, change: float, ts: float) -> bool:
         """Count one frame above start_threshold; True once there are enough in a row."""
         if self.cand_count == 0:
-            self.pre = self._pre_image()
+            self.pre = self.ref
             self.cand = _Interaction(ts, img.frame_id, self.pre.frame_id, change, img.frame_id, ts)
         elif change > self.cand.peak_score:
             self.cand.peak_score, self.cand.peak_frame_id = change, img.frame_id
         self.cand.last_active_ts = ts
         self.cand_count += 1
         return self.cand_count >= self.thr.min_active_frames
-
-    def _pre_image(self) -> _Image:
-        # The last quiet frame is the freshest settled picture; fall back to the reference.
-        if self.prev is not None and self.prev.frame_id == self.settled_frame_id:
-            return self.prev
-        return self.ref
 
     def _active(self, img: _Image, motion: float | None, ts: float, light: LightingStatus,
                 events: list[Transition]) -> float:
