@@ -1,0 +1,152 @@
+"""`storewatch run` as a real process: first-start password, the admin URL, a clean SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import REPO, free_port
+
+
+class Run:
+    """A `storewatch run` process whose output is read line by line as it comes."""
+
+    def __init__(self, args: list[str], env: dict[str, str] | None = None):
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "storewatch", *args], stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True, cwd=REPO,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
+        self.lines: list[str] = []
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self._queue.put(line.rstrip("\n"))
+        self._queue.put(None)
+
+    def wait_for(self, pattern: str, timeout: float = 30.0) -> re.Match:
+        deadline = time.monotonic() + timeout
+        for line in self.lines:
+            if found := re.search(pattern, line):
+                return found
+        while (remaining := deadline - time.monotonic()) > 0:
+            try:
+                line = self._queue.get(timeout=remaining)
+            except queue.Empty:
+                break
+            if line is None:
+                break
+            self.lines.append(line)
+            if found := re.search(pattern, line):
+                return found
+        raise AssertionError(f"no line matching {pattern!r} in:\n" + "\n".join(self.lines))
+
+    def finish(self, timeout: float = 30.0) -> int:
+        code = self.process.wait(timeout)
+        while (line := self._queue.get(timeout=5)) is not None:
+            self.lines.append(line)
+        return code
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+@pytest.fixture
+def runs() -> Iterator[list[Run]]:
+    started: list[Run] = []
+    yield started
+    for run in started:
+        run.kill()
+
+
+def start(runs: list[Run], data_dir: Path | None, port: int, env: dict | None = None) -> Run:
+    args = ["--data-dir", str(data_dir)] if data_dir else []
+    run = Run([*args, "run", "--host", "127.0.0.1", "--port", str(port), "--camera", "none"], env)
+    runs.append(run)
+    return run
+
+
+def test_first_start_prints_a_password_once_then_the_url_and_stops_on_sigterm(
+        data_dir: Path, runs: list[Run]) -> None:
+    port = free_port()
+    run = start(runs, data_dir, port)
+    password = run.wait_for(r"First start: the admin password is\s+(\S+)").group(1)
+    url = run.wait_for(r"open (http://\S+) for the admin panel").group(1)
+    assert url == f"http://127.0.0.1:{port}/"
+    answer = httpx.post(f"{url}api/v1/admin/login", json={"password": password})
+    assert answer.status_code == 200, answer.text
+    run.process.send_signal(signal.SIGTERM)
+    assert run.finish() == 0
+    assert run.lines[-1] == "storewatch stopped."
+    assert "Traceback" not in "\n".join(run.lines)
+
+    again = start(runs, data_dir, port)
+    again.wait_for(r"open http://")
+    assert not any("password" in line for line in again.lines)
+    again.process.send_signal(signal.SIGINT)
+    assert again.finish() == 0
+    assert not any("password" in line for line in again.lines)
+
+
+def test_sigterm_waits_for_a_request_in_flight(data_dir: Path, runs: list[Run]) -> None:
+    port = free_port()
+    run = start(runs, data_dir, port)
+    run.wait_for(r"open http://")
+    # A slow upload: the body trickles in; SIGTERM arrives half way; the server drains it.
+    body_started = threading.Event()
+    result: dict = {}
+
+    def slow_body() -> Iterator[bytes]:
+        yield b'{"password": "'
+        body_started.set()
+        time.sleep(1.0)
+        yield b'wrong password"}'
+
+    def post() -> None:
+        result["answer"] = httpx.post(f"http://127.0.0.1:{port}/api/v1/admin/login",
+                                      content=slow_body(), headers={"content-type": "application/json"},
+                                      timeout=20)
+
+    client = threading.Thread(target=post)
+    client.start()
+    assert body_started.wait(10)
+    time.sleep(0.2)
+    run.process.send_signal(signal.SIGTERM)
+    client.join(20)
+    assert result["answer"].status_code == 401  # answered, not cut off
+    assert run.finish() == 0
+
+
+def test_the_data_directory_comes_from_the_environment(tmp_path: Path, runs: list[Run]) -> None:
+    run = start(runs, None, free_port(), env={"STOREWATCH_DATA_DIR": str(tmp_path / "env-data")})
+    run.wait_for(rf"data directory {re.escape(str(tmp_path / 'env-data'))}$")
+    run.wait_for(r"open http://")
+    run.process.send_signal(signal.SIGTERM)
+    assert run.finish() == 0
+    assert (tmp_path / "env-data" / "storewatch.db").exists()
+
+
+def test_a_port_in_use_stops_with_an_error_code(data_dir: Path, runs: list[Run]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        run = start(runs, data_dir, taken.getsockname()[1])
+        code = run.finish(timeout=30)
+    assert code != 0
+    assert re.search(r"address already in use|error while attempting to bind", "\n".join(run.lines), re.I)
