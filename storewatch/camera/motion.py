@@ -39,6 +39,7 @@ class MotionTrigger:
         self._rois: list[dict[str, Any]] = []
         self._mask: np.ndarray | None = None
         self._previous: np.ndarray | None = None
+        self._reference: np.ndarray | None = None
 
     def configure(self, settings: dict[str, Any]) -> None:
         self.enabled = bool(settings.get("enabled", False))
@@ -50,15 +51,31 @@ class MotionTrigger:
             self._rois, self._mask = rois, None
 
     def changed_fraction(self, gray: np.ndarray) -> float | None:
-        """The fraction of ROI pixels that changed since the last look (None on the first)."""
+        """How much of the ROIs changed (0..1) since the last look, or since the scene last
+        held still, whichever is more; None on the first look.
+
+        Comparing with the last still scene too catches a slow arm whose every step is
+        small; a scene that holds still becomes the new normal (an item taken, the light).
+        """
         previous, self._previous = self._previous, gray
         if previous is None or previous.shape != gray.shape:
+            self._reference = gray
             return None
         if self._mask is None or self._mask.shape != gray.shape:
             self._mask = roi_mask(self._rois, (gray.shape[1], gray.shape[0]))
         if not self._mask.any():
             return 0.0
-        delta = np.abs(gray.astype(np.int16) - previous.astype(np.int16)) > PIXEL_DELTA
+        if self._reference is None or self._reference.shape != gray.shape:
+            self._reference = previous
+        step = self._changed(gray, previous)
+        settled = self._changed(gray, self._reference)
+        if step <= self.threshold / 4:
+            self._reference = gray
+        return max(step, settled)
+
+    def _changed(self, gray: np.ndarray, other: np.ndarray) -> float:
+        assert self._mask is not None
+        delta = np.abs(gray.astype(np.int16) - other.astype(np.int16)) > PIXEL_DELTA
         return float(delta[self._mask].mean())
 
     def moved(self, gray: np.ndarray | None) -> bool:

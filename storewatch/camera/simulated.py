@@ -261,7 +261,7 @@ def _draw_arm(image: Image.Image, event: ShelfEvent, progress: float) -> None:
     reach = _reach(progress)
     hand = (entry[0] + (target[0] - entry[0]) * reach, entry[1] + (target[1] - entry[1]) * reach)
     draw = ImageDraw.Draw(image)
-    arm_width = max(4, int(0.05 * width))
+    arm_width = max(4, int(0.07 * width))
     sleeve = tuple(c // 3 for c in event.skin)
     elbow = (entry[0] + (hand[0] - entry[0]) * 0.35, entry[1] + (hand[1] - entry[1]) * 0.35)
     draw.line((entry, elbow), fill=sleeve, width=int(arm_width * 1.3), joint="curve")
