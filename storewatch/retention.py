@@ -2,14 +2,15 @@
 
 One run, in order:
 
-1. staging frames older than `staging_retention_hours`, then, oldest first, whatever keeps
+1. event images older than `event_image_retention_days`: files and event_images rows go,
+   the event row stays with `images_expired = 1`.
+2. staging frames older than `staging_retention_hours`, then, oldest first, whatever keeps
    staging above `staging_max_bytes`. A frame is deletable when no event uses it
    (event_images.capture_id, events.start_capture_id of an event whose images are kept),
    the worker's state does not point at it, and its job is done or dead (never queued,
    running or failed-awaiting-retry). Its row goes first, with its job row (ON DELETE
-   CASCADE), in one transaction; then its file.
-2. event images older than `event_image_retention_days`: files and event_images rows go,
-   the event row stays with `images_expired = 1`.
+   CASCADE), in one transaction; then its file. (A dry run cannot see frames that step 1
+   would free, so it may report fewer than the real run deletes.)
 3. per-ROI score history older than `score_history_days`.
 4. reconcile disk and database (`reconcile.py`).
 
@@ -97,9 +98,9 @@ class Retention:
         report.run_id = self._record_start(report)
         planned: set[int] = set()
         try:
+            self._event_images(report)  # first: frames its events used become deletable
             self._staging_by_age(report, planned)
             self._staging_by_size(report, planned)
-            self._event_images(report)
             self._score_history(report)
             if reconcile:
                 reconcile_disk(self.appliance, report, self.progress)
