@@ -178,3 +178,17 @@ def test_concurrent_put_and_drain_loses_nothing(tmp_path, count):
         spool.put(frame(seq))
     worker.join(10)
     assert received == list(range(count))
+
+
+def test_a_failed_disk_write_drops_that_frame_and_counts_it(tmp_path, monkeypatch):
+    from storewatch.camera import spool as spool_module
+
+    spool = Spool(tmp_path)
+    spool.went_offline()
+
+    def disk_full(path, data):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(spool_module, "atomic_write", disk_full)
+    spool.put(frame(1))
+    assert spool.stats() == spool_module.SpoolStats(frames=0, bytes=0, disk_frames=0, dropped=1, discarded=0)

@@ -90,7 +90,12 @@ class CameraClient:
         """
         fetched = self.control.fetch_config()
         params = self.modes.capture_params()
-        self.source.open(params.width, params.height, params.jpeg_quality)
+        try:
+            self.source.open(params.width, params.height, params.jpeg_quality)
+        except Exception:
+            self._upload_http.close()
+            self._control_http.close()
+            raise
         self._params = params
         log.info("camera client for %s: source %s at %dx%d, spool %d frames waiting", self.device_id,
                  self.source.name, params.width, params.height, self.spool.stats().frames)

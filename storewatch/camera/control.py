@@ -64,14 +64,21 @@ class ControlLoop:
             now = time.monotonic()
             if now >= next_poll or self.modes.refetch.is_set():
                 self.modes.refetch.clear()
-                self.fetch_config()
+                self._guarded(self.fetch_config)
                 next_poll = time.monotonic() + self.modes.config.config_poll_interval_s
             if now >= next_beat:
-                self.send_heartbeat()
+                self._guarded(self.send_heartbeat)
                 next_beat = time.monotonic() + self.modes.config.heartbeat_interval_s
             wait = min(next_poll, next_beat) - time.monotonic()
             if wait > 0:
                 self.modes.refetch.wait(min(wait, 1.0))
+
+    def _guarded(self, step: Callable[[], Any]) -> None:
+        try:
+            step()
+        except Exception as exc:  # a bad answer must not end config polling for good
+            log.exception("control loop error")
+            self.last_error = f"control loop error: {exc}"
 
     def stop(self) -> None:
         self._stop.set()

@@ -140,7 +140,13 @@ class Spool:
         return True
 
     def _write(self, frame: PendingFrame) -> None:
-        atomic_write(self._path(frame.seq), frame.encode())
+        try:
+            atomic_write(self._path(frame.seq), frame.encode())
+        except OSError as exc:  # disk full or gone: lose this frame, not the whole client
+            self._bytes -= frame.size
+            self.dropped += 1
+            log.error("spool: cannot write seq %d (%s); dropped", frame.seq, exc)
+            return
         self._disk.append((frame.seq, frame.size))
 
     def _path(self, seq: int) -> Path:

@@ -59,9 +59,14 @@ class Uploader:
 
     def run(self) -> None:
         while not self._stop.is_set():
-            frame = self.spool.next(timeout=0.5)
-            if frame is not None:
-                self._deliver(frame)
+            try:
+                frame = self.spool.next(timeout=0.5)
+                if frame is not None:
+                    self._deliver(frame)
+            except Exception as exc:  # keep uploading whatever one frame did
+                log.exception("upload loop error")
+                self.stats.last_error = f"upload loop error: {exc}"
+                self._stop.wait(1.0)
 
     def stop(self) -> None:
         self._stop.set()
