@@ -1,0 +1,180 @@
+"""Every route of the API as one `Operation` entry, and GET /api/v1/openapi.json serving them.
+
+Adding a route to the app means adding its entry here: tests/test_openapi.py compares this
+list with the app's routes and names every route that one has and the other lacks. An
+entry needs only method, path and summary; path parameters, who may call and the usual
+error answers follow from the path.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from collections.abc import Iterable
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+
+from storewatch import contract
+from storewatch.server.openapi import (
+    DEVICE_AUTH, DEVICE_ID_SCHEMA, NO_AUTH, Operation, Schema, build_document, dataclass_schema, openapi_path,
+    rules_schema, settings_schema, setting_schema,
+)
+from storewatch.settings import APPLIANCE_SETTINGS, DEVICE_SETTINGS
+
+OPENAPI_PATH = f"{contract.API_PREFIX}/openapi.json"
+A = f"{contract.API_PREFIX}/admin"
+
+# --- the device contract --------------------------------------------------------------------
+
+FRAME_META = rules_schema(contract.FRAME_META_RULES, "The frame's metadata (shared/CONTRACT.md).")
+HEARTBEAT = rules_schema(contract.HEARTBEAT_RULES, "The device's health report.")
+_MODE: Schema = {"type": "string", "enum": list(contract.MODES)}
+INGEST_RESULT = dataclass_schema(contract.IngestResult, {"device_id": DEVICE_ID_SCHEMA, "mode": _MODE,
+                                                         "seq": {"type": "integer", "minimum": 0}})
+_POINT: Schema = {"type": "array", "items": {"type": "number", "minimum": 0, "maximum": 1},
+                  "minItems": 2, "maxItems": 2}
+MOTION_TRIGGER: Schema = {
+    "type": "object", "required": ["enabled", "threshold", "rois"],
+    "properties": {
+        "enabled": setting_schema(DEVICE_SETTINGS["motion_trigger_enabled"]),
+        "threshold": setting_schema(DEVICE_SETTINGS["motion_threshold"]),
+        "rois": {"type": "array", "items": {
+            "type": "object", "required": ["id", "polygon"],
+            "properties": {"id": {"type": "integer"},
+                           "polygon": {"type": "array", "items": _POINT,
+                                       "description": "Normalized image coordinates, x right, y down."}}}},
+    },
+}
+DEVICE_CONFIG = dataclass_schema(contract.DeviceConfig, {
+    "device_id": DEVICE_ID_SCHEMA, "mode": _MODE,
+    "mode_until": {"type": ["string", "null"], "format": "date-time"},
+    "motion_trigger": MOTION_TRIGGER,
+    # each capture setting the config carries has its bounds in the device settings registry
+    **{name: setting_schema(s) for name, s in DEVICE_SETTINGS.items()
+       if name in contract.DeviceConfig.__dataclass_fields__},
+})
+INGEST_FORM: Schema = {"content": {"multipart/form-data": {
+    "schema": {"type": "object", "required": ["meta", "image"],
+               "properties": {"meta": FRAME_META,
+                              "image": {"type": "string", "format": "binary",
+                                        "contentMediaType": "image/jpeg"}}},
+    "encoding": {"meta": {"contentType": "application/json"}, "image": {"contentType": "image/jpeg"}},
+}}}
+_CONFIG_ANSWER = {"type": "object", "required": ["config_version", "mode"],
+                  "properties": {"config_version": {"type": "string"}, "mode": _MODE}}
+
+DEVICE_OPERATIONS = [
+    Operation("POST", contract.INGEST_FRAME_PATH, "Upload one frame", auth=DEVICE_AUTH, body=INGEST_FORM,
+              answers={201: INGEST_RESULT,
+                       200: {"description": "An exact re-send of a stored frame (duplicate: true).",
+                             "content": {"application/json": {"schema": INGEST_RESULT}}}},
+              errors={400: "Not multipart, `meta` missing or not a JSON object, `image` missing.",
+                      409: "The seq is already stored with different bytes; nothing stored.",
+                      413: f"The body is over max_body_bytes (default {contract.DEFAULT_MAX_BODY_BYTES}).",
+                      415: "`image` is not a decodable JPEG.",
+                      422: "A meta field is missing, of the wrong type or out of range, or "
+                           "width/height differ from the JPEG's.",
+                      507: ""}),
+    Operation("POST", contract.HEARTBEAT_PATH, "Report the device's health", auth=DEVICE_AUTH,
+              body=HEARTBEAT, answers={200: _CONFIG_ANSWER}),
+    Operation("GET", contract.DEVICE_CONFIG_PATH, "What the device must apply now", auth=DEVICE_AUTH,
+              query=({"name": "device_id", "in": "query", "required": True, "schema": DEVICE_ID_SCHEMA},
+                     {"name": "If-None-Match", "in": "header", "required": False,
+                      "schema": {"type": "string"}}),
+              answers={200: {"description": "The config; its ETag is the config_version.",
+                             "headers": {"ETag": {"schema": {"type": "string"}}},
+                             "content": {"application/json": {"schema": DEVICE_CONFIG}}},
+                       304: {"description": "If-None-Match names the current config_version."}},
+              errors={422: "The device_id query parameter is missing."}),
+]
+
+# --- the admin API ----------------------------------------------------------------------------
+
+_DEVICE = {"type": "object", "required": ["id", "name", "enabled", "auth_scheme", "config_version", "mode"],
+           "properties": {"id": DEVICE_ID_SCHEMA, "name": {"type": "string"},
+                          "enabled": {"type": "boolean"}, "auth_scheme": {"enum": ["bearer", "hmac"]},
+                          "config_version": {"type": "string"}, "mode": _MODE,
+                          "settings": {"type": "object"}, "health": {"type": "object"}}}
+_NEW_TOKEN = {"type": "object", "required": ["device_id", "token"],
+              "properties": {"device_id": DEVICE_ID_SCHEMA, "token": {"type": "string"}}}
+_SETTINGS_ANSWER = {"type": "object", "required": ["settings", "schema"],
+                    "properties": {"settings": {"type": "object"}, "schema": {"type": "object"}}}
+_PASSWORD = {"type": "string", "maxLength": 1024}
+
+ADMIN_OPERATIONS = [
+    Operation("POST", f"{A}/login", "Log in: sets the session cookie, answers the CSRF token", auth=NO_AUTH,
+              body={"type": "object", "required": ["password"], "properties": {"password": _PASSWORD}},
+              answers={200: {"type": "object", "properties": {"csrf_token": {"type": "string"}}}},
+              errors={401: "The password is wrong.", 429: ""}),
+    Operation("POST", f"{A}/logout", "Log out (ends the session of the cookie, if any)", auth=NO_AUTH),
+    Operation("GET", f"{A}/session", "The current session's CSRF token"),
+    Operation("GET", f"{A}/devices", "List the devices",
+              answers={200: {"type": "object", "properties": {"devices": {"type": "array", "items": _DEVICE}}}}),
+    Operation("POST", f"{A}/devices", "Add a device; its token is shown only in this answer",
+              body={"type": "object", "required": ["name"],
+                    "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 200},
+                                   "auth_scheme": {"enum": ["bearer", "hmac"]}}},
+              answers={201: {**_NEW_TOKEN, "properties": {**_NEW_TOKEN["properties"], "device": _DEVICE}}}),
+    Operation("GET", f"{A}/devices/{{device_id}}", "One device", answers={200: _DEVICE}),
+    Operation("PATCH", f"{A}/devices/{{device_id}}", "Change a device; all parts apply or none",
+              body={"type": "object", "properties": {
+                  "enabled": {"type": "boolean"}, "auth_scheme": {"enum": ["bearer", "hmac"]},
+                  "settings": settings_schema(DEVICE_SETTINGS, "Capture settings sent in the config.")}},
+              answers={200: _DEVICE}),
+    Operation("POST", f"{A}/devices/{{device_id}}/rotate-token", "Issue a new token; the old one stops working",
+              answers={200: _NEW_TOKEN}),
+    Operation("POST", f"{A}/devices/{{device_id}}/burst", "Switch the device to burst mode now",
+              answers={200: _DEVICE}),
+    Operation("GET", f"{A}/settings", "Appliance settings with their bounds", answers={200: _SETTINGS_ANSWER}),
+    Operation("PATCH", f"{A}/settings", "Change appliance settings",
+              body=settings_schema(APPLIANCE_SETTINGS), answers={200: _SETTINGS_ANSWER}),
+    Operation("POST", f"{A}/password", "Change the admin password (logs every session out)",
+              body={"type": "object", "required": ["current", "new"],
+                    "properties": {"current": _PASSWORD, "new": _PASSWORD}},
+              answers={200: {"type": "object", "properties": {"changed": {"type": "boolean"}}}},
+              errors={403: "The current password is wrong, or the CSRF header is missing."}),
+]
+
+META_OPERATIONS = [
+    Operation("GET", OPENAPI_PATH, "This document", auth=NO_AUTH, tag="appliance",
+              answers={200: {"type": "object", "required": ["openapi", "paths"]}}),
+]
+
+OPERATIONS = [*DEVICE_OPERATIONS, *ADMIN_OPERATIONS, *META_OPERATIONS]
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("storewatch")
+    except importlib.metadata.PackageNotFoundError:
+        return "0"
+
+
+def routed(routes: Iterable[BaseRoute], prefix: str = "") -> set[tuple[str, str]]:
+    """(METHOD, document path) of every HTTP route, mounts walked; HEAD goes with GET."""
+    found: set[tuple[str, str]] = set()
+    for route in routes:
+        if isinstance(route, Route):
+            found |= {(method, openapi_path(prefix + route.path)) for method in route.methods or () if method != "HEAD"}
+        elif isinstance(route, Mount):
+            found |= routed(route.routes, prefix + route.path)
+    return found
+
+
+def document(routes: Iterable[BaseRoute] | None = None) -> Schema:
+    """The document of every operation; of only those the app routes when `routes` is given."""
+    wanted = routed(routes) if routes is not None else None
+    operations = [op for op in OPERATIONS
+                  if wanted is None or (op.method.upper(), openapi_path(op.path)) in wanted]
+    return build_document(operations, _version())
+
+
+async def openapi_json(request: Request) -> Response:
+    state = request.app.state
+    if getattr(state, "openapi_document", None) is None:
+        state.openapi_document = document(request.app.routes)
+    return JSONResponse(state.openapi_document, headers={"Cache-Control": "no-cache"})
+
+
+ROUTES = [Route(OPENAPI_PATH, openapi_json, methods=["GET"])]
