@@ -113,8 +113,9 @@ class SimulatedShelf(FrameSource):
         self.width, self.height, self.quality = width, height, jpeg_quality
         self._background, self._stocked = _render_background(width, height), None
         noise_rng = np.random.default_rng(self.seed)
-        self._noise = [noise_rng.normal(0, 3.0, (height, width, 3)).astype(np.int16)
-                       for _ in range(3)] if self.noise else []
+        # Two precomputed noise fields, alternated: cheap per frame, int8 keeps them small.
+        self._noise = [(noise_rng.standard_normal((height, width, 3), dtype=np.float32) * 3.0).astype(np.int8)
+                       for _ in range(2)] if self.noise else []
 
     def _build_shelf(self) -> None:
         rng = random.Random(self.seed)
@@ -159,7 +160,7 @@ class SimulatedShelf(FrameSource):
             _draw_arm(image, active, active.progress(t))
         pixels = np.asarray(image, dtype=np.int16)
         gain = 1.0 + 0.05 * math.sin(2 * math.pi * t / 300.0) + 0.02 * math.sin(2 * math.pi * t / 47.0)
-        pixels = (pixels * gain).astype(np.int16)
+        pixels = (pixels * np.float32(gain)).astype(np.int16)
         if self._noise:
             pixels += self._noise[self._frames % len(self._noise)]
         return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), "RGB")
