@@ -91,4 +91,13 @@ def build_services(appliance: Appliance, *, camera: str, host: str, port: int, w
         services.append(BuiltinCamera(appliance, camera, f"http://{local_host}:{port}", supervisor))
     else:
         services.append(ServerWatchdog())
+    services += _housekeeping(appliance)
     return services
+
+
+def _housekeeping(appliance: Appliance) -> list:
+    """Retention (at start, then every few minutes) and the metrics history sampler."""
+    from storewatch.metrics import sampler_service
+    from storewatch.retention import retention_service
+
+    return [retention_service(appliance), sampler_service(appliance)]
