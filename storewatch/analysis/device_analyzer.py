@@ -14,7 +14,7 @@ import numpy as np
 
 from storewatch.analysis import state_codec
 from storewatch.analysis.lighting import LightingDetector, LightingStatus
-from storewatch.analysis.roi_mask import Polygon, polygon_mask, roi_grid
+from storewatch.analysis.roi_mask import polygon_mask, roi_grid
 from storewatch.analysis.thresholds import Thresholds
 from storewatch.analysis.tracker import RoiTracker
 from storewatch.analysis.transitions import LightingChange, Transition

@@ -99,7 +99,6 @@ def _decode_tracker(t: RoiTracker, saved: dict, arrays: dict[str, np.ndarray]) -
     t.cand_count = saved["cand_count"]
     t.cand = _decode_interaction(saved["cand"])
     t.current = _decode_interaction(saved["current"])
-    # Restored images are separate objects, but the tracker only compares by frame id.
 
 
 def _encode_interaction(i: _Interaction | None) -> dict | None:

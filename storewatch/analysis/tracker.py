@@ -12,7 +12,6 @@ the pre image against the first settled frame after it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
