@@ -14,7 +14,7 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
 from storewatch.appliance import Appliance
-from storewatch.server import admin_auth, admin_devices, admin_settings, device_api
+from storewatch.server import admin_auth, admin_devices, admin_settings, device_api, spa
 from storewatch.server import admin_metrics, metrics_text
 from storewatch.server.device_auth import DeviceAuthenticator
 from storewatch.server.errors import EXCEPTION_HANDLERS
@@ -44,7 +44,7 @@ def create_app(appliance: Appliance, extra_routes: Iterable[BaseRoute] = ()) -> 
     app = Starlette(
         routes=[*device_api.ROUTES, *admin_auth.ROUTES, *admin_devices.ROUTES, *admin_settings.ROUTES,
                 *admin_metrics.ROUTES, *metrics_text.ROUTES,
-                *extra_routes],
+                *extra_routes, *spa.ROUTES],  # the app's fallback goes last: it must never shadow the API
         middleware=[Middleware(admin_auth.AdminGuard)],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=lifespan,

@@ -1,0 +1,189 @@
+// The admin app's entry point: the shell (menu, log out), routing with the history API,
+// and the login guard. Each page is a module in pages/ exporting `render(main, context)`,
+// which may return a function that stops what the page started (timers, listeners).
+
+import * as api from "./api.js";
+import {h, replace} from "./dom.js";
+import {toast} from "./widgets/toast.js";
+
+const ROUTES = [
+  {pattern: /^\/$/, page: "overview"},
+  {pattern: /^\/devices\/?$/, page: "devices"},
+  {pattern: /^\/devices\/([^/]+)\/?$/, page: "device", params: ["id"]},
+  {pattern: /^\/events\/?$/, page: "events"},
+  {pattern: /^\/queue\/?$/, page: "queue"},
+  {pattern: /^\/settings\/?$/, page: "settings"},
+  {pattern: /^\/login\/?$/, page: "login", open: true},
+];
+
+const state = {authenticated: false, cleanup: null, controller: null, renderId: 0};
+
+function match(pathname) {
+  for (const route of ROUTES) {
+    const found = pathname.match(route.pattern);
+    if (found) {
+      const params = {};
+      (route.params || []).forEach((name, i) => { params[name] = decodeURIComponent(found[i + 1]); });
+      return {route, params};
+    }
+  }
+  return null;
+}
+
+export function navigate(to, {replace: replaceEntry = false} = {}) {
+  if (to === location.pathname + location.search) replaceEntry = true;
+  history[replaceEntry ? "replaceState" : "pushState"](null, "", to);
+  render();
+}
+
+function loginUrl() {
+  const next = location.pathname + location.search;
+  return next === "/" || next.startsWith("/login") ? "/login" : "/login?next=" + encodeURIComponent(next);
+}
+
+function stopPage() {
+  if (state.controller) state.controller.abort();
+  if (typeof state.cleanup === "function") {
+    try {
+      state.cleanup();
+    } catch (exc) {
+      console.error(exc);
+    }
+  }
+  state.cleanup = null;
+}
+
+function showShell(visible) {
+  document.getElementById("topbar").hidden = !visible;
+  document.body.classList.toggle("logged-out", !visible);
+}
+
+function markCurrentLink(pathname) {
+  for (const link of document.querySelectorAll("#nav a")) {
+    const href = link.getAttribute("href");
+    const current = href === "/" ? pathname === "/" : pathname === href || pathname.startsWith(href + "/");
+    if (current) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+  closeMenu();
+}
+
+async function render() {
+  const renderId = ++state.renderId;
+  stopPage();
+  const main = document.getElementById("main");
+  const found = match(location.pathname);
+  if (!found) {
+    showShell(state.authenticated);
+    replace(main, h("h1", {}, "Page not found"),
+            h("p", {}, "There is nothing at ", h("code", {}, location.pathname), ". ",
+              h("a", {href: "/"}, "Go to the overview"), "."));
+    return;
+  }
+  if (found.route.page === "login" && state.authenticated) {
+    onLoggedIn(new URLSearchParams(location.search).get("next"));
+    return;
+  }
+  if (!found.route.open && !state.authenticated) {
+    navigate(loginUrl(), {replace: true});
+    return;
+  }
+  showShell(state.authenticated && !found.route.open);
+  markCurrentLink(location.pathname);
+  state.controller = new AbortController();
+  const context = {
+    params: found.params,
+    query: new URLSearchParams(location.search),
+    signal: state.controller.signal,
+    navigate,
+    loggedIn: onLoggedIn,
+  };
+  let module;
+  try {
+    module = await import(`./pages/${found.route.page}.js`);
+  } catch (exc) {
+    console.error(exc);
+    replace(main, h("p", {class: "error"}, "This page could not be loaded. Reload to try again."));
+    return;
+  }
+  if (renderId !== state.renderId) return;
+  main.replaceChildren();
+  main.dataset.page = found.route.page;
+  try {
+    state.cleanup = await module.render(main, context);
+  } catch (exc) {
+    if (exc.name === "AbortError" || renderId !== state.renderId) return;
+    console.error(exc);
+    if (exc instanceof api.ApiError && exc.status === 401) return;
+    main.append(h("p", {class: "error", role: "alert"}, exc.message || "Something went wrong."));
+  }
+  if (renderId === state.renderId && !context.keepFocus) focusHeading(main);
+}
+
+function focusHeading(main) {
+  const heading = main.querySelector("h1");
+  if (heading && document.activeElement === document.body) {
+    heading.setAttribute("tabindex", "-1");
+    heading.focus({preventScroll: true});
+  }
+}
+
+function onLoggedIn(next) {
+  state.authenticated = true;
+  const safeNext = next && next.startsWith("/") && !next.startsWith("//") ? next : "/";
+  navigate(safeNext, {replace: true});
+}
+
+function onLoggedOut() {
+  if (!state.authenticated && location.pathname.startsWith("/login")) return;
+  state.authenticated = false;
+  navigate(loginUrl(), {replace: true});
+}
+
+function closeMenu() {
+  document.getElementById("nav").classList.remove("open");
+  document.getElementById("menu-toggle").setAttribute("aria-expanded", "false");
+}
+
+function wireShell() {
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest("a[href]");
+    if (!link || event.defaultPrevented || event.button !== 0) return;
+    if (event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+    if (link.target || link.hasAttribute("download")) return;
+    const target = new URL(link.href, location.href);
+    if (target.origin !== location.origin || target.pathname.startsWith("/api/")
+        || target.pathname.startsWith("/static/")) return;
+    event.preventDefault();
+    navigate(target.pathname + target.search);
+  });
+  window.addEventListener("popstate", render);
+  document.getElementById("menu-toggle").addEventListener("click", (event) => {
+    const nav = document.getElementById("nav");
+    const open = !nav.classList.contains("open");
+    nav.classList.toggle("open", open);
+    event.currentTarget.setAttribute("aria-expanded", String(open));
+  });
+  document.getElementById("logout").addEventListener("click", async () => {
+    try {
+      await api.logout();
+    } catch (exc) {
+      toast(exc.message, "error");
+    }
+    state.authenticated = false;
+    navigate("/login", {replace: true});
+  });
+}
+
+async function start() {
+  wireShell();
+  api.onUnauthorized(onLoggedOut);
+  try {
+    state.authenticated = await api.refreshSession();
+  } catch {
+    state.authenticated = false;
+  }
+  render();
+}
+
+start();

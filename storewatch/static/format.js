@@ -1,0 +1,72 @@
+// How times, sizes and numbers are written for people.
+
+/** A Date from an RFC 3339 string or epoch seconds; null when absent or unreadable. */
+export function toDate(value) {
+  if (value === null || value === undefined || value === "") return null;
+  const date = typeof value === "number" ? new Date(value * 1000) : new Date(value);
+  return Number.isNaN(date.getTime()) ? null : date;
+}
+
+export function epochSeconds(value) {
+  const date = toDate(value);
+  return date ? date.getTime() / 1000 : null;
+}
+
+export function duration(seconds) {
+  if (seconds === null || seconds === undefined || Number.isNaN(seconds)) return "—";
+  const s = Math.abs(seconds);
+  if (s < 1) return `${seconds.toFixed(1)} s`;
+  if (s < 90) return `${Math.round(seconds)} s`;
+  if (s < 5400) return `${Math.round(seconds / 60)} min`;
+  if (s < 172800) return `${(seconds / 3600).toFixed(s < 36000 ? 1 : 0)} h`;
+  return `${Math.round(seconds / 86400)} days`;
+}
+
+/** "3 min ago", or "never". */
+export function ago(value, now = Date.now()) {
+  const date = toDate(value);
+  if (!date) return "never";
+  const seconds = (now - date.getTime()) / 1000;
+  if (seconds < 5) return "just now";
+  return seconds < 0 ? `in ${duration(-seconds)}` : `${duration(seconds)} ago`;
+}
+
+export function dateTime(value) {
+  const date = toDate(value);
+  if (!date) return "—";
+  return date.toLocaleString(undefined, {year: "numeric", month: "short", day: "numeric",
+                                         hour: "2-digit", minute: "2-digit", second: "2-digit"});
+}
+
+export function time(value) {
+  const date = toDate(value);
+  return date ? date.toLocaleTimeString(undefined, {hour: "2-digit", minute: "2-digit"}) : "—";
+}
+
+export function bytes(n) {
+  if (n === null || n === undefined || Number.isNaN(Number(n))) return "—";
+  const units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+  let value = Number(n);
+  let unit = 0;
+  while (Math.abs(value) >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${value.toFixed(unit === 0 || value >= 100 ? 0 : 1)} ${units[unit]}`;
+}
+
+export function number(n, digits = 2) {
+  if (n === null || n === undefined || Number.isNaN(Number(n))) return "—";
+  return Number(n).toLocaleString(undefined, {maximumFractionDigits: digits});
+}
+
+export function percent(fraction, digits = 0) {
+  if (fraction === null || fraction === undefined) return "—";
+  return `${(fraction * 100).toFixed(digits)} %`;
+}
+
+/** "start_threshold" → "Start threshold". */
+export function label(name) {
+  const words = name.replace(/_/g, " ").replace(/\bs$/, "(s)");
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}

@@ -1,0 +1,75 @@
+"""Serving the admin app: index.html for deep links, static files with the right types and
+cache headers, and never in the way of the API."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from conftest import LiveServer, start_live_server
+from storewatch.server.spa import _static_file
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory) -> LiveServer:
+    """One server for the whole module: these tests only read."""
+    server = start_live_server(tmp_path_factory.mktemp("spa") / "data")
+    yield server
+    server.stop()
+
+
+@pytest.mark.parametrize("path", ["/", "/devices", "/devices/pi-cam.1", "/events?device=x", "/settings/",
+                                  "/login?next=%2Fqueue", "/no/such/page"])
+def test_every_deep_link_answers_index_html(live_server, path):
+    answer = httpx.get(live_server.url + path)
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == "text/html; charset=utf-8"
+    assert '<script type="module" src="/static/app.js"></script>' in answer.text
+    assert "script-src 'self'" in answer.headers["content-security-policy"]
+    assert answer.headers["cache-control"] == "no-cache"
+
+
+@pytest.mark.parametrize("path, content_type", [
+    ("/static/app.js", "text/javascript; charset=utf-8"),
+    ("/static/pages/devices.js", "text/javascript; charset=utf-8"),
+    ("/static/style.css", "text/css; charset=utf-8"),
+    ("/static/icon.svg", "image/svg+xml"),
+])
+def test_static_files_have_their_content_type_and_revalidate(live_server, path, content_type):
+    answer = httpx.get(live_server.url + path)
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == content_type
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    assert answer.headers["cache-control"] == "no-cache"
+    again = httpx.get(live_server.url + path, headers={"If-None-Match": answer.headers["etag"]})
+    assert again.status_code == 304 and again.content == b""
+
+
+@pytest.mark.parametrize("path", ["/static/nothing.js", "/static/%2e%2e/server/app.py",
+                                  "/static/pages", "/static/"])
+def test_missing_or_escaping_static_paths_are_json_404s(live_server, path):
+    answer = httpx.get(live_server.url + path)
+    assert answer.status_code == 404
+    assert answer.json()["error"]["code"] == "not_found"
+
+
+def test_the_fallback_never_shadows_the_api(live_server):
+    unknown = httpx.get(live_server.url + "/api/v1/nothing-here")
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "not_found"
+    wrong_method = httpx.get(live_server.url + "/api/v1/ingest/frame")
+    assert wrong_method.status_code == 405
+    admin = httpx.get(live_server.url + "/api/v1/admin/devices")
+    assert admin.status_code == 401 and admin.json()["error"]["code"] == "unauthorized"
+    assert httpx.get(live_server.url + "/metrics/nothing").headers["content-type"] != "text/html; charset=utf-8"
+    assert httpx.post(live_server.url + "/devices").status_code == 405
+
+
+def test_static_paths_are_confined_to_the_static_directory(tmp_path):
+    root = tmp_path / "static"
+    root.mkdir()
+    (root / "app.js").write_text("")
+    (tmp_path / "secret.js").write_text("")
+    (root / "notes.py").write_text("")
+    assert _static_file("app.js", root) == (root / "app.js").resolve()
+    for bad in ("../secret.js", "/etc/passwd", "notes.py", "", "a\\..\\b.js", "app.js\0"):
+        assert _static_file(bad, root) is None
