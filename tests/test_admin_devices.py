@@ -106,6 +106,12 @@ def test_add_refuses_a_body_that_is_not_a_json_object(admin: httpx.Client) -> No
     assert_error(admin.post(DEVICES, json=["cam"]), 400, "bad_json")
 
 
+def test_a_name_that_is_not_text_is_refused_not_a_500(admin: httpx.Client) -> None:
+    answer = admin.post(DEVICES, content=b'{"name": "cam \\ud800"}',
+                        headers={"content-type": "application/json"})
+    assert_error(answer, 400, "bad_json")
+
+
 def test_list_shows_every_device_with_its_state(admin: httpx.Client) -> None:
     device_id = add(admin, "Listed cam")["device_id"]
     rows = {d["id"]: d for d in admin.get(DEVICES).json()["devices"]}

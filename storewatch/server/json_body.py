@@ -15,8 +15,11 @@ MAX_ADMIN_JSON = 256 * 1024
 
 def parse_json_object(data: bytes, what: str = "body") -> dict[str, Any]:
     try:
-        value = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
+        text = data.decode("utf-8")
+        value = json.loads(text)
+        if "\\u" in text:  # an escaped lone surrogate ("\ud800") decodes to a str that is not text
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except (UnicodeError, ValueError, RecursionError):
         raise ApiError(400, "bad_json", f"`{what}` is not valid UTF-8 JSON.") from None
     if not isinstance(value, dict):
         raise ApiError(400, "bad_json", f"`{what}` must be a JSON object.")
