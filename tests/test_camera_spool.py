@@ -119,7 +119,7 @@ def test_leftovers_survive_a_restart_and_broken_ones_are_discarded(tmp_path):
     files = sorted(tmp_path.iterdir())
     files[1].write_bytes(files[1].read_bytes()[:-40])  # torn JPEG
     files[2].write_bytes(b"SWF1\x00\x00\x00\x05{bad}")  # broken meta
-    (tmp_path / ".00000000000000000014.frame.tmp").write_bytes(b"half a write")
+    (tmp_path / ".tmp-00000000000000000014.frame").write_bytes(b"half a write")
     (tmp_path / "README").write_text("not ours")
 
     again = Spool(tmp_path)

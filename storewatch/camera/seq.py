@@ -15,7 +15,7 @@ import threading
 import time
 from pathlib import Path
 
-from storewatch.camera.durable import atomic_write
+from storewatch.storage import atomic_write
 from storewatch.contract import MAX_SEQ
 
 log = logging.getLogger("storewatch.camera")

@@ -25,7 +25,7 @@ from typing import Any
 
 from PIL import Image
 
-from storewatch.camera.durable import TEMP_SUFFIX, atomic_write
+from storewatch.storage import TEMP_PREFIX, atomic_write
 from storewatch.contract import ContractError, encode_meta, validate_frame_meta
 
 log = logging.getLogger("storewatch.camera")
@@ -80,7 +80,7 @@ class Spool:
     def _load_leftovers(self) -> None:
         found: list[tuple[int, int]] = []
         for path in self.folder.iterdir():
-            if path.name.endswith(TEMP_SUFFIX):
+            if path.name.startswith(TEMP_PREFIX):
                 self._discard(path, "an unfinished write")
             elif path.suffix == SUFFIX:
                 problem = _check_file(path)
