@@ -85,7 +85,9 @@ class ServerWatchdog:
 
 def build_services(appliance: Appliance, *, camera: str, host: str, port: int, workers: int,
                    supervisor: Supervisor) -> list:
-    services: list = []
+    from storewatch.jobs.service import WorkerService
+
+    services: list = [WorkerService(appliance, workers=workers)]
     if camera != "none":
         local_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
         services.append(BuiltinCamera(appliance, camera, f"http://{local_host}:{port}", supervisor))

@@ -56,9 +56,9 @@ def main(ctx: click.Context, data_dir: Path | None, verbose: bool) -> None:
 
 
 def _register() -> None:
-    from storewatch.cli import admin, camera, captures, device, run
+    from storewatch.cli import admin, camera, captures, device, events, queue, roi, run, worker
 
-    for module in (admin, camera, captures, device, run):
+    for module in (admin, camera, captures, device, events, queue, roi, run, worker):
         module.register(main)
 
 

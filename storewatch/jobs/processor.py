@@ -1,0 +1,300 @@
+"""Applying a device's frames to its analysis, in seq order, each exactly once in effect.
+
+A Huey task names a job; the processor then drains that job's *device*: it takes the
+device's lowest-seq unfinished job again and again until none is ready. A gate keeps
+one thread per device in this process (other threads never block on it: they flag the
+device and leave, and the holder drains again); across processes the analysis_state
+row decides, since each job's effects commit only if the row is still the one the job
+started from. A job whose seq is not above the device's last applied seq is late: it is
+marked done (late) and leaves the state alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from storewatch import contract
+from storewatch.analysis.decode import ImageDecodeError, decode_gray
+from storewatch.analysis.device_analyzer import DeviceAnalyzer, FrameResult
+from storewatch.analysis.state_codec import StateError
+from storewatch.appliance import Appliance
+from storewatch.db import Row
+from storewatch.events import EventStore
+from storewatch.jobs import outputs
+from storewatch.jobs.queue import JobQueue, RetryPolicy
+from storewatch.jobs.state import AnalysisStates, SavedState, StateConflict
+from storewatch.rois import RoiStore
+
+log = logging.getLogger("storewatch.jobs")
+
+ANALYSIS_WIDTH = 320
+DURATION_BUCKETS_MS = (25, 50, 100, 250, 500, 1000, 5000)
+
+
+class PermanentJobError(Exception):
+    """Retrying cannot help (the frame file is gone or is not an image): the job dies at once."""
+
+
+class LostLease(Exception):
+    """The job was taken back from us (lease expired) before we committed."""
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    lease_s: float = 60.0
+    reorder_wait_s: float = 1.0  # a frame after a seq gap waits this long for the missing ones
+    analysis_width: int = ANALYSIS_WIDTH
+    max_batch: int = 1000        # jobs per drain before giving the thread back
+    retry: RetryPolicy = RetryPolicy()
+
+
+def new_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def owner_is_gone(owner: str | None, mine: str) -> bool:
+    """True when the lease holder is surely not running: an old worker of this process,
+    or a process of this host that no longer exists."""
+    if not owner:
+        return True
+    if owner == mine:
+        return True  # we hold the device gate, so no thread of ours runs it
+    host, _, rest = owner.partition(":")
+    pid_text, _, _ = rest.partition(":")
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return True  # a stopped worker of this process (only one runs at a time)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+class DeviceGate:
+    """At most one draining thread per device; latecomers flag the device instead of waiting."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._busy: set[str] = set()
+        self._again: set[str] = set()
+
+    def enter(self, device_id: str) -> bool:
+        with self._lock:
+            if device_id in self._busy:
+                self._again.add(device_id)
+                return False
+            self._busy.add(device_id)
+            return True
+
+    def leave_unless_flagged(self, device_id: str) -> bool:
+        """Leave, or (if someone flagged the device meanwhile) stay and return True."""
+        with self._lock:
+            if device_id in self._again:
+                self._again.discard(device_id)
+                return True
+            self._busy.discard(device_id)
+            return False
+
+    def leave(self, device_id: str) -> None:
+        with self._lock:
+            self._again.discard(device_id)
+            self._busy.discard(device_id)
+
+
+class Processor:
+    def __init__(self, appliance: Appliance, queue: JobQueue, schedule: Callable[[int, float], None],
+                 options: WorkerOptions = WorkerOptions(), owner: str | None = None,
+                 clock: Callable[[], datetime] = contract.utc_now):
+        self.appliance = appliance
+        self.queue = queue
+        self.schedule = schedule
+        self.options = options
+        self.owner = owner or new_owner()
+        self.clock = clock
+        self.states = AnalysisStates(appliance.db)
+        self.rois = RoiStore(appliance.db, appliance.devices)
+        self.events = EventStore(appliance.db, appliance.images)
+        self.gate = DeviceGate()
+        self._scheduled: dict[str, tuple[int, datetime]] = {}
+        self._scheduled_lock = threading.Lock()
+        self.fault_hook: Callable[[str, Row], None] | None = None  # tests inject crashes here
+
+    # --- entry points ---------------------------------------------------------------------
+
+    def handle(self, job_id: int) -> None:
+        """The Huey task: drain the job's device."""
+        job = self.queue.get(job_id)
+        if job is not None:
+            self.drain(job["device_id"])
+
+    def drain(self, device_id: str) -> None:
+        if not self.gate.enter(device_id):
+            return
+        try:
+            while True:
+                self._drain_once(device_id)
+                if not self.gate.leave_unless_flagged(device_id):
+                    return
+        except BaseException:
+            self.gate.leave(device_id)
+            raise
+
+    # --- the loop -------------------------------------------------------------------------
+
+    def _drain_once(self, device_id: str) -> None:
+        for _ in range(self.options.max_batch):
+            job = self.queue.head(device_id)
+            if job is None:
+                return
+            now = self.clock()
+            if job["state"] == "running" and self._lease_lapsed(job, now):
+                self.queue.expire(job["id"], now, "its worker stopped mid-job (lease lapsed)")
+                continue
+            wait = self._wait_before(job, now)
+            if wait > 0:
+                self._schedule_once(device_id, job["id"], now, wait)
+                return
+            if not self.queue.claim(job, self.owner, self.options.lease_s, now):
+                continue  # changed under us (another process); read the head again
+            if not self._run_claimed(job):
+                return
+        self.schedule(job["id"], 0)  # a long backlog: give the thread back, continue in a new task
+
+    def _wait_before(self, job: Row, now: datetime) -> float:
+        if job["state"] == "failed" and job["next_attempt_at"]:
+            return _seconds_until(job["next_attempt_at"], now)
+        if job["state"] == "running":  # only another worker's, or a dead one's
+            return max(0.05, _seconds_until(job["lease_until"], now))
+        if job["state"] == "queued" and self.options.reorder_wait_s > 0:
+            last = self.states.load(job["device_id"]).last_applied_seq
+            if last is not None and job["seq"] > last + 1:  # a gap: the missing frames may be on their way
+                waited = (now - contract.parse_timestamp(job["received_at"])).total_seconds()
+                return max(0.0, self.options.reorder_wait_s - waited)
+        return 0.0
+
+    def _lease_lapsed(self, job: Row, now: datetime) -> bool:
+        return owner_is_gone(job["lease_owner"], self.owner) or _seconds_until(job["lease_until"], now) <= 0
+
+    def _schedule_once(self, device_id: str, job_id: int, now: datetime, wait: float) -> None:
+        due = now + timedelta(seconds=wait)
+        with self._scheduled_lock:
+            known = self._scheduled.get(device_id)
+            if known and known[0] == job_id and now < known[1] <= due + timedelta(seconds=1):
+                return  # a task for this wait is already scheduled
+            self._scheduled[device_id] = (job_id, due)
+        self.schedule(job_id, wait)
+
+    def _run_claimed(self, job: Row) -> bool:
+        """Run one claimed job; False when the device must stop here (a retry is pending)."""
+        started = time.perf_counter()
+        try:
+            late = self._apply(job, started)
+        except StateConflict:
+            self.queue.release(job["id"], self.clock())
+            return True
+        except LostLease:
+            log.warning("job %s was taken back before it committed", job["id"])
+            return True
+        except PermanentJobError as exc:
+            self.queue.fail(job["id"], str(exc), self.clock(), self.options.retry, permanent=True)
+            self.appliance.counters.add("jobs", "dead")
+            log.error("job %s (%s seq %s) is dead: %s", job["id"], job["device_id"], job["seq"], exc)
+            return True
+        except Exception as exc:  # any other failure is retried with backoff, then dead
+            log.exception("job %s (%s seq %s) failed", job["id"], job["device_id"], job["seq"])
+            state, retry_at = self.queue.fail(job["id"], f"{type(exc).__name__}: {exc}", self.clock(),
+                                              self.options.retry)
+            self.appliance.counters.add("jobs", state)
+            if state == "failed" and retry_at is not None:
+                self.schedule(job["id"], max(0.0, (retry_at - self.clock()).total_seconds()))
+                return False
+            return True
+        self._count_duration(job, started, late)
+        return True
+
+    def _count_duration(self, job: Row, started: float, late: bool) -> None:
+        ms = (time.perf_counter() - started) * 1000
+        counters = self.appliance.counters
+        counters.add("jobs", "late" if late else "done")
+        counters.add("job_duration_ms", "sum", int(round(ms)))
+        counters.add("job_duration_ms", "count", 1)
+        bucket = next((f"le_{b}" for b in DURATION_BUCKETS_MS if ms <= b), "le_inf")
+        counters.add("job_duration_ms", bucket, 1)
+
+    # --- one frame ------------------------------------------------------------------------
+
+    def _apply(self, job: Row, started: float) -> bool:
+        """Analyse the frame and commit its effects; returns True when it was late."""
+        saved = self.states.load(job["device_id"])
+        if saved.last_applied_seq is not None and job["seq"] <= saved.last_applied_seq:
+            with self.appliance.db.write():
+                self._check_lease(job)
+                self.queue.finish(job["id"], self.clock(), _ms_since(started), late=True)
+            return True
+        capture = self.appliance.db.query_one("SELECT * FROM captures WHERE id = ?", (job["capture_id"],))
+        if capture is None:
+            raise PermanentJobError("its capture row is gone")
+        specs, device_thresholds = self.rois.specs(job["device_id"])
+        result, state = self._analyse(capture, saved, specs, device_thresholds)
+        prepared = outputs.prepare(self.appliance, capture, result, specs)
+        with self.appliance.db.write():
+            self._check_lease(job)
+            outputs.commit(self.appliance, self.events, prepared)
+            self._fault("before_state", job)
+            self.states.save(job["device_id"], saved, job["seq"], capture["id"], capture["capture_epoch"], state)
+            self.queue.finish(job["id"], self.clock(), _ms_since(started))
+            self._fault("before_commit", job)
+        outputs.count(self.appliance, prepared)
+        return False
+
+    def _analyse(self, capture: Row, saved: SavedState, specs: list, thresholds: object) -> tuple[FrameResult, bytes]:
+        try:
+            jpeg = self.appliance.images.read(capture["path"])
+        except FileNotFoundError:
+            raise PermanentJobError(f"its frame file {capture['path']} is gone") from None
+        try:
+            gray = decode_gray(jpeg, self.options.analysis_width)
+        except ImageDecodeError as exc:
+            raise PermanentJobError(str(exc)) from None
+        analyzer = self._analyzer(saved, specs, thresholds)
+        result = analyzer.feed(gray, capture["capture_epoch"], capture["id"])
+        return result, analyzer.to_state()
+
+    def _analyzer(self, saved: SavedState, specs: list, thresholds: object) -> DeviceAnalyzer:
+        if saved.state:
+            try:
+                return DeviceAnalyzer.from_state(saved.state, specs, thresholds)
+            except StateError:
+                log.exception("the saved analysis state is unreadable; the device warms up again")
+        return DeviceAnalyzer(specs, thresholds)
+
+    def _check_lease(self, job: Row) -> None:
+        if not self.queue.still_ours(job["id"], self.owner):
+            raise LostLease(job["id"])
+
+    def _fault(self, point: str, job: Row) -> None:
+        if self.fault_hook is not None:
+            self.fault_hook(point, job)
+
+
+def _seconds_until(text: str | None, now: datetime) -> float:
+    if not text:
+        return 0.0
+    return max(0.0, (contract.parse_timestamp(text) - now).total_seconds())
+
+
+def _ms_since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000

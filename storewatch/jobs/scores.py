@@ -1,0 +1,32 @@
+"""The per-frame ROI scores kept for the tuning chart (pruned by retention on `ts`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from storewatch.db import Database
+from storewatch.events import INTERACTION, LIGHTING, epoch_to_ts
+
+MAX_POINTS = 20_000
+
+
+def history(db: Database, device_id: str, since: float, until: float) -> dict[str, Any]:
+    """Points, interaction events and lighting changes of a device between two capture epochs."""
+    points = db.query(
+        "SELECT ts, roi_id, score, lighting FROM roi_scores WHERE device_id = ? AND ts >= ? AND ts <= ?"
+        " ORDER BY ts, roi_id LIMIT ?", (device_id, since, until, MAX_POINTS))
+    since_text, until_text = epoch_to_ts(since), epoch_to_ts(until)
+    events = db.query(
+        "SELECT id, roi_id, start_ts, end_ts, decision FROM events WHERE device_id = ? AND type = ?"
+        " AND start_ts <= ? AND COALESCE(end_ts, start_ts) >= ? ORDER BY start_ts",
+        (device_id, INTERACTION, until_text, since_text))
+    lighting = db.query(
+        "SELECT start_ts FROM events WHERE device_id = ? AND type = ? AND start_ts >= ? AND start_ts <= ?"
+        " ORDER BY start_ts", (device_id, LIGHTING, since_text, until_text))
+    return {
+        "points": [{"ts": epoch_to_ts(p["ts"]), "roi_id": p["roi_id"], "score": p["score"],
+                    "lighting": bool(p["lighting"])} for p in points],
+        "truncated": len(points) >= MAX_POINTS,
+        "events": events,
+        "lighting": [row["start_ts"] for row in lighting],
+    }

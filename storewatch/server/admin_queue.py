@@ -1,0 +1,72 @@
+"""Admin API for the analysis queue: counts by state, the dead jobs, and retrying them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio.to_thread
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from storewatch import contract
+from storewatch.appliance import Appliance
+from storewatch.jobs.queue import JobQueue, public_job
+from storewatch.server.errors import ApiError
+from storewatch.server.json_body import read_json_object
+
+DEAD_SHOWN = 200
+MAX_RETRY_IDS = 10_000
+
+
+def _appliance(request: Request) -> Appliance:
+    return request.app.state.appliance
+
+
+def _queue(appliance: Appliance) -> JobQueue:
+    return JobQueue(appliance.db, lambda: appliance.settings.get("job_max_attempts"))
+
+
+def status(appliance: Appliance) -> dict[str, Any]:
+    queue = _queue(appliance)
+    dead = queue.list("dead", limit=DEAD_SHOWN)
+    return {"counts": queue.counts(), "oldest_queued_age_s": queue.oldest_queued_age_s(contract.utc_now()),
+            "dead": [{key: row[key] for key in ("id", "capture_id", "device_id", "seq", "attempts", "last_error",
+                                                "updated_at")} for row in dead]}
+
+
+async def get_queue(request: Request) -> Response:
+    return JSONResponse(await anyio.to_thread.run_sync(status, _appliance(request)))
+
+
+async def retry(request: Request) -> Response:
+    """POST {"job_ids": [...]} or {"all_dead": true}: back to queued with fresh attempts."""
+    payload = await read_json_object(request)
+    ids, all_dead = payload.get("job_ids"), payload.get("all_dead", False)
+    valid_ids = (isinstance(ids, list) and 0 < len(ids) <= MAX_RETRY_IDS
+                 and all(isinstance(i, int) and not isinstance(i, bool) for i in ids))
+    if not ((all_dead is True and ids is None) or (valid_ids and all_dead is False)):
+        raise ApiError(422, "validation_failed", 'Send {"job_ids": [id, ...]} or {"all_dead": true}.')
+    appliance = _appliance(request)
+
+    def apply() -> list[dict[str, Any]]:
+        jobs = _queue(appliance).retry(ids or (), all_dead=all_dead)
+        hand_over = appliance.captures.on_job_queued  # the worker's enqueue in `storewatch run`
+        if hand_over is not None:
+            for job in jobs:
+                hand_over(job["id"])
+        return [public_job(job) for job in jobs]
+
+    try:
+        jobs = await anyio.to_thread.run_sync(apply)
+    except LookupError as exc:
+        raise ApiError(404, "job_not_found", str(exc)) from None
+    except ValueError as exc:
+        raise ApiError(409, "job_not_retryable", str(exc)) from None
+    return JSONResponse({"retried": len(jobs), "jobs": jobs})
+
+
+ROUTES = [
+    Route("/api/v1/admin/queue", get_queue, methods=["GET"]),
+    Route("/api/v1/admin/queue/retry", retry, methods=["POST"]),
+]

@@ -1,0 +1,174 @@
+"""Admin API for ROIs, the global threshold defaults, and the ROI editor's helpers.
+
+The editor draws on the newest frame (latest-frame) and tunes with the score chart
+(scores): per-frame ROI scores, the interactions and the lighting changes of a span.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import anyio.to_thread
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from storewatch import contract
+from storewatch.appliance import Appliance
+from storewatch.devices import DeviceNotFound
+from storewatch.events import epoch_to_ts, parse_time
+from storewatch.jobs import scores
+from storewatch.rois import RoiError, RoiNotFound, RoiStore
+from storewatch.server.errors import ApiError
+from storewatch.server.json_body import read_json_object
+
+DEFAULT_SPAN_S = 3600.0
+LATEST_FRAME_TRIES = 5
+
+
+def _appliance(request: Request) -> Appliance:
+    return request.app.state.appliance
+
+
+def _rois(request: Request) -> RoiStore:
+    appliance = _appliance(request)
+    return RoiStore(appliance.db, appliance.devices)
+
+
+async def _run(fn: Any, *args: Any) -> Any:
+    try:
+        return await anyio.to_thread.run_sync(fn, *args)
+    except DeviceNotFound as exc:
+        raise ApiError(404, "device_not_found", str(exc)) from None
+    except RoiNotFound as exc:
+        raise ApiError(404, "roi_not_found", str(exc)) from None
+    except (RoiError, ValueError) as exc:
+        raise ApiError(422, "validation_failed", str(exc)) from None
+
+
+def _ids(request: Request) -> tuple[str, int]:
+    return request.path_params["device_id"], request.path_params["roi_id"]
+
+
+async def list_rois(request: Request) -> Response:
+    store, device_id = _rois(request), request.path_params["device_id"]
+
+    def read() -> list[dict[str, Any]]:
+        defaults = store.defaults()
+        return [store.public(row, defaults) for row in store.list(device_id)]
+
+    return JSONResponse({"rois": await _run(read)})
+
+
+async def add_roi(request: Request) -> Response:
+    payload = await read_json_object(request)
+    store, device_id = _rois(request), request.path_params["device_id"]
+    enabled = payload.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise ApiError(422, "validation_failed", "enabled must be true or false")
+    row = await _run(lambda: store.add(device_id, payload.get("name"), payload.get("polygon"), enabled,
+                                       payload.get("thresholds") or {}))
+    return JSONResponse(await _run(store.public, row), status_code=201)
+
+
+async def get_roi(request: Request) -> Response:
+    store, (device_id, roi_id) = _rois(request), _ids(request)
+    return JSONResponse(await _run(lambda: store.public(store.get(device_id, roi_id))))
+
+
+async def update_roi(request: Request) -> Response:
+    """PATCH any of name, polygon, enabled, thresholds {name: value, or null to drop an override}."""
+    payload = await read_json_object(request)
+    unknown = set(payload) - {"name", "polygon", "enabled", "thresholds"}
+    if unknown:
+        raise ApiError(422, "validation_failed", f"unknown ROI fields: {', '.join(sorted(unknown))}")
+    store, (device_id, roi_id) = _rois(request), _ids(request)
+    row = await _run(lambda: store.update(device_id, roi_id, name=payload.get("name"),
+                                          polygon=payload.get("polygon"), enabled=payload.get("enabled"),
+                                          thresholds=payload.get("thresholds")))
+    return JSONResponse(await _run(store.public, row))
+
+
+async def delete_roi(request: Request) -> Response:
+    store, (device_id, roi_id) = _rois(request), _ids(request)
+    await _run(store.remove, device_id, roi_id)
+    return JSONResponse({"deleted": True, "id": roi_id})
+
+
+async def get_thresholds(request: Request) -> Response:
+    return JSONResponse(await _run(_rois(request).thresholds_public))
+
+
+async def update_thresholds(request: Request) -> Response:
+    """PATCH {name: value, or null for the built-in default}; also accepts {"defaults": {...}}."""
+    payload = await read_json_object(request)
+    changes = payload.get("defaults", payload)
+    if not isinstance(changes, dict):
+        raise ApiError(422, "validation_failed", "defaults must be an object {name: value}")
+    return JSONResponse(await _run(_rois(request).update_defaults, changes))
+
+
+async def score_history(request: Request) -> Response:
+    appliance, device_id = _appliance(request), request.path_params["device_id"]
+    store = _rois(request)
+    query = request.query_params
+
+    def read() -> dict[str, Any]:
+        appliance.devices.get(device_id)
+        until = _epoch(query["until"]) if query.get("until") else _newest_score(appliance, device_id)
+        since = _epoch(query["since"]) if query.get("since") else until - DEFAULT_SPAN_S
+        if since > until:
+            raise ValueError("since must not be after until")
+        defaults = store.defaults()
+        body = {"device_id": device_id, "since": epoch_to_ts(since), "until": epoch_to_ts(until),
+                "rois": [store.public(row, defaults) for row in store.list(device_id)]}
+        body.update(scores.history(appliance.db, device_id, since, until))
+        return body
+
+    return JSONResponse(await _run(read))
+
+
+def _epoch(value: str) -> float:
+    return contract.parse_timestamp(parse_time(value)).timestamp()
+
+
+def _newest_score(appliance: Appliance, device_id: str) -> float:
+    newest = appliance.db.scalar("SELECT MAX(ts) FROM roi_scores WHERE device_id = ?", (device_id,))
+    return float(newest) if newest is not None else time.time()
+
+
+async def latest_frame(request: Request) -> Response:
+    appliance, device_id = _appliance(request), request.path_params["device_id"]
+
+    def read() -> tuple[dict[str, Any], bytes] | None:
+        appliance.devices.get(device_id)
+        rows = appliance.db.query("SELECT id, capture_ts, path FROM captures WHERE device_id = ?"
+                                  " ORDER BY seq DESC LIMIT ?", (device_id, LATEST_FRAME_TRIES))
+        for row in rows:  # retention may have just removed the newest file
+            try:
+                return row, appliance.images.read(row["path"])
+            except FileNotFoundError:
+                continue
+        return None
+
+    found = await _run(read)
+    if found is None:
+        raise ApiError(404, "no_frame", f"No frame of {device_id} is stored yet.")
+    row, data = found
+    return Response(data, media_type="image/jpeg",
+                    headers={"X-Capture-Id": str(row["id"]), "X-Capture-Ts": row["capture_ts"],
+                             "Cache-Control": "no-store"})
+
+
+ROUTES = [
+    Route("/api/v1/admin/devices/{device_id}/rois", list_rois, methods=["GET"]),
+    Route("/api/v1/admin/devices/{device_id}/rois", add_roi, methods=["POST"]),
+    Route("/api/v1/admin/devices/{device_id}/rois/{roi_id:int}", get_roi, methods=["GET"]),
+    Route("/api/v1/admin/devices/{device_id}/rois/{roi_id:int}", update_roi, methods=["PATCH"]),
+    Route("/api/v1/admin/devices/{device_id}/rois/{roi_id:int}", delete_roi, methods=["DELETE"]),
+    Route("/api/v1/admin/devices/{device_id}/scores", score_history, methods=["GET"]),
+    Route("/api/v1/admin/devices/{device_id}/latest-frame", latest_frame, methods=["GET"]),
+    Route("/api/v1/admin/thresholds", get_thresholds, methods=["GET"]),
+    Route("/api/v1/admin/thresholds", update_thresholds, methods=["PATCH"]),
+]

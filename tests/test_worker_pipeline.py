@@ -1,0 +1,388 @@
+"""The analysis worker end to end in one process: real SQLite files, a real Huey consumer
+(threads) on a real huey.db, real JPEGs of rendered shelf scenes.
+
+Also the helpers the other worker tests import (frames, a running worker, waiting).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import random
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import shelf_scenes
+from storewatch import contract
+from storewatch.appliance import Appliance
+from storewatch.jobs.processor import WorkerOptions
+from storewatch.jobs.queue import RetryPolicy
+from storewatch.jobs.service import WorkerService, connect_ingest
+from storewatch.rois import RoiStore
+
+FAST = WorkerOptions(reorder_wait_s=0.3, retry=RetryPolicy(base_s=0.05, cap_s=0.2))
+SCENE_START = 1_790_000_000.0  # a fixed capture time, so two runs can be compared
+
+
+# --- helpers ---------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=8)
+def scene(item: int = 2, outcome: str = "take", idle: int = 8) -> shelf_scenes.Sequence:
+    return shelf_scenes.reach_sequence(item, outcome, idle=idle)
+
+
+def meta(device_id: str, seq: int, epoch: float, size: tuple[int, int] = (640, 480)) -> dict:
+    stamp = contract.format_timestamp(datetime.fromtimestamp(epoch, timezone.utc))
+    return {"device_id": device_id, "seq": seq, "capture_ts": stamp, "width": size[0], "height": size[1],
+            "jpeg_quality": 85}
+
+
+def store_frames(appliance: Appliance, device_id: str, sequence: shelf_scenes.Sequence,
+                 indexes: list[int] | None = None, start: float = SCENE_START) -> list[int]:
+    """Store frames of `sequence` (seq = frame index) in the given order; returns job ids."""
+    jobs = []
+    for i in indexes if indexes is not None else range(len(sequence.jpegs)):
+        stored = appliance.captures.store(meta(device_id, i, start + sequence.times[i] - sequence.times[0]),
+                                          sequence.jpegs[i])
+        jobs.append(stored.job_id)
+    return jobs
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def finished(appliance: Appliance) -> int:
+    return appliance.db.scalar("SELECT COUNT(*) FROM jobs WHERE state IN ('done', 'dead')")
+
+
+def wait_finished(appliance: Appliance, count: int, timeout: float = 30.0) -> None:
+    wait_until(lambda: finished(appliance) >= count, timeout, f"{count} finished jobs")
+
+
+@contextlib.contextmanager
+def running_worker(appliance: Appliance, workers: int = 2, options: WorkerOptions = FAST,
+                   **kwargs: object) -> Iterator[WorkerService]:
+    service = WorkerService(appliance, workers=workers, options=options, poll_max_s=0.1, **kwargs)
+    service.start()
+    try:
+        yield service
+    finally:
+        service.stop(10.0)
+
+
+def add_device(appliance: Appliance, name: str = "cam") -> str:
+    device_id, _ = appliance.devices.add(name)
+    return device_id
+
+
+def add_roi(appliance: Appliance, device_id: str, name: str, *items: int, **thresholds: float) -> int:
+    polygon = [list(p) for p in shelf_scenes.roi_around(*items)]
+    return RoiStore(appliance.db, appliance.devices).add(device_id, name, polygon, True, thresholds)["id"]
+
+
+def event_rows(appliance: Appliance, device_id: str | None = None) -> list[dict]:
+    rows = appliance.db.query(
+        "SELECT id, device_id, roi_id, roi_name, type, start_ts, end_ts, duration_s, peak_score, decision,"
+        " decision_score, box, start_capture_id FROM events WHERE (? IS NULL OR device_id = ?) ORDER BY id",
+        (device_id, device_id))
+    return rows
+
+
+def picture_files(appliance: Appliance) -> dict[str, bytes]:
+    return {row["path"]: appliance.images.read(row["path"]) for row in
+            appliance.db.query("SELECT path FROM event_images ORDER BY path")}
+
+
+def comparable(rows: list[dict]) -> list[dict]:
+    return [{k: v for k, v in row.items() if k not in ("id", "created_at")} for row in rows]
+
+
+def state_header(appliance: Appliance, device_id: str) -> dict:
+    blob = appliance.db.scalar("SELECT state FROM analysis_state WHERE device_id = ?", (device_id,))
+    with np.load(io.BytesIO(blob), allow_pickle=False) as archive:
+        return json.loads(archive["header"].tobytes())
+
+
+# --- the scene ---------------------------------------------------------------------------
+
+
+def test_an_arm_taking_an_item_gives_one_changed_event_with_four_pictures(appliance: Appliance) -> None:
+    device_id = add_device(appliance)
+    roi_id = add_roi(appliance, device_id, "top shelf", 2)
+    sequence = scene()
+    with running_worker(appliance):
+        store_frames(appliance, device_id, sequence)
+        wait_finished(appliance, len(sequence.jpegs))
+    events = event_rows(appliance)
+    assert len(events) == 1
+    event = events[0]
+    assert (event["roi_id"], event["roi_name"], event["type"], event["decision"]) == \
+        (roi_id, "top shelf", "interaction_detected", "changed")
+    assert event["decision_score"] > 0 and event["peak_score"] > 0 and event["duration_s"] > 0
+    x0, y0, x1, y1 = json.loads(event["box"])
+    ix0, iy0, ix1, iy1 = shelf_scenes.ITEMS[2].box
+    assert x0 <= ix1 and ix0 <= x1 and y0 <= iy1 and iy0 <= y1  # the box is on the taken item
+    pictures = {row["kind"]: row for row in
+                appliance.db.query("SELECT * FROM event_images WHERE event_id = ?", (event["id"],))}
+    assert set(pictures) == {"pre", "peak", "post", "diff"}
+    for kind in ("pre", "peak", "post"):  # copies of the original frames, outside staging
+        original = appliance.db.query_one("SELECT path FROM captures WHERE id = ?", (pictures[kind]["capture_id"],))
+        assert pictures[kind]["path"].startswith(f"events/{device_id}/{event['id']}/")
+        assert appliance.images.read(pictures[kind]["path"]) == appliance.images.read(original["path"])
+    assert appliance.images.read(pictures["diff"]["path"])[:2] == b"\xff\xd8"
+    jobs = appliance.db.query("SELECT state, attempts, late FROM jobs")
+    assert {(j["state"], j["attempts"], j["late"]) for j in jobs} == {("done", 1, 0)}
+    assert appliance.db.scalar("SELECT COUNT(*) FROM roi_scores") == len(sequence.jpegs)
+    counters = appliance.counters.snapshot()
+    assert counters["events"] == {"changed": 1}
+    assert counters["jobs"]["done"] == len(sequence.jpegs)
+    assert counters["job_duration_ms"]["count"] == len(sequence.jpegs)
+
+
+def test_an_roi_becoming_active_asks_the_device_for_burst(appliance: Appliance) -> None:
+    device_id = add_device(appliance)
+    add_roi(appliance, device_id, "top shelf", 2)
+    sequence = scene()
+    before = appliance.devices.get(device_id)["config_version"]
+    start = time.time() - 5  # recent frames, so the burst deadline lies ahead
+    with running_worker(appliance):
+        store_frames(appliance, device_id, sequence, list(range(12)), start)  # up to the arm's first frames
+        wait_finished(appliance, 12)
+    device = appliance.devices.get(device_id)
+    assert device["desired_mode"] == "burst"
+    assert device["config_version"] == before + 1  # the switch bumps it once
+    last_activity = contract.parse_timestamp(device["mode_until"]).timestamp() - 20.0  # burst_hold_s
+    assert start + sequence.times[8] - sequence.times[0] - 0.01 <= last_activity
+    assert last_activity <= start + sequence.times[11] - sequence.times[0] + 0.01
+
+
+def test_raising_a_threshold_suppresses_the_event_the_default_produced(appliance: Appliance) -> None:
+    sequence = scene()
+    quiet = add_device(appliance, "strict cam")
+    add_roi(appliance, quiet, "top shelf", 2, start_threshold=0.95)
+    normal = add_device(appliance, "default cam")
+    add_roi(appliance, normal, "top shelf", 2)
+    with running_worker(appliance):
+        store_frames(appliance, quiet, sequence)
+        store_frames(appliance, normal, sequence)
+        wait_finished(appliance, 2 * len(sequence.jpegs))
+    assert [e["decision"] for e in event_rows(appliance, normal)] == ["changed"]
+    assert event_rows(appliance, quiet) == []
+
+
+def test_an_roi_change_applies_from_the_next_frame_and_resets_only_that_roi(appliance: Appliance) -> None:
+    sequence = scene(idle=14)
+    device_id = add_device(appliance)
+    moved = add_roi(appliance, device_id, "moved", 8)      # first on an item nobody touches
+    steady = add_roi(appliance, device_id, "steady", 9)
+    rois = RoiStore(appliance.db, appliance.devices)
+    with running_worker(appliance):
+        store_frames(appliance, device_id, sequence, list(range(6)))
+        wait_finished(appliance, 6)
+        assert {r["id"]: r["state"] for r in state_header(appliance, device_id)["rois"]} == \
+            {moved: "idle", steady: "idle"}
+        version = appliance.devices.get(device_id)["config_version"]
+        rois.update(device_id, moved, polygon=[list(p) for p in shelf_scenes.roi_around(2)])
+        assert appliance.devices.get(device_id)["config_version"] == version + 1
+        store_frames(appliance, device_id, sequence, [6])
+        wait_finished(appliance, 7)
+        assert {r["id"]: r["state"] for r in state_header(appliance, device_id)["rois"]} == \
+            {moved: "warming", steady: "idle"}
+        store_frames(appliance, device_id, sequence, list(range(7, len(sequence.jpegs))))
+        wait_finished(appliance, len(sequence.jpegs))
+    assert [(e["roi_id"], e["decision"]) for e in event_rows(appliance)] == [(moved, "changed")]
+
+
+# --- order, lateness, exactly once ---------------------------------------------------
+
+
+def test_frames_apply_in_seq_order_across_threads_and_devices_even_when_ingested_out_of_order(
+        appliance: Appliance) -> None:
+    sequence = scene()
+    devices = [add_device(appliance, f"cam {n}") for n in range(3)]
+    for device_id in devices:
+        add_roi(appliance, device_id, "top shelf", 2)
+    rng = random.Random(7)
+    orders = {}
+    for device_id in devices:  # seq 0 first, then small local shuffles, as retries and spools cause
+        rest = list(range(1, len(sequence.jpegs)))
+        for i in range(0, len(rest) - 1, 2):
+            if rng.random() < 0.5:
+                rest[i], rest[i + 1] = rest[i + 1], rest[i]
+        orders[device_id] = [0, *rest]
+    applied: dict[str, list[int]] = {d: [] for d in devices}
+    with running_worker(appliance, workers=4) as service:
+        service.processor.fault_hook = lambda point, job: (
+            applied[job["device_id"]].append(job["seq"]) if point == "before_state" else None)
+        for position in range(len(sequence.jpegs)):
+            for device_id in devices:
+                store_frames(appliance, device_id, sequence, [orders[device_id][position]])
+        wait_finished(appliance, 3 * len(sequence.jpegs))
+    for device_id in devices:
+        assert applied[device_id] == sorted(applied[device_id])
+        assert applied[device_id] == list(range(len(sequence.jpegs)))  # none late: the reorder wait covered it
+        assert [e["decision"] for e in event_rows(appliance, device_id)] == ["changed"]
+    assert appliance.db.scalar("SELECT COUNT(*) FROM jobs WHERE state != 'done' OR attempts != 1") == 0
+
+
+def test_a_frame_older_than_what_its_device_passed_is_done_as_late(appliance: Appliance) -> None:
+    sequence = scene()
+    device_id = add_device(appliance)
+    add_roi(appliance, device_id, "top shelf", 2)
+    with running_worker(appliance):
+        store_frames(appliance, device_id, sequence, [0, 1, 2, 4, 5, 6])
+        wait_finished(appliance, 6)
+        state_before = appliance.db.query_one("SELECT * FROM analysis_state WHERE device_id = ?", (device_id,))
+        [late_job] = store_frames(appliance, device_id, sequence, [3])
+        wait_finished(appliance, 7)
+    job = appliance.db.query_one("SELECT * FROM jobs WHERE id = ?", (late_job,))
+    assert (job["state"], job["late"]) == ("done", 1)
+    assert "late" in job["last_error"]
+    assert appliance.db.query_one("SELECT * FROM analysis_state WHERE device_id = ?", (device_id,)) == state_before
+    assert appliance.db.scalar("SELECT COUNT(*) FROM roi_scores WHERE capture_id = ?", (job["capture_id"],)) == 0
+    assert appliance.counters.snapshot()["jobs"]["late"] == 1
+
+
+def test_running_a_job_again_changes_nothing(appliance: Appliance) -> None:
+    sequence = scene()
+    device_id = add_device(appliance)
+    add_roi(appliance, device_id, "top shelf", 2)
+    with running_worker(appliance) as service:
+        jobs = store_frames(appliance, device_id, sequence)
+        wait_finished(appliance, len(jobs))
+        tables = ("events", "event_images", "analysis_state", "roi_scores", "jobs")
+        before = {t: appliance.db.query(f"SELECT * FROM {t}") for t in tables}
+        files = picture_files(appliance)
+        for job_id in jobs:  # Huey delivering every task a second time
+            service.broker.enqueue(job_id)
+        for job_id in jobs[::7]:
+            service.processor.handle(job_id)
+        wait_until(lambda: service.broker.pending() == 0, what="the repeated tasks")
+        time.sleep(0.3)
+    assert {t: appliance.db.query(f"SELECT * FROM {t}") for t in tables} == before
+    assert picture_files(appliance) == files
+
+
+def test_a_crash_before_commit_reruns_to_the_same_rows_and_files(tmp_path: Path) -> None:
+    sequence = scene()
+
+    def run(folder: str, crash_at: set[str]) -> tuple[list, dict, bytes, list]:
+        appliance = Appliance(tmp_path / folder)
+        try:
+            device_id = appliance.devices.add("cam", "cam")[0]
+            add_roi(appliance, device_id, "top shelf", 2)
+            with running_worker(appliance) as service:
+                crashed = set()
+
+                def crash(point: str, job: dict) -> None:
+                    # Crash once in every job that writes an event, after its files are written.
+                    if point in crash_at and job["id"] not in crashed and appliance.db.query_one(
+                            "SELECT 1 FROM events WHERE device_id = ?", (device_id,)) is not None:
+                        crashed.add(job["id"])
+                        raise OSError("simulated crash before commit")
+
+                service.processor.fault_hook = crash
+                store_frames(appliance, device_id, sequence)
+                wait_finished(appliance, len(sequence.jpegs))
+            state = appliance.db.scalar("SELECT state FROM analysis_state")
+            attempts = [j["attempts"] for j in appliance.db.query("SELECT attempts FROM jobs ORDER BY seq")]
+            return comparable(event_rows(appliance)), picture_files(appliance), state, attempts
+        finally:
+            appliance.close()
+
+    clean = run("clean", set())
+    crashed = run("crashed", {"before_commit"})
+    assert crashed[0] == clean[0] and len(clean[0]) == 1
+    assert crashed[1] == clean[1]
+    assert crashed[2] == clean[2]
+    assert max(crashed[3]) == 2 and max(clean[3]) == 1  # the crashed job really ran twice
+
+
+# --- failures, retries, recovery ----------------------------------------------------
+
+
+def test_a_failing_job_is_retried_with_backoff_then_dead_and_its_device_moves_on(appliance: Appliance) -> None:
+    appliance.settings.update({"job_max_attempts": 3})
+    sequence = scene()
+    device_id = add_device(appliance)
+    add_roi(appliance, device_id, "top shelf", 2)
+    seen: list[tuple[int, float]] = []
+    with running_worker(appliance) as service:
+        def fail_seq_2(point: str, job: dict) -> None:
+            if point == "before_state" and job["seq"] == 2:
+                seen.append((job["attempts"] + 1, time.monotonic()))  # the row as read before the claim
+                raise RuntimeError("disk hiccup")
+
+        service.processor.fault_hook = fail_seq_2
+        store_frames(appliance, device_id, sequence, [0, 1, 2])
+        wait_until(lambda: appliance.db.scalar("SELECT state FROM jobs WHERE seq = 2") == "failed",
+                   what="the first failure")
+        failed = appliance.db.query_one("SELECT * FROM jobs WHERE seq = 2")
+        assert failed["attempts"] == 1 and failed["last_error"] == "RuntimeError: disk hiccup"
+        delay = (contract.parse_timestamp(failed["next_attempt_at"])
+                 - contract.parse_timestamp(failed["updated_at"])).total_seconds()
+        assert delay == pytest.approx(FAST.retry.delay(1), abs=0.01)
+        store_frames(appliance, device_id, sequence, [3, 4])
+        wait_finished(appliance, 5)
+    dead = appliance.db.query_one("SELECT * FROM jobs WHERE seq = 2")
+    assert (dead["state"], dead["attempts"]) == ("dead", 3)
+    assert [attempt for attempt, _ in seen] == [1, 2, 3]
+    later = appliance.db.query("SELECT state, finished_at FROM jobs WHERE seq > 2")
+    assert all(j["state"] == "done" and j["finished_at"] >= dead["finished_at"] for j in later)  # waited in order
+    assert RetryPolicy(2.0, 300.0).delay(1) == 2.0 and RetryPolicy(2.0, 300.0).delay(4) == 16.0
+    assert RetryPolicy(2.0, 300.0).delay(20) == 300.0
+
+
+def test_the_reconciler_enqueues_jobs_huey_never_carried(appliance: Appliance) -> None:
+    sequence = scene()
+    device_id = add_device(appliance)
+    add_roi(appliance, device_id, "top shelf", 2)
+    store_frames(appliance, device_id, sequence, list(range(5)))  # no worker, no hook: Huey knows nothing
+    assert appliance.db.scalar("SELECT COUNT(*) FROM jobs WHERE enqueued_at IS NULL") == 5
+    with running_worker(appliance, reconcile_every_s=0.2, stale_s=0.5, grace_s=0.2) as service:
+        wait_finished(appliance, 5)  # found at start
+        appliance.captures.on_job_queued = None  # ingest loses the hand-over from now on
+        store_frames(appliance, device_id, sequence, list(range(5, 10)))
+        wait_finished(appliance, 10, timeout=10)  # found by a periodic round
+        assert service.queue.counts()["done"] == 10
+
+
+def test_a_job_left_running_by_a_dead_worker_is_taken_over(appliance: Appliance) -> None:
+    sequence = scene()
+    device_id = add_device(appliance)
+    add_roi(appliance, device_id, "top shelf", 2)
+    jobs = store_frames(appliance, device_id, sequence, [0, 1, 2])
+    future = contract.format_timestamp(contract.utc_now().replace(year=contract.utc_now().year + 1))
+    past = "2020-01-01T00:00:00.000Z"
+    with appliance.db.write() as conn:  # seq 0: another host's lapsed lease; seq 1: a dead local process
+        conn.execute("UPDATE jobs SET state = 'running', attempts = 1, lease_until = ?, lease_owner = ?"
+                     " WHERE id = ?", (past, "elsewhere:123:abc", jobs[0]))
+        conn.execute("UPDATE jobs SET state = 'running', attempts = 1, lease_until = ?, lease_owner = ?"
+                     " WHERE id = ?", (future, f"{__import__('socket').gethostname()}:999999999:abc", jobs[1]))
+    with running_worker(appliance):
+        wait_finished(appliance, 3)
+    rows = appliance.db.query("SELECT seq, state, attempts FROM jobs ORDER BY seq")
+    assert [(r["seq"], r["state"], r["attempts"]) for r in rows] == [(0, "done", 2), (1, "done", 2), (2, "done", 1)]
+
+
+def test_connect_ingest_hands_jobs_to_huey_without_a_worker(appliance: Appliance) -> None:
+    broker = connect_ingest(appliance)
+    device_id = add_device(appliance)
+    store_frames(appliance, device_id, scene(), [0, 1])
+    assert broker.huey.pending_count() == 2
+    assert appliance.db.scalar("SELECT COUNT(*) FROM jobs WHERE enqueued_at IS NOT NULL") == 2
+    broker.close()
