@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import anyio.to_thread
+import apsw
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -69,7 +70,7 @@ def _ingest(request: Request, appliance: Appliance, body: bytes) -> contract.Ing
         stored = appliance.captures.store(meta, jpeg)
     except FrameConflict as exc:
         raise ApiError(409, "seq_conflict", f"{exc}; a device must never reuse a seq.") from None
-    except DiskFull:
+    except (DiskFull, apsw.FullError):  # the file or its row did not fit; captures.store left nothing
         raise _disk_full() from None
     mode, version, _ = appliance.devices.current_mode(device["id"], contract.utc_now())
     appliance.counters.add("ingest_frames", "duplicate" if stored.duplicate else "accepted")
