@@ -268,3 +268,27 @@ def test_set_password_logs_every_session_out(live_server: LiveServer) -> None:
     assert_error(httpx.post(f"{live_server.url}{ADMIN}/login", json={"password": ADMIN_PASSWORD}), 401)
     _, cookie, _ = login(live_server, "a new long password")
     assert httpx.get(f"{live_server.url}{ADMIN}/devices", cookies={COOKIE: cookie}).status_code == 200
+
+
+@pytest.mark.parametrize("path", [
+    "/api/v1/admin/devices/", "/api/v1/admin//devices", "/api/v1//admin/devices", "/api/v1/admin/./devices",
+    "/api/v1/x/../admin/devices", "/api/v1/admin/%64evices", "/api/v1/admin%2Fdevices", "/API/v1/admin/devices",
+    "/api/v1/admin/devices?x=/api/v1/admin/login", "/api/v1/admin/login/../devices",
+])
+def test_odd_spellings_of_an_admin_path_never_get_past_the_guard(server: LiveServer, path: str) -> None:
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        conn.request("GET", path)  # sent as written: no client-side normalisation
+        answer = conn.getresponse()
+        body = answer.read()
+    finally:
+        conn.close()
+    # Either refused (401), unknown (404), a slash redirect, or the SPA's HTML shell for an
+    # unknown page; never the admin API's data.
+    kind = answer.getheader("content-type", "")
+    assert answer.status in (200, 307, 401, 404), (answer.status, body[:200])
+    if answer.status == 200:
+        assert kind.startswith("text/html"), (kind, body[:200])
+    assert b'"devices"' not in body
