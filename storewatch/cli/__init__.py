@@ -60,6 +60,10 @@ def _register() -> None:
 
     for module in (admin, camera, captures, device, events, queue, roi, run, worker):
         module.register(main)
+    from storewatch.cli import camera_test, db, doctor, export, retention, status
+
+    for module in (camera_test, db, doctor, export, retention, status):
+        module.register(main)
 
 
 _register()

@@ -1,0 +1,88 @@
+"""`storewatch db …`: online backup, integrity check and restore of the app database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from storewatch.cli import CliContext, print_json
+
+
+def _live(ctx: CliContext) -> Path:
+    from storewatch.appliance import DATABASE_FILE
+
+    return ctx.data_dir / DATABASE_FILE
+
+
+@click.group()
+def db() -> None:
+    """The app database (storewatch.db): back it up, check it, restore it."""
+
+
+@db.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_obj
+def backup(ctx: CliContext, path: Path) -> None:
+    """Copy the database to PATH while the appliance runs (consistent, checked)."""
+    from storewatch.backup import BackupError, backup as make_backup
+
+    live = _live(ctx)
+    if not live.exists():
+        raise click.ClickException(f"no database at {live}; is --data-dir right?")
+    try:
+        result = make_backup(live, path, lambda message: click.echo(f"  {message}", err=True))
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Backed up {live} to {result.path}: {result.size_bytes / 1e6:.1f} MB, {result.pages} pages, "
+               f"schema {result.check.schema_version}, quick_check ok, {result.duration_s:.1f} s.")
+    click.echo(f"Keep {ctx.data_dir / 'appliance.key'} with it: device tokens derive from it.")
+
+
+@db.command("check")
+@click.option("--full", is_flag=True, help="PRAGMA integrity_check (slower) instead of quick_check.")
+@click.option("--file", "path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Check this file (e.g. a backup) instead of the live database.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def check(ctx: CliContext, full: bool, path: Path | None, as_json: bool) -> None:
+    """Check the database's integrity; exit 1 if it has problems."""
+    from storewatch.backup import check as check_file
+
+    result = check_file(path or _live(ctx), full=full)
+    if as_json:
+        print_json({"path": str(result.path), "ok": result.ok, "full": full,
+                    "schema_version": result.schema_version, "problems": result.problems})
+    elif result.ok:
+        click.echo(f"{result.path}: {'integrity_check' if full else 'quick_check'} ok, "
+                   f"schema {result.schema_version}.")
+    else:
+        click.echo(f"{result.path}: PROBLEMS:")
+        for problem in result.problems:
+            click.echo(f"  {problem}")
+        click.echo("Restore the last good backup: see docs/RUNBOOK.md, 'Back up and restore'.")
+    if not result.ok:
+        click.get_current_context().exit(1)
+
+
+@db.command("restore")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="Really replace the live database.")
+@click.pass_obj
+def restore(ctx: CliContext, path: Path, yes: bool) -> None:
+    """Replace the database with the backup at PATH (stop the services first)."""
+    from storewatch.backup import BackupError, restore as restore_file
+
+    if not yes:
+        raise click.ClickException("this replaces the live database; stop the services "
+                                   "(sudo systemctl stop storewatch) and add --yes")
+    try:
+        kept = restore_file(path, _live(ctx), lambda message: click.echo(f"  {message}", err=True))
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Restored {path}. The previous database is kept as {kept}. "
+               "Start the services again; retention reconciles the image folders with it.")
+
+
+def register(main: click.Group) -> None:
+    main.add_command(db)

@@ -1,0 +1,111 @@
+"""`storewatch status`: one screen of how the appliance is doing, anything wrong first."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from storewatch.cli import CliContext, print_json
+
+LAST_EVENTS = 5
+
+
+def gather(appliance: Any) -> dict[str, Any]:
+    from storewatch import contract, diagnostics, metrics
+
+    now = contract.utc_now()
+    checks = [diagnostics.check_disk(appliance), diagnostics.check_worker(appliance, now),
+              *diagnostics.check_devices(appliance, now), diagnostics.check_retention(appliance)]
+    collected = metrics.collect(appliance, now)
+    events = appliance.db.query(
+        "SELECT id, device_id, roi_name, type, start_ts, decision, images_expired FROM events"
+        " ORDER BY id DESC LIMIT ?", (LAST_EVENTS,))
+    return {
+        "status": diagnostics.worst(checks),
+        "problems": [c.to_json() for c in diagnostics.problems_first(checks)
+                     if c.status in (diagnostics.WARN, diagnostics.FAIL)],
+        "devices": collected["devices"], "queue": collected["queue"], "disk": collected["disk"],
+        "ingest": collected["ingest"], "last_events": events,
+        "last_retention": collected["retention"]["last_run"],
+    }
+
+
+@click.command("status")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def status(ctx: CliContext, as_json: bool) -> None:
+    """Devices, queue, disk and the last events; problems first."""
+    shown = gather(ctx.appliance)
+    if as_json:
+        print_json(shown)
+        return
+    _problems(shown["problems"])
+    _devices(shown["devices"])
+    _queue(shown["queue"], shown["ingest"])
+    _disk(shown["disk"])
+    _events(shown["last_events"])
+
+
+def _problems(problems: list[dict[str, str]]) -> None:
+    if not problems:
+        click.echo("No problems found.")
+    for problem in problems:
+        click.echo(f"{problem['status']:<5} {problem['name']}: {problem['message']}")
+        click.echo(f"      next: {problem['next_step']}")
+    click.echo()
+
+
+def _ago(seconds: float | None) -> str:
+    if seconds is None:
+        return "never"
+    if seconds < 120:
+        return f"{seconds:.0f} s ago"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min ago"
+    return f"{seconds / 3600:.1f} h ago"
+
+
+def _devices(devices: list[dict[str, Any]]) -> None:
+    click.echo(f"Devices ({len(devices)}):")
+    if not devices:
+        click.echo("  none yet: `storewatch device add NAME`")
+    for d in devices:
+        spool = "-" if d["spool_frames"] is None else f"{d['spool_frames']} queued"
+        dropped = "" if not d["dropped_frames"] else f", {d['dropped_frames']} dropped"
+        click.echo(f"  {d['id']:<20} {d['mode']:<8} seen {_ago(d['last_seen_age_s']):<14} "
+                   f"config {_ago(d['last_config_fetch_age_s']):<14} spool {spool}{dropped}"
+                   + ("" if d["enabled"] else "  (disabled)"))
+    click.echo()
+
+
+def _queue(queue: dict[str, Any], ingest: dict[str, Any]) -> None:
+    states = ", ".join(f"{state} {n}" for state, n in queue["by_state"].items())
+    oldest = queue["oldest_queued_age_s"]
+    click.echo(f"Queue: {states}; oldest waiting {'-' if oldest is None else _ago(oldest)}")
+    click.echo(f"Ingest: {ingest['accepted']} accepted, {ingest['duplicate']} duplicate, "
+               f"{ingest['rejected_total']} rejected")
+    click.echo()
+
+
+def _disk(disk: dict[str, Any]) -> None:
+    gb = 1e9
+    click.echo(f"Disk: {disk['free_bytes'] / gb:.2f} GB free of {disk['total_bytes'] / gb:.2f} GB "
+               f"(reserve {disk['reserve_bytes'] / gb:.2f} GB){'  BELOW RESERVE' if disk['below_reserve'] else ''}")
+    click.echo(f"  staging {disk['staging_bytes'] / 1e6:.1f} MB in {disk['staging_frames']} frames "
+               f"(max {disk['staging_max_bytes'] / 1e6:.0f} MB), events {disk['events_bytes'] / 1e6:.1f} MB, "
+               f"databases {disk['database_bytes'] / 1e6:.1f} MB")
+    click.echo()
+
+
+def _events(events: list[dict[str, Any]]) -> None:
+    click.echo(f"Last events ({len(events)}):")
+    if not events:
+        click.echo("  none yet")
+    for e in events:
+        what = e["type"] if e["type"] != "interaction_detected" else f"{e['roi_name'] or 'roi'}: {e['decision']}"
+        click.echo(f"  #{e['id']:<6} {e['start_ts']:<25} {e['device_id']:<20} {what}")
+
+
+def register(main: click.Group) -> None:
+    main.add_command(status)

@@ -1,0 +1,118 @@
+"""`storewatch db backup/check/restore`: a backup taken during ingest opens and is consistent."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+
+import apsw
+import httpx
+
+from storewatch import contract
+from storewatch.appliance import Appliance
+from conftest import REPO, make_jpeg
+
+
+def cli(data_dir, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "storewatch", "--data-dir", str(data_dir), *args],
+                          capture_output=True, text=True, cwd=REPO, timeout=120)
+
+
+def post(url: str, token: str, device_id: str, seq: int, image: bytes) -> int:
+    meta = {"device_id": device_id, "capture_ts": "2026-11-24T05:47:30.120Z", "seq": seq,
+            "width": 64, "height": 48, "jpeg_quality": 85}
+    return httpx.post(f"{url}{contract.INGEST_FRAME_PATH}", headers={"Authorization": f"Bearer {token}"},
+                      files={"meta": (None, json.dumps(meta), "application/json"),
+                             "image": ("f.jpg", image, "image/jpeg")}, timeout=30).status_code
+
+
+def test_a_backup_taken_during_ingest_opens_and_passes_the_integrity_check(live_server, device, tmp_path):
+    device_id, token = device
+    image = make_jpeg(64, 48)
+    stop = threading.Event()
+    statuses: list[int] = []
+
+    def ingest() -> None:
+        seq = 0
+        while not stop.is_set() and seq < 5000:
+            statuses.append(post(live_server.url, token, device_id, seq, image))
+            seq += 1
+
+    thread = threading.Thread(target=ingest)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while len(statuses) < 20 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        backups = []
+        for n in range(3):
+            target = tmp_path / f"backup-{n}.db"
+            done = cli(live_server.data_dir, "db", "backup", str(target))
+            assert done.returncode == 0, done.stderr
+            assert "quick_check ok" in done.stdout and "appliance.key" in done.stdout
+            backups.append(target)
+    finally:
+        stop.set()
+        thread.join(30)
+    assert statuses and set(statuses) == {201}
+    counts = []
+    for target in backups:
+        conn = apsw.Connection(str(target), flags=apsw.SQLITE_OPEN_READONLY)
+        try:
+            assert [r[0] for r in conn.execute("PRAGMA integrity_check")] == ["ok"]
+            captures = conn.execute("SELECT COUNT(*) FROM captures").fetchone()[0]
+            jobs = conn.execute("SELECT COUNT(*) FROM jobs").fetchone()[0]
+            assert captures == jobs  # a frame and its job commit together: never half a frame
+            counts.append(captures)
+        finally:
+            conn.close()
+        assert not target.with_name(f"{target.name}-wal").exists()
+        assert not list(tmp_path.glob(".*.partial"))
+    assert counts == sorted(counts) and 0 < counts[0] and counts[-1] <= len(statuses)
+    checked = cli(live_server.data_dir, "db", "check", "--file", str(backups[-1]), "--full")
+    assert checked.returncode == 0 and "integrity_check ok" in checked.stdout
+
+
+def test_db_check_exits_1_on_a_damaged_file(data_dir, tmp_path):
+    Appliance(data_dir).close()
+    assert cli(data_dir, "db", "check").returncode == 0
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(b"SQLite format 3\0" + b"\x01" * 4000)
+    done = cli(data_dir, "db", "check", "--file", str(bad), "--json")
+    assert done.returncode == 1 and json.loads(done.stdout)["ok"] is False
+
+
+def test_restore_brings_back_the_backup_and_keeps_the_old_database(data_dir, tmp_path):
+    opened = Appliance(data_dir)
+    opened.devices.add("first", "cam-1")
+    opened.close()
+    backup = tmp_path / "before.db"
+    assert cli(data_dir, "db", "backup", str(backup)).returncode == 0
+    opened = Appliance(data_dir)
+    opened.devices.add("second", "cam-2")
+    opened.close()
+
+    refused = cli(data_dir, "db", "restore", str(backup))
+    assert refused.returncode != 0 and "--yes" in refused.stderr
+    done = cli(data_dir, "db", "restore", str(backup), "--yes")
+    assert done.returncode == 0, done.stderr
+
+    opened = Appliance(data_dir)
+    try:
+        assert [d["id"] for d in opened.devices.list()] == ["cam-1"]
+    finally:
+        opened.close()
+    kept = list(data_dir.glob("storewatch.db.before-restore-*"))
+    assert len(kept) == 1
+    conn = apsw.Connection(str(kept[0]))
+    assert conn.execute("SELECT COUNT(*) FROM devices").fetchone()[0] == 2
+    conn.close()
+
+
+def test_backup_refuses_the_live_file_and_a_folder(data_dir):
+    Appliance(data_dir).close()
+    assert "cannot overwrite" in cli(data_dir, "db", "backup", str(data_dir / "storewatch.db")).stderr
+    assert "is a directory" in cli(data_dir, "db", "backup", str(data_dir)).stderr

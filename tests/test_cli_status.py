@@ -1,0 +1,68 @@
+"""`storewatch status`: devices, queue, disk and last events on one screen, problems first."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from storewatch.appliance import Appliance
+from storewatch.cli import main
+
+
+def status(data_dir, *args: str):
+    return CliRunner().invoke(main, ["--data-dir", str(data_dir), "status", *args], catch_exceptions=False)
+
+
+def prepare(data_dir) -> None:
+    opened = Appliance(data_dir)
+    try:
+        opened.devices.add("Shelf one", "cam-1")
+        opened.devices.add("Shelf two", "cam-2")
+        opened.devices.record_heartbeat("cam-1", {"ts": "2026-01-01T00:00:00Z", "spool_frames": 4,
+                                                  "dropped_frames": 0, "mode": "baseline"})
+        opened.devices.record_config_fetch("cam-1")
+        for seq in range(3):
+            meta = {"device_id": "cam-1", "capture_ts": "2026-01-01T00:00:00Z", "seq": seq, "width": 16,
+                    "height": 16, "jpeg_quality": 80}
+            opened.captures.store(meta, bytes([seq]) * 100)
+        with opened.db.write() as conn:
+            conn.execute("UPDATE jobs SET state = 'dead' WHERE seq = 0")
+            conn.execute("INSERT INTO events (device_id, roi_name, type, start_ts, decision, created_at)"
+                         " VALUES ('cam-1', 'top shelf', 'interaction_detected', '2026-01-01T00:00:05.000Z',"
+                         " 'changed', 'x')")
+        opened.counters.add("ingest_frames", "accepted", 3)
+    finally:
+        opened.close()
+
+
+def test_status_json_has_every_section_and_the_problems(data_dir):
+    prepare(data_dir)
+    shown = json.loads(status(data_dir, "--json").output)
+    assert set(shown) >= {"status", "problems", "devices", "queue", "disk", "ingest", "last_events"}
+    assert [d["id"] for d in shown["devices"]] == ["cam-1", "cam-2"]
+    cam1 = shown["devices"][0]
+    assert cam1["spool_frames"] == 4 and cam1["last_config_fetch"] and cam1["mode"] == "baseline"
+    assert shown["queue"]["by_state"]["queued"] == 2 and shown["queue"]["by_state"]["dead"] == 1
+    assert shown["disk"]["staging_frames"] == 3 and shown["disk"]["staging_bytes"] == 300
+    assert shown["ingest"]["accepted"] == 3
+    assert shown["last_events"][0]["roi_name"] == "top shelf"
+    names = [p["name"] for p in shown["problems"]]
+    assert "device cam-2" in names and "worker" in names  # never seen; a dead job
+    assert shown["status"] == "WARN"
+
+
+def test_status_text_puts_problems_before_everything_else(data_dir):
+    prepare(data_dir)
+    out = status(data_dir).output
+    lines = out.splitlines()
+    assert lines[0].startswith("WARN")
+    assert out.index("WARN") < out.index("Devices (2):") < out.index("Queue:") < out.index("Disk:") \
+        < out.index("Last events (1):")
+    assert "cam-1" in out and "spool 4 queued" in out and "top shelf: changed" in out
+    assert "next: " in out
+
+
+def test_status_of_a_fresh_appliance_says_what_to_do(data_dir):
+    out = status(data_dir).output
+    assert "none yet: `storewatch device add NAME`" in out

@@ -1,0 +1,138 @@
+"""Doctor's checks: every outcome with its next step, and `storewatch doctor`'s exit code."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from storewatch import contract, diagnostics
+from storewatch.diagnostics import FAIL, OK, SKIP, WARN
+from conftest import REPO, free_port
+
+
+def runner(answers: dict[str, tuple[int, str]]):
+    def run(command: list[str]) -> subprocess.CompletedProcess:
+        key = " ".join(command)
+        for prefix, (code, out) in answers.items():
+            if key.startswith(prefix):
+                return subprocess.CompletedProcess(command, code, out, "")
+        raise AssertionError(f"unexpected command {key}")
+    return run
+
+
+@pytest.mark.parametrize("answer, status", [((0, "yes\n"), OK), ((0, "no\n"), WARN), ((1, ""), WARN)])
+def test_clock(answer, status):
+    check = diagnostics.check_clock(runner({"timedatectl": answer}), which=lambda name: "/usr/bin/" + name)
+    assert check.status == status
+    assert status == OK or "timedatectl set-ntp true" in check.next_step
+
+
+def test_clock_without_timedatectl_warns_with_a_next_step():
+    check = diagnostics.check_clock(runner({}), which=lambda name: None)
+    assert check.status == WARN and "no timedatectl" in check.message and check.next_step
+
+
+def test_services_are_skipped_without_systemd():
+    [check] = diagnostics.check_services(run=runner({}), present=lambda: False)
+    assert check.status == SKIP and "systemd" in check.message
+
+
+def test_services_active_failed_and_not_installed():
+    run = runner({"systemctl show -p LoadState --value storewatch-camera": (0, "not-found\n"),
+                  "systemctl show -p LoadState --value storewatch": (0, "loaded\n"),
+                  "systemctl is-active storewatch": (0, "active\n")})
+    assert [(c.name, c.status) for c in diagnostics.check_services(run=run, present=lambda: True)] == [
+        ("service storewatch", OK)]
+    run = runner({"systemctl show": (0, "loaded\n"), "systemctl is-active": (3, "failed\n")})
+    checks = diagnostics.check_services(run=run, present=lambda: True)
+    assert [c.status for c in checks] == [FAIL, FAIL]
+    assert "systemctl restart storewatch" in checks[0].next_step
+
+
+def test_server_answering_and_not(live_server):
+    assert diagnostics.check_server(live_server.url).status == OK
+    down = diagnostics.check_server(f"http://127.0.0.1:{free_port()}")
+    assert down.status == FAIL and "journalctl -u storewatch" in down.next_step
+
+
+def test_database_ok_and_damaged(appliance, tmp_path):
+    assert diagnostics.check_database(appliance).status == OK
+    assert diagnostics.check_database(appliance, full=True).status == OK
+    from storewatch.backup import backup, check
+
+    damaged = tmp_path / "damaged.db"
+    backup(appliance.db.path, damaged)
+    data = bytearray(damaged.read_bytes())
+    page = int.from_bytes(data[16:18], "big")
+    for n in range(2, len(data) // page):  # trash the b-tree pages, keep the header page
+        data[n * page: n * page + 64] = b"\xff" * 64
+    damaged.write_bytes(bytes(data))
+    result = check(damaged, full=True)
+    assert not result.ok and result.problems
+    assert not check(tmp_path / "missing.db").ok
+
+
+def test_disk_below_and_near_the_reserve(appliance):
+    assert diagnostics.check_disk(appliance).status in (OK, WARN, FAIL)
+    appliance.settings.update({"disk_reserve_bytes": 0, "disk_reserve_percent": 90})
+    below = diagnostics.check_disk(appliance)
+    assert below.status == FAIL and "507" in below.message and "retention run --dry-run" in below.next_step
+    appliance.settings.update({"disk_reserve_percent": 0})
+    assert diagnostics.check_disk(appliance).status == OK
+
+
+def test_worker_lag_and_dead_jobs(appliance):
+    appliance.devices.add("cam", "cam-1")
+    meta = {"device_id": "cam-1", "capture_ts": "2026-01-01T00:00:00Z", "seq": 1, "width": 16, "height": 16,
+            "jpeg_quality": 80}
+    appliance.captures.store(meta, b"frame")
+    assert diagnostics.check_worker(appliance).status == OK
+    with appliance.db.write() as conn:
+        conn.execute("UPDATE jobs SET created_at = '2020-01-01T00:00:00.000Z'")
+    lagging = diagnostics.check_worker(appliance)
+    assert lagging.status == FAIL and "falling behind" in lagging.message
+    with appliance.db.write() as conn:
+        conn.execute("UPDATE jobs SET state = 'dead'")
+    dead = diagnostics.check_worker(appliance)
+    assert dead.status == WARN and "storewatch queue retry --all-dead" in dead.next_step
+
+
+def test_camera_sources():
+    assert diagnostics.check_camera("none").status == SKIP
+    assert diagnostics.check_camera("simulated").status == OK
+    missing = diagnostics.check_camera("dir:/nonexistent/frames")
+    assert missing.status == FAIL and "camera-test" in missing.next_step
+    try:
+        import picamera2  # noqa: F401
+    except ImportError:
+        auto = diagnostics.check_camera("auto")
+        assert auto.status == WARN and "no Pi camera" in auto.message
+        assert diagnostics.check_camera("picamera2").status == FAIL
+
+
+def test_devices_never_seen_and_stale(appliance):
+    appliance.devices.add("cam", "cam-1")
+    [check] = diagnostics.check_devices(appliance)
+    assert check.status == WARN and check.message == "never seen"
+    appliance.devices.record_heartbeat("cam-1", {"ts": "2026-01-01T00:00:00Z", "dropped_frames": 0})
+    assert diagnostics.check_devices(appliance)[0].status == OK
+    with appliance.db.write() as conn:
+        conn.execute("UPDATE devices SET last_seen = ?", (contract.format_timestamp(
+            contract.utc_now().replace(year=2020)),))
+    assert diagnostics.check_devices(appliance)[0].status == WARN
+
+
+def doctor(data_dir, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "storewatch", "--data-dir", str(data_dir), "doctor", *args],
+                          capture_output=True, text=True, cwd=REPO, timeout=60)
+
+
+def test_doctor_exits_non_zero_on_a_failure_and_zero_otherwise(live_server):
+    down = doctor(live_server.data_dir, "--camera", "none", "--url", f"http://127.0.0.1:{free_port()}")
+    assert down.returncode == 1, down.stdout + down.stderr
+    assert "FAIL  server" in down.stdout and "next: " in down.stdout and "Overall: FAIL" in down.stdout
+    fine = doctor(live_server.data_dir, "--camera", "simulated", "--url", live_server.url, "--full")
+    assert fine.returncode == 0, fine.stdout + fine.stderr
+    assert "OK    server" in fine.stdout and "OK    camera" in fine.stdout and "OK    database" in fine.stdout
