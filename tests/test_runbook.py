@@ -1,0 +1,122 @@
+"""Every `storewatch …` command in docs/RUNBOOK.md's code blocks runs, in order, on a scratch data dir.
+
+Commands marked `# needs: …` (systemd, a Pi, a terminal, running forever) are checked only
+for their command path and options existing. `# exit: 0,1` allows those exit codes.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from storewatch.appliance import Appliance
+from storewatch.cli import main
+from conftest import REPO
+
+RUNBOOK = REPO / "docs" / "RUNBOOK.md"
+NEEDS = re.compile(r"#\s*needs:\s*([\w-]+)")
+EXIT = re.compile(r"#\s*exit:\s*([\d,]+)")
+SCRATCH_PREFIXES = ("/tmp/", "/var/backups/")
+
+
+@dataclass(frozen=True)
+class DocCommand:
+    line_no: int
+    text: str
+    words: tuple[str, ...]
+    needs: str | None
+    exits: tuple[int, ...]
+
+
+def runbook_commands() -> list[DocCommand]:
+    commands, in_block = [], False
+    for line_no, line in enumerate(RUNBOOK.read_text().splitlines(), 1):
+        if line.startswith("```"):
+            in_block = not in_block
+            continue
+        if not in_block or not line.startswith("storewatch "):
+            continue
+        needs, exits = NEEDS.search(line), EXIT.search(line)
+        words = tuple(shlex.split(line, comments=True))[1:]
+        commands.append(DocCommand(line_no, line, words, needs.group(1) if needs else None,
+                                   tuple(int(c) for c in exits.group(1).split(",")) if exits else (0,)))
+    return commands
+
+
+COMMANDS = runbook_commands()
+
+
+def test_the_runbook_shows_the_commands_it_promises():
+    shown = [" ".join(c.words) for c in COMMANDS]
+    for promised in ("status", "doctor", "camera-test", "queue status", "queue retry --all-dead",
+                     "retention run --dry-run", "db backup", "db check", "db restore", "device rotate-token",
+                     "device add", "events export", "run "):
+        assert any(line.startswith(promised) for line in shown), promised
+    assert len(COMMANDS) >= 20
+
+
+@pytest.fixture(scope="module")
+def scratch(tmp_path_factory) -> Path:
+    """A data directory with what the runbook's examples name: device pi-cam-1, frames, a dead job."""
+    root = tmp_path_factory.mktemp("runbook")
+    opened = Appliance(root / "data")
+    try:
+        opened.devices.add("Pi camera", "pi-cam-1")
+        for seq in range(3):
+            meta = {"device_id": "pi-cam-1", "capture_ts": "2026-11-24T05:47:30Z", "seq": seq, "width": 16,
+                    "height": 16, "jpeg_quality": 80}
+            opened.captures.store(meta, bytes([seq]) * 500)
+        with opened.db.write() as conn:
+            conn.execute("UPDATE jobs SET state = 'dead', last_error = 'example' WHERE seq = 0")
+            conn.execute("INSERT INTO events (device_id, roi_name, type, start_ts, decision, created_at) VALUES"
+                         " ('pi-cam-1', 'top', 'interaction_detected', '2026-11-24T05:47:30.000Z', 'changed', 'x')")
+    finally:
+        opened.close()
+    return root
+
+
+def _scratch_path(word: str, root: Path) -> str:
+    for prefix in SCRATCH_PREFIXES:
+        if word.startswith(prefix):
+            target = root / "scratch" / word[len(prefix):]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            return str(target)
+    return word
+
+
+def _resolve(words: tuple[str, ...]) -> tuple[list[str], click.Command, list[str]]:
+    """(command path, the leaf command, the words after it)."""
+    command: click.Command = main
+    path: list[str] = []
+    rest = list(words)
+    while isinstance(command, click.Group) and rest and rest[0] in command.commands:
+        path.append(rest[0])
+        command = command.commands[rest.pop(0)]
+    return path, command, rest
+
+
+@pytest.mark.parametrize("doc", COMMANDS, ids=[f"line{c.line_no}" for c in COMMANDS])
+def test_runbook_command(doc: DocCommand, scratch: Path, monkeypatch):
+    path, command, rest = _resolve(doc.words)
+    assert path and not isinstance(command, click.Group), f"{doc.text!r}: not a storewatch command"
+    known = {opt for param in command.params for opt in (*param.opts, *param.secondary_opts)}
+    for word in rest:
+        if word.startswith("-"):
+            assert word.split("=")[0] in known, f"{doc.text!r}: {command.name} has no option {word}"
+    runner = CliRunner()
+    env = {"STOREWATCH_DATA_DIR": str(scratch / "data")}
+    if doc.needs:
+        done = runner.invoke(main, [*path, "--help"], env=env)
+        assert done.exit_code == 0, done.output
+        return
+    monkeypatch.chdir(scratch)
+    words = [_scratch_path(word, scratch) for word in doc.words]
+    done = runner.invoke(main, words, env=env)
+    assert done.exit_code in doc.exits, f"{doc.text!r} exited {done.exit_code}:\n{done.output}\n{done.exception!r}"
+    assert not isinstance(done.exception, Exception) or isinstance(done.exception, SystemExit), done.exception
