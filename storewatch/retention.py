@@ -245,7 +245,8 @@ class Retention:
                 freed += _size(self.images.root / path)
                 continue
             freed += self.images.delete(path)
-            _remove_empty_dirs(self.images.absolute(path).parent, self.images.root / EVENTS)
+            folder = self.images.absolute(path).parent  # events/<device>/<event id>/: only that one goes,
+            _remove_empty_dirs(folder, folder.parent)   # the device's folder may be written to right now
         return freed
 
     def _score_history(self, report: RetentionReport) -> None:
