@@ -32,7 +32,7 @@ PARAM_SCHEMAS: dict[str, Schema] = {"device_id": DEVICE_ID_SCHEMA}
 _CONVERTER_SCHEMAS: dict[str, Schema] = {
     "str": {"type": "string", "pattern": "^[^/]+$"},
     "path": {"type": "string"},
-    "int": {"type": "integer", "minimum": 0},
+    "int": {"type": "integer", "minimum": 0, "maximum": 10**18 - 1},
     "float": {"type": "number", "minimum": 0},
     "uuid": {"type": "string", "format": "uuid"},
 }
@@ -42,11 +42,13 @@ _PARAM = re.compile(r"{([A-Za-z_][A-Za-z0-9_]*)(?::([A-Za-z_]+))?}")
 DEVICE_AUTH = "device"
 ADMIN_AUTH = "admin"
 NO_AUTH = "none"
+METRICS_AUTH = "metrics"  # an admin API token, or nothing when the metrics_open setting is on
 _SECURITY = {
     DEVICE_AUTH: [{"deviceBearer": []},
                   {"hmacDeviceId": [], "hmacTimestamp": [], "hmacNonce": [], "hmacSignature": []}],
     ADMIN_AUTH: [{"adminSession": []}, {"adminToken": []}],
     ADMIN_AUTH + "-unsafe": [{"adminSession": [], "adminCsrf": []}, {"adminToken": []}],
+    METRICS_AUTH: [{"adminToken": []}, {}],
     NO_AUTH: [],
 }
 
@@ -80,6 +82,7 @@ class Operation:
     auth: str | None = None  # DEVICE_AUTH / ADMIN_AUTH / NO_AUTH; None: from the path
     body: Schema | None = None  # a JSON body's schema, or {"content": {...}} for other media
     query: tuple[Schema, ...] = ()  # OpenAPI parameter objects (in: query / header)
+    params: dict[str, Schema] = field(default_factory=dict)  # path parameter schemas, by name
     answers: dict[int, Any] = field(default_factory=lambda: {200: {"type": "object"}})
     errors: dict[int, str] = field(default_factory=dict)  # status -> when; added to the defaults
     tag: str = ""
@@ -99,10 +102,11 @@ def openapi_path(route_path: str) -> str:
     return _PARAM.sub(lambda m: "{" + m.group(1) + "}", route_path)
 
 
-def path_parameters(route_path: str) -> list[Schema]:
+def path_parameters(route_path: str, schemas: dict[str, Schema] | None = None) -> list[Schema]:
     params = []
     for name, converter in _PARAM.findall(route_path):
-        schema = PARAM_SCHEMAS.get(name) or _CONVERTER_SCHEMAS.get(converter or "str", {"type": "string"})
+        schema = ((schemas or {}).get(name) or PARAM_SCHEMAS.get(name)
+                  or _CONVERTER_SCHEMAS.get(converter or "str", {"type": "string"}))
         params.append({"name": name, "in": "path", "required": True, "schema": dict(schema)})
     return params
 
@@ -115,9 +119,9 @@ def rule_schema(rule: FieldRule) -> Schema:
     kinds = rule.kind if isinstance(rule.kind, tuple) else (rule.kind,)
     schema: Schema = {"type": "integer" if kinds == (int,) else "string" if str in kinds else "number"}
     if rule.minimum is not None:
-        schema["minimum"] = _number(rule.minimum)
+        schema["minimum"] = number(rule.minimum)
     if rule.maximum is not None:
-        schema["maximum"] = _number(rule.maximum)
+        schema["maximum"] = number(rule.maximum)
     if rule.max_length is not None:
         schema["maxLength"] = rule.max_length
     if rule.choices is not None:
@@ -146,9 +150,9 @@ def setting_schema(setting: Setting) -> Schema:
     kind = {bool: "boolean", int: "integer", float: "number"}.get(setting.kind, "string")
     schema: Schema = {"type": kind, "default": setting.default}
     if setting.minimum is not None:
-        schema["minimum"] = _number(setting.minimum)
+        schema["minimum"] = number(setting.minimum)
     if setting.maximum is not None:
-        schema["maximum"] = _number(setting.maximum)
+        schema["maximum"] = number(setting.maximum)
     if setting.help:
         schema["description"] = setting.help
     return schema
@@ -180,7 +184,8 @@ def _type_schema(hint: Any) -> Schema:
                      dict: "object", list: "array", type(None): "null"}[origin]}
 
 
-def _number(value: float) -> float | int:
+def number(value: float) -> float | int:
+    """2.0 -> 2, for a tidy document."""
     return int(value) if float(value).is_integer() else value
 
 
@@ -206,6 +211,8 @@ def _default_errors(op: Operation) -> dict[int, str]:
     if op.caller == DEVICE_AUTH:
         errors |= {401: _STATUS_TEXT[401], 403: "The token is another device's, or the device is disabled.",
                    503: _STATUS_TEXT[503]}
+    elif op.caller == METRICS_AUTH:
+        errors[401] = "No valid admin API token, and the metrics_open setting is off."
     elif op.caller == ADMIN_AUTH:
         errors[401] = "Not logged in and no valid admin API token."
         if op.method.upper() not in SAFE_METHODS:
@@ -229,7 +236,7 @@ def _operation_object(op: Operation) -> Schema:
     }
     if op.description:
         operation["description"] = op.description
-    parameters = path_parameters(op.path) + [dict(p) for p in op.query]
+    parameters = path_parameters(op.path, op.params) + [dict(p) for p in op.query]
     if parameters:
         operation["parameters"] = parameters
     if op.body is not None:

@@ -17,9 +17,12 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from storewatch import contract
 from storewatch.server.openapi import (
-    DEVICE_AUTH, DEVICE_ID_SCHEMA, NO_AUTH, Operation, Schema, build_document, dataclass_schema, openapi_path,
-    rules_schema, settings_schema, setting_schema,
+    DEVICE_AUTH, DEVICE_ID_SCHEMA, METRICS_AUTH, NO_AUTH, Operation, Schema, build_document, dataclass_schema, openapi_path,
+    number as _number, rules_schema, settings_schema, setting_schema,
 )
+from storewatch.analysis.thresholds import BOUNDS, HELP, Thresholds
+from storewatch.events import IMAGE_KINDS
+from storewatch.events import MAX_LIMIT as EVENTS_MAX_LIMIT
 from storewatch.settings import APPLIANCE_SETTINGS, DEVICE_SETTINGS
 
 OPENAPI_PATH = f"{contract.API_PREFIX}/openapi.json"
@@ -136,12 +139,96 @@ ADMIN_OPERATIONS = [
               errors={403: "The current password is wrong, or the CSRF header is missing."}),
 ]
 
+# --- ROIs, thresholds, events, queue, metrics ------------------------------------------------------
+
+_THRESHOLDS = {"type": "object", "additionalProperties": False, "properties": {
+    name: {"type": ["integer" if isinstance(getattr(Thresholds, name), int) else "number", "null"],
+           "minimum": _number(low), "maximum": _number(high), "description": HELP.get(name, "")}
+    for name, (low, high) in BOUNDS.items()},
+    "description": "Threshold overrides by name; null drops an override (back to the default)."}
+_POLYGON = {"type": "array", "items": _POINT, "minItems": 3, "maxItems": 64,
+            "description": "Normalized image coordinates (0..1, x right, y down)."}
+_ROI = {"type": "object", "required": ["id", "device_id", "name", "polygon", "enabled"],
+        "properties": {"id": {"type": "integer"}, "device_id": DEVICE_ID_SCHEMA, "name": {"type": "string"},
+                       "polygon": _POLYGON, "enabled": {"type": "boolean"}, "thresholds": {"type": "object"},
+                       "effective_thresholds": {"type": "object"}}}
+_ROI_BODY = {"type": "object", "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 100},
+                                              "polygon": _POLYGON, "enabled": {"type": "boolean"},
+                                              "thresholds": _THRESHOLDS}}
+_EVENT = {"type": "object", "required": ["id"], "properties": {
+    "id": {"type": "integer"}, "device_id": DEVICE_ID_SCHEMA,
+    "images": {"type": "object", "properties": {kind: {"type": ["string", "null"]} for kind in IMAGE_KINDS}}}}
+_TIME = {"type": "string", "format": "date-time"}
+
+
+def _query(name: str, schema: Schema, description: str = "") -> Schema:
+    param: Schema = {"name": name, "in": "query", "required": False, "schema": schema}
+    if description:
+        param["description"] = description
+    return param
+
+
+_JPEG_ANSWER = {"description": "A JPEG image.", "content": {"image/jpeg": {"schema": {"type": "string",
+                                                                                      "format": "binary"}}}}
+D = f"{A}/devices/{{device_id}}"
+
+ANALYSIS_OPERATIONS = [
+    Operation("GET", f"{D}/rois", "A device's ROIs",
+              answers={200: {"type": "object", "properties": {"rois": {"type": "array", "items": _ROI}}}}),
+    Operation("POST", f"{D}/rois", "Add an ROI", body={**_ROI_BODY, "required": ["name", "polygon"]},
+              answers={201: _ROI}),
+    Operation("GET", f"{D}/rois/{{roi_id:int}}", "One ROI", answers={200: _ROI}),
+    Operation("PATCH", f"{D}/rois/{{roi_id:int}}", "Change an ROI", body=_ROI_BODY, answers={200: _ROI}),
+    Operation("DELETE", f"{D}/rois/{{roi_id:int}}", "Remove an ROI",
+              answers={200: {"type": "object", "properties": {"deleted": {"type": "boolean"},
+                                                              "id": {"type": "integer"}}}}),
+    Operation("GET", f"{D}/scores", "Per-frame ROI scores, interactions and lighting changes of a span",
+              query=(_query("since", _TIME), _query("until", _TIME, "Default: the newest score.")),
+              errors={422: "since or until is not an RFC 3339 time, or since is after until."}),
+    Operation("GET", f"{D}/latest-frame", "The device's newest stored frame", answers={200: _JPEG_ANSWER},
+              errors={404: "No such device, or no frame of it is stored yet."}),
+    Operation("GET", f"{A}/thresholds", "The global analysis thresholds with their bounds"),
+    Operation("PATCH", f"{A}/thresholds", "Change the global analysis thresholds", body=_THRESHOLDS),
+    Operation("GET", f"{A}/events", "Events, newest first, filtered",
+              query=(_query("device", DEVICE_ID_SCHEMA), _query("roi", {"type": "integer", "minimum": 0}),
+                     _query("decision", {"enum": ["changed", "unchanged", "unknown"]}),
+                     _query("type", {"type": "string"}, "An event type, or `all`."),
+                     _query("limit", {"type": "integer", "minimum": 1, "maximum": EVENTS_MAX_LIMIT}),
+                     _query("before_id", {"type": "integer", "minimum": 0}),
+                     _query("since", _TIME), _query("until", _TIME)),
+              answers={200: {"type": "object", "properties": {"events": {"type": "array", "items": _EVENT}}}},
+              errors={422: "A filter is out of range or not a time."}),
+    Operation("GET", f"{A}/events/{{event_id:int}}", "One event", answers={200: _EVENT}),
+    Operation("PATCH", f"{A}/events/{{event_id:int}}", "Mark or unmark an event as a false alarm",
+              body={"type": "object", "required": ["false_alarm"], "additionalProperties": False,
+                    "properties": {"false_alarm": {"type": "boolean"}}}, answers={200: _EVENT}),
+    Operation("GET", f"{A}/events/{{event_id:int}}/images/{{kind}}", "One of an event's pictures",
+              params={"kind": {"type": "string", "enum": list(IMAGE_KINDS)}},
+              answers={200: {"description": "The picture.", "content": {
+                  "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
+                  "image/png": {"schema": {"type": "string", "format": "binary"}}}}},
+              errors={404: "No such event, a kind not in the list, or the picture has expired."}),
+    Operation("GET", f"{A}/queue", "The analysis queue: counts by state and the dead jobs"),
+    Operation("POST", f"{A}/queue/retry", "Queue dead jobs again",
+              body={"type": "object", "properties": {
+                  "job_ids": {"type": "array", "items": {"type": "integer"}, "minItems": 1, "maxItems": 10_000},
+                  "all_dead": {"type": "boolean"}}},
+              errors={404: "A job id is not known.", 409: "A job is not dead."}),
+    Operation("GET", f"{A}/metrics", "The appliance's figures now"),
+    Operation("GET", f"{A}/metrics/history", "The figures over time, one sample a minute",
+              query=(_query("since", _TIME, "Default: a day ago."),),
+              errors={422: "since is not an RFC 3339 time."}),
+    Operation("GET", "/metrics", "Prometheus text exposition", auth=METRICS_AUTH,
+              answers={200: {"description": "Prometheus text format 0.0.4.",
+                             "content": {"text/plain": {"schema": {"type": "string"}}}}}),
+]
+
 META_OPERATIONS = [
     Operation("GET", OPENAPI_PATH, "This document", auth=NO_AUTH, tag="appliance",
               answers={200: {"type": "object", "required": ["openapi", "paths"]}}),
 ]
 
-OPERATIONS = [*DEVICE_OPERATIONS, *ADMIN_OPERATIONS, *META_OPERATIONS]
+OPERATIONS = [*DEVICE_OPERATIONS, *ADMIN_OPERATIONS, *ANALYSIS_OPERATIONS, *META_OPERATIONS]
 
 
 def _version() -> str:
