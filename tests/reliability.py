@@ -275,17 +275,17 @@ class Sampler(threading.Thread):
         super().__init__(daemon=True, name="sampler")
         self.probe, self.every_s = probe, every_s
         self.samples: list[tuple[float, float]] = []
-        self._stop = threading.Event()
-        self._started = time.monotonic()
+        self._halt = threading.Event()
+        self._t0 = time.monotonic()
 
     def run(self) -> None:
         while True:
-            self.samples.append((time.monotonic() - self._started, self.probe()))
-            if self._stop.wait(self.every_s):
+            self.samples.append((time.monotonic() - self._t0, self.probe()))
+            if self._halt.wait(self.every_s):
                 return
 
     def stop(self) -> list[tuple[float, float]]:
-        self._stop.set()
+        self._halt.set()
         self.join(5)
         return self.samples
 
@@ -362,3 +362,94 @@ def disk_and_database_problems(data_dir: Path, db: Database) -> list[str]:
             if actual != row["sha256"]:
                 problems.append(f"{path}: sha256 {actual[:12]} but the row says {row['sha256'][:12]}")
     return problems
+
+
+# --- load: many devices at a steady rate -------------------------------------------------
+
+
+@dataclass
+class LoadResult:
+    devices: int
+    rate_hz: float
+    duration_s: float
+    frames_sent: int
+    frames_acked: int
+    refused: int
+    ingest_latencies_s: list[float]
+    analysis_latencies_s: list[float]  # captures.received_at -> jobs.finished_at
+    queue_depth: list[tuple[float, float]]  # (s, unfinished jobs)
+    rss_kb: list[tuple[float, float]]  # (s, server tree VmRSS)
+    cpu_s: float  # server tree utime+stime during the load and its drain
+    drain_s: float  # after the last upload, until every job was finished
+    statuses: collections.Counter
+
+    @property
+    def cpu_ms_per_frame(self) -> float:
+        return self.cpu_s * 1000 / max(1, self.frames_acked)
+
+    def rss_mb(self, since_s: float = 0.0, until_s: float = float("inf")) -> list[float]:
+        return [kb / 1024 for at, kb in self.rss_kb if since_s <= at <= until_s]
+
+    def lines(self) -> list[str]:
+        depth = [d for _, d in self.queue_depth]
+        rss = self.rss_mb()
+        return [
+            f"{self.devices} devices x {self.rate_hz:g} frame/s for {self.duration_s:.0f} s: "
+            f"{self.frames_acked}/{self.frames_sent} acknowledged, {self.refused} refused, answers {dict(self.statuses)}",
+            f"ingest latency: {summary_ms(self.ingest_latencies_s)}",
+            f"received -> analysed: {summary_ms(self.analysis_latencies_s)}",
+            f"queue depth (unfinished jobs, sampled each second): max {max(depth, default=0):.0f}, "
+            f"mean {statistics.fmean(depth) if depth else 0:.1f}; drained {self.drain_s:.1f} s after the last upload",
+            f"server RSS: first {rss[0]:.1f} MB, max {max(rss):.1f} MB, last {rss[-1]:.1f} MB" if rss else "no RSS",
+            f"server CPU: {self.cpu_s:.1f} s = {self.cpu_ms_per_frame:.1f} ms per frame (ingest + analysis)",
+        ]
+
+
+def run_load(data_dir: Path, url: str, pid: int, tokens: dict[str, str], jpegs: list[bytes],
+             size: tuple[int, int], rate_hz: float, duration_s: float, drain_timeout_s: float = 60.0) -> LoadResult:
+    """Every device posts `rate_hz` frames a second for `duration_s` (the JPEGs cycled),
+    starts staggered over one interval; then waits for the analysis to catch up."""
+    count = int(duration_s * rate_hz)
+    start_epoch = time.time()
+    posters = []
+    for i, (device_id, token) in enumerate(tokens.items()):
+        frames = frames_from((jpegs[(i + k) % len(jpegs)] for k in range(count)), size, start_epoch,
+                             step_s=1 / rate_hz)
+        posters.append(FramePoster(url, device_id, token, frames, interval_s=1 / rate_hz, timeout_s=30))
+    db = open_db(data_dir)
+    depth = Sampler(lambda: pending_jobs(db))
+    rss = Sampler(lambda: tree_rss_kb(pid))
+    cpu_before = tree_cpu_s(pid)
+    depth.start()
+    rss.start()
+    for i, poster in enumerate(posters):
+        threading.Timer(i / len(posters) / rate_hz, poster.start).start()
+    time.sleep(1 / rate_hz + 0.1)
+    for poster in posters:
+        poster.join(duration_s * 3 + 60)
+    uploaded = time.monotonic()
+    wait_until(lambda: pending_jobs(db) == 0, drain_timeout_s, "the analysis to catch up")
+    drain_s = time.monotonic() - uploaded
+    cpu = tree_cpu_s(pid) - cpu_before
+    depth.stop()
+    rss.stop()
+    rows = db.query("SELECT c.received_at, j.finished_at FROM jobs j JOIN captures c ON c.id = j.capture_id"
+                    " WHERE j.finished_at IS NOT NULL")
+    db.close()
+    analysed = [(contract.parse_timestamp(r["finished_at"]) - contract.parse_timestamp(r["received_at"]))
+                .total_seconds() for r in rows]
+    statuses: collections.Counter = collections.Counter()
+    for poster in posters:
+        statuses.update(poster.log.statuses)
+    return LoadResult(
+        devices=len(tokens), rate_hz=rate_hz, duration_s=duration_s, frames_sent=count * len(posters),
+        frames_acked=sum(len(p.log.acked) for p in posters), refused=sum(len(p.refused) for p in posters),
+        ingest_latencies_s=[v for p in posters for v in p.log.latencies_s], analysis_latencies_s=analysed,
+        queue_depth=depth.samples, rss_kb=rss.samples, cpu_s=cpu, drain_s=drain_s, statuses=statuses)
+
+
+def shelf_jpegs(count: int, size: tuple[int, int] = (1640, 1232)) -> list[bytes]:
+    """`count` frames of the still rendered shelf (each with its own sensor noise)."""
+    import shelf_scenes
+
+    return shelf_scenes.Sequence([shelf_scenes.Frame()] * count, shelf_scenes.uniform_times(count), size).render().jpegs
