@@ -65,6 +65,7 @@ def test_a_worker_killed_mid_interaction_and_restarted_gives_the_same_events(tmp
             time.sleep(0.001)
         worker.send_signal(signal.SIGKILL)  # most often with a job in hand
         worker.wait(10)
+        cut_off = appliance.db.scalar("SELECT id FROM jobs WHERE state = 'running'")  # still in hand when killed
         store_frames(appliance, "cam", sequence, list(range(12, len(sequence.jpegs))))
         assert appliance.db.scalar("SELECT COUNT(*) FROM jobs WHERE state = 'done'") < len(sequence.jpegs)
         worker = start_worker(appliance.data_dir, log)
@@ -74,9 +75,10 @@ def test_a_worker_killed_mid_interaction_and_restarted_gives_the_same_events(tmp
             worker.send_signal(signal.SIGTERM)
             assert worker.wait(20) == 0, log.read_text()
         assert outcome(appliance) == expected
+        assert "rebuilt the analysis of cam from its checkpoint" in log.read_text()  # the replay path ran
         assert appliance.db.scalar("SELECT COUNT(*) FROM jobs WHERE state != 'done' OR late = 1") == 0
-        if caught_running is not None:  # the job cut off by the kill ran again, and counted it
-            assert appliance.db.scalar("SELECT attempts FROM jobs WHERE id = ?", (caught_running,)) == 2
+        if cut_off is not None:  # the job cut off by the kill ran again, and counted it
+            assert appliance.db.scalar("SELECT attempts FROM jobs WHERE id = ?", (cut_off,)) == 2
     finally:
         appliance.close()
 

@@ -111,7 +111,8 @@ def comparable(rows: list[dict]) -> list[dict]:
     return [{k: v for k, v in row.items() if k not in ("id", "created_at")} for row in rows]
 
 
-def state_header(appliance: Appliance, device_id: str) -> dict:
+def state_header(appliance: Appliance, device_id: str, service: WorkerService) -> dict:
+    service.processor.save_idle_checkpoints(0.0)
     blob = appliance.db.scalar("SELECT state FROM analysis_state WHERE device_id = ?", (device_id,))
     with np.load(io.BytesIO(blob), allow_pickle=False) as archive:
         return json.loads(archive["header"].tobytes())
@@ -190,17 +191,17 @@ def test_an_roi_change_applies_from_the_next_frame_and_resets_only_that_roi(appl
     moved = add_roi(appliance, device_id, "moved", 8)      # first on an item nobody touches
     steady = add_roi(appliance, device_id, "steady", 9)
     rois = RoiStore(appliance.db, appliance.devices)
-    with running_worker(appliance):
+    with running_worker(appliance) as service:
         store_frames(appliance, device_id, sequence, list(range(6)))
         wait_finished(appliance, 6)
-        assert {r["id"]: r["state"] for r in state_header(appliance, device_id)["rois"]} == \
+        assert {r["id"]: r["state"] for r in state_header(appliance, device_id, service)["rois"]} == \
             {moved: "idle", steady: "idle"}
         version = appliance.devices.get(device_id)["config_version"]
         rois.update(device_id, moved, polygon=[list(p) for p in shelf_scenes.roi_around(2)])
         assert appliance.devices.get(device_id)["config_version"] == version + 1
         store_frames(appliance, device_id, sequence, [6])
         wait_finished(appliance, 7)
-        assert {r["id"]: r["state"] for r in state_header(appliance, device_id)["rois"]} == \
+        assert {r["id"]: r["state"] for r in state_header(appliance, device_id, service)["rois"]} == \
             {moved: "warming", steady: "idle"}
         store_frames(appliance, device_id, sequence, list(range(7, len(sequence.jpegs))))
         wait_finished(appliance, len(sequence.jpegs))
@@ -249,10 +250,11 @@ def test_a_frame_older_than_what_its_device_passed_is_done_as_late(appliance: Ap
         state_before = appliance.db.query_one("SELECT * FROM analysis_state WHERE device_id = ?", (device_id,))
         [late_job] = store_frames(appliance, device_id, sequence, [3])
         wait_finished(appliance, 7)
+        assert appliance.db.query_one("SELECT * FROM analysis_state WHERE device_id = ?", (device_id,)) == \
+            state_before
     job = appliance.db.query_one("SELECT * FROM jobs WHERE id = ?", (late_job,))
     assert (job["state"], job["late"]) == ("done", 1)
     assert "late" in job["last_error"]
-    assert appliance.db.query_one("SELECT * FROM analysis_state WHERE device_id = ?", (device_id,)) == state_before
     assert appliance.db.scalar("SELECT COUNT(*) FROM roi_scores WHERE capture_id = ?", (job["capture_id"],)) == 0
     assert appliance.counters.snapshot()["jobs"]["late"] == 1
 
@@ -273,8 +275,8 @@ def test_running_a_job_again_changes_nothing(appliance: Appliance) -> None:
             service.processor.handle(job_id)
         wait_until(lambda: service.broker.pending() == 0, what="the repeated tasks")
         time.sleep(0.3)
-    assert {t: appliance.db.query(f"SELECT * FROM {t}") for t in tables} == before
-    assert picture_files(appliance) == files
+        assert {t: appliance.db.query(f"SELECT * FROM {t}") for t in tables} == before
+        assert picture_files(appliance) == files
 
 
 def test_a_crash_before_commit_reruns_to_the_same_rows_and_files(tmp_path: Path) -> None:

@@ -186,6 +186,12 @@ MIGRATIONS: list[str] = [
     CREATE UNIQUE INDEX events_lighting_once ON events (device_id, type, start_capture_id)
         WHERE type = 'lighting_change' AND roi_id IS NULL;
     """,
+    # 4: the analysis state is a checkpoint, not rewritten at every frame: state_seq is the
+    # seq it was taken after; frames up to last_applied_seq are replayed onto it on restore
+    """
+    ALTER TABLE analysis_state ADD COLUMN state_seq INTEGER;
+    UPDATE analysis_state SET state_seq = last_applied_seq WHERE state IS NOT NULL;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -21,16 +21,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import numpy as np
+
 from storewatch import contract
 from storewatch.analysis.decode import ImageDecodeError, decode_gray
-from storewatch.analysis.device_analyzer import DeviceAnalyzer, FrameResult
-from storewatch.analysis.state_codec import StateError
 from storewatch.appliance import Appliance
 from storewatch.db import Row
 from storewatch.events import EventStore
 from storewatch.jobs import outputs
+from storewatch.jobs.live import LiveAnalyzers, specs_key
 from storewatch.jobs.queue import JobQueue, RetryPolicy
-from storewatch.jobs.state import AnalysisStates, SavedState, StateConflict
+from storewatch.jobs.state import AnalysisStates, StateConflict
 from storewatch.rois import RoiStore
 
 log = logging.getLogger("storewatch.jobs")
@@ -125,6 +126,7 @@ class Processor:
         self.owner = owner or new_owner()
         self.clock = clock
         self.states = AnalysisStates(appliance.db)
+        self.live = LiveAnalyzers(self.states, self._read_frame, options.analysis_width)
         self.rois = RoiStore(appliance.db, appliance.devices)
         self.events = EventStore(appliance.db, appliance.images)
         self.gate = DeviceGate()
@@ -238,7 +240,8 @@ class Processor:
 
     def _apply(self, job: Row, started: float) -> bool:
         """Analyse the frame and commit its effects; returns True when it was late."""
-        saved = self.states.load(job["device_id"])
+        device_id = job["device_id"]
+        saved = self.states.load(device_id)
         if saved.last_applied_seq is not None and job["seq"] <= saved.last_applied_seq:
             with self.appliance.db.write():
                 self._check_lease(job)
@@ -247,39 +250,51 @@ class Processor:
         capture = self.appliance.db.query_one("SELECT * FROM captures WHERE id = ?", (job["capture_id"],))
         if capture is None:
             raise PermanentJobError("its capture row is gone")
-        specs, device_thresholds = self.rois.specs(job["device_id"])
-        result, state = self._analyse(capture, saved, specs, device_thresholds)
+        gray = self._decode(capture)
+        specs, device_thresholds = self.rois.specs(device_id)
+        key = specs_key(specs, device_thresholds)
+        analyzer = self.live.take(device_id, saved, specs, device_thresholds)
+        result = analyzer.feed(gray, capture["capture_epoch"], capture["id"])
+        checkpoint = (analyzer.to_state(), key) if self.live.checkpoint_due(saved, job["seq"], key) else None
         prepared = outputs.prepare(self.appliance, capture, result, specs)
         with self.appliance.db.write():
             self._check_lease(job)
             outputs.commit(self.appliance, self.events, prepared)
             self._fault("before_state", job)
-            self.states.save(job["device_id"], saved, job["seq"], capture["id"], capture["capture_epoch"], state)
+            self.states.save(device_id, saved.last_applied_seq, job["seq"], capture["id"], capture["capture_epoch"],
+                             checkpoint)
             self.queue.finish(job["id"], self.clock(), _ms_since(started))
             self._fault("before_commit", job)
+        self.live.put(device_id, analyzer, job["seq"], key, job["seq"] if checkpoint else saved.state_seq)
         outputs.count(self.appliance, prepared)
         return False
 
-    def _analyse(self, capture: Row, saved: SavedState, specs: list, thresholds: object) -> tuple[FrameResult, bytes]:
+    def _decode(self, capture: Row) -> np.ndarray:
         try:
-            jpeg = self.appliance.images.read(capture["path"])
+            return decode_gray(self._read_frame(capture), self.options.analysis_width)
         except FileNotFoundError:
             raise PermanentJobError(f"its frame file {capture['path']} is gone") from None
-        try:
-            gray = decode_gray(jpeg, self.options.analysis_width)
         except ImageDecodeError as exc:
             raise PermanentJobError(str(exc)) from None
-        analyzer = self._analyzer(saved, specs, thresholds)
-        result = analyzer.feed(gray, capture["capture_epoch"], capture["id"])
-        return result, analyzer.to_state()
 
-    def _analyzer(self, saved: SavedState, specs: list, thresholds: object) -> DeviceAnalyzer:
-        if saved.state:
+    def _read_frame(self, capture: Row) -> bytes:
+        return self.appliance.images.read(capture["path"])
+
+    def save_idle_checkpoints(self, idle_s: float) -> int:
+        """Checkpoint the analyzers of devices idle for idle_s (or all, with 0, at a stop)."""
+        saved = 0
+        for device_id in self.live.unsaved(idle_s):
+            if not self.gate.enter(device_id):
+                continue  # it is being drained; it will be idle again later
             try:
-                return DeviceAnalyzer.from_state(saved.state, specs, thresholds)
-            except StateError:
-                log.exception("the saved analysis state is unreadable; the device warms up again")
-        return DeviceAnalyzer(specs, thresholds)
+                self.live.save_checkpoint(device_id)
+                saved += 1
+                while self.gate.leave_unless_flagged(device_id):
+                    self._drain_once(device_id)
+            except BaseException:
+                self.gate.leave(device_id)
+                raise
+        return saved
 
     def _check_lease(self, job: Row) -> None:
         if not self.queue.still_ours(job["id"], self.owner):

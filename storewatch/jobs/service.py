@@ -18,6 +18,8 @@ from storewatch.jobs.reconciler import Reconciler
 
 log = logging.getLogger("storewatch.jobs")
 
+IDLE_CHECKPOINT_S = 5.0  # a device quiet this long gets its analysis checkpointed
+
 
 def job_queue(appliance: Appliance) -> JobQueue:
     return JobQueue(appliance.db, lambda: appliance.settings.get("job_max_attempts"))
@@ -72,6 +74,10 @@ class WorkerService:
             self._consumer.stop(graceful=True)
         if self._maintenance is not None:
             self._maintenance.join(timeout)
+        try:
+            self.processor.save_idle_checkpoints(0.0)  # a restart then has nothing to replay
+        except Exception:
+            log.exception("could not checkpoint the analysis at stop; the next start replays")
         if self.flush_counters:
             self.appliance.counters.flush()
         self.broker.close()
@@ -80,6 +86,7 @@ class WorkerService:
         while not self._stop.wait(self.reconcile_every_s):
             try:
                 self.reconciler.run()
+                self.processor.save_idle_checkpoints(IDLE_CHECKPOINT_S)
                 if self._consumer is not None:
                     self._consumer.check_worker_health()
                 if self.flush_counters:

@@ -1,8 +1,15 @@
-"""Each device's analysis state: the last applied seq and the serialized DeviceAnalyzer.
+"""Each device's analysis state: the last applied seq and a checkpoint of the DeviceAnalyzer.
 
-The row is written in the same transaction as the job's done-mark and its events, and
-that transaction first checks that the row is still the one the job started from, so a
+`last_applied_seq` moves in the same transaction as each job's done-mark and its events,
+and that transaction first checks the row is still the one the job started from, so a
 frame takes effect exactly once even with two workers (or two processes) racing.
+
+Serializing the analyzer costs more than analysing a frame, so the state is a checkpoint
+(`state`, taken after `state_seq`, with the ROI specs it was built with in `rois_key`):
+written every few frames, at ROI changes, when a device goes idle and at a clean stop.
+A worker without the analyzer in memory restores the checkpoint and replays the applied
+frames after it (the analysis is deterministic), which gives exactly the state an
+uninterrupted worker has.
 """
 
 from __future__ import annotations
@@ -10,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from storewatch import contract
-from storewatch.db import Database
+from storewatch.db import Database, Row
 
 
 class StateConflict(Exception):
@@ -20,8 +27,9 @@ class StateConflict(Exception):
 @dataclass(frozen=True)
 class SavedState:
     last_applied_seq: int | None
-    state: bytes | None
-    last_ts: float | None = None
+    state: bytes | None = None
+    state_seq: int | None = None
+    rois_key: str = ""
 
 
 class AnalysisStates:
@@ -29,28 +37,51 @@ class AnalysisStates:
         self.db = db
 
     def load(self, device_id: str) -> SavedState:
-        row = self.db.query_one("SELECT last_applied_seq, state, last_ts FROM analysis_state WHERE device_id = ?",
-                                (device_id,))
+        row = self.db.query_one("SELECT last_applied_seq, state, state_seq, rois_key FROM analysis_state"
+                                " WHERE device_id = ?", (device_id,))
         if row is None:
-            return SavedState(None, None)
-        return SavedState(row["last_applied_seq"], row["state"], row["last_ts"])
+            return SavedState(None)
+        return SavedState(row["last_applied_seq"], row["state"], row["state_seq"], row["rois_key"] or "")
 
-    def save(self, device_id: str, expected: SavedState, seq: int, capture_id: int, last_ts: float,
-             state: bytes) -> None:
-        """Store the state after `seq`; raises StateConflict unless the row is still `expected`."""
+    def save(self, device_id: str, expected: int | None, seq: int, capture_id: int, last_ts: float,
+             checkpoint: tuple[bytes, str] | None) -> None:
+        """Record `seq` as applied (and a checkpoint taken after it, if given).
+
+        Raises StateConflict unless the row's last applied seq is still `expected`."""
         with self.db.write() as conn:
             current = self.db.scalar("SELECT last_applied_seq FROM analysis_state WHERE device_id = ?",
                                      (device_id,))
-            if current != expected.last_applied_seq:
-                raise StateConflict(f"{device_id} moved from seq {expected.last_applied_seq} to {current}")
+            if current != expected:
+                raise StateConflict(f"{device_id} moved from seq {expected} to {current}")
+            now = contract.format_timestamp(contract.utc_now())
             conn.execute(
-                "INSERT INTO analysis_state (device_id, last_applied_seq, last_capture_id, last_ts, state, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (device_id) DO UPDATE SET"
+                "INSERT INTO analysis_state (device_id, last_applied_seq, last_capture_id, last_ts, updated_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (device_id) DO UPDATE SET"
                 " last_applied_seq = excluded.last_applied_seq, last_capture_id = excluded.last_capture_id,"
-                " last_ts = excluded.last_ts, state = excluded.state, updated_at = excluded.updated_at",
-                (device_id, seq, capture_id, last_ts, state, contract.format_timestamp(contract.utc_now())))
+                " last_ts = excluded.last_ts, updated_at = excluded.updated_at",
+                (device_id, seq, capture_id, last_ts, now))
+            if checkpoint is not None:
+                self._write_checkpoint(device_id, seq, checkpoint)
 
-    def reset(self, device_id: str) -> None:
-        """Forget the device's analysis (the next frame starts a fresh warm-up)."""
+    def checkpoint(self, device_id: str, seq: int, checkpoint: tuple[bytes, str]) -> bool:
+        """Store a checkpoint taken after `seq`, if that is still the last applied seq."""
+        with self.db.write():
+            current = self.db.scalar("SELECT last_applied_seq FROM analysis_state WHERE device_id = ?",
+                                     (device_id,))
+            if current != seq:
+                return False
+            self._write_checkpoint(device_id, seq, checkpoint)
+            return True
+
+    def _write_checkpoint(self, device_id: str, seq: int, checkpoint: tuple[bytes, str]) -> None:
+        state, rois_key = checkpoint
         with self.db.write() as conn:
-            conn.execute("UPDATE analysis_state SET state = NULL WHERE device_id = ?", (device_id,))
+            conn.execute("UPDATE analysis_state SET state = ?, state_seq = ?, rois_key = ? WHERE device_id = ?",
+                         (state, seq, rois_key, device_id))
+
+    def applied_frames(self, device_id: str, after_seq: int, upto_seq: int) -> list[Row]:
+        """The captures applied after a checkpoint, in seq order (late and dead ones were not)."""
+        return self.db.query(
+            "SELECT c.* FROM jobs j JOIN captures c ON c.id = j.capture_id WHERE j.device_id = ?"
+            " AND j.state = 'done' AND j.late = 0 AND j.seq > ? AND j.seq <= ? ORDER BY j.seq",
+            (device_id, after_seq, upto_seq))
