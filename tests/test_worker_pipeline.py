@@ -22,6 +22,7 @@ import pytest
 import shelf_scenes
 from storewatch import contract
 from storewatch.appliance import Appliance
+from storewatch.jobs import scores
 from storewatch.jobs.processor import WorkerOptions
 from storewatch.jobs.queue import RetryPolicy
 from storewatch.jobs.service import WorkerService, connect_ingest
@@ -388,3 +389,23 @@ def test_connect_ingest_hands_jobs_to_huey_without_a_worker(appliance: Appliance
     assert broker.huey.pending_count() == 2
     assert appliance.db.scalar("SELECT COUNT(*) FROM jobs WHERE enqueued_at IS NOT NULL") == 2
     broker.close()
+
+
+def test_a_lighting_change_is_recorded_and_is_no_interaction(appliance: Appliance) -> None:
+    frames = [shelf_scenes.Frame()] * 10 + [shelf_scenes.Frame(gain=0.55, cast=(1.0, 0.9, 0.8))] * 14
+    sequence = shelf_scenes.Sequence(frames, shelf_scenes.uniform_times(len(frames))).render()
+    device_id = add_device(appliance)
+    add_roi(appliance, device_id, "top shelf", 2)
+    with running_worker(appliance):
+        store_frames(appliance, device_id, sequence)
+        wait_finished(appliance, len(frames))
+    changes = appliance.db.query("SELECT * FROM events WHERE type = 'lighting_change'")
+    assert len(changes) == 1 and changes[0]["roi_id"] is None
+    switched = appliance.db.scalar("SELECT capture_epoch FROM captures WHERE seq = 10")
+    assert contract.parse_timestamp(changes[0]["start_ts"]).timestamp() >= switched - 0.001
+    assert appliance.counters.snapshot()["lighting_changes"] == {device_id: 1}
+    assert appliance.db.scalar("SELECT COUNT(*) FROM events WHERE type = 'interaction_detected'") == 0
+    assert appliance.db.scalar("SELECT COUNT(*) FROM roi_scores WHERE lighting = 1") > 0
+    chart = scores.history(appliance.db, device_id, SCENE_START - 1, SCENE_START + 60)
+    assert chart["lighting"] == [changes[0]["start_ts"]] and chart["events"] == []
+    assert any(p["lighting"] for p in chart["points"])
