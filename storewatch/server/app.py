@@ -15,7 +15,7 @@ from starlette.routing import BaseRoute
 
 from storewatch.appliance import Appliance
 from storewatch.server import (admin_auth, admin_devices, admin_events, admin_queue, admin_rois, admin_settings,
-                               device_api, openapi_routes)
+                               device_api, openapi_routes, spa)
 from storewatch.server import admin_metrics, metrics_text
 from storewatch.server.device_auth import DeviceAuthenticator
 from storewatch.server.errors import EXCEPTION_HANDLERS
@@ -46,7 +46,8 @@ def create_app(appliance: Appliance, extra_routes: Iterable[BaseRoute] = ()) -> 
         routes=[*device_api.ROUTES, *admin_auth.ROUTES, *admin_devices.ROUTES, *admin_settings.ROUTES,
                 *admin_rois.ROUTES, *admin_events.ROUTES, *admin_queue.ROUTES,
                 *admin_metrics.ROUTES, *metrics_text.ROUTES,
-                *openapi_routes.ROUTES, *extra_routes],
+                *openapi_routes.ROUTES, *extra_routes,
+                *spa.ROUTES],  # the admin app's fallback goes last: it must never shadow the API
         middleware=[Middleware(admin_auth.AdminGuard)],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=lifespan,

@@ -1,4 +1,4 @@
-// Building DOM nodes without innerHTML: h("button", {class: "primary", onclick}, "Save").
+// Building DOM nodes from data, never from HTML strings: h("button", {class: "primary", onclick}, "Save").
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 

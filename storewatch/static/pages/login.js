@@ -34,6 +34,8 @@ export async function render(main, context) {
                 h("div", {class: "login-brand"}, h("img", {src: "/static/icon.svg", alt: "", width: 40, height: 40}),
                   h("span", {}, "storewatch")),
                 h("h1", {}, "Log in"),
+                context.query.get("password_changed")
+                  ? h("p", {class: "alert ok small", role: "status"}, "The password was changed; log in with the new one.") : "",
                 h("p", {class: "muted"}, "The admin password was shown when the appliance first started; "
                   + "`storewatch admin set-password` sets a new one."),
                 form));

@@ -20,8 +20,11 @@ export function field(labelText, control, help = "") {
 /** Clear old errors, then show the ones an ApiError names; returns the general message. */
 export function showErrors(form, error) {
   clearErrors(form);
-  let unplaced = [];
-  for (const detail of (error && error.details) || []) {
+  const unplaced = [];
+  const details = [...((error && error.details) || [])];
+  const named = !details.length && error && /^([a-z][a-z0-9_]*) /.exec(error.message || "");
+  if (named && form.querySelector(`[name="${named[1]}"]`)) details.push({field: named[1], message: error.message});
+  for (const detail of details) {
     const control = form.querySelector(`[name="${CSS.escape(detail.field)}"]`);
     const slot = control && document.getElementById(`${control.id}-error`);
     if (slot) {

@@ -1,0 +1,118 @@
+// Overview: anything wrong first, then devices, queue, disk and the last event at a glance,
+// then the last day's ingest rate, queue depth and free disk from the metrics history.
+
+import * as api from "../api.js";
+import {h, replace} from "../dom.js";
+import {ago, bytes, duration, epochSeconds, number, percent} from "../format.js";
+import {lineChart} from "../widgets/chart.js";
+import {deviceStatus} from "../widgets/device-status.js";
+
+const REFRESH_MS = 15000;
+const DAY_S = 86400;
+
+function problems(metrics, devices, lastEvent) {
+  const found = [];
+  for (const device of devices) {
+    const status = deviceStatus(device);
+    const link = h("a", {href: `/devices/${encodeURIComponent(device.id)}`}, device.name);
+    if (status.key === "stale") found.push(["bad", [link, " is stale"], `last seen ${ago(device.last_seen)}`]);
+    if (status.key === "never") found.push(["warn", [link, " has never connected"], "add its token to the camera"]);
+    const error = device.health && device.health.last_error;
+    if (error && status.key !== "disabled") found.push(["warn", [link, " reports an error"], error]);
+    const dropped = device.health && device.health.dropped_frames;
+    if (dropped) found.push(["warn", [link, ` dropped ${dropped} frames`], "its offline spool overflowed"]);
+  }
+  const {disk, queue, retention} = metrics;
+  if (disk.below_reserve) found.push(["bad", ["Disk below its reserve"], "ingest is refusing frames (507) until space is freed"]);
+  else if (disk.free_bytes < disk.reserve_bytes * 2) found.push(["warn", ["Disk nearly at its reserve"], `${bytes(disk.free_bytes)} free`]);
+  if (queue.by_state.dead) found.push(["bad", [h("a", {href: "/queue"}, `${queue.by_state.dead} dead job(s)`)], "frames that could not be analysed"]);
+  if (queue.oldest_queued_age_s > 120) found.push(["warn", ["The queue is behind"], `oldest job waiting ${duration(queue.oldest_queued_age_s)}`]);
+  if (retention.last_run && retention.last_run.error) found.push(["warn", ["Retention failed"], retention.last_run.error]);
+  return found;
+}
+
+function alertList(found) {
+  if (!found.length) {
+    return h("div", {class: "alerts"}, h("div", {class: "alert ok", role: "status"},
+      h("span", {}, h("strong", {}, "All is well"), "Devices are up, the queue is moving and the disk has room.")));
+  }
+  return h("div", {class: "alerts", role: "list", "aria-label": "Problems"}, found.map(([kind, title, detail]) =>
+    h("div", {class: ["alert", kind], role: "listitem"}, h("span", {}, h("strong", {}, title), detail))));
+}
+
+function stat(title, value, sub, extra = "") {
+  return h("section", {class: "card stat-card"}, h("h2", {}, title), h("div", {class: "stat"}, value),
+           h("p", {class: "stat-sub"}, sub), extra);
+}
+
+function statCards(metrics, devices, lastEvent) {
+  const counts = {up: 0, stale: 0, never: 0, disabled: 0};
+  devices.forEach((d) => { counts[deviceStatus(d).key] += 1; });
+  const active = devices.length - counts.disabled;
+  const {disk, queue} = metrics;
+  return h("div", {class: "grid stats-grid overview-stats"},
+    stat("Devices", `${counts.up} / ${active} up`,
+         [counts.stale ? `${counts.stale} stale` : "", counts.never ? `${counts.never} never seen` : "",
+          counts.disabled ? `${counts.disabled} disabled` : ""].filter(Boolean).join(" · ") || "all reporting",
+         h("a", {href: "/devices", class: "small"}, "Devices →")),
+    stat("Queue", number(queue.depth, 0), queue.oldest_queued_age_s === null ? "nothing waiting"
+         : `oldest ${duration(queue.oldest_queued_age_s)}` + (queue.by_state.dead ? ` · ${queue.by_state.dead} dead` : ""),
+         h("a", {href: "/queue", class: "small"}, "Queue →")),
+    stat("Disk free", bytes(disk.free_bytes), `${percent(disk.free_bytes / disk.total_bytes)} of ${bytes(disk.total_bytes)}`
+         + ` · reserve ${bytes(disk.reserve_bytes)}`,
+         h("p", {class: "stat-sub"}, `images ${bytes(disk.events_bytes)} · staging ${bytes(disk.staging_bytes)}`)),
+    stat("Last event", lastEvent ? ago(lastEvent.start_ts) : "none yet",
+         lastEvent ? `${lastEvent.roi_name || lastEvent.type} · ${lastEvent.decision || "open"}` : "events appear when a shelf is touched",
+         h("a", {href: lastEvent ? `/events?open=${lastEvent.id}` : "/events", class: "small"}, "Events →")));
+}
+
+function rateSeries(samples, key) {
+  const points = [];
+  for (let i = 1; i < samples.length; i += 1) {
+    const dt = (epochSeconds(samples[i].ts) - epochSeconds(samples[i - 1].ts)) / 60;
+    const dv = samples[i][key] - samples[i - 1][key];
+    if (dt > 0 && dv >= 0) points.push([epochSeconds(samples[i].ts), dv / dt]);
+  }
+  return points;
+}
+
+function charts(samples) {
+  const now = Date.now() / 1000;
+  const range = [now - DAY_S, now];
+  const series = (key) => samples.filter((s) => s[key] !== null && s[key] !== undefined).map((s) => [epochSeconds(s.ts), s[key]]);
+  const common = {xRange: range, yMin: 0, height: 170, gapSeconds: 300, emptyText: "No samples yet (one a minute)"};
+  const card = (title, chart) => h("section", {class: "card"}, h("h2", {}, title), chart);
+  return h("div", {class: "grid-2 section overview-charts"},
+    card("Ingest rate (frames/min)", lineChart({...common, title: "Ingest rate", series: [
+      {label: "accepted", color: "#2563eb", points: rateSeries(samples, "ingest_accepted_total")},
+      {label: "rejected", color: "#dc2626", points: rateSeries(samples, "ingest_rejected_total")}]})),
+    card("Queue depth", lineChart({...common, title: "Queue depth", yInteger: true, yFormat: (v) => number(v, 0), series: [
+      {label: "waiting", color: "#7c3aed", points: series("queue_depth")},
+      {label: "dead", color: "#dc2626", points: series("queue_dead")}]})),
+    card("Disk free", lineChart({...common, title: "Disk free", yBytes: true, yFormat: bytes, series: [
+      {label: "free", color: "#059669", points: series("disk_free_bytes")}]})),
+    card("Stored images", lineChart({...common, title: "Stored images", yBytes: true, yFormat: bytes, series: [
+      {label: "event images", color: "#d97706", points: series("events_bytes")},
+      {label: "staging", color: "#0891b2", points: series("staging_bytes")}]})));
+}
+
+export async function render(main, context) {
+  document.title = "Overview · storewatch";
+  const body = h("div", {});
+  main.append(h("div", {class: "page-header"}, h("div", {}, h("h1", {}, "Overview"),
+    h("p", {class: "muted"}, "Health at a glance; updates every 15 seconds."))), body);
+  async function reload() {
+    const since = new Date(Date.now() - DAY_S * 1000).toISOString();
+    const [metrics, {devices}, {events}, {samples}] = await Promise.all([
+      api.get("/admin/metrics", {signal: context.signal}),
+      api.get("/admin/devices", {signal: context.signal}),
+      api.get("/admin/events?limit=1", {signal: context.signal}),
+      api.get("/admin/metrics/history" + api.query({since}), {signal: context.signal}),
+    ]);
+    const lastEvent = events[0] || null;
+    replace(body, alertList(problems(metrics, devices, lastEvent)), statCards(metrics, devices, lastEvent), charts(samples));
+  }
+  await reload();
+  const timer = setInterval(() => { if (!document.hidden) reload().catch(() => {}); }, REFRESH_MS);
+  return () => clearInterval(timer);
+}
