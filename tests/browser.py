@@ -47,6 +47,8 @@ class Shots:
     def __call__(self, page: Page, name: str, full_page: bool = True) -> Path:
         self.count += 1
         path = ARTIFACTS / f"{self.prefix}-{self.count:02d}-{name}.png"
+        if full_page:  # from the top, so the sticky bar sits where it belongs
+            page.evaluate("() => window.scrollTo(0, 0)")
         page.screenshot(path=str(path), full_page=full_page)
         return path
 

@@ -19,7 +19,7 @@ from playwright.sync_api import Page, expect
 
 import shelf_scenes
 from browser import PHONE, Shots, browser, login, open_page, page, shots  # noqa: F401 (fixtures)
-from conftest import ADMIN_PASSWORD, LiveServer, start_live_server
+from conftest import ADMIN_PASSWORD, LiveServer, make_jpeg, start_live_server
 from storewatch import contract
 
 ITEM = 2
@@ -151,7 +151,7 @@ def test_logged_out_every_page_sends_you_to_the_login(server: LiveServer, page: 
 
 
 def test_add_a_device_and_use_its_token_rotate_disable_and_edit_it(server: LiveServer, admin: httpx.Client,
-                                                                     page: Page, shots: Shots) -> None:
+                                                                     page: Page, shots: Shots, tmp_path) -> None:
     login(page, server, "/devices")
     page.get_by_role("button", name="Add a device").first.click()
     page.get_by_label("Name").fill("Aisle 7 left")
@@ -164,9 +164,13 @@ def test_add_a_device_and_use_its_token_rotate_disable_and_edit_it(server: LiveS
     config_line = dialog.locator("[data-testid=curl-config]").inner_text()
     assert token in config_line and "device_id=aisle-7-left" in config_line
     assert "Authorization: Bearer" in dialog.inner_text() and "/api/v1/ingest/frame" in dialog.inner_text()
-    if shutil.which("curl"):
+    if shutil.which("curl"):  # the lines shown run as they are
         ran = subprocess.run(["bash", "-c", config_line], capture_output=True, text=True, timeout=20, check=True)
         assert json.loads(ran.stdout)["device_id"] == "aisle-7-left"
+        (tmp_path / "frame.jpg").write_bytes(make_jpeg(640, 480))
+        upload = dialog.locator("[data-testid=curl-frame]").inner_text()
+        ran = subprocess.run(["bash", "-c", upload], capture_output=True, text=True, timeout=20, check=True, cwd=tmp_path)
+        assert json.loads(ran.stdout)["seq"] == 1
     config = httpx.get(server.url + "/api/v1/device/config", params={"device_id": "aisle-7-left"},
                        headers={"Authorization": f"Bearer {token}"})
     assert config.status_code == 200

@@ -136,7 +136,10 @@ export async function render(main, context) {
 
   function markDirty(roi) {
     const item = listEl.querySelector(`[data-roi="${roi.key}"]`);
-    if (item) item.querySelector(".dirty-dot").hidden = !isDirty(roi);
+    if (item) {
+      item.querySelector(".dirty-dot").hidden = !isDirty(roi);
+      item.querySelector("button.save").disabled = !isDirty(roi);
+    }
     saveAllButton.hidden = !rois.some(isDirty);
   }
 
@@ -195,7 +198,8 @@ export async function render(main, context) {
     roi.form = thresholdsForm({overrides: roi.thresholds, inherited: thresholdInfo.defaults,
                                bounds: thresholdInfo.bounds, help: thresholdInfo.help,
                                onInput: () => markDirty(roi)});
-    const saveButton = h("button", {type: "button", class: "small primary"}, roi.id === null ? "Save new ROI" : "Save");
+    const saveButton = h("button", {type: "button", class: "small primary save", disabled: !isDirty(roi)},
+                         roi.id === null ? "Save new ROI" : "Save");
     saveButton.addEventListener("click", () => guarded(saveButton, async () => {
       await save(roi);
       toast(`Saved “${roi.name}”.`, "success");

@@ -13,6 +13,7 @@ const PAGE_SIZE = 20;
 const DECISIONS = [["", "Any decision"], ["changed", "Changed (item taken or placed)"],
                    ["unchanged", "Unchanged (touched)"], ["unknown", "Unknown"]];
 const TYPES = [["", "Interactions"], ["lighting_change", "Lighting changes"], ["all", "All events"]];
+// The API's default type is interactions; "" keeps the URL short for the common case.
 const DECISION_KIND = {changed: "bad", unchanged: "ok", unknown: "warn"};
 
 function select(name, options, value) {
@@ -52,7 +53,7 @@ function eventCard(event, deviceNames) {
   const card = h("article", {class: ["card", "event-card", event.false_alarm && "false-alarm"],
                              dataset: {event: event.id}},
     h("header", {},
-      h("h2", {}, event.type === "interaction" ? (event.roi_name || "ROI") : "Lighting change"),
+      h("h2", {}, event.type === "lighting_change" ? "Lighting change" : (event.roi_name || "Deleted ROI")),
       decision, alarm,
       h("span", {class: "muted small"}, deviceNames.get(event.device_id) || event.device_id, " · ",
         h("time", {datetime: event.start_ts, title: dateTime(event.start_ts)}, ago(event.start_ts)))),

@@ -127,7 +127,7 @@ export function lineChart(initial) {
     const bands = (options.bands || []).map((band) => {
       const a = Math.max(t0, band.start);
       const b = Math.min(t1, band.end ?? t1);
-      return s("rect", {class: "band", x: x(a), y: MARGIN.top, width: Math.max(2, x(b) - x(a)), height: plotH},
+      return s("rect", {class: "band", x: x(a), y: MARGIN.top, width: Math.max(4, x(b) - x(a)), height: plotH},
                s("title", {}, band.label || "interaction"));
     });
     const markers = (options.markers || []).filter((m) => m.t >= t0 && m.t <= t1).map((m) =>

@@ -54,7 +54,9 @@ export function roiEditor({onCreate, onChange, onSelect, onHint}) {
       nodes.push(s("polygon", {class: ["roi-shape", !roi.enabled && "disabled", selected && "selected"],
                                points, dataset: {key: roi.key}}));
       const [lx, ly] = px(anchor(roi.polygon));
-      nodes.push(s("text", {class: "roi-label", x: lx + 6, y: ly + 17}, roi.name || "unnamed"));
+      const text = roi.name || "unnamed";
+      const x = Math.max(4, Math.min(lx + 6, size.w - 7.5 * text.length - 4));
+      nodes.push(s("text", {class: "roi-label", x, y: Math.min(ly + 17, size.h - 6)}, text));
     }
     const roi = find(state.selected);
     if (roi && state.tool === "select") {
