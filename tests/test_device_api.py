@@ -559,3 +559,13 @@ def test_every_rejection_is_counted_by_reason_and_survives_a_restart(data_dir):
     assert counts[("ingest_rejected", "not_a_jpeg")] == 2
     assert counts[("ingest_rejected", "validation_failed")] == 1
     assert counts[("heartbeat_rejected", "validation_failed")] == 1
+
+
+def test_without_credentials_the_upload_is_refused_before_its_body_is_read(live_server):
+    """The server answers 401 while the client is still sending, so it never holds the body."""
+    head = (f"POST {FRAME} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=x\r\n"
+            f"Content-Length: {9 * 1024 * 1024}\r\n\r\n")
+    with socket.create_connection(("127.0.0.1", live_server.port), timeout=10) as sock:
+        sock.sendall(head.encode() + b"--x\r\n")
+        answer = sock.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 401")

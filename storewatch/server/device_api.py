@@ -13,6 +13,7 @@ from starlette.routing import Route
 from storewatch import contract
 from storewatch.appliance import Appliance
 from storewatch.captures import FrameConflict
+from storewatch.db import Row
 from storewatch.jpeg import NotAJpeg, inspect_jpeg
 from storewatch.retention import emergency_free
 from storewatch.server.device_auth import DeviceAuthenticator, require_same_device
@@ -38,20 +39,40 @@ def _refuse_while_stopping(request: Request) -> None:
                        headers={"Retry-After": "5"})
 
 
+async def _bearer_device(request: Request) -> Row | None:
+    """Authenticate before reading the body unless the scheme signs the body (HMAC).
+
+    A caller without valid credentials is then refused at once, before it can make the
+    appliance hold up to max_body_bytes of its upload in memory.
+    """
+    authenticator = _authenticator(request)
+    if authenticator.signs_body(request.headers):
+        return None
+    return await anyio.to_thread.run_sync(
+        authenticator.authenticate, request.headers, request.method, request.url.path, b"")
+
+
+def _device_for(request: Request, device: Row | None, body: bytes) -> Row:
+    if device is not None:
+        return device
+    return _authenticator(request).authenticate(request.headers, "POST", request.url.path, body)
+
+
 async def ingest_frame(request: Request) -> Response:
     appliance = _appliance(request)
     try:
         _refuse_while_stopping(request)
+        device = await _bearer_device(request)
         body = await read_body(request, appliance.settings.get("max_body_bytes"))
-        result = await anyio.to_thread.run_sync(_ingest, request, appliance, body)
+        result = await anyio.to_thread.run_sync(_ingest, request, appliance, body, device)
     except ApiError as exc:
         appliance.counters.add("ingest_rejected", exc.code)
         raise
     return JSONResponse(result.to_json(), status_code=200 if result.duplicate else 201)
 
 
-def _ingest(request: Request, appliance: Appliance, body: bytes) -> contract.IngestResult:
-    device = _authenticator(request).authenticate(request.headers, "POST", request.url.path, body)
+def _ingest(request: Request, appliance: Appliance, body: bytes, device: Row | None) -> contract.IngestResult:
+    device = _device_for(request, device, body)
     parts = parse_multipart(request.headers.get("content-type"), body,
                             {"meta": contract.MAX_META_BYTES})
     meta = _frame_meta(parts, device)
@@ -111,17 +132,18 @@ def _check_disk_reserve(appliance: Appliance, incoming: int) -> None:
 async def heartbeat(request: Request) -> Response:
     try:
         _refuse_while_stopping(request)
+        device = await _bearer_device(request)
         body = await read_body(request, MAX_JSON_BODY)
-        answer = await anyio.to_thread.run_sync(_heartbeat, request, body)
+        answer = await anyio.to_thread.run_sync(_heartbeat, request, body, device)
     except ApiError as exc:
         _appliance(request).counters.add("heartbeat_rejected", exc.code)
         raise
     return JSONResponse(answer)
 
 
-def _heartbeat(request: Request, body: bytes) -> dict[str, str]:
+def _heartbeat(request: Request, body: bytes, device: Row | None) -> dict[str, str]:
     appliance = _appliance(request)
-    device = _authenticator(request).authenticate(request.headers, "POST", request.url.path, body)
+    device = _device_for(request, device, body)
     raw = parse_json_object(body, "body")
     require_same_device(device, raw.get("device_id") if isinstance(raw.get("device_id"), str) else None,
                         "body")
