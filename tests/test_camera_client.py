@@ -386,3 +386,17 @@ def test_stop_keeps_unsent_frames_on_disk(tmp_path):
     wait_for(lambda: client.stats()["captured"] >= 3, 5)
     client.stop(5)
     assert len(list((tmp_path / "spool").glob("*.frame"))) == client.stats()["spool_frames"] >= 3
+
+
+def test_in_burst_the_capture_loop_sleeps_between_frames(server, script, running):
+    """Regression: with the motion trigger on, burst once spun on a stale motion-look time."""
+    script.config.update(mode="burst", burst_interval_s=0.5, burst_hold_s=30,
+                         motion_trigger={"enabled": True, "threshold": 0.02,
+                                         "rois": [{"id": 1, "polygon": [[0, 0], [1, 0], [1, 1], [0, 1]]}]})
+    turns: list[float] = []
+    running(server.url, watchdog=lambda: turns.append(time.monotonic()), motion_check_interval_s=0.05)
+    wait_for(lambda: len(script.stored) >= 2, 5)
+    turns.clear()
+    time.sleep(1.5)
+    assert script.frames[-1]["meta"]["mode"] == "burst"
+    assert len(turns) < 40, f"the capture loop turned {len(turns)} times in 1.5 s"

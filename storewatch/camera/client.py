@@ -164,7 +164,9 @@ class CameraClient:
                 self._capture_one()
                 next_due = last_start + self.modes.interval_s()
                 continue
-            if self.motion.enabled and now >= next_look and self.modes.mode == "baseline":
+            # Between uploads only baseline needs a motion look; burst frames are checked as taken.
+            looking = self.motion.enabled and self.modes.mode == "baseline"
+            if looking and now >= next_look:
                 next_look = now + self.motion_check_interval_s
                 if self.motion.moved(self._look()):
                     log.info("motion in the ROIs: burst for %gs", self.modes.config.burst_hold_s)
@@ -173,7 +175,7 @@ class CameraClient:
                 self.modes.changed.clear()
                 next_due = last_start + self.modes.interval_s()
                 continue
-            until = min(next_due, next_look if self.motion.enabled else next_due, now + 1.0)
+            until = min(next_due, next_look if looking else next_due, now + 1.0)
             self.modes.changed.wait(max(0.0, until - time.monotonic()))
 
     def _capture_one(self) -> None:
