@@ -35,6 +35,9 @@ class CliContext:
             self._appliance.close()
 
 
+LONG_RUNNING = frozenset({"run", "worker", "camera"})
+
+
 def print_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, sort_keys=True, default=str))
 
@@ -50,6 +53,10 @@ def main(ctx: click.Context, data_dir: Path | None, verbose: bool) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.DEBUG if verbose else logging.WARNING)
+    if ctx.invoked_subcommand in LONG_RUNNING:
+        from storewatch.memory import tune_allocator
+
+        tune_allocator()
     context = CliContext(data_dir or default_data_dir())
     ctx.obj = context
     ctx.call_on_close(context.close)
