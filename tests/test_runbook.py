@@ -1,4 +1,5 @@
-"""Every `storewatch …` command in docs/RUNBOOK.md's code blocks runs, in order, on a scratch data dir.
+"""Every `storewatch …` command in docs/RUNBOOK.md's and README.md's code blocks runs, in order,
+on a scratch data dir.
 
 Commands marked `# needs: …` (systemd, a Pi, a terminal, running forever) are checked only
 for their command path and options existing. `# exit: 0,1` allows those exit codes.
@@ -20,13 +21,15 @@ from storewatch.cli import main
 from conftest import REPO
 
 RUNBOOK = REPO / "docs" / "RUNBOOK.md"
+README = REPO / "README.md"
 NEEDS = re.compile(r"#\s*needs:\s*([\w-]+)")
 EXIT = re.compile(r"#\s*exit:\s*([\d,]+)")
-SCRATCH_PREFIXES = ("/tmp/", "/var/backups/")
+SCRATCH_PREFIXES = ("/tmp/", "/var/backups/", "/media/usb/")
 
 
 @dataclass(frozen=True)
 class DocCommand:
+    doc: str
     line_no: int
     text: str
     words: tuple[str, ...]
@@ -34,9 +37,9 @@ class DocCommand:
     exits: tuple[int, ...]
 
 
-def runbook_commands() -> list[DocCommand]:
+def doc_commands(doc: Path) -> list[DocCommand]:
     commands, in_block = [], False
-    for line_no, line in enumerate(RUNBOOK.read_text().splitlines(), 1):
+    for line_no, line in enumerate(doc.read_text().splitlines(), 1):
         if line.startswith("```"):
             in_block = not in_block
             continue
@@ -44,21 +47,22 @@ def runbook_commands() -> list[DocCommand]:
             continue
         needs, exits = NEEDS.search(line), EXIT.search(line)
         words = tuple(shlex.split(line, comments=True))[1:]
-        commands.append(DocCommand(line_no, line, words, needs.group(1) if needs else None,
+        commands.append(DocCommand(doc.name, line_no, line, words, needs.group(1) if needs else None,
                                    tuple(int(c) for c in exits.group(1).split(",")) if exits else (0,)))
     return commands
 
 
-COMMANDS = runbook_commands()
+RUNBOOK_COMMANDS = doc_commands(RUNBOOK)
+COMMANDS = [*RUNBOOK_COMMANDS, *doc_commands(README)]
 
 
 def test_the_runbook_shows_the_commands_it_promises():
-    shown = [" ".join(c.words) for c in COMMANDS]
+    shown = [" ".join(c.words) for c in RUNBOOK_COMMANDS]
     for promised in ("status", "doctor", "camera-test", "queue status", "queue retry --all-dead",
                      "retention run --dry-run", "db backup", "db check", "db restore", "device rotate-token",
                      "device add", "events export", "run "):
         assert any(line.startswith(promised) for line in shown), promised
-    assert len(COMMANDS) >= 20
+    assert len(RUNBOOK_COMMANDS) >= 20
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +105,7 @@ def _resolve(words: tuple[str, ...]) -> tuple[list[str], click.Command, list[str
     return path, command, rest
 
 
-@pytest.mark.parametrize("doc", COMMANDS, ids=[f"line{c.line_no}" for c in COMMANDS])
+@pytest.mark.parametrize("doc", COMMANDS, ids=[f"{c.doc}:{c.line_no}" for c in COMMANDS])
 def test_runbook_command(doc: DocCommand, scratch: Path, monkeypatch):
     path, command, rest = _resolve(doc.words)
     assert path and not isinstance(command, click.Group), f"{doc.text!r}: not a storewatch command"
