@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,14 +22,24 @@ KEY_FILE = "appliance.key"
 
 
 class ApplianceSettings:
-    """Appliance-wide settings from the `settings` table over the registry's defaults."""
+    """Appliance-wide settings from the `settings` table over the registry's defaults.
+
+    Ingest reads several settings per frame, so they are cached briefly: a change made
+    in this process applies at once, one made by another (the CLI) within CACHE_SECONDS.
+    """
+
+    CACHE_SECONDS = 2.0
 
     def __init__(self, db: Database):
         self.db = db
+        self._cache: tuple[float, dict[str, Any]] = (float("-inf"), {})
 
     def get(self, name: str) -> Any:
-        row = self.db.query_one("SELECT value FROM settings WHERE key = ?", (name,))
-        return json.loads(row["value"]) if row else APPLIANCE_SETTINGS[name].default
+        loaded_at, stored = self._cache
+        if time.monotonic() - loaded_at > self.CACHE_SECONDS:
+            stored = {row["key"]: row["value"] for row in self.db.query("SELECT key, value FROM settings")}
+            self._cache = (time.monotonic(), stored)
+        return json.loads(stored[name]) if name in stored else APPLIANCE_SETTINGS[name].default
 
     def all(self) -> dict[str, Any]:
         return {name: self.get(name) for name in APPLIANCE_SETTINGS}
@@ -39,6 +50,7 @@ class ApplianceSettings:
             for name, value in clean.items():
                 conn.execute("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key)"
                              " DO UPDATE SET value = excluded.value", (name, json.dumps(value)))
+        self._cache = (float("-inf"), {})
         return self.all()
 
 

@@ -71,6 +71,8 @@ class ImageStore:
 
     def __init__(self, root: Path):
         self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._resolved_root = self.root.resolve()
 
     def staging_path(self, device_id: str, day: str, seq: int, sha256: str) -> str:
         # The hash in the name keeps two different uploads of one seq from ever sharing a file.
@@ -80,8 +82,8 @@ class ImageStore:
         return f"{EVENTS}/{device_id}/{event_id}/{kind}.{suffix}"
 
     def absolute(self, relative: str) -> Path:
-        resolved = (self.root / relative).resolve()
-        if not resolved.is_relative_to(self.root.resolve()):
+        resolved = (self._resolved_root / relative).resolve()
+        if not resolved.is_relative_to(self._resolved_root):
             raise ValueError(f"path {relative!r} leaves the data directory")
         return resolved
 
@@ -102,7 +104,6 @@ class ImageStore:
         return size
 
     def usage(self) -> DiskUsage:
-        self.root.mkdir(parents=True, exist_ok=True)
         total, _, free = shutil.disk_usage(self.root)
         return DiskUsage(total=total, free=free)
 

@@ -39,17 +39,17 @@ def _refuse_while_stopping(request: Request) -> None:
                        headers={"Retry-After": "5"})
 
 
-async def _bearer_device(request: Request) -> Row | None:
+def _bearer_device(request: Request) -> Row | None:
     """Authenticate before reading the body unless the scheme signs the body (HMAC).
 
     A caller without valid credentials is then refused at once, before it can make the
-    appliance hold up to max_body_bytes of its upload in memory.
+    appliance hold up to max_body_bytes of its upload in memory. It runs on the event
+    loop: a hash and one indexed read in WAL mode, cheaper than a hop to a thread.
     """
     authenticator = _authenticator(request)
     if authenticator.signs_body(request.headers):
         return None
-    return await anyio.to_thread.run_sync(
-        authenticator.authenticate, request.headers, request.method, request.url.path, b"")
+    return authenticator.authenticate(request.headers, request.method, request.url.path, b"")
 
 
 def _device_for(request: Request, device: Row | None, body: bytes) -> Row:
@@ -62,7 +62,7 @@ async def ingest_frame(request: Request) -> Response:
     appliance = _appliance(request)
     try:
         _refuse_while_stopping(request)
-        device = await _bearer_device(request)
+        device = _bearer_device(request)
         body = await read_body(request, appliance.settings.get("max_body_bytes"))
         result = await anyio.to_thread.run_sync(_ingest, request, appliance, body, device)
     except ApiError as exc:
@@ -76,16 +76,15 @@ def _ingest(request: Request, appliance: Appliance, body: bytes, device: Row | N
     parts = parse_multipart(request.headers.get("content-type"), body,
                             {"meta": contract.MAX_META_BYTES})
     meta = _frame_meta(parts, device)
-    image = parts["image"]
+    jpeg = bytes(parts["image"].data)
     try:
-        width, height = inspect_jpeg(bytes(image.data))
+        width, height = inspect_jpeg(jpeg)
     except NotAJpeg as exc:
         raise ApiError(415, "not_a_jpeg", f"The image part is not a decodable JPEG: {exc}.") from None
     mismatched = [{"field": name, "message": f"is {meta[name]} but the JPEG is {actual}"}
                   for name, actual in (("width", width), ("height", height)) if meta[name] != actual]
     if mismatched:
         raise ApiError(422, "validation_failed", "width/height differ from the JPEG's own.", mismatched)
-    jpeg = bytes(image.data)
     _check_disk_reserve(appliance, len(jpeg))
     try:
         stored = appliance.captures.store(meta, jpeg)
@@ -132,7 +131,7 @@ def _check_disk_reserve(appliance: Appliance, incoming: int) -> None:
 async def heartbeat(request: Request) -> Response:
     try:
         _refuse_while_stopping(request)
-        device = await _bearer_device(request)
+        device = _bearer_device(request)
         body = await read_body(request, MAX_JSON_BODY)
         answer = await anyio.to_thread.run_sync(_heartbeat, request, body, device)
     except ApiError as exc:
