@@ -32,20 +32,35 @@ class BuiltinCamera:
         from storewatch.camera.sd_notify import Notifier
         from storewatch.camera.service import build_camera_client
 
-        device = self._local_device()
+        device, new = self._local_device()
         client = build_camera_client(
             self.server_url, device["id"], self.appliance.devices.token_of(device), self.source_spec,
             self.appliance.data_dir / "camera", auth=device["auth_scheme"], notifier=Notifier.from_env())
+        if new and client.source.name == "simulated":
+            self._add_starter_rois(device["id"])
         client.start()
         self._watcher = threading.Thread(target=self._watch, args=(client,), name="camera-watch", daemon=True)
         self._watcher.start()
 
-    def _local_device(self) -> dict:
+    def _local_device(self) -> tuple[dict, bool]:
+        """The built-in camera's device, and whether it was registered just now."""
         devices = self.appliance.devices
-        if not any(d["id"] == LOCAL_CAMERA_ID for d in devices.list()):
-            devices.add("Built-in camera", LOCAL_CAMERA_ID)
-            log.info("registered the built-in camera as device %s", LOCAL_CAMERA_ID)
-        return devices.get(LOCAL_CAMERA_ID)
+        if any(d["id"] == LOCAL_CAMERA_ID for d in devices.list()):
+            return devices.get(LOCAL_CAMERA_ID), False
+        devices.add("Built-in camera", LOCAL_CAMERA_ID)
+        log.info("registered the built-in camera as device %s", LOCAL_CAMERA_ID)
+        return devices.get(LOCAL_CAMERA_ID), True
+
+    def _add_starter_rois(self, device_id: str) -> None:
+        """A newcomer on the simulated shelf sees events without drawing anything first."""
+        from storewatch.camera.simulated import starter_rois
+        from storewatch.rois import RoiStore
+
+        store = RoiStore(self.appliance.db, self.appliance.devices)
+        for name, polygon in starter_rois():
+            store.add(device_id, name, polygon)
+        log.info("added %d starter ROIs for the simulated shelf; edit them in the admin panel",
+                 len(starter_rois()))
 
     def _watch(self, client) -> None:  # noqa: ANN001
         try:

@@ -74,3 +74,27 @@ def test_a_port_already_in_use_stops_with_an_error(data_dir):
         with pytest.raises(RuntimeError):
             server.start(timeout=10)
         assert server.process.wait(10) != 0
+
+
+def test_a_newcomer_on_the_simulated_shelf_sees_an_event_within_minutes(data_dir):
+    """scripts/run's promise: no Pi camera, nothing drawn, and yet real events appear."""
+    prepare_data_dir(data_dir)
+    server = LiveServer(data_dir=data_dir, port=free_port(), extra_args=["--camera", "simulated"])
+    server.start()
+    try:
+        with server.admin_client() as admin:
+            deadline, rois = time.monotonic() + 20, []
+            while time.monotonic() < deadline and not rois:  # the camera registers once the server listens
+                time.sleep(0.2)
+                rois = admin.get("/api/v1/admin/devices/local-camera/rois").json().get("rois", [])
+            assert [r["name"] for r in rois] == ["shelf 1", "shelf 2", "shelf 3"]
+            deadline, events = time.monotonic() + 150, []
+            while time.monotonic() < deadline and not events:
+                time.sleep(2)
+                events = admin.get("/api/v1/admin/events",
+                                   params={"device": "local-camera"}).json()["events"]
+                events = [e for e in events if e["type"] == "interaction_detected"]
+        assert events, server.log()[-3000:]
+        assert events[0]["decision"] in ("changed", "unchanged") and events[0]["roi_name"].startswith("shelf")
+    finally:
+        assert server.stop() == 0

@@ -194,6 +194,16 @@ class SimulatedShelf(FrameSource):
         self._noise = []
 
 
+def starter_rois() -> list[tuple[str, list[list[float]]]]:
+    """One ROI per shelf board, normalized: what a newcomer would draw on this scene."""
+    spacing = SHELF_TOPS[1] - SHELF_TOPS[0]
+    rois = []
+    for number, bottom in enumerate(SHELF_TOPS, 1):
+        top = round(bottom - spacing * 0.92, 3)
+        rois.append((f"shelf {number}", [[0.04, top], [0.96, top], [0.96, bottom], [0.04, bottom]]))
+    return rois
+
+
 def slot_box(size: tuple[int, int], slot: int, item_height: float = 1.0) -> tuple[int, int, int, int]:
     """Pixel box of an item standing in `slot` (left, top, right, bottom)."""
     width, height = size
