@@ -400,3 +400,11 @@ def test_in_burst_the_capture_loop_sleeps_between_frames(server, script, running
     time.sleep(1.5)
     assert script.frames[-1]["meta"]["mode"] == "burst"
     assert len(turns) < 40, f"the capture loop turned {len(turns)} times in 1.5 s"
+
+
+def test_a_shorter_heartbeat_interval_applies_without_waiting_out_the_old_one(server, script, running):
+    script.config.update(config_poll_interval_s=1)
+    running(server.url)
+    wait_for(lambda: len(script.heartbeats) == 1, 5)  # the first beat, then 60 s to the next
+    script.config.update(config_version="c2", heartbeat_interval_s=1)
+    wait_for(lambda: len(script.heartbeats) >= 3, 6)

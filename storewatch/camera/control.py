@@ -59,16 +59,20 @@ class ControlLoop:
 
     def run(self, first_heartbeat_s: float = 2.0, first_poll_s: float = 0.0) -> None:
         next_poll = time.monotonic() + first_poll_s
-        next_beat = time.monotonic() + first_heartbeat_s
+        first_beat = time.monotonic() + first_heartbeat_s
+        last_beat: float | None = None
         while not self._stop.is_set():
             now = time.monotonic()
             if now >= next_poll or self.modes.refetch.is_set():
                 self.modes.refetch.clear()
                 self._guarded(self.fetch_config)
                 next_poll = time.monotonic() + self.modes.config.config_poll_interval_s
+            # Due by the interval in force now, so a config fetched later applies at once.
+            next_beat = first_beat if last_beat is None else last_beat + self.modes.config.heartbeat_interval_s
             if now >= next_beat:
                 self._guarded(self.send_heartbeat)
-                next_beat = time.monotonic() + self.modes.config.heartbeat_interval_s
+                last_beat = time.monotonic()
+                next_beat = last_beat + self.modes.config.heartbeat_interval_s
             wait = min(next_poll, next_beat) - time.monotonic()
             if wait > 0:
                 self.modes.refetch.wait(min(wait, 1.0))
