@@ -156,6 +156,12 @@ class TcpProxy:
 
     def down(self) -> None:
         if self._listener is not None:
+            # close() alone leaves the kernel socket listening while accept() blocks on it
+            # in another thread; shutdown() wakes that accept() and stops new connections.
+            try:
+                self._listener.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
             self._listener.close()
             self._listener = None
         self.cut()
