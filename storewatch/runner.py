@@ -22,6 +22,7 @@ from storewatch.appliance import Appliance
 from storewatch.server.app import create_app
 
 log = logging.getLogger("storewatch.run")
+MAX_CONNECTIONS = 200
 
 
 class Service(Protocol):
@@ -77,8 +78,11 @@ def serve(appliance: Appliance, host: str, port: int,
           supervisor: Supervisor | None = None) -> int:
     """Run until a signal; returns the exit code (0 after a clean stop)."""
     app = create_app(appliance, extra_routes)
+    # uvicorn has no timeout for half-sent request heads; capping connections keeps a
+    # flood of them from exhausting a Pi's file handles (over the cap uvicorn answers 503).
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
-                            timeout_graceful_shutdown=stop_timeout, server_header=False)
+                            timeout_graceful_shutdown=stop_timeout, server_header=False,
+                            limit_concurrency=MAX_CONNECTIONS)
     server = _Server(config)
     server.on_exit = lambda: setattr(app.state, "stopping", True)
     supervisor = supervisor or Supervisor()
