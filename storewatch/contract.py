@@ -187,6 +187,9 @@ def valid_device_id(value: str) -> bool:
 
 
 def signing_string(method: str, path: str, timestamp: str, nonce: str, body: bytes) -> bytes:
+    """What HMAC signs. PATH is the path alone, without the query string (CONTRACT.md does
+    not say; GET /device/config?device_id=… signs `/api/v1/device/config`), and a GET's
+    body is empty."""
     body_hash = hashlib.sha256(body).hexdigest()
     return f"{method.upper()}\n{path}\n{timestamp}\n{nonce}\n{body_hash}".encode()
 
