@@ -33,7 +33,7 @@ def test_wal_and_foreign_keys_are_on_in_every_thread(db: Database) -> None:
     for run in (lambda f: f(), in_thread):
         assert run(lambda: db.scalar("PRAGMA journal_mode")) == "wal"
         assert run(lambda: db.scalar("PRAGMA foreign_keys")) == 1
-        assert run(lambda: db.scalar("PRAGMA synchronous")) == 1  # NORMAL
+        assert run(lambda: db.scalar("PRAGMA synchronous")) == 2  # FULL: commits survive a power cut
 
 
 def test_foreign_keys_are_enforced(db: Database) -> None:

@@ -45,7 +45,9 @@ class Database:
             conn = apsw.Connection(self.path)
             conn.setbusytimeout(BUSY_TIMEOUT_MS)
             conn.row_trace = _row_factory
-            for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON"):
+            # synchronous=FULL: in WAL mode NORMAL may roll back the last commits after a
+            # power cut, and a device drops a frame once it got its 2xx.
+            for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON"):
                 conn.execute(f"PRAGMA {pragma}").fetchall()
             self._local.conn = conn
             with self._all_lock:

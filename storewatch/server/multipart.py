@@ -79,7 +79,7 @@ def parse_multipart(content_type: str | None, body: bytes, part_limits: dict[str
 
     def part_data(data: bytes, start: int, end: int) -> None:
         part = parts[-1]
-        part.data += data[start:end]
+        part.data += memoryview(data)[start:end]  # no intermediate copy of the chunk
         limit = part_limits.get(part.name)
         if limit is not None and len(part.data) > limit:
             raise ApiError(413, "part_too_large", f"The {part.name!r} part is over {limit} bytes.")
