@@ -144,3 +144,20 @@ def device(live_server: LiveServer) -> tuple[str, str]:
         answer.raise_for_status()
         body = answer.json()
     return body["device_id"], body["token"]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One live server shared by the tests of a module, for tests that only add to it."""
+    data_dir = tmp_path_factory.mktemp("module-server") / "data"
+    data_dir.mkdir()
+    started = start_live_server(data_dir)
+    yield started
+    started.stop()
+
+
+@pytest.fixture(scope="module")
+def admin(server: LiveServer) -> Iterator[httpx.Client]:
+    """An admin session on the module's shared server."""
+    with server.admin_client() as client:
+        yield client

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 
 import httpx
@@ -12,26 +11,11 @@ import pytest
 
 from storewatch import contract
 from storewatch.settings import DEVICE_SETTINGS
-from tests.conftest import LiveServer, make_jpeg, start_live_server
+from tests.conftest import LiveServer, make_jpeg
 
 DEVICES = "/api/v1/admin/devices"
 JPEG = make_jpeg(64, 48, seed=1)
 _seq = itertools.count(1)
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    data_dir = tmp_path_factory.mktemp("admin-devices") / "data"
-    data_dir.mkdir()
-    started = start_live_server(data_dir)
-    yield started
-    started.stop()
-
-
-@pytest.fixture(scope="module")
-def admin(server: LiveServer) -> Iterator[httpx.Client]:
-    with server.admin_client() as client:
-        yield client
 
 
 def add(admin: httpx.Client, name: str = "Shelf cam", **extra: object) -> dict:

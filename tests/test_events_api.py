@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from datetime import datetime, timezone
 
 import httpx
@@ -13,27 +12,12 @@ import pytest
 from click.testing import CliRunner
 
 import shelf_scenes
-from conftest import LiveServer, start_live_server
+from conftest import LiveServer
 from storewatch import contract
 from storewatch.cli import main
 
 EVENTS = "/api/v1/admin/events"
 SEQUENCE = shelf_scenes.reach_sequence(2, "take")
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    data_dir = tmp_path_factory.mktemp("events-api") / "data"
-    data_dir.mkdir()
-    started = start_live_server(data_dir)
-    yield started
-    started.stop()
-
-
-@pytest.fixture(scope="module")
-def admin(server: LiveServer) -> Iterator[httpx.Client]:
-    with server.admin_client() as client:
-        yield client
 
 
 def post_frame(server: LiveServer, device_id: str, token: str, seq: int, epoch: float, jpeg: bytes) -> dict:

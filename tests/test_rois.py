@@ -10,7 +10,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from conftest import LiveServer, start_live_server
+from conftest import LiveServer
 from storewatch import contract
 from storewatch.analysis.thresholds import BOUNDS, Thresholds
 from storewatch.appliance import Appliance
@@ -137,15 +137,6 @@ def test_global_defaults_are_stored_apply_under_overrides_and_keep_rois_valid(st
 
 
 # --- admin API -------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    data_dir = tmp_path_factory.mktemp("rois-api") / "data"
-    data_dir.mkdir()
-    started = start_live_server(data_dir)
-    yield started
-    started.stop()
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ import re
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
 from datetime import datetime, timezone
 from urllib.parse import quote
 
@@ -25,19 +24,6 @@ from storewatch import contract
 
 ITEM = 2
 ROI = [list(p) for p in shelf_scenes.roi_around(ITEM)]
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    started = start_live_server(tmp_path_factory.mktemp("spa-browser") / "data")
-    yield started
-    started.stop()
-
-
-@pytest.fixture(scope="module")
-def admin(server: LiveServer) -> Iterator[httpx.Client]:
-    with server.admin_client() as client:
-        yield client
 
 
 @pytest.fixture(scope="module")
