@@ -73,11 +73,11 @@ class _Server(uvicorn.Server):
 
 
 def serve(appliance: Appliance, host: str, port: int,
-          services: Sequence[Service] = (), extra_routes: Sequence = (),
+          services: Sequence[Service] = (),
           on_ready: Callable[[str], None] | None = None, stop_timeout: float = 10.0,
           supervisor: Supervisor | None = None) -> int:
     """Run until a signal; returns the exit code (0 after a clean stop)."""
-    app = create_app(appliance, extra_routes)
+    app = create_app(appliance)
     # uvicorn has no timeout for half-sent request heads; capping connections keeps a
     # flood of them from exhausting a Pi's file handles (over the cap uvicorn answers 503).
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,

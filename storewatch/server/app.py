@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterable
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import anyio
 import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.routing import BaseRoute
 
 from storewatch.appliance import Appliance
 from storewatch.server import (admin_auth, admin_devices, admin_events, admin_queue, admin_rois, admin_settings,
@@ -21,12 +19,11 @@ from storewatch.server.device_auth import DeviceAuthenticator
 from storewatch.server.errors import EXCEPTION_HANDLERS
 
 log = logging.getLogger("storewatch.server")
-STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 COUNTER_FLUSH_S = 5.0
 
 
-def create_app(appliance: Appliance, extra_routes: Iterable[BaseRoute] = ()) -> Starlette:
-    """The appliance's HTTP face. `extra_routes` lets later parts (worker, admin pages) plug in."""
+def create_app(appliance: Appliance) -> Starlette:
+    """The appliance's HTTP face: every route module, the admin app's fallback last."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -46,7 +43,7 @@ def create_app(appliance: Appliance, extra_routes: Iterable[BaseRoute] = ()) -> 
         routes=[*device_api.ROUTES, *admin_auth.ROUTES, *admin_devices.ROUTES, *admin_settings.ROUTES,
                 *admin_rois.ROUTES, *admin_events.ROUTES, *admin_queue.ROUTES,
                 *admin_metrics.ROUTES, *metrics_text.ROUTES,
-                *openapi_routes.ROUTES, *extra_routes,
+                *openapi_routes.ROUTES,
                 *spa.ROUTES],  # the admin app's fallback goes last: it must never shadow the API
         middleware=[Middleware(admin_auth.AdminGuard)],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
