@@ -102,6 +102,14 @@ class LiveServer:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path else ""
 
+    def add_device(self, name: str, auth_scheme: str = "bearer") -> tuple[str, str]:
+        """Register a device through the admin API: (device_id, token)."""
+        with self.admin_client() as admin:
+            answer = admin.post("/api/v1/admin/devices", json={"name": name, "auth_scheme": auth_scheme})
+            answer.raise_for_status()
+            body = answer.json()
+        return body["device_id"], body["token"]
+
     @contextlib.contextmanager
     def admin_client(self) -> Iterator[httpx.Client]:
         """An httpx client logged in as the admin, sending the CSRF header."""
@@ -139,11 +147,7 @@ def live_server(data_dir: Path) -> Iterator[LiveServer]:
 @pytest.fixture
 def device(live_server: LiveServer) -> tuple[str, str]:
     """A registered device on the live server: (device_id, token)."""
-    with live_server.admin_client() as admin:
-        answer = admin.post("/api/v1/admin/devices", json={"name": "test cam"})
-        answer.raise_for_status()
-        body = answer.json()
-    return body["device_id"], body["token"]
+    return live_server.add_device("test cam")
 
 
 @pytest.fixture(scope="module")

@@ -206,8 +206,7 @@ def test_missing_or_unknown_credentials_are_401(live_server, device):
 
 def test_a_token_for_another_device_is_403(live_server, device):
     _, token = device
-    with live_server.admin_client() as admin:
-        other = admin.post("/api/v1/admin/devices", json={"name": "other"}).json()["device_id"]
+    other, _ = live_server.add_device("other")
     assert_error(post_frame(live_server, token, meta_for(other, 1), make_jpeg()), 403, "wrong_device")
     assert_nothing_stored(live_server)
 
@@ -226,12 +225,6 @@ def test_a_disabled_device_is_403_until_enabled(live_server, device):
 # --- HMAC ---------------------------------------------------------------------------------
 
 
-def _hmac_device(server: LiveServer) -> tuple[str, str]:
-    with server.admin_client() as admin:
-        body = admin.post("/api/v1/admin/devices", json={"name": "signer", "auth_scheme": "hmac"}).json()
-    return body["device_id"], body["token"]
-
-
 def _signed_post(server: LiveServer, device_id: str, key: str, seq: int, *, now: float | None = None,
                  nonce: str | None = None, tamper: bool = False) -> httpx.Response:
     body, content_type = _multipart(meta_for(device_id, seq), make_jpeg(seed=seq))
@@ -243,12 +236,12 @@ def _signed_post(server: LiveServer, device_id: str, key: str, seq: int, *, now:
 
 
 def test_hmac_signed_uploads_are_accepted(live_server):
-    device_id, token = _hmac_device(live_server)
+    device_id, token = live_server.add_device("signer", "hmac")
     assert _signed_post(live_server, device_id, token, 1).status_code == 201
 
 
 def test_hmac_rejects_stale_replayed_wrong_key_and_tampered(live_server):
-    device_id, token = _hmac_device(live_server)
+    device_id, token = live_server.add_device("signer", "hmac")
     assert_error(_signed_post(live_server, device_id, token, 1, now=time.time() - 301), 401)
     assert_error(_signed_post(live_server, device_id, token, 1, now=time.time() + 301), 401)
     assert_error(_signed_post(live_server, device_id, "swd_wrong", 1), 401)
@@ -262,7 +255,7 @@ def test_hmac_rejects_stale_replayed_wrong_key_and_tampered(live_server):
 
 
 def test_an_hmac_device_may_not_use_its_token_as_bearer(live_server):
-    device_id, token = _hmac_device(live_server)
+    device_id, token = live_server.add_device("signer", "hmac")
     assert_error(post_frame(live_server, token, meta_for(device_id, 1), make_jpeg()), 401)
 
 
@@ -484,9 +477,7 @@ def test_a_raw_socket_upload_as_an_esp32_sends_it(live_server, device):
 def test_a_restart_keeps_everything_and_cleans_crash_leftovers(data_dir):
     server = start_live_server(data_dir)
     try:
-        with server.admin_client() as admin:
-            body = admin.post("/api/v1/admin/devices", json={"name": "cam"}).json()
-        device_id, token = body["device_id"], body["token"]
+        device_id, token = server.add_device("cam")
         image = make_jpeg(seed=9)
         first = post_frame(server, token, meta_for(device_id, 1), image).json()
     finally:
@@ -537,9 +528,7 @@ def test_while_shutting_down_ingest_answers_503_with_retry_after(appliance):
 def test_every_rejection_is_counted_by_reason_and_survives_a_restart(data_dir):
     server = start_live_server(data_dir)
     try:
-        with server.admin_client() as admin:
-            body = admin.post("/api/v1/admin/devices", json={"name": "cam"}).json()
-        device_id, token = body["device_id"], body["token"]
+        device_id, token = server.add_device("cam")
         post_frame(server, token, meta_for(device_id, 1), make_jpeg())
         post_frame(server, token, meta_for(device_id, 1), make_jpeg())
         post_frame(server, "", meta_for(device_id, 2), make_jpeg())
