@@ -7,6 +7,7 @@ crash left behind.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import tempfile
@@ -22,9 +23,21 @@ class DiskFull(OSError):
     """Writing failed for lack of space; nothing was left behind."""
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=path.parent)
+def atomic_write(path: Path, data: bytes, *, sync_folder: bool = True) -> None:
+    """Write `data` to `path` so a crash leaves the old file or the new one, never half.
+
+    With sync_folder=False the caller must fsync the folder itself before it relies on
+    the new name (ImageStore.write_many does, once for several files).
+    """
+    try:
+        try:
+            fd, temp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=path.parent)
+        except FileNotFoundError:  # the folder's first file; cheaper than a mkdir on every write
+            make_folders(path.parent)
+            fd, temp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=path.parent)
+    except OSError as exc:
+        _raise_disk_full_if_so(exc)
+        raise
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -33,10 +46,30 @@ def atomic_write(path: Path, data: bytes) -> None:
         os.replace(temp_name, path)
     except BaseException as exc:
         _remove_quietly(Path(temp_name))
-        if isinstance(exc, OSError) and exc.errno in (28, 122):  # ENOSPC, EDQUOT
-            raise DiskFull(exc.errno, "no space left on the data disk") from exc
+        if isinstance(exc, OSError):
+            _raise_disk_full_if_so(exc)
         raise
-    fsync_dir(path.parent)
+    if sync_folder:
+        fsync_dir(path.parent)
+
+
+def _raise_disk_full_if_so(exc: OSError) -> None:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        raise DiskFull(exc.errno, "no space left on the data disk") from exc
+
+
+def make_folders(folder: Path) -> None:
+    """mkdir -p that also fsyncs each new folder's parent, so the folder outlives a power cut."""
+    missing = []
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for new in reversed(missing):
+        try:
+            new.mkdir()
+        except FileExistsError:  # another writer made it meanwhile
+            continue
+        fsync_dir(new.parent)
 
 
 def fsync_dir(folder: Path) -> None:
@@ -89,6 +122,32 @@ class ImageStore:
 
     def write(self, relative: str, data: bytes) -> None:
         atomic_write(self.absolute(relative), data)
+
+    def write_many(self, files: dict[str, bytes]) -> dict[str, Exception | None]:
+        """Write several files atomically, fsyncing each folder once: the outcome per path.
+
+        One failed file (a full disk, say) leaves nothing of itself and does not stop the
+        others; a folder whose fsync fails takes its files back out.
+        """
+        outcomes: dict[str, Exception | None] = {}
+        folders: dict[Path, list[str]] = {}
+        for relative, data in files.items():
+            try:
+                path = self.absolute(relative)
+                atomic_write(path, data, sync_folder=False)
+            except Exception as exc:
+                outcomes[relative] = exc
+                continue
+            outcomes[relative] = None
+            folders.setdefault(path.parent, []).append(relative)
+        for folder, written in folders.items():
+            try:
+                fsync_dir(folder)
+            except OSError as exc:
+                for relative in written:
+                    self.delete(relative)
+                    outcomes[relative] = exc
+        return outcomes
 
     def read(self, relative: str) -> bytes:
         return self.absolute(relative).read_bytes()

@@ -17,6 +17,7 @@ from storewatch.server import (admin_auth, admin_devices, admin_events, admin_qu
 from storewatch.server import admin_metrics, metrics_text
 from storewatch.server.device_auth import DeviceAuthenticator
 from storewatch.server.errors import EXCEPTION_HANDLERS
+from storewatch.server.ingest_writer import IngestWriter
 
 log = logging.getLogger("storewatch.server")
 COUNTER_FLUSH_S = 5.0
@@ -37,6 +38,7 @@ def create_app(appliance: Appliance) -> Starlette:
             finally:
                 app.state.stopping = True
                 tasks.cancel_scope.cancel()
+        await anyio.to_thread.run_sync(app.state.ingest_writer.stop)
         await anyio.to_thread.run_sync(appliance.counters.flush)
 
     app = Starlette(
@@ -53,6 +55,7 @@ def create_app(appliance: Appliance) -> Starlette:
     app.state.device_auth = DeviceAuthenticator(appliance.devices)
     app.state.login_limiter = admin_auth.LoginLimiter()
     app.state.stopping = False
+    app.state.ingest_writer = IngestWriter(appliance)
     return app
 
 

@@ -15,9 +15,9 @@ from storewatch.appliance import Appliance
 from storewatch.captures import FrameConflict
 from storewatch.db import Row
 from storewatch.jpeg import NotAJpeg, inspect_jpeg
-from storewatch.retention import emergency_free
 from storewatch.server.device_auth import DeviceAuthenticator, require_same_device
 from storewatch.server.errors import ApiError
+from storewatch.server.ingest_writer import IngestWriter, Stored, WriterStopped
 from storewatch.server.json_body import parse_json_object
 from storewatch.server.multipart import parse_multipart, read_body
 from storewatch.storage import DiskFull
@@ -35,8 +35,12 @@ def _authenticator(request: Request) -> DeviceAuthenticator:
 
 def _refuse_while_stopping(request: Request) -> None:
     if request.app.state.stopping:
-        raise ApiError(503, "shutting_down", "The appliance is shutting down; retry shortly.",
-                       headers={"Retry-After": "5"})
+        raise _shutting_down()
+
+
+def _shutting_down() -> ApiError:
+    return ApiError(503, "shutting_down", "The appliance is shutting down; retry shortly.",
+                    headers={"Retry-After": "5"})
 
 
 def _bearer_device(request: Request) -> Row | None:
@@ -59,20 +63,28 @@ def _device_for(request: Request, device: Row | None, body: bytes) -> Row:
 
 
 async def ingest_frame(request: Request) -> Response:
+    """Validate on the event loop (no thread hop for CPU work), store through the group commit."""
     appliance = _appliance(request)
     try:
         _refuse_while_stopping(request)
         device = _bearer_device(request)
         body = await read_body(request, appliance.settings.get("max_body_bytes"))
-        result = await anyio.to_thread.run_sync(_ingest, request, appliance, body, device)
+        device = _device_for(request, device, body)
+        meta, jpeg = _validated_frame(request, device, body)
+        stored = await _store(request, meta, jpeg)
     except ApiError as exc:
         appliance.counters.add("ingest_rejected", exc.code)
         raise
+    appliance.counters.add("ingest_frames", "duplicate" if stored.frame.duplicate else "accepted")
+    if not stored.frame.duplicate:
+        appliance.counters.add("ingest_bytes", "", len(jpeg))
+    result = contract.IngestResult(capture_id=stored.frame.capture_id, device_id=device["id"], seq=meta["seq"],
+                                   duplicate=stored.frame.duplicate, mode=stored.mode,
+                                   config_version=stored.config_version)
     return JSONResponse(result.to_json(), status_code=200 if result.duplicate else 201)
 
 
-def _ingest(request: Request, appliance: Appliance, body: bytes, device: Row | None) -> contract.IngestResult:
-    device = _device_for(request, device, body)
+def _validated_frame(request: Request, device: Row, body: bytes) -> tuple[dict[str, Any], bytes]:
     parts = parse_multipart(request.headers.get("content-type"), body,
                             {"meta": contract.MAX_META_BYTES})
     meta = _frame_meta(parts, device)
@@ -85,19 +97,20 @@ def _ingest(request: Request, appliance: Appliance, body: bytes, device: Row | N
                   for name, actual in (("width", width), ("height", height)) if meta[name] != actual]
     if mismatched:
         raise ApiError(422, "validation_failed", "width/height differ from the JPEG's own.", mismatched)
-    _check_disk_reserve(appliance, len(jpeg))
+    return meta, jpeg
+
+
+async def _store(request: Request, meta: dict[str, Any], jpeg: bytes) -> Stored:
+    writer: IngestWriter = request.app.state.ingest_writer
     try:
-        stored = appliance.captures.store(meta, jpeg)
+        return await writer.store(meta, jpeg)
     except FrameConflict as exc:
         raise ApiError(409, "seq_conflict", f"{exc}; a device must never reuse a seq.") from None
-    except (DiskFull, apsw.FullError):  # the file or its row did not fit; captures.store left nothing
-        raise _disk_full() from None
-    mode, version, _ = appliance.devices.current_mode(device["id"], contract.utc_now())
-    appliance.counters.add("ingest_frames", "duplicate" if stored.duplicate else "accepted")
-    if not stored.duplicate:
-        appliance.counters.add("ingest_bytes", "", len(jpeg))
-    return contract.IngestResult(capture_id=stored.capture_id, device_id=device["id"], seq=meta["seq"],
-                                 duplicate=stored.duplicate, mode=mode, config_version=version)
+    except (DiskFull, apsw.FullError):  # the file or its row did not fit; nothing was left behind
+        raise ApiError(507, "disk_reserve", "The appliance is below its disk reserve; keep the frame "
+                       "and retry later.", headers={"Retry-After": "60"}) from None
+    except WriterStopped:
+        raise _shutting_down() from None
 
 
 def _frame_meta(parts: dict[str, Any], device: dict[str, Any]) -> dict[str, Any]:
@@ -113,19 +126,6 @@ def _frame_meta(parts: dict[str, Any], device: dict[str, Any]) -> dict[str, Any]
     except contract.ContractError as exc:
         raise ApiError(422, "validation_failed", "Some meta fields are missing or invalid.",
                        exc.details) from None
-
-
-def _disk_full() -> ApiError:
-    return ApiError(507, "disk_reserve", "The appliance is below its disk reserve; keep the frame "
-                    "and retry later.", headers={"Retry-After": "60"})
-
-
-def _check_disk_reserve(appliance: Appliance, incoming: int) -> None:
-    usage = appliance.images.usage()
-    reserve = usage.reserve(appliance.settings.get("disk_reserve_bytes"),
-                            appliance.settings.get("disk_reserve_percent"))
-    if usage.free - incoming < reserve and not emergency_free(appliance, incoming):
-        raise _disk_full()
 
 
 async def heartbeat(request: Request) -> Response:

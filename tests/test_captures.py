@@ -1,0 +1,149 @@
+"""CaptureStore.store_batch: several frames in one transaction, each with its own outcome."""
+
+from __future__ import annotations
+
+import errno
+from pathlib import Path
+
+import apsw
+import pytest
+
+from conftest import make_jpeg
+from storewatch import contract, storage
+from storewatch.appliance import Appliance
+from storewatch.captures import FrameConflict, StoredFrame
+from storewatch.storage import DiskFull
+
+
+def meta(device_id: str, seq: int) -> dict:
+    return {"device_id": device_id, "seq": seq, "capture_ts": contract.format_timestamp(contract.utc_now()),
+            "width": 64, "height": 48, "jpeg_quality": 85}
+
+
+@pytest.fixture
+def cam(appliance: Appliance) -> str:
+    appliance.devices.add("cam", "cam")
+    return "cam"
+
+
+def staged_files(appliance: Appliance) -> list[str]:
+    return sorted(appliance.images.staging_files())
+
+
+def rows(appliance: Appliance) -> list[tuple[int, str]]:
+    return [(r["seq"], r["path"]) for r in appliance.db.query("SELECT seq, path FROM captures ORDER BY seq")]
+
+
+def test_a_batch_stores_every_frame_with_its_job_in_order(appliance: Appliance, cam: str) -> None:
+    queued: list[int] = []
+    appliance.captures.on_job_queued = queued.append
+    frames = [(meta(cam, seq), make_jpeg(seed=seq)) for seq in range(1, 6)]
+    outcomes = appliance.captures.store_batch(frames)
+    assert all(isinstance(o, StoredFrame) and not o.duplicate for o in outcomes)
+    assert [r[0] for r in rows(appliance)] == [1, 2, 3, 4, 5]
+    assert staged_files(appliance) == sorted(r[1] for r in rows(appliance))
+    jobs = appliance.db.query("SELECT id, seq, state FROM jobs ORDER BY id")
+    assert [(j["seq"], j["state"]) for j in jobs] == [(s, "queued") for s in range(1, 6)]
+    assert queued == [o.job_id for o in outcomes] == [j["id"] for j in jobs]
+    for (_, jpeg), (_, path) in zip(frames, rows(appliance)):
+        assert appliance.images.read(path) == jpeg
+    assert appliance.devices.get(cam)["last_seq"] == 5
+
+
+def test_twins_inside_one_batch_store_once(appliance: Appliance, cam: str) -> None:
+    jpeg = make_jpeg(seed=1)
+    first, twin = appliance.captures.store_batch([(meta(cam, 7), jpeg), (meta(cam, 7), jpeg)])
+    assert isinstance(first, StoredFrame) and isinstance(twin, StoredFrame)
+    assert (first.duplicate, twin.duplicate) == (False, True)
+    assert twin.capture_id == first.capture_id and twin.job_id is None
+    assert len(rows(appliance)) == 1 and staged_files(appliance) == [rows(appliance)[0][1]]
+    assert appliance.db.scalar("SELECT count(*) FROM jobs") == 1
+
+
+def test_a_conflicting_twin_is_refused_and_leaves_no_file(appliance: Appliance, cam: str) -> None:
+    first, other = appliance.captures.store_batch([(meta(cam, 7), make_jpeg(seed=1)), (meta(cam, 7), make_jpeg(seed=2))])
+    assert isinstance(first, StoredFrame) and isinstance(other, FrameConflict)
+    assert staged_files(appliance) == [rows(appliance)[0][1]]
+
+
+def test_a_frame_stored_before_is_a_duplicate_or_a_conflict_without_writing(appliance: Appliance, cam: str) -> None:
+    jpeg = make_jpeg(seed=1)
+    stored = appliance.captures.store(meta(cam, 1), jpeg)
+    again, conflict = appliance.captures.store_batch([(meta(cam, 1), jpeg), (meta(cam, 1), make_jpeg(seed=9))])
+    assert again == StoredFrame(capture_id=stored.capture_id, job_id=None, duplicate=True)
+    assert isinstance(conflict, FrameConflict)
+    assert len(staged_files(appliance)) == 1
+
+
+def test_before_write_sees_the_batchs_running_total_and_may_refuse_one(appliance: Appliance, cam: str) -> None:
+    frames = [(meta(cam, seq), make_jpeg(seed=seq)) for seq in (1, 2, 3)]
+    seen: list[int] = []
+
+    def reserve(incoming: int) -> None:
+        seen.append(incoming)
+        if len(seen) == 2:
+            raise DiskFull(errno.ENOSPC, "below the reserve")
+
+    outcomes = appliance.captures.store_batch(frames, before_write=reserve)
+    sizes = [len(jpeg) for _, jpeg in frames]
+    assert seen == [sizes[0], sizes[0] + sizes[1], sizes[0] + sizes[2]]  # the refused one is not counted
+    assert [type(o).__name__ for o in outcomes] == ["StoredFrame", "DiskFull", "StoredFrame"]
+    assert [r[0] for r in rows(appliance)] == [1, 3]
+    assert staged_files(appliance) == sorted(r[1] for r in rows(appliance))
+
+
+def test_one_file_that_does_not_fit_does_not_stop_the_others(
+        appliance: Appliance, cam: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = storage.atomic_write
+
+    def fill_up_on_seq_2(path: Path, data: bytes, **kwargs: bool) -> None:
+        if path.name.startswith("000000000002-"):
+            raise DiskFull(errno.ENOSPC, "no space left")
+        real(path, data, **kwargs)
+
+    monkeypatch.setattr(storage, "atomic_write", fill_up_on_seq_2)
+    outcomes = appliance.captures.store_batch([(meta(cam, seq), make_jpeg(seed=seq)) for seq in (1, 2, 3)])
+    assert [type(o).__name__ for o in outcomes] == ["StoredFrame", "DiskFull", "StoredFrame"]
+    assert [r[0] for r in rows(appliance)] == [1, 3]
+    assert staged_files(appliance) == sorted(r[1] for r in rows(appliance))
+
+
+def test_a_row_that_fails_rolls_back_alone(appliance: Appliance, cam: str) -> None:
+    # No device "ghost": its capture row breaks the foreign key inside its own savepoint.
+    outcomes = appliance.captures.store_batch([(meta(cam, 1), make_jpeg(seed=1)),
+                                               (meta("ghost", 1), make_jpeg(seed=2)),
+                                               (meta(cam, 2), make_jpeg(seed=3))])
+    assert isinstance(outcomes[1], apsw.ConstraintError)
+    assert [type(o).__name__ for o in (outcomes[0], outcomes[2])] == ["StoredFrame", "StoredFrame"]
+    assert [r[0] for r in rows(appliance)] == [1, 2]
+    assert appliance.db.scalar("SELECT count(*) FROM jobs") == 2
+    assert staged_files(appliance) == sorted(r[1] for r in rows(appliance))
+
+
+def test_a_failed_commit_refuses_the_whole_batch_and_leaves_nothing(
+        appliance: Appliance, cam: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    queued: list[int] = []
+    appliance.captures.on_job_queued = queued.append
+    real_write = appliance.db.write
+
+    class FailingCommit:
+        def __enter__(self) -> apsw.Connection:
+            self.inner = real_write()
+            return self.inner.__enter__()
+
+        def __exit__(self, *exc: object) -> None:
+            self.inner.__exit__(apsw.FullError, apsw.FullError("database or disk is full"), None)
+            raise apsw.FullError("database or disk is full")
+
+    monkeypatch.setattr(appliance.db, "write", FailingCommit)
+    outcomes = appliance.captures.store_batch([(meta(cam, seq), make_jpeg(seed=seq)) for seq in (1, 2)])
+    assert all(isinstance(o, apsw.FullError) for o in outcomes)
+    monkeypatch.undo()
+    assert rows(appliance) == [] and staged_files(appliance) == [] and queued == []
+    assert appliance.db.scalar("SELECT count(*) FROM jobs") == 0
+
+
+def test_store_raises_what_refused_its_frame(appliance: Appliance, cam: str) -> None:
+    appliance.captures.store(meta(cam, 1), make_jpeg(seed=1))
+    with pytest.raises(FrameConflict):
+        appliance.captures.store(meta(cam, 1), make_jpeg(seed=2))
