@@ -8,7 +8,7 @@ row, which `recover()` removes at the next start; never a row without its file.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,8 +30,42 @@ class StoredFrame:
     duplicate: bool
 
 
-def _is_new(outcome: object) -> bool:
-    return isinstance(outcome, StoredFrame) and not outcome.duplicate
+@dataclass(frozen=True)
+class NewFrame:
+    """A validated frame on its way in; the caller hashes it, off the writer's path."""
+
+    meta: dict[str, Any]
+    jpeg: bytes
+    sha256: str
+
+    @classmethod
+    def of(cls, meta: dict[str, Any], jpeg: bytes) -> NewFrame:
+        return cls(meta, jpeg, hashlib.sha256(jpeg).hexdigest())
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return self.meta["device_id"], self.meta["seq"]
+
+
+Outcome = StoredFrame | Exception
+
+
+def _twin_outcome(first: Outcome | None, first_frame: NewFrame, twin: NewFrame) -> Outcome:
+    """A second copy of a seq in one batch gets the answer its first copy got, as a duplicate."""
+    if isinstance(first, StoredFrame):
+        try:
+            return _answer_for_stored(first.capture_id, first_frame.sha256, twin)
+        except FrameConflict as exc:
+            return exc
+    return first if isinstance(first, Exception) else RuntimeError("the first copy got no answer")
+
+
+def _answer_for_stored(capture_id: int, sha256: str, frame: NewFrame) -> StoredFrame:
+    """The answer to a frame whose seq is already stored: a duplicate, or a FrameConflict."""
+    if sha256 != frame.sha256:
+        device_id, seq = frame.key
+        raise FrameConflict(f"seq {seq} of {device_id} is already stored with different bytes")
+    return StoredFrame(capture_id=capture_id, job_id=None, duplicate=True)
 
 
 class CaptureStore:
@@ -45,116 +79,140 @@ class CaptureStore:
         return self.db.query_one("SELECT * FROM captures WHERE device_id = ? AND seq = ?",
                                  (device_id, seq))
 
-    def check_existing(self, device_id: str, seq: int, sha256: str) -> StoredFrame | None:
-        """A duplicate's answer, a FrameConflict, or None when the seq is new."""
-        row = self.find(device_id, seq)
-        if row is None:
-            return None
-        if row["sha256"] != sha256:
-            raise FrameConflict(f"seq {seq} of {device_id} is already stored with different bytes")
-        return StoredFrame(capture_id=row["id"], job_id=None, duplicate=True)
-
     def store(self, meta: dict[str, Any], jpeg: bytes) -> StoredFrame:
-        """Store one validated frame; idempotent on (device_id, seq), also under races."""
-        outcome = self.store_batch([(meta, jpeg)])[0]
-        if isinstance(outcome, BaseException):
+        """Store one validated frame; idempotent on (device_id, seq)."""
+        outcome = self.store_batch([NewFrame.of(meta, jpeg)])[0]
+        if isinstance(outcome, Exception):
             raise outcome
         return outcome
 
-    def store_batch(self, frames: list[tuple[dict[str, Any], bytes]],
-                    before_write: Callable[[int], None] | None = None) -> list[StoredFrame | Exception]:
+    def store_batch(self, frames: list[NewFrame],
+                    before_write: Callable[[int], None] | None = None) -> list[Outcome]:
         """Store validated frames together: one transaction, so one WAL fsync for all of them.
 
         The outcome of each frame, in order, is its StoredFrame or the exception that
-        refused it (FrameConflict, DiskFull, apsw.FullError, or whatever `before_write`
-        raised for it); one refused frame never undoes the others. Idempotent on
-        (device_id, seq), also between twins inside one batch. `before_write` gets the bytes
-        the batch will have written with each new frame, and may refuse that frame (the disk
-        reserve).
+        refused it (FrameConflict, DiskFull, apsw errors, or what `before_write` raised);
+        one refused frame never undoes the others, except when the commit itself fails.
+        Idempotent on (device_id, seq), also between twins inside one batch.
+        `before_write` gets the bytes the batch will have written with each new frame, and
+        may refuse that frame (the disk reserve).
         """
-        outcomes: list[StoredFrame | Exception | None] = [None] * len(frames)
+        outcomes: list[Outcome | None] = [None] * len(frames)
         received = contract.format_timestamp(contract.utc_now())
         day = received[:10].replace("-", "")
-        new: list[tuple[int, dict[str, Any], bytes, str, str]] = []  # index, meta, jpeg, sha256, path
+        stored = self._stored_versions({frame.key for frame in frames})
+        first_of: dict[tuple[str, int], int] = {}  # a seq sent twice in this batch: stored once
+        paths: dict[int, str] = {}
         incoming = 0
-        for index, (meta, jpeg) in enumerate(frames):
-            sha256 = hashlib.sha256(jpeg).hexdigest()
+        for index, frame in enumerate(frames):
+            if frame.key in first_of:
+                continue  # a twin: answered below, from its first copy's outcome
             try:
-                outcomes[index] = self.check_existing(meta["device_id"], meta["seq"], sha256)
-                if outcomes[index] is None:
-                    if before_write:
-                        before_write(incoming + len(jpeg))
-                    incoming += len(jpeg)
-                    path = self.images.staging_path(meta["device_id"], day, meta["seq"], sha256)
-                    new.append((index, meta, jpeg, sha256, path))
+                if frame.key in stored:
+                    outcomes[index] = _answer_for_stored(*stored[frame.key], frame)
+                    continue
+                if before_write:
+                    before_write(incoming + len(frame.jpeg))
             except Exception as exc:
                 outcomes[index] = exc
-        written = self.images.write_many({path: jpeg for _, _, jpeg, _, path in new})
-        pending = []
-        for index, meta, jpeg, sha256, path in new:
-            failure = written[path]
-            if failure is None:
-                pending.append((index, meta, jpeg, sha256, path))
-            else:
-                outcomes[index] = failure
-        queued = self._insert(pending, received, outcomes) if pending else []
-        for job_id in queued:
-            if self.on_job_queued:
-                self.on_job_queued(job_id)
+                continue
+            incoming += len(frame.jpeg)
+            first_of[frame.key] = index
+            paths[index] = self.images.staging_path(frame.meta["device_id"], day, frame.meta["seq"], frame.sha256)
+        written = self.images.write_many({paths[index]: frames[index].jpeg for index in paths})
+        for index, path in list(paths.items()):
+            if written[path] is not None:
+                outcomes[index] = written[path]
+                del paths[index]
+        if paths:
+            self._insert(frames, paths, received, outcomes)
+        for index, frame in enumerate(frames):
+            first = first_of.get(frame.key)
+            if first is not None and first != index:
+                outcomes[index] = _twin_outcome(outcomes[first], frames[first], frame)
+        if self.on_job_queued:
+            for outcome in outcomes:
+                if isinstance(outcome, StoredFrame) and outcome.job_id is not None:
+                    self.on_job_queued(outcome.job_id)
         return outcomes  # type: ignore[return-value]
 
-    def _insert(self, pending: list[tuple[int, dict[str, Any], bytes, str, str]], received: str,
-                outcomes: list[StoredFrame | Exception | None]) -> list[int]:
-        """The rows of files already written (capture, job, device update); the new job ids."""
+    def _stored_versions(self, keys: set[tuple[str, int]]) -> dict[tuple[str, int], tuple[int, str]]:
+        """(capture id, sha256) of the keys already stored, in one indexed query."""
+        if not keys:
+            return {}
+        values = ", ".join("(?, ?)" for _ in keys)
+        rows = self.db.query(
+            f"SELECT c.device_id, c.seq, c.id, c.sha256 FROM (VALUES {values}) AS k"
+            " JOIN captures AS c ON c.device_id = k.column1 AND c.seq = k.column2",
+            [part for key in keys for part in key])
+        return {(row["device_id"], row["seq"]): (row["id"], row["sha256"]) for row in rows}
+
+    def _insert(self, frames: list[NewFrame], paths: dict[int, str], received: str,
+                outcomes: list[Outcome | None]) -> None:
+        """The rows of the frames whose files are written: capture and job, then each device once."""
+        inserted: list[int] = []
         committed = False
         try:
             with self.db.write() as conn:
-                for index, meta, jpeg, sha256, path in pending:
+                latest: dict[str, NewFrame] = {}
+                for index, path in paths.items():
+                    frame = frames[index]
                     try:
-                        with conn:  # a savepoint: one frame that fails does not undo the others
-                            outcomes[index] = self._insert_one(conn, meta, jpeg, sha256, path, received)
-                    except (FrameConflict, apsw.Error) as exc:
-                        outcomes[index] = exc
+                        capture_id = self._insert_capture(conn, frame, path, received)
+                    except apsw.ConstraintError as exc:  # SQLite undoes this statement alone
+                        outcomes[index] = self._refused_row(frame, exc)
+                        continue
+                    conn.execute(
+                        "INSERT INTO jobs (capture_id, device_id, seq, created_at, updated_at)"
+                        " VALUES (?, ?, ?, ?, ?)", (capture_id, *frame.key, received, received))
+                    outcomes[index] = StoredFrame(capture_id=capture_id, job_id=conn.last_insert_rowid(),
+                                                  duplicate=False)
+                    inserted.append(index)
+                    device_id, seq = frame.key
+                    if device_id not in latest or seq > latest[device_id].meta["seq"]:
+                        latest[device_id] = frame
+                for device_id, frame in latest.items():
+                    conn.execute(
+                        "UPDATE devices SET last_seen = ?, last_seq = MAX(COALESCE(last_seq, -1), ?),"
+                        " fw_version = COALESCE(?, fw_version) WHERE id = ?",
+                        (received, frame.meta["seq"], frame.meta.get("fw_version"), device_id))
             committed = True
-        except Exception as exc:  # the commit failed: none of them is stored
-            for index, *_ in pending:
+        except Exception as exc:  # rolled back: nothing of the batch is stored
+            for index in inserted:
                 outcomes[index] = exc
         finally:
-            self._drop_unreferenced({path for index, *_, path in pending
-                                     if not (committed and _is_new(outcomes[index]))})
-        return [outcome.job_id for outcome in outcomes if _is_new(outcome)]  # type: ignore[union-attr]
+            kept = set(inserted) if committed else set()
+            self._drop_unreferenced(path for index, path in paths.items() if index not in kept)
 
-    def _insert_one(self, conn: apsw.Connection, meta: dict[str, Any], jpeg: bytes, sha256: str,
-                    path: str, received: str) -> StoredFrame:
-        device_id, seq = meta["device_id"], meta["seq"]
-        existing = self.check_existing(device_id, seq, sha256)
-        if existing:  # a twin committed first (maybe earlier in this batch); same bytes, same file
-            return existing
-        captured = contract.parse_timestamp(meta["capture_ts"])
+    def _drop_unreferenced(self, paths: Iterable[str]) -> None:
+        """Delete written files no committed row points to (a twin stored elsewhere may share one)."""
+        for path in paths:
+            if self.db.query_one("SELECT 1 FROM captures WHERE path = ?", (path,)) is None:
+                self.images.delete(path)
+
+    def _insert_capture(self, conn: apsw.Connection, frame: NewFrame, path: str, received: str) -> int:
+        meta = frame.meta
         conn.execute(
             "INSERT INTO captures (device_id, seq, capture_ts, capture_epoch, received_at,"
             " width, height, jpeg_quality, size_bytes, sha256, path, mode, rssi, fw_version,"
             " notes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (device_id, seq, meta["capture_ts"], captured.timestamp(), received,
-             meta["width"], meta["height"], meta["jpeg_quality"], len(jpeg), sha256, path,
+            (meta["device_id"], meta["seq"], meta["capture_ts"],
+             contract.parse_timestamp(meta["capture_ts"]).timestamp(), received,
+             meta["width"], meta["height"], meta["jpeg_quality"], len(frame.jpeg), frame.sha256, path,
              meta.get("mode"), meta.get("rssi"), meta.get("fw_version"), meta.get("notes")),
         )
-        capture_id = conn.last_insert_rowid()
-        conn.execute(
-            "INSERT INTO jobs (capture_id, device_id, seq, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?)", (capture_id, device_id, seq, received, received))
-        job_id = conn.last_insert_rowid()
-        conn.execute(
-            "UPDATE devices SET last_seen = ?, last_seq = MAX(COALESCE(last_seq, -1), ?),"
-            " fw_version = COALESCE(?, fw_version) WHERE id = ?",
-            (received, seq, meta.get("fw_version"), device_id))
-        return StoredFrame(capture_id=capture_id, job_id=job_id, duplicate=False)
+        return conn.last_insert_rowid()
 
-    def _drop_unreferenced(self, paths: set[str]) -> None:
-        """Delete written files that no committed row points to (a twin's row may share one)."""
-        for path in paths:
-            if self.db.query_one("SELECT 1 FROM captures WHERE path = ?", (path,)) is None:
-                self.images.delete(path)
+    def _refused_row(self, frame: NewFrame, error: apsw.ConstraintError) -> Outcome:
+        """A capture row the database refused: a twin stored meanwhile by someone else, or not."""
+        row = self.find(*frame.key)
+        if row is None:
+            return error  # e.g. the device was deleted since it was authenticated
+        try:
+            return _answer_for_stored(row["id"], row["sha256"], frame)
+        except FrameConflict as exc:
+            return exc
+
 
     def list(self, device_id: str, limit: int = 1000) -> list[Row]:
         rows = self.db.query(

@@ -11,7 +11,7 @@ import pytest
 from conftest import make_jpeg
 from storewatch import contract, storage
 from storewatch.appliance import Appliance
-from storewatch.captures import FrameConflict, StoredFrame
+from storewatch.captures import FrameConflict, NewFrame, StoredFrame
 from storewatch.storage import DiskFull
 
 
@@ -37,7 +37,7 @@ def rows(appliance: Appliance) -> list[tuple[int, str]]:
 def test_a_batch_stores_every_frame_with_its_job_in_order(appliance: Appliance, cam: str) -> None:
     queued: list[int] = []
     appliance.captures.on_job_queued = queued.append
-    frames = [(meta(cam, seq), make_jpeg(seed=seq)) for seq in range(1, 6)]
+    frames = [NewFrame.of(meta(cam, seq), make_jpeg(seed=seq)) for seq in range(1, 6)]
     outcomes = appliance.captures.store_batch(frames)
     assert all(isinstance(o, StoredFrame) and not o.duplicate for o in outcomes)
     assert [r[0] for r in rows(appliance)] == [1, 2, 3, 4, 5]
@@ -45,14 +45,14 @@ def test_a_batch_stores_every_frame_with_its_job_in_order(appliance: Appliance, 
     jobs = appliance.db.query("SELECT id, seq, state FROM jobs ORDER BY id")
     assert [(j["seq"], j["state"]) for j in jobs] == [(s, "queued") for s in range(1, 6)]
     assert queued == [o.job_id for o in outcomes] == [j["id"] for j in jobs]
-    for (_, jpeg), (_, path) in zip(frames, rows(appliance)):
-        assert appliance.images.read(path) == jpeg
+    for frame, (_, path) in zip(frames, rows(appliance)):
+        assert appliance.images.read(path) == frame.jpeg
     assert appliance.devices.get(cam)["last_seq"] == 5
 
 
 def test_twins_inside_one_batch_store_once(appliance: Appliance, cam: str) -> None:
     jpeg = make_jpeg(seed=1)
-    first, twin = appliance.captures.store_batch([(meta(cam, 7), jpeg), (meta(cam, 7), jpeg)])
+    first, twin = appliance.captures.store_batch([NewFrame.of(meta(cam, 7), jpeg), NewFrame.of(meta(cam, 7), jpeg)])
     assert isinstance(first, StoredFrame) and isinstance(twin, StoredFrame)
     assert (first.duplicate, twin.duplicate) == (False, True)
     assert twin.capture_id == first.capture_id and twin.job_id is None
@@ -61,7 +61,8 @@ def test_twins_inside_one_batch_store_once(appliance: Appliance, cam: str) -> No
 
 
 def test_a_conflicting_twin_is_refused_and_leaves_no_file(appliance: Appliance, cam: str) -> None:
-    first, other = appliance.captures.store_batch([(meta(cam, 7), make_jpeg(seed=1)), (meta(cam, 7), make_jpeg(seed=2))])
+    first, other = appliance.captures.store_batch([NewFrame.of(meta(cam, 7), make_jpeg(seed=1)),
+                                                          NewFrame.of(meta(cam, 7), make_jpeg(seed=2))])
     assert isinstance(first, StoredFrame) and isinstance(other, FrameConflict)
     assert staged_files(appliance) == [rows(appliance)[0][1]]
 
@@ -69,14 +70,15 @@ def test_a_conflicting_twin_is_refused_and_leaves_no_file(appliance: Appliance, 
 def test_a_frame_stored_before_is_a_duplicate_or_a_conflict_without_writing(appliance: Appliance, cam: str) -> None:
     jpeg = make_jpeg(seed=1)
     stored = appliance.captures.store(meta(cam, 1), jpeg)
-    again, conflict = appliance.captures.store_batch([(meta(cam, 1), jpeg), (meta(cam, 1), make_jpeg(seed=9))])
+    again, conflict = appliance.captures.store_batch([NewFrame.of(meta(cam, 1), jpeg),
+                                                          NewFrame.of(meta(cam, 1), make_jpeg(seed=9))])
     assert again == StoredFrame(capture_id=stored.capture_id, job_id=None, duplicate=True)
     assert isinstance(conflict, FrameConflict)
     assert len(staged_files(appliance)) == 1
 
 
 def test_before_write_sees_the_batchs_running_total_and_may_refuse_one(appliance: Appliance, cam: str) -> None:
-    frames = [(meta(cam, seq), make_jpeg(seed=seq)) for seq in (1, 2, 3)]
+    frames = [NewFrame.of(meta(cam, seq), make_jpeg(seed=seq)) for seq in (1, 2, 3)]
     seen: list[int] = []
 
     def reserve(incoming: int) -> None:
@@ -85,7 +87,7 @@ def test_before_write_sees_the_batchs_running_total_and_may_refuse_one(appliance
             raise DiskFull(errno.ENOSPC, "below the reserve")
 
     outcomes = appliance.captures.store_batch(frames, before_write=reserve)
-    sizes = [len(jpeg) for _, jpeg in frames]
+    sizes = [len(frame.jpeg) for frame in frames]
     assert seen == [sizes[0], sizes[0] + sizes[1], sizes[0] + sizes[2]]  # the refused one is not counted
     assert [type(o).__name__ for o in outcomes] == ["StoredFrame", "DiskFull", "StoredFrame"]
     assert [r[0] for r in rows(appliance)] == [1, 3]
@@ -94,15 +96,15 @@ def test_before_write_sees_the_batchs_running_total_and_may_refuse_one(appliance
 
 def test_one_file_that_does_not_fit_does_not_stop_the_others(
         appliance: Appliance, cam: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    real = storage.atomic_write
+    real = storage._write_temp
 
-    def fill_up_on_seq_2(path: Path, data: bytes, **kwargs: bool) -> None:
+    def fill_up_on_seq_2(path: Path, data: bytes) -> tuple[int, Path]:
         if path.name.startswith("000000000002-"):
             raise DiskFull(errno.ENOSPC, "no space left")
-        real(path, data, **kwargs)
+        return real(path, data)
 
-    monkeypatch.setattr(storage, "atomic_write", fill_up_on_seq_2)
-    outcomes = appliance.captures.store_batch([(meta(cam, seq), make_jpeg(seed=seq)) for seq in (1, 2, 3)])
+    monkeypatch.setattr(storage, "_write_temp", fill_up_on_seq_2)
+    outcomes = appliance.captures.store_batch([NewFrame.of(meta(cam, seq), make_jpeg(seed=seq)) for seq in (1, 2, 3)])
     assert [type(o).__name__ for o in outcomes] == ["StoredFrame", "DiskFull", "StoredFrame"]
     assert [r[0] for r in rows(appliance)] == [1, 3]
     assert staged_files(appliance) == sorted(r[1] for r in rows(appliance))
@@ -110,9 +112,9 @@ def test_one_file_that_does_not_fit_does_not_stop_the_others(
 
 def test_a_row_that_fails_rolls_back_alone(appliance: Appliance, cam: str) -> None:
     # No device "ghost": its capture row breaks the foreign key inside its own savepoint.
-    outcomes = appliance.captures.store_batch([(meta(cam, 1), make_jpeg(seed=1)),
-                                               (meta("ghost", 1), make_jpeg(seed=2)),
-                                               (meta(cam, 2), make_jpeg(seed=3))])
+    outcomes = appliance.captures.store_batch([NewFrame.of(meta(cam, 1), make_jpeg(seed=1)),
+                                               NewFrame.of(meta("ghost", 1), make_jpeg(seed=2)),
+                                               NewFrame.of(meta(cam, 2), make_jpeg(seed=3))])
     assert isinstance(outcomes[1], apsw.ConstraintError)
     assert [type(o).__name__ for o in (outcomes[0], outcomes[2])] == ["StoredFrame", "StoredFrame"]
     assert [r[0] for r in rows(appliance)] == [1, 2]
@@ -136,7 +138,7 @@ def test_a_failed_commit_refuses_the_whole_batch_and_leaves_nothing(
             raise apsw.FullError("database or disk is full")
 
     monkeypatch.setattr(appliance.db, "write", FailingCommit)
-    outcomes = appliance.captures.store_batch([(meta(cam, seq), make_jpeg(seed=seq)) for seq in (1, 2)])
+    outcomes = appliance.captures.store_batch([NewFrame.of(meta(cam, seq), make_jpeg(seed=seq)) for seq in (1, 2)])
     assert all(isinstance(o, apsw.FullError) for o in outcomes)
     monkeypatch.undo()
     assert rows(appliance) == [] and staged_files(appliance) == [] and queued == []

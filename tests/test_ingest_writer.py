@@ -11,7 +11,7 @@ import pytest
 from conftest import make_jpeg
 from storewatch import contract
 from storewatch.appliance import Appliance
-from storewatch.captures import FrameConflict
+from storewatch.captures import FrameConflict, NewFrame
 from storewatch.server.ingest_writer import IngestWriter, WriterStopped
 
 
@@ -45,18 +45,18 @@ class FirstBatchHeld:
 
         monkeypatch.setattr(appliance.captures, "store_batch", store_batch)
 
-    async def send(self, writer: IngestWriter, frames: list[tuple[dict, bytes]]) -> list:
+    async def send(self, writer: IngestWriter, frames: list[NewFrame]) -> list:
         """The first frame alone, the others while it is held; every outcome, in order."""
-        first = asyncio.ensure_future(writer.store(*frames[0]))
+        first = asyncio.ensure_future(writer.store(frames[0].meta, frames[0].jpeg))
         await asyncio.get_running_loop().run_in_executor(None, self.entered.wait, 10)
-        rest = [asyncio.ensure_future(writer.store(*frame)) for frame in frames[1:]]
+        rest = [asyncio.ensure_future(writer.store(frame.meta, frame.jpeg)) for frame in frames[1:]]
         await asyncio.sleep(0)  # each has queued its frame
         self.release.set()
         return await asyncio.gather(first, *rest, return_exceptions=True)
 
 
-def frames(*seqs: int) -> list[tuple[dict, bytes]]:
-    return [(meta(seq), make_jpeg(seed=seq)) for seq in seqs]
+def frames(*seqs: int) -> list[NewFrame]:
+    return [NewFrame.of(meta(seq), make_jpeg(seed=seq)) for seq in seqs]
 
 
 def test_frames_that_wait_together_commit_together(appliance: Appliance, writer: IngestWriter,
@@ -82,7 +82,7 @@ def test_a_batch_splits_at_max_batch(appliance: Appliance, writer: IngestWriter,
 def test_each_request_gets_its_own_outcome(appliance: Appliance, writer: IngestWriter,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     held = FirstBatchHeld(appliance, monkeypatch)
-    twins = [(meta(2), make_jpeg(seed=2)), (meta(2), make_jpeg(seed=2)), (meta(2), make_jpeg(seed=3))]
+    twins = [NewFrame.of(meta(2), make_jpeg(seed=seed)) for seed in (2, 2, 3)]
     first, second, twin, conflict = asyncio.run(held.send(writer, frames(1) + twins))
     assert held.sizes == [1, 3]
     assert not first.frame.duplicate and not second.frame.duplicate
@@ -120,9 +120,9 @@ def test_stop_stores_what_is_queued_and_refuses_the_rest(appliance: Appliance, w
     held = FirstBatchHeld(appliance, monkeypatch)
 
     async def main() -> list:
-        first = asyncio.ensure_future(writer.store(*frames(1)[0]))
+        first = asyncio.ensure_future(writer.store(meta(1), make_jpeg(seed=1)))
         await asyncio.get_running_loop().run_in_executor(None, held.entered.wait, 10)
-        rest = [asyncio.ensure_future(writer.store(*frame)) for frame in frames(2, 3, 4, 5)]
+        rest = [asyncio.ensure_future(writer.store(frame.meta, frame.jpeg)) for frame in frames(2, 3, 4, 5)]
         await asyncio.sleep(0)
         stopping = asyncio.get_running_loop().run_in_executor(None, writer.stop)
         await asyncio.sleep(0.05)  # stop() has queued its end mark behind the four
@@ -130,7 +130,7 @@ def test_stop_stores_what_is_queued_and_refuses_the_rest(appliance: Appliance, w
         results = await asyncio.gather(first, *rest)
         await stopping
         with pytest.raises(WriterStopped):
-            await writer.store(*frames(6)[0])
+            await writer.store(meta(6), make_jpeg(seed=6))
         return results
 
     results = asyncio.run(main())

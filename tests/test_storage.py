@@ -30,30 +30,15 @@ def test_atomic_write_replaces_an_existing_file_whole(tmp_path: Path) -> None:
     assert target.read_bytes() == b"new"
 
 
-class _FailingHandle:
-    """Stands in for the file object atomic_write writes through."""
-
-    def __init__(self, real, error: BaseException):  # noqa: ANN001
-        self.real, self.error = real, error
-
-    def __enter__(self):  # noqa: ANN204
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.real.close()
-
-    def write(self, data: bytes) -> int:
-        self.real.write(data[: len(data) // 2])  # part of the data reached the disk
-        raise self.error
-
-    def __getattr__(self, name: str):  # noqa: ANN204
-        return getattr(self.real, name)
-
-
 def _fail_writes_with(monkeypatch: pytest.MonkeyPatch, error: BaseException) -> None:
-    real_fdopen = os.fdopen
-    monkeypatch.setattr(storage.os, "fdopen",
-                        lambda fd, *a, **k: _FailingHandle(real_fdopen(fd, *a, **k), error))
+    """Part of the data reaches the disk, then the write fails with `error`."""
+    real_write = os.write
+
+    def failing_write(fd: int, data: bytes) -> int:
+        real_write(fd, bytes(data[: len(data) // 2]))
+        raise error
+
+    monkeypatch.setattr(storage.os, "write", failing_write)
 
 
 @pytest.mark.parametrize("code", [errno.ENOSPC, errno.EDQUOT])

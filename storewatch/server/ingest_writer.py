@@ -20,9 +20,9 @@ from typing import Any
 
 from storewatch import contract
 from storewatch.appliance import Appliance
-from storewatch.captures import StoredFrame
+from storewatch.captures import NewFrame, StoredFrame
 from storewatch.retention import emergency_free
-from storewatch.storage import DiskFull
+from storewatch.storage import DiskFull, DiskUsage
 
 log = logging.getLogger("storewatch.server")
 
@@ -58,6 +58,7 @@ class IngestWriter:
         self._thread: threading.Thread | None = None
         self._state_lock = threading.Lock()
         self._stopped = False
+        self._usage: DiskUsage | None = None  # the data disk, looked at once per batch
         self.batches = 0  # how many transactions, and frames in them: the grouping at work
         self.frames = 0
 
@@ -105,9 +106,12 @@ class IngestWriter:
                 self._commit(batch)
 
     def _commit(self, batch: list[_Pending]) -> None:
+        self._usage = None
         try:
+            # The hash is taken here, not on the event loop, which is the busier of the two.
             outcomes: list[Any] = self.appliance.captures.store_batch(
-                [(pending.meta, pending.jpeg) for pending in batch], before_write=self._check_disk_reserve)
+                [NewFrame.of(pending.meta, pending.jpeg) for pending in batch],
+                before_write=self._check_disk_reserve)
         except Exception as exc:  # store_batch answers per frame; never leave a request waiting
             log.exception("storing a batch of %d frames failed", len(batch))
             outcomes = [exc] * len(batch)
@@ -115,6 +119,7 @@ class IngestWriter:
         self.frames += len(batch)
         modes: dict[str, tuple[str, str]] = {}
         now = contract.utc_now()
+        answers: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future, Any]]] = {}
         for pending, outcome in zip(batch, outcomes):
             if isinstance(outcome, StoredFrame):
                 try:
@@ -124,27 +129,36 @@ class IngestWriter:
                     outcome = Stored(outcome, *modes[device_id])
                 except Exception as exc:
                     outcome = exc
+            answers.setdefault(pending.loop, []).append((pending.future, outcome))
+        for loop, settled in answers.items():  # one wake-up of each loop per batch
             try:
-                pending.loop.call_soon_threadsafe(_settle, pending.future, outcome)
-            except RuntimeError:  # the loop has closed; nobody waits for this answer any more
+                loop.call_soon_threadsafe(_settle, settled)
+            except RuntimeError:  # the loop has closed; nobody waits for these answers any more
                 pass
 
     def _check_disk_reserve(self, incoming: int) -> None:
-        """Refuse a frame that would take the disk below its reserve, after one emergency cleanup."""
+        """Refuse a frame that would take the disk below its reserve, after one emergency cleanup.
+
+        `incoming` counts the batch's frames so far, so one look at the disk serves the batch.
+        """
         settings = self.appliance.settings
-        usage = self.appliance.images.usage()
-        reserve = usage.reserve(settings.get("disk_reserve_bytes"), settings.get("disk_reserve_percent"))
-        if usage.free - incoming < reserve and not emergency_free(self.appliance, incoming):
-            raise DiskFull(errno.ENOSPC, "the data disk is below its reserve")
+        if self._usage is None:
+            self._usage = self.appliance.images.usage()
+        reserve = self._usage.reserve(settings.get("disk_reserve_bytes"), settings.get("disk_reserve_percent"))
+        if self._usage.free - incoming < reserve:
+            if not emergency_free(self.appliance, incoming):
+                raise DiskFull(errno.ENOSPC, "the data disk is below its reserve")
+            self._usage = self.appliance.images.usage()
 
 
-def _settle(future: asyncio.Future, outcome: Any) -> None:
-    if future.done():
-        return
-    if isinstance(outcome, BaseException):
-        future.set_exception(outcome)
-    else:
-        future.set_result(outcome)
+def _settle(settled: list[tuple[asyncio.Future, Any]]) -> None:
+    for future, outcome in settled:
+        if future.done():
+            continue
+        if isinstance(outcome, BaseException):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
 
 
 def _retrieve(future: asyncio.Future) -> None:
