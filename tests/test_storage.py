@@ -153,3 +153,31 @@ def test_usage_and_reserve(tmp_path: Path) -> None:
     assert small.reserve(50, 5.0) == 50
     assert small.reserve(10, 20.0) == 200
     assert small.below_reserve(10, 20.0) and not small.below_reserve(100, 0)
+
+
+def test_write_many_writes_each_file_whole_and_leaves_no_temp(tmp_path: Path) -> None:
+    store = ImageStore(tmp_path)
+    files = {f"staging/cam/20260101/{n:012d}-abc.jpg": bytes([n]) * (1000 + n) for n in range(6)}
+    files["staging/other/20260101/000000000001-abc.jpg"] = b"elsewhere"
+    assert store.write_many(files) == {relative: None for relative in files}
+    assert {relative: store.read(relative) for relative in files} == files
+    assert leftovers(tmp_path) == []
+
+
+def test_write_many_keeps_the_others_when_one_fsync_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = ImageStore(tmp_path)
+    real_fsync = os.fsync
+
+    def fail_for_seq_2(fd: int) -> None:
+        if "000000000002-" in os.readlink(f"/proc/self/fd/{fd}"):
+            raise OSError(errno.EIO, "I/O error")
+        real_fsync(fd)
+
+    monkeypatch.setattr(storage.os, "fsync", fail_for_seq_2)
+    files = {f"staging/cam/20260101/{n:012d}-abc.jpg": bytes([n]) * 1000 for n in (1, 2, 3)}
+    outcomes = store.write_many(files)
+    monkeypatch.undo()
+    failed = "staging/cam/20260101/000000000002-abc.jpg"
+    assert isinstance(outcomes.pop(failed), OSError) and set(outcomes.values()) == {None}
+    assert sorted(store.staging_files()) == sorted(outcomes)
+    assert leftovers(tmp_path) == []
