@@ -88,7 +88,7 @@ def _validated_frame(request: Request, device: Row, body: bytes) -> tuple[dict[s
     parts = parse_multipart(request.headers.get("content-type"), body,
                             {"meta": contract.MAX_META_BYTES})
     meta = _frame_meta(parts, device)
-    jpeg = bytes(parts["image"].data)
+    jpeg = parts["image"].data
     try:
         width, height = inspect_jpeg(jpeg)
     except NotAJpeg as exc:
@@ -118,7 +118,7 @@ def _frame_meta(parts: dict[str, Any], device: dict[str, Any]) -> dict[str, Any]
         raise ApiError(400, "meta_missing", "The form has no `meta` part.")
     if "image" not in parts:
         raise ApiError(400, "image_missing", "The form has no `image` part.")
-    raw = parse_json_object(bytes(parts["meta"].data), "meta")
+    raw = parse_json_object(parts["meta"].data, "meta")
     require_same_device(device, raw.get("device_id") if isinstance(raw.get("device_id"), str) else None,
                         "meta")
     try:

@@ -36,19 +36,21 @@ async def read_body(request: Request, limit: int, deadline_s: float = BODY_DEADL
             raise ApiError(400, "bad_request", "The Content-Length header is not a number.")
         if int(declared) > limit:
             raise _too_large(limit)
-    body = bytearray()
+    chunks: list[bytes] = []
+    size = 0
     try:
         with anyio.fail_after(deadline_s):
             async for chunk in request.stream():
-                body += chunk
-                if len(body) > limit:
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > limit:
                     raise _too_large(limit)
     except TimeoutError:
         raise ApiError(408, "request_timeout",
                        f"The request body did not arrive within {deadline_s:.0f} seconds.") from None
     except ClientDisconnect:
         raise ApiError(400, "bad_request", "The client went away before the body arrived.") from None
-    return bytes(body)
+    return b"".join(chunks)  # the one copy of the body
 
 
 @dataclass
@@ -56,7 +58,12 @@ class Part:
     name: str = ""
     content_type: str = ""
     headers: dict[str, str] = field(default_factory=dict)
-    data: bytearray = field(default_factory=bytearray)
+    pieces: list[memoryview] = field(default_factory=list)  # views into the body: no copies
+    size: int = 0
+
+    @property
+    def data(self) -> bytes:
+        return bytes(self.pieces[0]) if len(self.pieces) == 1 else b"".join(self.pieces)
 
 
 def parse_multipart(content_type: str | None, body: bytes, part_limits: dict[str, int]) -> dict[str, Part]:
@@ -79,9 +86,12 @@ def parse_multipart(content_type: str | None, body: bytes, part_limits: dict[str
 
     def part_data(data: bytes, start: int, end: int) -> None:
         part = parts[-1]
-        part.data += memoryview(data)[start:end]  # no intermediate copy of the chunk
+        # The parser gets the whole body at once, so `data` is the body (or, near a
+        # boundary-like run, a small buffer of the parser's own, copied here).
+        part.pieces.append(memoryview(data)[start:end] if data is body else memoryview(bytes(data[start:end])))
+        part.size += end - start
         limit = part_limits.get(part.name)
-        if limit is not None and len(part.data) > limit:
+        if limit is not None and part.size > limit:
             raise ApiError(413, "part_too_large", f"The {part.name!r} part is over {limit} bytes.")
 
     def header_field(data: bytes, start: int, end: int) -> None:
