@@ -136,3 +136,26 @@ def test_stop_stores_what_is_queued_and_refuses_the_rest(appliance: Appliance, w
     results = asyncio.run(main())
     assert len(results) == 5 and held.sizes == [1, 4]
     assert appliance.db.scalar("SELECT count(*) FROM captures") == 5
+
+
+def test_a_failing_batch_answers_its_requests_and_the_writer_goes_on(
+        appliance: Appliance, writer: IngestWriter, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = appliance.captures.store_batch
+    calls: list[int] = []
+
+    def fail_once(frames, before_write=None):  # noqa: ANN001, ANN202
+        calls.append(len(frames))
+        if len(calls) == 1:
+            raise RuntimeError("the database went away")
+        return real(frames, before_write=before_write)
+
+    monkeypatch.setattr(appliance.captures, "store_batch", fail_once)
+
+    async def main() -> tuple:
+        with pytest.raises(RuntimeError, match="went away"):
+            await writer.store(meta(1), make_jpeg(seed=1))
+        return await writer.store(meta(1), make_jpeg(seed=1))
+
+    stored = asyncio.run(main())
+    assert not stored.frame.duplicate and calls == [1, 1]
+    assert appliance.db.scalar("SELECT count(*) FROM captures") == 1
