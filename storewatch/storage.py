@@ -29,20 +29,10 @@ class DiskFull(OSError):
 def atomic_write(path: Path, data: bytes, *, sync_folder: bool = True) -> None:
     """Write `data` to `path` so a crash leaves the old file or the new one, never half.
 
-    With sync_folder=False the caller fsyncs the folder itself before it relies on the new
-    name (ImageStore.write_many does, once for several files).
-    """
-    fd, temp = _write_temp(path, data)
-    _sync_and_rename(fd, temp, path)
-    if sync_folder:
-        fsync_dir(path.parent)
-
-
-def _write_temp(path: Path, data: bytes) -> tuple[int, Path]:
-    """A temp file beside `path` holding `data`, not yet fsynced; its fd is left open.
-
     Plain os calls rather than a file object: fewer syscalls, and fewer times the thread
-    must win the GIL back, which is what a busy server makes its writer wait for.
+    must win the GIL back, which is what a busy server makes its writer wait for. With
+    sync_folder=False the caller fsyncs the folder itself before it relies on the new name
+    (ImageStore.write_many does, once for several files).
     """
     try:
         try:
@@ -54,21 +44,10 @@ def _write_temp(path: Path, data: bytes) -> tuple[int, Path]:
         _raise_disk_full_if_so(exc)
         raise
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-    except BaseException as exc:
-        os.close(fd)
-        _remove_quietly(temp)
-        if isinstance(exc, OSError):
-            _raise_disk_full_if_so(exc)
-        raise
-    return fd, temp
-
-
-def _sync_and_rename(fd: int, temp: Path, path: Path) -> None:
-    try:
         try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -78,6 +57,8 @@ def _sync_and_rename(fd: int, temp: Path, path: Path) -> None:
         if isinstance(exc, OSError):
             _raise_disk_full_if_so(exc)
         raise
+    if sync_folder:
+        fsync_dir(path.parent)
 
 
 def _create_temp(path: Path) -> tuple[int, Path]:

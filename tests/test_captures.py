@@ -96,14 +96,14 @@ def test_before_write_sees_the_batchs_running_total_and_may_refuse_one(appliance
 
 def test_one_file_that_does_not_fit_does_not_stop_the_others(
         appliance: Appliance, cam: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    real = storage._write_temp
+    real = storage.atomic_write
 
-    def fill_up_on_seq_2(path: Path, data: bytes) -> tuple[int, Path]:
+    def fill_up_on_seq_2(path: Path, data: bytes, **kwargs: bool) -> None:
         if path.name.startswith("000000000002-"):
             raise DiskFull(errno.ENOSPC, "no space left")
-        return real(path, data)
+        real(path, data, **kwargs)
 
-    monkeypatch.setattr(storage, "_write_temp", fill_up_on_seq_2)
+    monkeypatch.setattr(storage, "atomic_write", fill_up_on_seq_2)
     outcomes = appliance.captures.store_batch([NewFrame.of(meta(cam, seq), make_jpeg(seed=seq)) for seq in (1, 2, 3)])
     assert [type(o).__name__ for o in outcomes] == ["StoredFrame", "DiskFull", "StoredFrame"]
     assert [r[0] for r in rows(appliance)] == [1, 3]
