@@ -32,7 +32,7 @@ class StoredFrame:
 
 @dataclass(frozen=True)
 class NewFrame:
-    """A validated frame on its way in; the caller hashes it, off the writer's path."""
+    """A validated frame on its way in, with its hash."""
 
     meta: dict[str, Any]
     jpeg: bytes
@@ -53,18 +53,15 @@ Outcome = StoredFrame | Exception
 def _twin_outcome(first: Outcome | None, first_frame: NewFrame, twin: NewFrame) -> Outcome:
     """A second copy of a seq in one batch gets the answer its first copy got, as a duplicate."""
     if isinstance(first, StoredFrame):
-        try:
-            return _answer_for_stored(first.capture_id, first_frame.sha256, twin)
-        except FrameConflict as exc:
-            return exc
+        return _answer_for_stored(first.capture_id, first_frame.sha256, twin)
     return first if isinstance(first, Exception) else RuntimeError("the first copy got no answer")
 
 
-def _answer_for_stored(capture_id: int, sha256: str, frame: NewFrame) -> StoredFrame:
+def _answer_for_stored(capture_id: int, sha256: str, frame: NewFrame) -> Outcome:
     """The answer to a frame whose seq is already stored: a duplicate, or a FrameConflict."""
     if sha256 != frame.sha256:
         device_id, seq = frame.key
-        raise FrameConflict(f"seq {seq} of {device_id} is already stored with different bytes")
+        return FrameConflict(f"seq {seq} of {device_id} is already stored with different bytes")
     return StoredFrame(capture_id=capture_id, job_id=None, duplicate=True)
 
 
@@ -107,10 +104,10 @@ class CaptureStore:
         for index, frame in enumerate(frames):
             if frame.key in first_of:
                 continue  # a twin: answered below, from its first copy's outcome
+            if frame.key in stored:
+                outcomes[index] = _answer_for_stored(*stored[frame.key], frame)
+                continue
             try:
-                if frame.key in stored:
-                    outcomes[index] = _answer_for_stored(*stored[frame.key], frame)
-                    continue
                 if before_write:
                     before_write(incoming + len(frame.jpeg))
             except Exception as exc:
@@ -208,11 +205,7 @@ class CaptureStore:
         row = self.find(*frame.key)
         if row is None:
             return error  # e.g. the device was deleted since it was authenticated
-        try:
-            return _answer_for_stored(row["id"], row["sha256"], frame)
-        except FrameConflict as exc:
-            return exc
-
+        return _answer_for_stored(row["id"], row["sha256"], frame)
 
     def list(self, device_id: str, limit: int = 1000) -> list[Row]:
         rows = self.db.query(
