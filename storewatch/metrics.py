@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from storewatch import contract
 from storewatch.devices import effective_mode
+from storewatch.retention import disk_reserve
 
 if TYPE_CHECKING:
     from storewatch.appliance import Appliance
@@ -103,7 +104,7 @@ def _events(appliance: Appliance) -> dict[str, Any]:
 def disk(appliance: Appliance) -> dict[str, Any]:
     usage = appliance.images.usage()
     settings = appliance.settings
-    reserve = usage.reserve(settings.get("disk_reserve_bytes"), settings.get("disk_reserve_percent"))
+    reserve = disk_reserve(appliance, usage)
     return {
         "total_bytes": usage.total, "free_bytes": usage.free, "reserve_bytes": reserve,
         "below_reserve": usage.free < reserve,

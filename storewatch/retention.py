@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from storewatch import contract
-from storewatch.storage import EVENTS
+from storewatch.storage import EVENTS, DiskUsage
 
 if TYPE_CHECKING:
     from storewatch.appliance import Appliance
@@ -359,11 +359,16 @@ def emergency_free(appliance: Appliance, needed_bytes: int) -> bool:
         state.lock.release()
 
 
+def disk_reserve(appliance: Appliance, usage: DiskUsage) -> int:
+    """The free space ingest keeps on the data disk, from the reserve settings."""
+    return usage.reserve(appliance.settings.get("disk_reserve_bytes"),
+                         appliance.settings.get("disk_reserve_percent"))
+
+
 def _shortfall(appliance: Appliance, needed_bytes: int, headroom: bool = False) -> int:
     """Bytes to free so `needed_bytes` fit above the reserve (plus, if asked, some room to breathe)."""
     usage = appliance.images.usage()
-    reserve = usage.reserve(appliance.settings.get("disk_reserve_bytes"),
-                            appliance.settings.get("disk_reserve_percent"))
+    reserve = disk_reserve(appliance, usage)
     extra = min(64 * 1024 * 1024, usage.total // 50) if headroom else 0
     return reserve + needed_bytes + extra - usage.free
 

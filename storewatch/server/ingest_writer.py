@@ -21,7 +21,7 @@ from typing import Any
 from storewatch import contract
 from storewatch.appliance import Appliance
 from storewatch.captures import NewFrame, StoredFrame
-from storewatch.retention import emergency_free
+from storewatch.retention import disk_reserve, emergency_free
 from storewatch.storage import DiskFull, DiskUsage
 
 log = logging.getLogger("storewatch.server")
@@ -141,11 +141,9 @@ class IngestWriter:
 
         `incoming` counts the batch's frames so far, so one look at the disk serves the batch.
         """
-        settings = self.appliance.settings
         if self._usage is None:
             self._usage = self.appliance.images.usage()
-        reserve = self._usage.reserve(settings.get("disk_reserve_bytes"), settings.get("disk_reserve_percent"))
-        if self._usage.free - incoming < reserve:
+        if self._usage.free - incoming < disk_reserve(self.appliance, self._usage):
             if not emergency_free(self.appliance, incoming):
                 raise DiskFull(errno.ENOSPC, "the data disk is below its reserve")
             self._usage = self.appliance.images.usage()
