@@ -16,7 +16,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from storewatch.appliance import Appliance
 from storewatch.server.admin_auth import COOKIE, OPEN_ADMIN_PATHS
 from storewatch.server.app import create_app
-from tests.conftest import ADMIN_PASSWORD, REPO, LiveServer, start_live_server
+from tests.conftest import ADMIN_PASSWORD, REPO, LiveServer
 
 ADMIN = "/api/v1/admin"
 
@@ -87,16 +87,6 @@ def request(server: LiveServer, method: str, path: str, **kwargs) -> httpx.Respo
     if method in ("POST", "PATCH", "PUT"):
         kwargs.setdefault("json", {})
     return httpx.request(method, server.url + path, timeout=10, **kwargs)
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """One server for the tests that leave nothing behind that others could trip on."""
-    data_dir = tmp_path_factory.mktemp("admin-auth") / "data"
-    data_dir.mkdir()
-    started = start_live_server(data_dir)
-    yield started
-    started.stop()
 
 
 # --- the guard -----------------------------------------------------------------------------

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 
 import httpx
 import pytest
 from click.testing import CliRunner
 
-from conftest import LiveServer, make_jpeg, start_live_server
+from conftest import LiveServer, make_jpeg
 from storewatch import contract
 from storewatch.appliance import Appliance
 from storewatch.cli import main
@@ -127,15 +126,6 @@ def test_parse_age() -> None:
 
 
 # --- API and CLI against a real server -------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    data_dir = tmp_path_factory.mktemp("queue-api") / "data"
-    data_dir.mkdir()
-    started = start_live_server(data_dir)
-    yield started
-    started.stop()
 
 
 def post_frame(server: LiveServer, device_id: str, token: str, seq: int, jpeg: bytes) -> httpx.Response:
