@@ -40,6 +40,22 @@ def frames_left(data_dir) -> tuple[int, int]:
         opened.close()
 
 
+def wait_for_start_round(data_dir) -> None:
+    """The appliance runs retention's start round on its own thread once it is up; frames
+    planted before that round finishes could be deleted by it rather than by the CLI."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        opened = Appliance(data_dir)
+        try:
+            if opened.db.scalar("SELECT COUNT(*) FROM retention_runs WHERE trigger = 'start'"
+                                " AND finished_at IS NOT NULL"):
+                return
+        finally:
+            opened.close()
+        time.sleep(0.1)
+    raise AssertionError("the appliance's start round of retention did not finish within 20 s")
+
+
 def test_storewatch_run_applies_retention_at_start(data_dir):
     stored_frames(data_dir, old=5, young=2)
     server = start_live_server(data_dir)
@@ -57,6 +73,7 @@ def test_storewatch_run_applies_retention_at_start(data_dir):
 def test_retention_run_dry_run_then_real_beside_a_running_appliance(data_dir):
     server = start_live_server(data_dir)
     try:
+        wait_for_start_round(data_dir)
         stored_frames(data_dir, old=4, young=1)
         dry = cli(data_dir, "retention", "run", "--dry-run")
         assert dry.returncode == 0, dry.stderr
