@@ -2,15 +2,19 @@
 
 Every file is written as a temp file in its final folder, fsynced, renamed into place,
 and the folder fsynced. Temp files carry TEMP_PREFIX, so start-up can sweep the ones a
-crash left behind.
+crash left behind. A batch of files (ImageStore.write_many) is made durable with one
+syncfs(2) of its filesystem where Linux offers it, instead of an fsync per file and folder.
 """
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import os
 import random
 import shutil
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,10 +33,20 @@ class DiskFull(OSError):
 def atomic_write(path: Path, data: bytes, *, sync_folder: bool = True) -> None:
     """Write `data` to `path` so a crash leaves the old file or the new one, never half.
 
+    With sync_folder=False the caller fsyncs the folder itself before it relies on the new
+    name.
+    """
+    _place(path, data, sync_file=True)
+    if sync_folder:
+        fsync_dir(path.parent)
+
+
+def _place(path: Path, data: bytes, *, sync_file: bool) -> None:
+    """Write a temp file beside `path` and rename it into place; the file is fsynced first
+    unless the caller makes the whole batch durable at once (sync_file=False).
+
     Plain os calls rather than a file object: fewer syscalls, and fewer times the thread
-    must win the GIL back, which is what a busy server makes its writer wait for. With
-    sync_folder=False the caller fsyncs the folder itself before it relies on the new name
-    (ImageStore.write_many does, once for several files).
+    must win the GIL back, which is what a busy server makes its writer wait for.
     """
     try:
         try:
@@ -48,7 +62,8 @@ def atomic_write(path: Path, data: bytes, *, sync_folder: bool = True) -> None:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view):]
-            os.fsync(fd)
+            if sync_file:
+                os.fsync(fd)
         finally:
             os.close(fd)
         os.replace(temp, path)
@@ -57,8 +72,6 @@ def atomic_write(path: Path, data: bytes, *, sync_folder: bool = True) -> None:
         if isinstance(exc, OSError):
             _raise_disk_full_if_so(exc)
         raise
-    if sync_folder:
-        fsync_dir(path.parent)
 
 
 def _create_temp(path: Path) -> tuple[int, Path]:
@@ -95,6 +108,39 @@ def fsync_dir(folder: Path) -> None:
     fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _linux_syncfs() -> Callable[[int], int] | None:
+    """libc's syncfs(2), on Linux 5.8 or later only: before 5.8 it did not report write
+    errors, and durability we cannot check is no durability."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        major, minor = (int(part) for part in os.uname().release.split(".")[:2])
+        if (major, minor) < (5, 8):
+            return None
+        syncfs = ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError, ValueError):
+        return None
+    syncfs.argtypes, syncfs.restype = [ctypes.c_int], ctypes.c_int
+    return syncfs
+
+
+_SYNCFS = _linux_syncfs()
+
+
+def sync_filesystem(folder: Path) -> None:
+    """Make everything written to `folder`'s filesystem durable (syncfs(2)): files, names, folders."""
+    if _SYNCFS is None:
+        raise OSError(errno.ENOSYS, "syncfs is not available here")
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        # A fresh descriptor still sees write errors that nobody has reported yet (errseq).
+        if _SYNCFS(fd) != 0:  # ctypes releases the GIL for the call, as os.fsync does
+            code = ctypes.get_errno()
+            raise OSError(code, os.strerror(code), str(folder))
     finally:
         os.close(fd)
 
@@ -158,32 +204,63 @@ class ImageStore:
         atomic_write(self.absolute(relative), data)
 
     def write_many(self, files: dict[str, bytes]) -> dict[str, Exception | None]:
-        """Write several files atomically, fsyncing each folder once: the outcome per path.
+        """Write several files atomically and make them durable together: the outcome per path.
 
         One failed file (a full disk, say) leaves nothing of itself and does not stop the
-        others; a folder whose fsync fails takes its files back out. (Fsyncing the files
-        from several threads at once measured no faster, on plain and journaled ext4, and
-        cost more CPU.)
+        others. Where syncfs(2) is available, the files are not fsynced one by one: a
+        single syncfs of their filesystem then makes files, names and folders durable with
+        one device flush, where an fsync per file and folder costs a flush each (on an SD
+        card, a journal commit each). The price: it also waits for other programs' pending
+        writes to that filesystem, which on the appliance are few. Elsewhere each file is
+        fsynced and each folder once. A failed sync takes the files it covered back out.
         """
+        one_flush = _SYNCFS is not None
         outcomes: dict[str, Exception | None] = {}
         folders: dict[Path, list[str]] = {}
         for relative, data in files.items():
             try:
                 path = self.absolute(relative)
-                atomic_write(path, data, sync_folder=False)
+                _place(path, data, sync_file=not one_flush)
             except Exception as exc:
                 outcomes[relative] = exc
                 continue
             outcomes[relative] = None
             folders.setdefault(path.parent, []).append(relative)
+        sync = self._sync_filesystems if one_flush else self._sync_folders
+        for written, exc in sync(folders):
+            for relative in written:
+                self.delete(relative)
+                outcomes[relative] = exc
+        return outcomes
+
+    @staticmethod
+    def _sync_folders(folders: dict[Path, list[str]]) -> list[tuple[list[str], OSError]]:
+        failed = []
         for folder, written in folders.items():
             try:
                 fsync_dir(folder)
             except OSError as exc:
-                for relative in written:
-                    self.delete(relative)
-                    outcomes[relative] = exc
-        return outcomes
+                failed.append((written, exc))
+        return failed
+
+    @staticmethod
+    def _sync_filesystems(folders: dict[Path, list[str]]) -> list[tuple[list[str], OSError]]:
+        """One syncfs per filesystem the folders are on (one, unless a folder is a mount)."""
+        by_device: dict[int, tuple[Path, list[str]]] = {}
+        failed = []
+        for folder, written in folders.items():
+            try:
+                device = os.stat(folder).st_dev
+            except OSError as exc:
+                failed.append((written, exc))
+                continue
+            by_device.setdefault(device, (folder, []))[1].extend(written)
+        for folder, written in by_device.values():
+            try:
+                sync_filesystem(folder)
+            except OSError as exc:
+                failed.append((written, exc))
+        return failed
 
     def read(self, relative: str) -> bytes:
         return self.absolute(relative).read_bytes()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import errno
-from pathlib import Path
+import os
 
 import apsw
 import pytest
@@ -96,15 +96,16 @@ def test_before_write_sees_the_batchs_running_total_and_may_refuse_one(appliance
 
 def test_one_file_that_does_not_fit_does_not_stop_the_others(
         appliance: Appliance, cam: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    real = storage.atomic_write
+    real_write = storage.os.write
 
-    def fill_up_on_seq_2(path: Path, data: bytes, **kwargs: bool) -> None:
-        if path.name.startswith("000000000002-"):
-            raise DiskFull(errno.ENOSPC, "no space left")
-        real(path, data, **kwargs)
+    def fill_up_on_seq_2(fd: int, data: bytes) -> int:
+        if "000000000002-" in os.readlink(f"/proc/self/fd/{fd}"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
 
-    monkeypatch.setattr(storage, "atomic_write", fill_up_on_seq_2)
+    monkeypatch.setattr(storage.os, "write", fill_up_on_seq_2)
     outcomes = appliance.captures.store_batch([NewFrame.of(meta(cam, seq), make_jpeg(seed=seq)) for seq in (1, 2, 3)])
+    monkeypatch.undo()
     assert [type(o).__name__ for o in outcomes] == ["StoredFrame", "DiskFull", "StoredFrame"]
     assert [r[0] for r in rows(appliance)] == [1, 3]
     assert staged_files(appliance) == sorted(r[1] for r in rows(appliance))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import os
 from pathlib import Path
@@ -164,7 +165,53 @@ def test_write_many_writes_each_file_whole_and_leaves_no_temp(tmp_path: Path) ->
     assert leftovers(tmp_path) == []
 
 
-def test_write_many_keeps_the_others_when_one_fsync_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_write_many_makes_a_batch_durable_with_one_syncfs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if storage._SYNCFS is None:
+        pytest.skip("syncfs(2) is not available here (Linux >= 5.8 only); write_many fsyncs each file")
+    synced, fsynced = [], []
+    real_sync, real_fsync = storage.sync_filesystem, os.fsync
+    monkeypatch.setattr(storage, "sync_filesystem", lambda folder: (synced.append(folder), real_sync(folder)))
+    monkeypatch.setattr(storage.os, "fsync", lambda fd: (fsynced.append(os.readlink(f"/proc/self/fd/{fd}")),
+                                                         real_fsync(fd)))
+    store = ImageStore(tmp_path)
+    files = {f"staging/cam/2026010{n % 2}/{n:012d}-abc.jpg": bytes([n]) * 1000 for n in range(4)}
+    assert store.write_many(files) == {relative: None for relative in files}
+    # Two folders, one filesystem: one flush; only the new folders' parents were fsynced.
+    assert len(synced) == 1 and not any(path.endswith(".jpg") or TEMP_PREFIX in path for path in fsynced)
+    assert {relative: store.read(relative) for relative in files} == files
+    assert leftovers(tmp_path) == []
+
+
+def test_write_many_syncs_each_filesystem_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    other = Path("/dev/shm")
+    if not other.is_dir() or other.stat().st_dev == tmp_path.stat().st_dev:
+        pytest.skip("needs /dev/shm as a second filesystem beside the temp folder")
+    synced: list[Path] = []
+    monkeypatch.setattr(storage, "_SYNCFS", lambda fd: 0)
+    monkeypatch.setattr(storage, "sync_filesystem", synced.append)
+    folders = {tmp_path / "a": ["a/1.jpg"], tmp_path / "b": ["b/2.jpg"], other: ["shm/3.jpg"]}
+    for folder in folders:
+        folder.mkdir(exist_ok=True)
+    assert ImageStore._sync_filesystems(folders) == []
+    assert sorted(synced) == sorted([tmp_path / "a", other])
+
+
+def test_a_failed_syncfs_takes_the_whole_batch_back_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def failing_syncfs(fd: int) -> int:
+        ctypes.set_errno(errno.EIO)
+        return -1
+
+    monkeypatch.setattr(storage, "_SYNCFS", failing_syncfs)
+    store = ImageStore(tmp_path)
+    files = {f"staging/cam/20260101/{n:012d}-abc.jpg": bytes([n]) * 1000 for n in (1, 2, 3)}
+    outcomes = store.write_many(files)
+    assert all(isinstance(o, OSError) and o.errno == errno.EIO for o in outcomes.values()), outcomes
+    assert store.staging_files() == [] and leftovers(tmp_path) == []
+
+
+def test_write_many_without_syncfs_keeps_the_others_when_one_fsync_fails(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(storage, "_SYNCFS", None)  # as on macOS, or Linux before 5.8
     store = ImageStore(tmp_path)
     real_fsync = os.fsync
 
@@ -181,3 +228,11 @@ def test_write_many_keeps_the_others_when_one_fsync_fails(tmp_path: Path, monkey
     assert isinstance(outcomes.pop(failed), OSError) and set(outcomes.values()) == {None}
     assert sorted(store.staging_files()) == sorted(outcomes)
     assert leftovers(tmp_path) == []
+
+
+def test_sync_filesystem_reports_a_missing_folder(tmp_path: Path) -> None:
+    if storage._SYNCFS is None:
+        pytest.skip("syncfs(2) is not available here")
+    storage.sync_filesystem(tmp_path)
+    with pytest.raises(FileNotFoundError):
+        storage.sync_filesystem(tmp_path / "gone")
