@@ -67,10 +67,11 @@ def _answer_for_stored(capture_id: int, sha256: str, frame: NewFrame) -> Outcome
 
 class CaptureStore:
     def __init__(self, db: Database, images: ImageStore,
-                 on_job_queued: Callable[[int], None] | None = None):
+                 on_jobs_queued: Callable[[list[int]], None] | None = None):
         self.db = db
         self.images = images
-        self.on_job_queued = on_job_queued
+        # Hands the new jobs to the worker's queue, once per batch (see jobs/service.py).
+        self.on_jobs_queued = on_jobs_queued
 
     def find(self, device_id: str, seq: int) -> Row | None:
         return self.db.query_one("SELECT * FROM captures WHERE device_id = ? AND seq = ?",
@@ -127,10 +128,10 @@ class CaptureStore:
             first = first_of.get(frame.key)
             if first is not None and first != index:
                 outcomes[index] = _twin_outcome(outcomes[first], frames[first], frame)
-        if self.on_job_queued:
-            for outcome in outcomes:
-                if isinstance(outcome, StoredFrame) and outcome.job_id is not None:
-                    self.on_job_queued(outcome.job_id)
+        if self.on_jobs_queued:
+            job_ids = [o.job_id for o in outcomes if isinstance(o, StoredFrame) and o.job_id is not None]
+            if job_ids:
+                self.on_jobs_queued(job_ids)
         return outcomes  # type: ignore[return-value]
 
     def _stored_versions(self, keys: set[tuple[str, int]]) -> dict[tuple[str, int], tuple[int, str]]:

@@ -35,8 +35,8 @@ def rows(appliance: Appliance) -> list[tuple[int, str]]:
 
 
 def test_a_batch_stores_every_frame_with_its_job_in_order(appliance: Appliance, cam: str) -> None:
-    queued: list[int] = []
-    appliance.captures.on_job_queued = queued.append
+    handed_over: list[list[int]] = []
+    appliance.captures.on_jobs_queued = handed_over.append
     frames = [NewFrame.of(meta(cam, seq), make_jpeg(seed=seq)) for seq in range(1, 6)]
     outcomes = appliance.captures.store_batch(frames)
     assert all(isinstance(o, StoredFrame) and not o.duplicate for o in outcomes)
@@ -44,7 +44,8 @@ def test_a_batch_stores_every_frame_with_its_job_in_order(appliance: Appliance, 
     assert staged_files(appliance) == sorted(r[1] for r in rows(appliance))
     jobs = appliance.db.query("SELECT id, seq, state FROM jobs ORDER BY id")
     assert [(j["seq"], j["state"]) for j in jobs] == [(s, "queued") for s in range(1, 6)]
-    assert queued == [o.job_id for o in outcomes] == [j["id"] for j in jobs]
+    assert handed_over == [[o.job_id for o in outcomes]]  # once for the batch
+    assert handed_over[0] == [j["id"] for j in jobs]
     for frame, (_, path) in zip(frames, rows(appliance)):
         assert appliance.images.read(path) == frame.jpeg
     assert appliance.devices.get(cam)["last_seq"] == 5
@@ -126,7 +127,7 @@ def test_a_row_that_fails_rolls_back_alone(appliance: Appliance, cam: str) -> No
 def test_a_failed_commit_refuses_the_whole_batch_and_leaves_nothing(
         appliance: Appliance, cam: str, monkeypatch: pytest.MonkeyPatch) -> None:
     queued: list[int] = []
-    appliance.captures.on_job_queued = queued.append
+    appliance.captures.on_jobs_queued = queued.extend
     real_write = appliance.db.write
 
     class FailingCommit:

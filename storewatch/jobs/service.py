@@ -28,7 +28,7 @@ def job_queue(appliance: Appliance) -> JobQueue:
 def connect_ingest(appliance: Appliance) -> Broker:
     """Make ingest hand each new job to Huey (for processes that store frames but run no worker)."""
     broker = Broker(appliance.huey_path, job_queue(appliance))
-    appliance.captures.on_job_queued = broker.enqueue
+    appliance.captures.on_jobs_queued = broker.enqueue_many
     return broker
 
 
@@ -60,14 +60,14 @@ class WorkerService:
         self.reconciler.run(at_start=True)
         self._consumer = self.broker.consumer(self.workers, self.poll_max_s)
         self._consumer.start()
-        self.appliance.captures.on_job_queued = self.broker.enqueue
+        self.appliance.captures.on_jobs_queued = self.broker.enqueue_many
         self._maintenance = threading.Thread(target=self._maintain, name="worker-maintenance", daemon=True)
         self._maintenance.start()
         log.info("analysis worker started with %d thread(s)", self.workers)
 
     def stop(self, timeout: float) -> None:
-        if self.appliance.captures.on_job_queued == self.broker.enqueue:
-            self.appliance.captures.on_job_queued = None
+        if self.appliance.captures.on_jobs_queued == self.broker.enqueue_many:
+            self.appliance.captures.on_jobs_queued = None
         self._stop.set()
         if self._consumer is not None:
             self._consumer.shutdown_timeout = timeout

@@ -51,10 +51,9 @@ async def retry(request: Request) -> Response:
 
     def apply() -> list[dict[str, Any]]:
         jobs = _queue(appliance).retry(ids or (), all_dead=all_dead)
-        hand_over = appliance.captures.on_job_queued  # the worker's enqueue in `storewatch run`
-        if hand_over is not None:
-            for job in jobs:
-                hand_over(job["id"])
+        hand_over = appliance.captures.on_jobs_queued  # the worker's enqueue in `storewatch run`
+        if hand_over is not None and jobs:
+            hand_over([job["id"] for job in jobs])
         return [public_job(job) for job in jobs]
 
     try:
