@@ -98,3 +98,15 @@ def test_a_newcomer_on_the_simulated_shelf_sees_an_event_within_minutes(data_dir
         assert events[0]["decision"] in ("changed", "unchanged") and events[0]["roi_name"].startswith("shelf")
     finally:
         assert server.stop() == 0
+
+
+def test_the_server_parses_http_with_httptools():
+    # The C parser is a dependency for its CPU per request on a Pi; a silent fall-back to
+    # pure-Python h11 (httptools missing from an install) would show here first.
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    from storewatch.runner import server_config
+
+    config = server_config(lambda scope, receive, send: None, "127.0.0.1", 0, stop_timeout=1.0)
+    config.load()
+    assert config.http_protocol_class is HttpToolsProtocol
