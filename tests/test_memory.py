@@ -20,7 +20,6 @@ from conftest import LiveServer, free_port, prepare_data_dir
 from reliability import Sampler, open_db, tree_cpu_s, tree_rss_kb, wait_until
 
 LIMIT_MB = 150.0  # the target, for the whole process tree
-CEILING_MB = 300.0  # past this, something leaks or regressed: a hard failure
 CPU_MS_PER_FRAME = 200.0  # camera + ingest + analysis of one burst frame
 CAMERA = "local-camera"
 
@@ -80,14 +79,9 @@ def test_storewatch_run_in_burst_stays_under_150_mb(data_dir: Path) -> None:
           f"RSS max {max(rss):.1f} MB, mean {sum(rss) / len(rss):.1f} MB; "
           f"CPU {run.cpu_ms_per_frame:.0f} ms per frame (camera + ingest + analysis)")
     assert run.frames >= run.seconds  # burst is 2 frames/s; at least half of that arrived
-    assert max(rss) < CEILING_MB
-    misses = []
-    if max(rss) >= LIMIT_MB:
-        # Known (docs/PERFORMANCE.md, "Memory"): with the allocator tuned (storewatch/memory.py)
-        # the mean is ~110 MB but short peaks of overlapping frame buffers reach ~140-160 MB.
-        misses.append(f"RSS peaked at {max(rss):.0f} MB, over the {LIMIT_MB:.0f} MB target")
+    # ~110 MB here (docs/PERFORMANCE.md, "Memory"); the simulated camera's numpy copies of
+    # each frame once put short peaks of 150-165 MB over that.
+    assert max(rss) < LIMIT_MB, f"RSS peaked at {max(rss):.0f} MB, over the {LIMIT_MB:.0f} MB target"
     if run.cpu_ms_per_frame >= CPU_MS_PER_FRAME:
-        # ~60-75 ms here; the capture loop's busy wait in burst (fixed in 06b6184) cost ~490 ms.
-        misses.append(f"{run.cpu_ms_per_frame:.0f} ms CPU per burst frame, over {CPU_MS_PER_FRAME:.0f} ms")
-    if misses:
-        pytest.xfail("; ".join(misses))
+        # ~60-90 ms here; the capture loop's busy wait in burst (fixed in 06b6184) cost ~490 ms.
+        pytest.xfail(f"{run.cpu_ms_per_frame:.0f} ms CPU per burst frame, over {CPU_MS_PER_FRAME:.0f} ms")

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageChops, ImageDraw, ImageFont
 
 from storewatch.camera.source import CapturedFrame, Clock, FrameSource
 from storewatch.contract import utc_now
@@ -103,7 +103,7 @@ class SimulatedShelf(FrameSource):
         self._timeline: _Timeline | None = None
         self._background: Image.Image | None = None
         self._stocked: tuple[tuple[Item | None, ...], Image.Image] | None = None
-        self._noise: list[np.ndarray] = []
+        self._noise: tuple[Image.Image, Image.Image] | None = None
         self._frames = 0
 
     def open(self, width: int, height: int, jpeg_quality: int) -> None:
@@ -113,9 +113,8 @@ class SimulatedShelf(FrameSource):
         self.width, self.height, self.quality = width, height, jpeg_quality
         self._background, self._stocked = _render_background(width, height), None
         noise_rng = np.random.default_rng(self.seed)
-        # Two precomputed noise fields, alternated: cheap per frame, int8 keeps them small.
-        self._noise = [(noise_rng.standard_normal((height, width, 3), dtype=np.float32) * 3.0).astype(np.int8)
-                       for _ in range(2)] if self.noise else []
+        # One precomputed noise field, added and subtracted in turns: cheap per frame.
+        self._noise = _noise_images(noise_rng, width, height) if self.noise else None
 
     def _build_shelf(self) -> None:
         rng = random.Random(self.seed)
@@ -158,12 +157,15 @@ class SimulatedShelf(FrameSource):
         image = self._stocked_image(stock).copy()
         if active is not None:
             _draw_arm(image, active, active.progress(t))
-        pixels = np.asarray(image, dtype=np.int16)
         gain = 1.0 + 0.05 * math.sin(2 * math.pi * t / 300.0) + 0.02 * math.sin(2 * math.pi * t / 47.0)
-        pixels = (pixels * np.float32(gain)).astype(np.int16)
+        # Pillow's table lookup and saturating add/subtract work in place of numpy's int16
+        # and float32 copies of the frame (6 MB as RGB, 24 MB as float32): the simulated
+        # camera runs inside the appliance, whose memory target it would otherwise eat.
+        image = image.point([min(255, int(value * gain)) for value in range(256)] * 3)
         if self._noise:
-            pixels += self._noise[self._frames % len(self._noise)]
-        return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), "RGB")
+            brighter, darker = self._noise if self._frames % 2 == 0 else self._noise[::-1]
+            image = ImageChops.subtract(ImageChops.add(image, brighter), darker)
+        return image
 
     def _state_at(self, t: float) -> tuple[tuple[Item | None, ...], ShelfEvent | None]:
         stock = list(self._initial)
@@ -191,7 +193,7 @@ class SimulatedShelf(FrameSource):
 
     def close(self) -> None:
         self._background = self._stocked = None
-        self._noise = []
+        self._noise = None
 
 
 def starter_rois() -> list[tuple[str, list[list[float]]]]:
@@ -221,6 +223,14 @@ def _font(pixels: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
         return ImageFont.load_default(size=max(8, pixels))
     except (TypeError, OSError, ImportError):  # Pillow without FreeType
         return ImageFont.load_default()
+
+
+def _noise_images(rng: np.random.Generator, width: int, height: int) -> tuple[Image.Image, Image.Image]:
+    """Sensor-like noise (sigma 3) as two RGB images: its positive part and its negative part."""
+    noise = (rng.standard_normal((height, width, 3), dtype=np.float32) * 3.0).astype(np.int8)
+    brighter = Image.fromarray(np.maximum(noise, 0).astype(np.uint8), "RGB")
+    darker = Image.fromarray(np.maximum(-noise, 0).astype(np.uint8), "RGB")
+    return brighter, darker
 
 
 def _render_background(width: int, height: int) -> Image.Image:
