@@ -8,6 +8,7 @@ under data_dir/events/, apart from staging, so cleaning staging never breaks an 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -52,16 +53,33 @@ def epoch_to_ts(epoch: float) -> str:
     return contract.format_timestamp(datetime.fromtimestamp(epoch, timezone.utc))
 
 
+# What a person may ask for: float() alone would let "inf", "1e300" or "-1" through.
+_EPOCH_SECONDS = re.compile(r"[0-9]{1,12}(\.[0-9]{1,9})?")
+EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=timezone.utc)
+
+
+def parse_moment(value: str) -> datetime:
+    """An RFC 3339 time or epoch seconds (ASCII digits), in UTC, from 1970 to the year 9999.
+
+    Raises ValueError with a sentence for a person for anything else."""
+    try:
+        if isinstance(value, str) and _EPOCH_SECONDS.fullmatch(value):
+            moment = datetime.fromtimestamp(float(value), timezone.utc)
+        else:
+            moment = contract.parse_timestamp(value).astimezone(timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        moment = None
+    if moment is None or not EARLIEST <= moment <= LATEST:
+        shown = value[:40] if isinstance(value, str) else value
+        raise ValueError(f"{shown!r} is not a time: give RFC 3339 (2026-01-31T08:00:00Z) or epoch seconds,"
+                         " between 1970 and the year 9999") from None
+    return moment
+
+
 def parse_time(value: str) -> str:
     """An RFC 3339 time or epoch seconds, as the stored text form (for comparisons)."""
-    try:
-        return epoch_to_ts(float(value))
-    except ValueError:
-        pass
-    try:
-        return contract.format_timestamp(contract.parse_timestamp(value))
-    except ValueError:
-        raise ValueError(f"{value!r} is not a time: give RFC 3339 (2026-01-31T08:00:00Z) or epoch seconds") from None
+    return contract.format_timestamp(parse_moment(value))
 
 
 class EventStore:

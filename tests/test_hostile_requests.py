@@ -529,3 +529,57 @@ def test_head_and_options_on_every_route(hostile: Hostile, unchanged: None, path
                 assert allowed and allowed <= methods | {"HEAD"}, (allowed, methods)
                 if method == "OPTIONS":
                     assert_error(answer, 405)
+
+
+# --- numbers and times in admin query strings --------------------------------------------------
+
+HOSTILE_NUMBERS = ["inf", "-inf", "Infinity", "nan", "NaN", "1e300", "-1e300", "1e20", "-1", "-99999999999999",
+                   "9" * 400, "١٢٣", "0x10", "1_000", " 5", "5.5", "1e", "", "\u0000"]
+HOSTILE_TIMES = HOSTILE_NUMBERS + ["253402300800", "-62135596801", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z",
+                                   "10000-01-01T00:00:00Z", "2026-13-01T00:00:00Z", "2026-11-24T05:47:30.120+99:99"]
+# (path, query parameter, kind) for every admin operation that reads a number or a time from its query
+ADMIN_QUERY_PARAMS = [
+    ("/api/v1/admin/events", "since", "time"), ("/api/v1/admin/events", "until", "time"),
+    ("/api/v1/admin/events", "roi", "number"), ("/api/v1/admin/events", "limit", "number"),
+    ("/api/v1/admin/events", "before_id", "number"),
+    ("/api/v1/admin/metrics/history", "since", "time"),
+    ("/api/v1/admin/devices/cam-1/scores", "since", "time"), ("/api/v1/admin/devices/cam-1/scores", "until", "time"),
+]
+
+
+@pytest.mark.parametrize("path,name,kind", ADMIN_QUERY_PARAMS)
+def test_hostile_numbers_and_times_in_admin_queries_are_4xx_never_500(
+        hostile: Hostile, unchanged: None, path: str, name: str, kind: str) -> None:
+    url = hostile.server.url + path
+    for value in HOSTILE_TIMES if kind == "time" else HOSTILE_NUMBERS:
+        answer = httpx.get(url, params={name: value}, headers=hostile.admin, timeout=10)
+        assert answer.status_code < 500, (path, name, value, answer.status_code, answer.text[:200])
+        if answer.status_code >= 400:
+            assert_error(answer, 400, 422)
+    assert_serving(hostile.server)
+
+
+@pytest.mark.parametrize("path,name", [(p, n) for p, n, kind in ADMIN_QUERY_PARAMS if kind == "time"])
+@pytest.mark.parametrize("value", ["inf", "nan", "1e300", "-1e300", "253402300800", "9" * 400, "١٢٣"])
+def test_a_time_beyond_any_calendar_is_422_naming_the_parameter(hostile: Hostile, path: str, name: str,
+                                                                 value: str) -> None:
+    answer = httpx.get(hostile.server.url + path, params={name: value}, headers=hostile.admin, timeout=10)
+    error = assert_error(answer, 422)
+    assert error["code"] == "validation_failed"
+    assert [d["field"] for d in error["details"]] == [name], error
+
+
+@pytest.mark.parametrize("path,name", [(p, n) for p, n, kind in ADMIN_QUERY_PARAMS if kind == "number"])
+@pytest.mark.parametrize("value", ["inf", "nan", "1e300", "-1", "9" * 400, "١٢٣"])
+def test_a_number_out_of_range_is_422_naming_the_parameter(hostile: Hostile, path: str, name: str, value: str) -> None:
+    answer = httpx.get(hostile.server.url + path, params={name: value}, headers=hostile.admin, timeout=10)
+    error = assert_error(answer, 422)
+    assert [d["field"] for d in error["details"]] == [name], error
+
+
+@pytest.mark.parametrize("path", ["/api/v1/admin/events", "/api/v1/admin/devices/cam-1/scores",
+                                  "/api/v1/admin/metrics/history"])
+def test_ordinary_times_in_admin_queries_still_work(hostile: Hostile, path: str) -> None:
+    for params in ({"since": "2026-11-24T05:00:00Z"}, {"since": "1764000000"}, {"since": "1764000000.5"}):
+        answer = httpx.get(hostile.server.url + path, params=params, headers=hostile.admin, timeout=10)
+        assert answer.status_code == 200, (path, params, answer.text[:200])

@@ -14,9 +14,11 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from storewatch.appliance import Appliance
-from storewatch.events import MAX_LIMIT, EventNotFound, EventStore, parse_time
+from storewatch import contract
+from storewatch.events import MAX_LIMIT, EventNotFound, EventStore
 from storewatch.server.errors import ApiError
 from storewatch.server.json_body import read_json_object
+from storewatch.server.query_params import int_param, time_param
 
 MEDIA_TYPES = {"jpg": "image/jpeg", "png": "image/png"}
 
@@ -37,35 +39,19 @@ async def _run(fn: Any, *args: Any) -> Any:
         raise ApiError(404, "event_not_found", str(exc)) from None
 
 
-def _int_param(query: Any, name: str, low: int, high: int) -> int | None:
-    raw = query.get(name)
-    if raw in (None, ""):
-        return None
-    try:
-        value = int(raw)
-    except ValueError:
-        value = None
-    if value is None or not low <= value <= high:
-        raise ApiError(422, "validation_failed", f"{name} must be a whole number from {low} to {high}.",
-                       [{"field": name, "message": "is not a whole number in range"}])
-    return value
-
-
 def _filters(request: Request) -> dict[str, Any]:
     query = request.query_params
     filters: dict[str, Any] = {"device_id": query.get("device") or None,
-                               "roi_id": _int_param(query, "roi", 0, 2**62),
+                               "roi_id": int_param(query, "roi", 0, 2**62),
                                "decision": query.get("decision") or None,
-                               "limit": _int_param(query, "limit", 1, MAX_LIMIT) or 100,
-                               "before_id": _int_param(query, "before_id", 0, 2**62)}
+                               "limit": int_param(query, "limit", 1, MAX_LIMIT) or 100,
+                               "before_id": int_param(query, "before_id", 0, 2**62)}
     if query.get("type"):
         filters["event_type"] = None if query["type"] == "all" else query["type"]
     for name in ("since", "until"):
-        if query.get(name):
-            try:
-                filters[name] = parse_time(query[name])
-            except ValueError as exc:
-                raise ApiError(422, "validation_failed", str(exc), [{"field": name, "message": str(exc)}]) from None
+        moment = time_param(query, name)
+        if moment is not None:
+            filters[name] = contract.format_timestamp(moment)  # the stored text form
     if filters["decision"] not in (None, "changed", "unchanged", "unknown"):
         raise ApiError(422, "validation_failed", "decision must be changed, unchanged or unknown.")
     return filters

@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 from storewatch import contract, metrics
 from storewatch.appliance import Appliance
-from storewatch.server.errors import ApiError
+from storewatch.server.query_params import time_param
 
 
 def _appliance(request: Request) -> Appliance:
@@ -24,16 +24,8 @@ async def get_metrics(request: Request) -> Response:
 
 
 async def get_history(request: Request) -> Response:
-    """?since=RFC 3339 (default: a day ago) -> {"samples": [...]}, oldest first, one a minute."""
-    raw = request.query_params.get("since")
-    if raw is None:
-        since = contract.utc_now() - timedelta(days=1)
-    else:
-        try:
-            since = contract.parse_timestamp(raw)
-        except ValueError as exc:
-            raise ApiError(422, "validation_failed", "since must be an RFC 3339 time.",
-                           [{"field": "since", "message": str(exc)}]) from None
+    """?since=RFC 3339 or epoch seconds (default: a day ago) -> {"samples": [...]}, oldest first, one a minute."""
+    since = time_param(request.query_params, "since") or contract.utc_now() - timedelta(days=1)
     samples = await anyio.to_thread.run_sync(metrics.history, _appliance(request), since)
     return JSONResponse({"samples": samples})
 

@@ -14,14 +14,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from storewatch import contract
 from storewatch.appliance import Appliance
 from storewatch.devices import DeviceNotFound
-from storewatch.events import epoch_to_ts, parse_time
+from storewatch.events import epoch_to_ts
 from storewatch.jobs import scores
 from storewatch.rois import RoiError, RoiNotFound, RoiStore
 from storewatch.server.errors import ApiError
 from storewatch.server.json_body import read_json_object
+from storewatch.server.query_params import time_param
 
 DEFAULT_SPAN_S = 3600.0
 LATEST_FRAME_TRIES = 5
@@ -112,12 +112,12 @@ async def update_thresholds(request: Request) -> Response:
 async def score_history(request: Request) -> Response:
     appliance, device_id = _appliance(request), request.path_params["device_id"]
     store = _rois(request)
-    query = request.query_params
+    asked_since, asked_until = (time_param(request.query_params, name) for name in ("since", "until"))
 
     def read() -> dict[str, Any]:
         appliance.devices.get(device_id)
-        until = _epoch(query["until"]) if query.get("until") else _newest_score(appliance, device_id)
-        since = _epoch(query["since"]) if query.get("since") else until - DEFAULT_SPAN_S
+        until = asked_until.timestamp() if asked_until else _newest_score(appliance, device_id)
+        since = asked_since.timestamp() if asked_since else until - DEFAULT_SPAN_S
         if since > until:
             raise ValueError("since must not be after until")
         defaults = store.defaults()
@@ -127,10 +127,6 @@ async def score_history(request: Request) -> Response:
         return body
 
     return JSONResponse(await _run(read))
-
-
-def _epoch(value: str) -> float:
-    return contract.parse_timestamp(parse_time(value)).timestamp()
 
 
 def _newest_score(appliance: Appliance, device_id: str) -> float:
