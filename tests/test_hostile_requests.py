@@ -583,3 +583,46 @@ def test_ordinary_times_in_admin_queries_still_work(hostile: Hostile, path: str)
     for params in ({"since": "2026-11-24T05:00:00Z"}, {"since": "1764000000"}, {"since": "1764000000.5"}):
         answer = httpx.get(hostile.server.url + path, params=params, headers=hostile.admin, timeout=10)
         assert answer.status_code == 200, (path, params, answer.text[:200])
+
+
+# --- device ids match the whole pattern ----------------------------------------------------------
+
+NEWLINE_IDS = ["cam-1\n", "nlid\n", "cam-1\r\n", "\ncam-1"]
+
+
+@pytest.mark.parametrize("device_id", NEWLINE_IDS)
+def test_a_device_id_with_a_newline_cannot_be_registered(appliance: Appliance, device_id: str) -> None:
+    with pytest.raises(ValueError, match="device id"):
+        appliance.devices.add("newline cam", device_id)
+    assert appliance.db.scalar("SELECT COUNT(*) FROM devices") == 0
+    assert not contract.valid_device_id(device_id)
+
+
+def test_ingest_refuses_a_newline_id_even_for_a_device_row_that_has_one(
+        live_server: LiveServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A row left by an older version (registered while `$` let "nlid\\n" through) cannot
+    make a folder named with a newline: the meta's device_id is checked on its own."""
+    monkeypatch.setattr(contract, "valid_device_id", lambda value: True)  # this process only, not the server
+    opened = Appliance(live_server.data_dir)
+    try:
+        device_id, token = opened.devices.add("legacy cam", "nlid\n")
+    finally:
+        opened.close()
+    before = traces(live_server.data_dir)
+    auth = {"Authorization": f"Bearer {token}"}
+    body, content_type = multipart(meta_for(device_id, 1), make_jpeg())
+    answer = httpx.post(live_server.url + FRAME, content=body, headers={**auth, "Content-Type": content_type})
+    error = assert_error(answer, 422)
+    assert [d["field"] for d in error["details"]] == ["device_id"], error
+    beat = {"device_id": device_id, "ts": contract.format_timestamp(contract.utc_now())}
+    error = assert_error(httpx.post(live_server.url + contract.HEARTBEAT_PATH, json=beat, headers=auth), 422)
+    assert [d["field"] for d in error["details"]] == ["device_id"], error
+    assert traces(live_server.data_dir) == before
+    assert not [p for p in live_server.data_dir.rglob("*") if "\n" in p.name]
+
+
+def test_the_admin_api_finds_no_device_behind_a_newline(hostile: Hostile) -> None:
+    for path in ("/api/v1/admin/devices/cam-1%0A", "/api/v1/admin/devices/cam-1%0A/rois",
+                 "/api/v1/admin/devices/cam-1%0A/scores"):
+        error = assert_error(httpx.get(hostile.server.url + path, headers=hostile.admin), 404)
+        assert error["code"] == "device_not_found", (path, error)
