@@ -73,3 +73,22 @@ def test_static_paths_are_confined_to_the_static_directory(tmp_path):
     assert _static_file("app.js", root) == (root / "app.js").resolve()
     for bad in ("../secret.js", "/etc/passwd", "notes.py", "", "a\\..\\b.js", "app.js\0"):
         assert _static_file(bad, root) is None
+
+
+DOCUMENT_HEADERS = ("content-security-policy", "x-frame-options", "referrer-policy")
+
+
+@pytest.mark.parametrize("path", ["/static/index.html", "/static/icon.svg", "/static/app.js"])
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_static_files_carry_the_same_csp_and_frame_headers_as_the_app(live_server, path, method):
+    """/static/index.html is the app too: framed or without its CSP it could be clickjacked."""
+    app = httpx.get(live_server.url + "/devices")
+    answer = httpx.request(method, live_server.url + path)
+    assert answer.status_code == 200
+    for name in DOCUMENT_HEADERS:
+        assert answer.headers.get(name) == app.headers[name], (path, name)
+    assert answer.headers["x-frame-options"] == "DENY"
+    assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
+    revalidated = httpx.get(live_server.url + path, headers={"If-None-Match": answer.headers["etag"]})
+    assert revalidated.status_code == 304
+    assert revalidated.headers.get("x-frame-options") == "DENY"

@@ -40,6 +40,10 @@ CACHE_CONTROL = "no-cache"
 CONTENT_SECURITY_POLICY = ("default-src 'self'; img-src 'self' blob: data:; style-src 'self'; "
                            "script-src 'self'; connect-src 'self'; object-src 'none'; "
                            "base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+# On every file, not only the deep links: /static/index.html (or an SVG opened on its own)
+# is a document too, and must not be framed or run without the CSP.
+DOCUMENT_HEADERS = {"Content-Security-Policy": CONTENT_SECURITY_POLICY, "Referrer-Policy": "same-origin",
+                    "X-Frame-Options": "DENY"}
 
 
 def _static_file(relative: str, root: Path = STATIC_DIR) -> Path | None:
@@ -56,11 +60,11 @@ def _static_file(relative: str, root: Path = STATIC_DIR) -> Path | None:
     return candidate
 
 
-def _file_response(request: Request, path: Path, extra_headers: dict[str, str] | None = None) -> Response:
+def _file_response(request: Request, path: Path) -> Response:
     stat = path.stat()
     etag = '"' + hashlib.sha256(f"{stat.st_mtime_ns}-{stat.st_size}".encode()).hexdigest()[:20] + '"'
     headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL, "X-Content-Type-Options": "nosniff",
-               "Last-Modified": formatdate(stat.st_mtime, usegmt=True), **(extra_headers or {})}
+               "Last-Modified": formatdate(stat.st_mtime, usegmt=True), **DOCUMENT_HEADERS}
     if etag in [tag.strip() for tag in request.headers.get("if-none-match", "").split(",")]:
         return Response(status_code=304, headers=headers)
     body = b"" if request.method == "HEAD" else path.read_bytes()
@@ -90,11 +94,7 @@ class _DeepLinkRoute(Route):
 
 async def index(request: Request) -> Response:
     """index.html for / and every deep link the app routes itself."""
-    return _file_response(request, STATIC_DIR / INDEX, {
-        "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-        "Referrer-Policy": "same-origin",
-        "X-Frame-Options": "DENY",
-    })
+    return _file_response(request, STATIC_DIR / INDEX)
 
 
 ROUTES = [
