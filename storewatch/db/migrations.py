@@ -192,6 +192,17 @@ MIGRATIONS: list[str] = [
     ALTER TABLE analysis_state ADD COLUMN state_seq INTEGER;
     UPDATE analysis_state SET state_seq = last_applied_seq WHERE state IS NOT NULL;
     """,
+    # 5: HMAC nonces seen inside the replay window, so a replay is refused after a restart
+    # too (storewatch/nonces.py). No index on the expiry: one page fewer per transaction,
+    # and pruning scans at most ten minutes of requests once a minute.
+    """
+    CREATE TABLE hmac_nonces (
+        device_id TEXT NOT NULL,
+        nonce TEXT NOT NULL,
+        expires_at REAL NOT NULL,        -- unix seconds; forgotten after
+        PRIMARY KEY (device_id, nonce)
+    ) WITHOUT ROWID;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
