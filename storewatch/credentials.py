@@ -12,11 +12,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
 import secrets
 from pathlib import Path
 
-from storewatch.storage import atomic_write
+from storewatch.storage import atomic_write, make_private
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 
@@ -25,12 +24,12 @@ def load_or_create_key(path: Path) -> bytes:
     """The appliance key: 32 random bytes kept in a 0600 file beside the database."""
     if path.exists():
         key = path.read_bytes()
-        if len(key) == 32:
-            return key
-        raise RuntimeError(f"{path} is damaged (expected 32 bytes); restore it from a backup")
+        if len(key) != 32:
+            raise RuntimeError(f"{path} is damaged (expected 32 bytes); restore it from a backup")
+        make_private(path, side_files=())  # a copy or an older version may have left it readable
+        return key
     key = secrets.token_bytes(32)
-    atomic_write(path, key)
-    os.chmod(path, 0o600)
+    atomic_write(path, key)  # written as a 0600 temp file and renamed: never readable by others
     return key
 
 

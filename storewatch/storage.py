@@ -26,6 +26,11 @@ _TEMP_NAMES = random.Random()
 EVENTS = "events"
 
 
+PRIVATE_MODE = 0o600
+# SQLite gives a database's -wal and -shm (and a rollback -journal) the database file's mode.
+SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
 class DiskFull(OSError):
     """Writing failed for lack of space; nothing was left behind."""
 
@@ -88,6 +93,23 @@ def _create_temp(path: Path) -> tuple[int, Path]:
 def _raise_disk_full_if_so(exc: OSError) -> None:
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         raise DiskFull(exc.errno, "no space left on the data disk") from exc
+
+
+def make_private(path: Path, side_files: tuple[str, ...] = SQLITE_SIDE_FILES) -> None:
+    """Owner-only (0600) `path`, made empty if missing, and the side files beside it.
+
+    Called before SQLite opens a file: SQLite creates it 0644 under the usual umask, and
+    the database holds token hashes and the queue holds job ids. A looser mode left by an
+    older version, or a copy, is taken back to 0600.
+    """
+    if not path.exists():
+        os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, PRIVATE_MODE))
+    for candidate in (path, *(path.with_name(path.name + suffix) for suffix in side_files)):
+        try:
+            if os.stat(candidate).st_mode & 0o077:
+                os.chmod(candidate, PRIVATE_MODE)
+        except FileNotFoundError:
+            continue
 
 
 def make_folders(folder: Path) -> None:

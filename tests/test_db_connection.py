@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -144,3 +146,48 @@ def test_close_closes_every_threads_connection(tmp_path: Path) -> None:
             conn.execute("SELECT 1")
     assert db.scalar("SELECT 1") == 1  # a fresh connection opens on next use
     db.close()
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.fixture
+def open_umask() -> Iterator[None]:
+    """The usual umask (022), under which SQLite alone would make the files world-readable."""
+    previous = os.umask(0o022)
+    yield
+    os.umask(previous)
+
+
+def test_a_new_database_and_its_wal_and_shm_are_owner_only(tmp_path: Path, open_umask: None) -> None:
+    path = tmp_path / "app.db"
+    db = Database(path)
+    try:
+        with db.write() as conn:
+            conn.execute("CREATE TABLE t (x)")
+            conn.execute("INSERT INTO t VALUES (1)")
+        side_files = [tmp_path / "app.db-wal", tmp_path / "app.db-shm"]
+        assert all(p.exists() for p in side_files)
+        assert {p.name: _mode(p) for p in [path, *side_files]} == {
+            "app.db": 0o600, "app.db-wal": 0o600, "app.db-shm": 0o600}
+    finally:
+        db.close()
+
+
+def test_a_world_readable_database_is_made_owner_only_when_opened(tmp_path: Path, open_umask: None) -> None:
+    path = tmp_path / "app.db"
+    db = Database(path)
+    with db.write() as conn:
+        conn.execute("CREATE TABLE t (x)")
+    db.close()
+    for leftover in [path, tmp_path / "app.db-wal", tmp_path / "app.db-shm"]:
+        leftover.touch()
+        os.chmod(leftover, 0o644)
+    reopened = Database(path)
+    try:
+        assert reopened.scalar("SELECT COUNT(*) FROM t") == 0
+        assert {p.name: _mode(p) for p in tmp_path.iterdir()} == {
+            "app.db": 0o600, "app.db-wal": 0o600, "app.db-shm": 0o600}
+    finally:
+        reopened.close()

@@ -17,6 +17,7 @@ from typing import Any
 import apsw
 
 from storewatch.db.migrations import migrate
+from storewatch.storage import make_private
 
 # SD cards can stall for seconds under write load; give writers time before failing.
 BUSY_TIMEOUT_MS = 15_000
@@ -35,6 +36,7 @@ class Database:
         self._write_lock = threading.RLock()
         self._all: list[apsw.Connection] = []
         self._all_lock = threading.Lock()
+        make_private(Path(self.path))  # before SQLite creates it (and its -wal, -shm) world-readable
         if migrate_schema:
             with self._write_lock:
                 migrate(self.connection())

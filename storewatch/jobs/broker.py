@@ -19,6 +19,7 @@ from huey.storage import SqliteStorage
 
 from storewatch import contract
 from storewatch.jobs.queue import JobQueue
+from storewatch.storage import make_private
 
 log = logging.getLogger("storewatch.jobs")
 
@@ -46,6 +47,7 @@ class _TaskHuey(SqliteHuey):
 
 class Broker:
     def __init__(self, huey_path: Path, queue: JobQueue):
+        make_private(huey_path)  # SQLite would create it, and its -wal and -shm, world-readable
         self.huey = _TaskHuey(HUEY_NAME, filename=str(huey_path), results=False, utc=True, timeout=15)
         self.queue = queue
         self.wake = threading.Event()
