@@ -203,6 +203,11 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (device_id, nonce)
     ) WITHOUT ROWID;
     """,
+    # 6: admin API tokens get a name and an optional expiry (storewatch admin token --list)
+    """
+    ALTER TABLE admin_tokens ADD COLUMN name TEXT NOT NULL DEFAULT '';
+    ALTER TABLE admin_tokens ADD COLUMN expires_at TEXT;  -- RFC 3339; NULL: never
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
