@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import io
+import time
 
 import numpy as np
 import pytest
 from PIL import Image
 
+import jpeg_bombs
 from storewatch.analysis.decode import ImageDecodeError, decode_gray, decode_rgb
 
 
@@ -46,3 +48,44 @@ def test_reduced_decode_matches_a_full_decode_downscaled() -> None:
 def test_undecodable_data_raises_image_decode_error(data: bytes) -> None:
     with pytest.raises(ImageDecodeError):
         decode_gray(data)
+
+
+# --- bounds: a frame that reached staging without ingest's check ------------------------
+
+
+def test_a_scan_bomb_is_refused_before_decoding_in_well_under_a_second() -> None:
+    bomb = jpeg_bombs.issue12_bomb()  # ~110 s of libjpeg's time if it were decoded
+    started = time.monotonic()
+    with pytest.raises(ImageDecodeError, match="11000 scans, over the limit of 100"):
+        decode_gray(bomb)
+    assert time.monotonic() - started < 1.0
+
+
+def test_a_huge_progressive_frame_is_refused_for_its_pixels() -> None:
+    with pytest.raises(ImageDecodeError, match="progressive JPEG of 8192x8192"):
+        decode_rgb(jpeg_bombs.progressive_bomb(8192, 8192, 10))
+
+
+def test_the_worst_frame_within_the_bounds_still_decodes() -> None:
+    gray = decode_gray(jpeg_bombs.progressive_bomb(4096, 4096, 100))
+    assert gray.shape == (320, 320) and float(gray.min()) == float(gray.max()) == 128.0
+
+
+def test_a_decode_over_its_time_limit_is_stopped_within_one_chunk() -> None:
+    # ~0.6 s to decode on the dev machine, its work spread over ~5 KB scans
+    slow = jpeg_bombs.progressive_bomb(4096, 4096, 100, max_run=64)
+    started = time.monotonic()
+    with pytest.raises(ImageDecodeError, match="took over 0.05 s"):
+        decode_gray(slow, time_limit_s=0.05)
+    assert time.monotonic() - started < 0.5
+
+
+def test_an_ordinary_progressive_frame_decodes_like_a_baseline_one() -> None:
+    rng = np.random.default_rng(3)
+    img = Image.fromarray(rng.integers(0, 255, (60, 80, 3), dtype=np.uint8)).resize((640, 480))
+    outs = []
+    for progressive in (False, True):
+        out = io.BytesIO()
+        img.save(out, "JPEG", quality=90, progressive=progressive)
+        outs.append(decode_gray(out.getvalue()))
+    assert np.abs(outs[0] - outs[1]).mean() < 1.0

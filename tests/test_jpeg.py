@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import io
+import json
+import time
+from pathlib import Path
 
+import apsw
+import httpx
 import numpy as np
 import pytest
 from PIL import Image
 
-from storewatch.jpeg import NotAJpeg, inspect_jpeg
+import jpeg_bombs
+from storewatch import contract
+from storewatch.jpeg import MAX_SCANS, NotAJpeg, inspect_jpeg
 
 
 def encode(mode: str = "RGB", size: tuple[int, int] = (320, 240), **options) -> bytes:
@@ -73,3 +80,63 @@ def test_a_png_is_not_a_jpeg():
     Image.new("RGB", (16, 16)).save(out, format="PNG")
     with pytest.raises(NotAJpeg, match="no SOI"):
         inspect_jpeg(out.getvalue())
+
+
+# --- decode bombs (issue 12) -------------------------------------------------------------
+
+
+def test_a_progressive_file_with_thousands_of_scans_is_refused_cheaply():
+    bomb = jpeg_bombs.issue12_bomb()  # 8192x8192, 11,000 scans: ~110 s of decoding
+    started = time.perf_counter()
+    with pytest.raises(NotAJpeg, match="11000 scans, over the limit of 100"):
+        inspect_jpeg(bomb)
+    assert time.perf_counter() - started < 0.1
+
+
+def test_the_scan_limit_is_exact():
+    assert inspect_jpeg(jpeg_bombs.progressive_bomb(640, 480, MAX_SCANS)) == (640, 480)
+    with pytest.raises(NotAJpeg, match=f"{MAX_SCANS + 1} scans"):
+        inspect_jpeg(jpeg_bombs.progressive_bomb(640, 480, MAX_SCANS + 1))
+
+
+def test_a_progressive_file_over_the_pixel_limit_is_refused_a_baseline_one_is_not():
+    with pytest.raises(NotAJpeg, match="progressive JPEG of 8192x4096, over the limit of 16 megapixels"):
+        inspect_jpeg(jpeg_bombs.progressive_bomb(8192, 4096, 6))
+    assert inspect_jpeg(jpeg_bombs.progressive_bomb(4096, 4096, 6)) == (4096, 4096)
+    data = bytearray(encode())  # baseline files decode in a stream: the contract's 8192 a side holds
+    sof = data.find(b"\xff\xc0")
+    data[sof + 5:sof + 9] = (8192).to_bytes(2, "big") + (8192).to_bytes(2, "big")
+    assert inspect_jpeg(bytes(data)) == (8192, 8192)
+
+
+def test_ordinary_progressive_files_are_far_below_the_scan_limit():
+    for mode in ("RGB", "L"):
+        data = encode(mode, progressive=True)
+        scans = data.count(b"\xff\xda")
+        assert 2 <= scans <= 10 and inspect_jpeg(data) == (320, 240)
+
+
+def _stored(data_dir: Path) -> tuple[int, list[Path]]:
+    conn = apsw.Connection(str(data_dir / "storewatch.db"), flags=apsw.SQLITE_OPEN_READONLY)
+    try:
+        rows = conn.execute("SELECT (SELECT COUNT(*) FROM captures) + (SELECT COUNT(*) FROM jobs)").fetchone()[0]
+    finally:
+        conn.close()
+    staging = data_dir / "staging"
+    return rows, sorted(p for p in staging.rglob("*") if p.is_file()) if staging.exists() else []
+
+
+def test_ingest_refuses_the_bomb_with_415_and_the_reason_storing_nothing(live_server, device):
+    device_id, token = device
+    meta = {"device_id": device_id, "capture_ts": contract.format_timestamp(contract.utc_now()), "seq": 1,
+            "width": 8192, "height": 8192, "jpeg_quality": 85}
+    started = time.monotonic()
+    answer = httpx.post(live_server.url + contract.INGEST_FRAME_PATH, timeout=30,
+                        headers={"Authorization": f"Bearer {token}"},
+                        files={"meta": (None, json.dumps(meta), "application/json"),
+                               "image": ("frame.jpg", jpeg_bombs.issue12_bomb(), "image/jpeg")})
+    assert answer.status_code == 415, answer.text
+    error = answer.json()["error"]
+    assert error["code"] == "not_a_jpeg" and "11000 scans, over the limit of 100" in error["message"]
+    assert time.monotonic() - started < 5
+    assert _stored(live_server.data_dir) == (0, [])
