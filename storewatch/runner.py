@@ -20,9 +20,9 @@ import uvicorn
 
 from storewatch.appliance import Appliance
 from storewatch.server.app import create_app
+from storewatch.server.connections import ConnectionLimits, protocol_class
 
 log = logging.getLogger("storewatch.run")
-MAX_CONNECTIONS = 200
 
 
 class Service(Protocol):
@@ -72,24 +72,33 @@ class _Server(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
-def server_config(app: Any, host: str, port: int, stop_timeout: float) -> uvicorn.Config:
+def server_config(app: Any, host: str, port: int, stop_timeout: float,
+                  limits: ConnectionLimits = ConnectionLimits(), trusted_proxy: str | None = None,
+                  parser: str = "auto") -> uvicorn.Config:
     """uvicorn's settings for the appliance's one server."""
-    # uvicorn has no timeout for half-sent request heads; capping connections keeps a
-    # flood of them from exhausting a Pi's file handles (over the cap uvicorn answers 503).
-    # http="auto" takes httptools (a dependency; C) over pure-Python h11: on the ingest
-    # bench it saved a tenth of the CPU per frame. Where httptools cannot load, h11 serves.
+    # The connection guard (server/connections.py) puts deadlines on request heads and caps
+    # connections per client address; uvicorn's limit_concurrency (a plain-text 503 for
+    # everyone once idle sockets fill it) is left off. Its parser is httptools (C) over
+    # pure-Python h11 where it loads: on the ingest bench it saved a tenth of the CPU per frame.
+    # X-Forwarded-For is believed only from a proxy named here: uvicorn's default believes
+    # loopback, which let a local client choose the address the login limiter counts.
+    proxies = [trusted_proxy] if trusted_proxy else []
     return uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
                           timeout_graceful_shutdown=stop_timeout, server_header=False,
-                          limit_concurrency=MAX_CONNECTIONS, http="auto")
+                          http=protocol_class(limits, frozenset(proxies), parser),
+                          timeout_keep_alive=limits.keep_alive_s,
+                          h11_max_incomplete_event_size=limits.max_head_bytes,
+                          proxy_headers=bool(proxies), forwarded_allow_ips=proxies)
 
 
 def serve(appliance: Appliance, host: str, port: int,
           services: Sequence[Service] = (),
           on_ready: Callable[[str], None] | None = None, stop_timeout: float = 10.0,
-          supervisor: Supervisor | None = None) -> int:
+          supervisor: Supervisor | None = None, limits: ConnectionLimits = ConnectionLimits(),
+          trusted_proxy: str | None = None) -> int:
     """Run until a signal; returns the exit code (0 after a clean stop)."""
     app = create_app(appliance)
-    server = _Server(server_config(app, host, port, stop_timeout))
+    server = _Server(server_config(app, host, port, stop_timeout, limits, trusted_proxy))
     server.on_exit = lambda: setattr(app.state, "stopping", True)
     supervisor = supervisor or Supervisor()
     supervisor.attach(server)

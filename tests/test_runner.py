@@ -109,4 +109,4 @@ def test_the_server_parses_http_with_httptools():
 
     config = server_config(lambda scope, receive, send: None, "127.0.0.1", 0, stop_timeout=1.0)
     config.load()
-    assert config.http_protocol_class is HttpToolsProtocol
+    assert issubclass(config.http_protocol_class, HttpToolsProtocol)  # with the connection guard

@@ -7,12 +7,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from storewatch.contract import error_body
+from storewatch.db.connection import DISK_ERRORS, storage_error
+from storewatch.storage import StorageUnavailable
 
 _DEFAULT_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                   405: "method_not_allowed", 408: "request_timeout", 409: "conflict",
                   413: "payload_too_large", 415: "unsupported_media_type",
                   422: "validation_failed", 429: "too_many_requests", 500: "internal_error",
                   503: "unavailable", 507: "insufficient_storage"}
+# Answered by the connection guard (server/connections.py) before a request reaches the app.
+CONNECTION_CODES = {408: "request_timeout", 431: "headers_too_large", 503: "too_many_connections"}
 
 
 class ApiError(Exception):
@@ -44,6 +48,20 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
                           headers=exc.headers)
 
 
+STORAGE_RETRY_AFTER_S = 60
+
+
+async def handle_storage_unavailable(request: Request, exc: Exception) -> Response:
+    """A read-only or failing data disk (from any route): 503, counted by reason for the metrics."""
+    unavailable = storage_error(exc)
+    assert isinstance(unavailable, StorageUnavailable)
+    request.app.state.appliance.counters.add("storage_unavailable", unavailable.reason)
+    return error_response(503, "storage_unavailable",
+                          "The appliance cannot write to its data disk (read-only or failing); nothing was "
+                          "stored. Keep the data and retry later; the owner should run `storewatch doctor`.",
+                          headers={"Retry-After": str(STORAGE_RETRY_AFTER_S)})
+
+
 async def handle_unexpected(request: Request, exc: Exception) -> Response:
     return error_response(500, "internal_error",
                           "The appliance hit an unexpected error; see its log (journalctl -u storewatch).")
@@ -52,5 +70,7 @@ async def handle_unexpected(request: Request, exc: Exception) -> Response:
 EXCEPTION_HANDLERS = {
     ApiError: handle_api_error,
     HTTPException: handle_http_exception,
+    StorageUnavailable: handle_storage_unavailable,
+    **{kind: handle_storage_unavailable for kind in DISK_ERRORS},  # SQLite's, outside a write transaction
     Exception: handle_unexpected,
 }
