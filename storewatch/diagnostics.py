@@ -79,9 +79,11 @@ def check_camera(spec: str = "auto") -> Check:
     if spec == "none":
         return Check("camera", SKIP, "not checked (--camera none)")
     if spec in ("auto", "picamera2"):
+        from storewatch.camera.board import raspberry_pi_model
+
         found, why = detect_camera()
         if not found:
-            status = FAIL if spec == "picamera2" else WARN
+            status = FAIL if spec == "picamera2" or raspberry_pi_model() else WARN
             return Check("camera", status, f"no Pi camera detected ({why})",
                          "If this Pi has a camera: check the ribbon cable, then `rpicam-hello --list-cameras`. "
                          "Cameras on other devices are checked with `storewatch status` (last seen).")
@@ -98,6 +100,22 @@ def check_camera(spec: str = "auto") -> Check:
                      "`journalctl -u storewatch` for libcamera errors.")
     return Check("camera", OK, f"{frame.source}: one {frame.width}x{frame.height} JPEG "
                  f"({len(frame.jpeg)} bytes) in {frame.seconds:.1f} s")
+
+
+def check_builtin_camera(appliance: Appliance) -> Check:
+    """The built-in camera as `storewatch run` last recorded it (DATA_DIR/camera/state.json)."""
+    from storewatch import camera_state
+
+    state = camera_state.report(appliance.data_dir)
+    if state is None:
+        return Check("built-in camera", SKIP, "storewatch run has not run a camera with this data directory")
+    if state["state"] == camera_state.FAILED:
+        return Check("built-in camera", FAIL, state["summary"],
+                     f"{state['next_step']} storewatch keeps trying by itself; the other cameras' "
+                     f"frames are taken meanwhile.".strip())
+    if state["state"] == camera_state.STOPPED:
+        return Check("built-in camera", SKIP, state["summary"])
+    return Check("built-in camera", OK, state["summary"])
 
 
 # --- database and disk --------------------------------------------------------------------------
@@ -253,8 +271,9 @@ def check_retention(appliance: Appliance) -> Check:
 
 def run_all(appliance: Appliance, url: str, camera: str = "auto", full_db_check: bool = False,
             run: Runner = _run) -> list[Check]:
-    checks = [check_camera(camera), check_database(appliance, full_db_check), check_disk(appliance),
-              check_clock(run), check_server(url), *check_services(run=run), check_worker(appliance),
+    checks = [check_camera(camera), check_builtin_camera(appliance), check_database(appliance, full_db_check),
+              check_disk(appliance), check_clock(run), check_server(url), *check_services(run=run),
+              check_worker(appliance),
               *check_devices(appliance), check_retention(appliance)]
     return checks
 

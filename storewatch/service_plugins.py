@@ -4,43 +4,55 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
+from storewatch import camera_state, contract
 from storewatch.appliance import Appliance
-from storewatch.runner import Supervisor
+from storewatch.camera_state import FAILED, FINISHED, RUNNING, STARTING, STOPPED, CameraState
 
 log = logging.getLogger("storewatch.run")
 
-LOCAL_CAMERA_ID = "local-camera"
+LOCAL_CAMERA_ID = camera_state.LOCAL_CAMERA_ID
+HEALTHY_AFTER_S = 120.0  # a camera that ran this long starts its backoff from the beginning again
 
 
 class BuiltinCamera:
     """The camera client as a thread of the appliance, posting to its own ingest endpoint.
 
     It keeps the device contract like any other camera: it is a registered device whose
-    token the appliance derives from its key, so nothing secret is written for it.
+    token the appliance derives from its key, so nothing secret is written for it. A
+    camera that fails never stops the appliance: its part is started again after a capped,
+    jittered backoff while the server goes on serving the other devices, and every change
+    of its state goes to DATA_DIR/camera/state.json for `status`, `doctor` and the panel.
     """
 
     name = "camera"
 
-    def __init__(self, appliance: Appliance, source_spec: str, server_url: str, supervisor: Supervisor):
+    def __init__(self, appliance: Appliance, source_spec: str, server_url: str,
+                 source_options: dict[str, Any] | None = None, backoff: Any = None,
+                 board_model_file: Path | None = None) -> None:
+        from storewatch.camera.sd_notify import Notifier
+        from storewatch.camera.uploader import Backoff
+
         self.appliance, self.source_spec, self.server_url = appliance, source_spec, server_url
-        self.supervisor = supervisor
+        self.source_options = dict(source_options or {})
+        if board_model_file is not None:
+            self.source_options["board_model_file"] = board_model_file
+        self.backoff = backoff or Backoff(base_s=2.0, cap_s=300.0)
+        self.notifier = Notifier.from_env()  # STATUS only; the server's watchdog feeds WATCHDOG
+        self.state: CameraState | None = None
         self._stop = threading.Event()
-        self._watcher: threading.Thread | None = None
+        self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        from storewatch.camera.sd_notify import Notifier
-        from storewatch.camera.service import build_camera_client
-
         device, new = self._local_device()
-        client = build_camera_client(
-            self.server_url, device["id"], self.appliance.devices.token_of(device), self.source_spec,
-            self.appliance.data_dir / "camera", auth=device["auth_scheme"], notifier=Notifier.from_env())
-        if new and client.source.name == "simulated":
-            self._add_starter_rois(device["id"])
-        client.start()
-        self._watcher = threading.Thread(target=self._watch, args=(client,), name="camera-watch", daemon=True)
-        self._watcher.start()
+        self._record(CameraState(STARTING, self.source_spec))
+        self._thread = threading.Thread(target=self._supervise, args=(device, new), name="camera-supervisor",
+                                        daemon=True)
+        self._thread.start()
 
     def _local_device(self) -> tuple[dict, bool]:
         """The built-in camera's device, and whether it was registered just now."""
@@ -50,6 +62,59 @@ class BuiltinCamera:
         devices.add("Built-in camera", LOCAL_CAMERA_ID)
         log.info("registered the built-in camera as device %s", LOCAL_CAMERA_ID)
         return devices.get(LOCAL_CAMERA_ID), True
+
+    # --- the supervisor thread -------------------------------------------------------------
+
+    def _supervise(self, device: dict, new: bool) -> None:
+        attempt = 0
+        while not self._stop.is_set():
+            started = time.monotonic()
+            try:
+                finished = self._run_once(device, new and attempt == 0)
+            except Exception as exc:  # the loop boundary: whatever broke, try again later
+                error = _camera_error(exc)
+            else:
+                self._record(CameraState(FINISHED if finished else STOPPED, self.source_spec))
+                return
+            if time.monotonic() - started >= HEALTHY_AFTER_S:
+                self.backoff.reset()
+            delay = self.backoff.next_delay()
+            retry_at = contract.format_timestamp(contract.utc_now() + timedelta(seconds=delay))
+            log.error("camera failed (%s): %s; trying again in %.0f s", type(error).__name__, error, delay)
+            self._record(CameraState(FAILED, self.source_spec, message=str(error), error_kind=type(error).__name__,
+                                     next_step=error.next_step, attempt=attempt + 1,
+                                     retry_at=retry_at))
+            attempt += 1
+            if self._stop.wait(delay):
+                break
+        self._record(CameraState(STOPPED, self.source_spec))
+
+    def _run_once(self, device: dict, new: bool) -> bool:
+        """One life of the camera client; True when a replayed folder was all sent."""
+        from storewatch.camera.sd_notify import Notifier
+        from storewatch.camera.service import build_camera_client
+
+        client = build_camera_client(
+            self.server_url, device["id"], self.appliance.devices.token_of(device), self.source_spec,
+            self.appliance.data_dir / "camera", auth=device["auth_scheme"], notifier=Notifier(None),
+            **self.source_options)
+        client.start()  # opens the camera: a CameraError here is a failed attempt
+        if new and client.source.name == "simulated":
+            self._add_starter_rois(device["id"])
+        self._record(CameraState(RUNNING, f"{self.source_spec} ({client.source.name})"))
+        client.run_forever(self._stop)  # a camera that fails raises CameraClientError
+        return not self._stop.is_set()
+
+    def _record(self, state: CameraState) -> None:
+        if state.same_as(self.state):
+            return
+        self.state = state
+        try:
+            camera_state.write(self.appliance.data_dir, state)
+        except OSError as exc:  # a full or read-only disk must not end the camera's retries
+            log.warning("could not record the camera state: %s", exc)
+        summary = camera_state.report(self.appliance.data_dir)
+        self.notifier.status(f"camera: {summary['summary'] if summary else state.state}")
 
     def _add_starter_rois(self, device_id: str) -> None:
         """A newcomer on the simulated shelf sees events without drawing anything first."""
@@ -62,16 +127,25 @@ class BuiltinCamera:
         log.info("added %d starter ROIs for the simulated shelf; edit them in the admin panel",
                  len(starter_rois()))
 
-    def _watch(self, client) -> None:  # noqa: ANN001
-        try:
-            client.run_forever(self._stop)
-        except Exception as exc:  # the camera died: stop the appliance so systemd restarts it
-            self.supervisor.fail(exc)
-
     def stop(self, timeout: float) -> None:
         self._stop.set()
-        if self._watcher is not None:
-            self._watcher.join(timeout)
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+
+def _camera_error(exc: BaseException) -> Any:
+    """The CameraError behind a failure; anything else (a bug) is wrapped in one, logged in full."""
+    from storewatch.camera.client import CameraClientError
+    from storewatch.camera.source import CameraError
+
+    if isinstance(exc, CameraClientError) and isinstance(exc.__cause__, CameraError):
+        return exc.__cause__
+    if isinstance(exc, CameraError):
+        return exc
+    log.error("the camera part crashed", exc_info=exc)
+    wrapped = CameraError(f"the camera part crashed: {type(exc).__name__}: {exc}")
+    wrapped.__cause__ = exc
+    return wrapped
 
 
 class ServerWatchdog:
@@ -99,15 +173,18 @@ class ServerWatchdog:
 
 
 def build_services(appliance: Appliance, *, camera: str, host: str, port: int, workers: int,
-                   supervisor: Supervisor) -> list:
+                   camera_options: dict[str, Any] | None = None) -> list:
+    """The worker, the server's watchdog, the built-in camera unless `none`, housekeeping.
+
+    The watchdog is fed from the server's side even with a camera: a failing camera is
+    retried in-process, and must not get the whole appliance killed by systemd.
+    """
     from storewatch.jobs.service import WorkerService
 
-    services: list = [WorkerService(appliance, workers=workers)]
+    services: list = [WorkerService(appliance, workers=workers), ServerWatchdog()]
     if camera != "none":
         local_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
-        services.append(BuiltinCamera(appliance, camera, f"http://{local_host}:{port}", supervisor))
-    else:
-        services.append(ServerWatchdog())
+        services.append(BuiltinCamera(appliance, camera, f"http://{local_host}:{port}", camera_options))
     services += _housekeeping(appliance)
     return services
 

@@ -47,8 +47,14 @@ def test_camera_unit_runs_the_standalone_client_with_a_credential():
         assert option in exec_start
 
 
-def test_appliance_unit_runs_storewatch_run():
-    assert " run " in _unit("storewatch.service")["Service"]["ExecStart"]
+def test_appliance_unit_runs_storewatch_run_with_the_pi_camera_named():
+    exec_start = _unit("storewatch.service")["Service"]["ExecStart"]
+    assert " run " in exec_start and "--camera picamera2" in exec_start and "auto" not in exec_start
+
+
+def test_camera_unit_defaults_to_the_pi_camera():
+    text = (ROOT / "systemd" / "storewatch-camera.service").read_text()
+    assert "Environment=STOREWATCH_SOURCE=picamera2" in text.splitlines()
 
 
 def test_install_pi_is_valid_bash_and_makes_a_system_site_packages_venv():

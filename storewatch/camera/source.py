@@ -27,21 +27,35 @@ Clock = Callable[[], datetime]
 class CameraError(RuntimeError):
     """A frame source cannot deliver frames; the message says why, for a person."""
 
+    next_step = "Look for the camera's own messages in the log: `journalctl -u storewatch -n 100`."
+
 
 class CameraNotInstalledError(CameraError):
     """The picamera2 library is not importable (apt install python3-picamera2)."""
+
+    next_step = ("Install it with `sudo apt install python3-picamera2`; the venv must see the system's "
+                 "packages (`scripts/install-pi` sets both up).")
 
 
 class NoCameraError(CameraError):
     """No camera is attached or detected."""
 
+    next_step = ("Power off, reseat the camera's ribbon cable (contacts the right way round), power on, "
+                 "then check with `rpicam-hello --list-cameras`.")
+
 
 class CameraBusyError(CameraError):
     """Another process holds the camera."""
 
+    next_step = ("Another program holds the camera: stop it (`sudo systemctl stop storewatch-camera` "
+                 "if this Pi runs both services).")
+
 
 class CaptureTimeoutError(CameraError):
     """A capture did not finish in time; the camera is treated as broken."""
+
+    next_step = ("The camera stopped sending pictures: check its ribbon cable and the power supply; "
+                 "`journalctl -u storewatch` shows libcamera's errors.")
 
 
 class SourceExhaustedError(CameraError):
@@ -91,21 +105,27 @@ def open_source(spec: str, width: int = DEFAULT_WIDTH, height: int = DEFAULT_HEI
     """Build and open the source named by `spec` (see SOURCE_NAMES).
 
     `options` go to the chosen source's constructor where it accepts them (seed, clock,
-    loop, rate_hz, ...). `auto` takes the Pi camera when one is detected, else the
-    simulated shelf, and logs which and why.
+    loop, rate_hz, ...). `auto` takes the Pi camera when one is detected or when this is
+    a Raspberry Pi, else the simulated shelf, and logs which and why.
     """
     source = make_source(spec, **options)
     source.open(width, height, jpeg_quality)
     return source
 
 
-def make_source(spec: str, **options: Any) -> FrameSource:
-    from storewatch.camera import directory, picamera2_source, simulated
+def make_source(spec: str, board_model_file: Path | None = None, **options: Any) -> FrameSource:
+    """The source named by `spec`, not opened yet. `board_model_file`: where the board's
+    device-tree model is read (for tests; default /proc/device-tree/model)."""
+    from storewatch.camera import board, directory, picamera2_source, simulated
 
     if spec == "auto":
         found, why = picamera2_source.detect_camera()
-        if found:
-            log.info("source auto: using the Pi camera (%s)", why)
+        pi = board.raspberry_pi_model(board_model_file or board.DEVICE_TREE_MODEL)
+        if found or pi:
+            # On a Pi a fake shelf would hide a broken camera: the Pi camera it is, and
+            # opening it says what is wrong (not installed, no camera, busy).
+            (log.info if found else log.warning)("source auto: using the Pi camera (%s%s)", why,
+                                                 f", on a {pi}" if pi else "")
             return picamera2_source.Picamera2Source(**_accepted(picamera2_source.Picamera2Source, options))
         log.info("source auto: no Pi camera (%s); using the simulated shelf", why)
         return simulated.SimulatedShelf(**_accepted(simulated.SimulatedShelf, options))
@@ -115,7 +135,18 @@ def make_source(spec: str, **options: Any) -> FrameSource:
         return simulated.SimulatedShelf(**_accepted(simulated.SimulatedShelf, options))
     if spec.startswith("dir:") and len(spec) > 4:
         return directory.DirectorySource(Path(spec[4:]), **_accepted(directory.DirectorySource, options))
-    raise ValueError(f"unknown frame source {spec!r}; use one of: {', '.join(SOURCE_NAMES)}")
+    raise _unknown(spec)
+
+
+def check_spec(spec: str) -> str:
+    """`spec` if it names a source (see SOURCE_NAMES), else ValueError saying which do."""
+    if spec in SOURCE_NAMES[:3] or (spec.startswith("dir:") and len(spec) > 4):
+        return spec
+    raise _unknown(spec)
+
+
+def _unknown(spec: str) -> ValueError:
+    return ValueError(f"unknown frame source {spec!r}; use one of: {', '.join(SOURCE_NAMES)}")
 
 
 def _accepted(cls: type, options: dict[str, Any]) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from storewatch.cli import CliContext
+from storewatch.cli.camera import checked_source, tuning, tuning_options
 from storewatch.credentials import generate_password
 
 CAMERA_CHOICES = "auto|picamera2|simulated|dir:PATH|none"
@@ -22,17 +23,19 @@ def _first_run_password(ctx: CliContext) -> None:
     click.echo("=" * 64)
 
 
-
-
 @click.command("run")
 @click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
-@click.option("--camera", default="auto", show_default=True, metavar=CAMERA_CHOICES,
-              help="The built-in camera's frame source; `none` for no camera thread.")
+@click.option("--camera", default="auto", show_default=True, metavar=CAMERA_CHOICES, callback=checked_source,
+              help="The built-in camera's frame source (auto: the Pi camera if detected or on a Raspberry "
+                   "Pi, else the simulated shelf); `none` for no camera thread. A camera that fails is "
+                   "retried with backoff while the server keeps serving.")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 16),
               help="Analysis worker threads.")
+@tuning_options
 @click.pass_obj
-def run(ctx: CliContext, host: str, port: int, camera: str, workers: int) -> None:
+def run(ctx: CliContext, host: str, port: int, camera: str, workers: int, lock_exposure: bool,
+        lock_white_balance: bool, mains_hz: str | None) -> None:
     """Run the appliance: server, analysis worker and camera thread."""
     from storewatch.runner import Supervisor, serve
     from storewatch.service_plugins import build_services
@@ -41,7 +44,7 @@ def run(ctx: CliContext, host: str, port: int, camera: str, workers: int) -> Non
     _first_run_password(ctx)
     supervisor = Supervisor()
     services = build_services(ctx.appliance, camera=camera, host=host, port=port, workers=workers,
-                              supervisor=supervisor)
+                              camera_options=tuning(lock_exposure, lock_white_balance, mains_hz))
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
 
     def ready(_: str) -> None:

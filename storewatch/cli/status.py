@@ -12,11 +12,12 @@ LAST_EVENTS = 5
 
 
 def gather(appliance: Any) -> dict[str, Any]:
-    from storewatch import contract, diagnostics, metrics
+    from storewatch import camera_state, contract, diagnostics, metrics
 
     now = contract.utc_now()
-    checks = [diagnostics.check_disk(appliance), diagnostics.check_worker(appliance, now),
-              *diagnostics.check_devices(appliance, now), diagnostics.check_retention(appliance)]
+    checks = [diagnostics.check_builtin_camera(appliance), diagnostics.check_disk(appliance),
+              diagnostics.check_worker(appliance, now), *diagnostics.check_devices(appliance, now),
+              diagnostics.check_retention(appliance)]
     collected = metrics.collect(appliance, now)
     events = appliance.db.query(
         "SELECT id, device_id, roi_name, type, start_ts, decision, images_expired FROM events"
@@ -25,6 +26,7 @@ def gather(appliance: Any) -> dict[str, Any]:
         "status": diagnostics.worst(checks),
         "problems": [c.to_json() for c in diagnostics.problems_first(checks)
                      if c.status in (diagnostics.WARN, diagnostics.FAIL)],
+        "camera": camera_state.report(appliance.data_dir, now),
         "devices": collected["devices"], "queue": collected["queue"], "disk": collected["disk"],
         "ingest": collected["ingest"], "last_events": events,
         "last_retention": collected["retention"]["last_run"],
@@ -41,6 +43,7 @@ def status(ctx: CliContext, as_json: bool) -> None:
         print_json(shown)
         return
     _problems(shown["problems"])
+    _camera(shown["camera"])
     _devices(shown["devices"])
     _queue(shown["queue"], shown["ingest"])
     _disk(shown["disk"])
@@ -54,6 +57,12 @@ def _problems(problems: list[dict[str, str]]) -> None:
         click.echo(f"{problem['status']:<5} {problem['name']}: {problem['message']}")
         click.echo(f"      next: {problem['next_step']}")
     click.echo()
+
+
+def _camera(state: dict[str, Any] | None) -> None:
+    if state is not None:
+        click.echo(f"Built-in camera: {state['summary']}")
+        click.echo()
 
 
 def _ago(seconds: float | None) -> str:

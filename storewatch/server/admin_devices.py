@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from storewatch import contract
+from storewatch import camera_state, contract
 from storewatch.appliance import Appliance
 from storewatch.devices import DeviceNotFound
 from storewatch.server.errors import ApiError
@@ -31,9 +31,17 @@ async def _run(fn: Any, *args: Any) -> Any:
         raise ApiError(422, "validation_failed", str(exc)) from None
 
 
+def _public(appliance: Appliance, device: Any) -> dict[str, Any]:
+    """A device for the panel; the built-in camera's also says how its camera part is doing."""
+    shown = appliance.devices.public(device)
+    if shown["id"] == camera_state.LOCAL_CAMERA_ID:
+        shown["camera"] = camera_state.report(appliance.data_dir)
+    return shown
+
+
 async def list_devices(request: Request) -> Response:
-    devices = _appliance(request).devices
-    rows = await _run(lambda: [devices.public(d) for d in devices.list()])
+    appliance = _appliance(request)
+    rows = await _run(lambda: [_public(appliance, d) for d in appliance.devices.list()])
     return JSONResponse({"devices": rows})
 
 
@@ -50,9 +58,9 @@ async def add_device(request: Request) -> Response:
 
 
 async def get_device(request: Request) -> Response:
-    devices = _appliance(request).devices
+    appliance = _appliance(request)
     device_id = request.path_params["device_id"]
-    return JSONResponse(await _run(lambda: devices.public(devices.get(device_id))))
+    return JSONResponse(await _run(lambda: _public(appliance, appliance.devices.get(device_id))))
 
 
 async def update_device(request: Request) -> Response:

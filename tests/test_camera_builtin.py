@@ -1,0 +1,152 @@
+"""The built-in camera of `storewatch run`: retried with backoff, never the appliance's end,
+never a fake shelf on a Pi, and its state visible to `status`, `doctor` and the panel."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from storewatch import camera_state
+from storewatch.camera.uploader import Backoff
+from storewatch.rois import RoiStore
+from storewatch.service_plugins import LOCAL_CAMERA_ID, BuiltinCamera
+from tests.conftest import REPO, LiveServer, free_port, make_jpeg, prepare_data_dir
+
+
+def _wait_for(predicate, timeout: float = 20.0, step: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = predicate()
+        if found:
+            return found
+        time.sleep(step)
+    raise AssertionError("timed out")
+
+
+@pytest.fixture
+def pi_model(tmp_path: Path) -> Path:
+    model = tmp_path / "model"
+    model.write_bytes(b"Raspberry Pi 4 Model B Rev 1.5\0")
+    return model
+
+
+def _camera(appliance, spec: str, **options) -> BuiltinCamera:
+    # Nothing listens on this port: the client's first config fetch just fails, as offline.
+    return BuiltinCamera(appliance, spec, f"http://127.0.0.1:{free_port()}",
+                         backoff=Backoff(base_s=0.05, cap_s=0.2), **options)
+
+
+def test_auto_on_a_pi_without_picamera2_is_a_failed_camera_retried_not_a_fake_shelf(
+        appliance, pi_model, monkeypatch):
+    monkeypatch.setitem(sys.modules, "picamera2", None)  # the import fails, as with the numpy mismatch
+    camera = _camera(appliance, "auto", board_model_file=pi_model)
+    camera.start()
+    try:
+        state = _wait_for(lambda: (s := camera_state.report(appliance.data_dir))
+                          and s["state"] == "failed" and s["attempt"] >= 3 and s)
+    finally:
+        camera.stop(5)
+    assert state["error_kind"] == "CameraNotInstalledError"
+    assert "picamera2 is not installed" in state["message"] and "apt install python3-picamera2" in state["next_step"]
+    assert state["summary"].startswith("not working: picamera2 is not installed")
+    assert RoiStore(appliance.db, appliance.devices).list(LOCAL_CAMERA_ID) == []  # no starter ROIs
+    assert camera_state.report(appliance.data_dir)["state"] == "stopped"
+
+
+def test_auto_off_a_pi_runs_the_simulated_shelf_with_starter_rois(appliance, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "picamera2", None)
+    camera = _camera(appliance, "auto", board_model_file=tmp_path / "no-model")
+    camera.start()
+    try:
+        state = _wait_for(lambda: (s := camera_state.report(appliance.data_dir)) and s["state"] == "running" and s)
+        assert state["source"] == "auto (simulated)" and state["summary"] == "capturing (auto (simulated))"
+    finally:
+        camera.stop(10)
+    assert len(RoiStore(appliance.db, appliance.devices).list(LOCAL_CAMERA_ID)) == 3
+
+
+def test_the_backoff_grows_and_the_state_is_written_only_when_it_changes(appliance, monkeypatch):
+    monkeypatch.setitem(sys.modules, "picamera2", None)
+    camera = _camera(appliance, "picamera2")
+    writes: list[camera_state.CameraState] = []
+    original = camera_state.write
+    monkeypatch.setattr(camera_state, "write", lambda data_dir, state: (writes.append(state),
+                                                                         original(data_dir, state)))
+    camera.start()
+    try:
+        _wait_for(lambda: sum(w.state == "failed" for w in writes) >= 4)
+    finally:
+        camera.stop(5)
+    failed = [w for w in writes if w.state == "failed"]
+    assert [w.attempt for w in failed[:4]] == [1, 2, 3, 4]
+    assert [w.state for w in writes[:2]] == ["starting", "failed"] and writes[-1].state == "stopped"
+    assert len(writes) == len(failed) + 2  # one write per change, none in between
+
+
+def test_a_camera_part_that_crashes_is_reported_as_a_camera_error(appliance, monkeypatch):
+    import storewatch.camera.service as service
+
+    def broken(*args, **kwargs):
+        raise KeyError("config")
+
+    monkeypatch.setattr(service, "build_camera_client", broken)
+    camera = _camera(appliance, "simulated")
+    camera.start()
+    try:
+        state = _wait_for(lambda: (s := camera_state.report(appliance.data_dir)) and s["state"] == "failed" and s)
+    finally:
+        camera.stop(5)
+    assert state["error_kind"] == "CameraError" and "the camera part crashed: KeyError" in state["message"]
+
+
+def _status(data_dir: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "storewatch", "--data-dir", str(data_dir), *args],
+                          capture_output=True, text=True, timeout=60, cwd=REPO)
+
+
+def test_a_broken_camera_leaves_the_server_serving_and_says_why_everywhere(data_dir):
+    """`storewatch run --camera picamera2` where picamera2 cannot load: the server stays up."""
+    prepare_data_dir(data_dir)
+    server = LiveServer(data_dir, free_port(), ["--camera", "picamera2"])
+    server.start()
+    try:
+        state = _wait_for(lambda: (s := camera_state.report(data_dir)) and s["state"] == "failed"
+                          and s["attempt"] >= 2 and s, timeout=30)
+        assert state["error_kind"] == "CameraNotInstalledError"
+        device_id, token = server.add_device("Aisle 2")
+        meta = {"device_id": device_id, "capture_ts": "2026-11-24T05:47:30.120Z", "seq": 1, "width": 64,
+                "height": 48, "jpeg_quality": 85}
+        answer = httpx.post(f"{server.url}/api/v1/ingest/frame", headers={"Authorization": f"Bearer {token}"},
+                            files={"meta": (None, json.dumps(meta), "application/json"),
+                                   "image": ("f.jpg", make_jpeg(64, 48), "image/jpeg")}, timeout=10)
+        assert answer.status_code == 201, answer.text  # another camera's ingest goes on
+        with server.admin_client() as admin:
+            shown = admin.get(f"/api/v1/admin/devices/{LOCAL_CAMERA_ID}").json()["camera"]
+            listed = {d["id"]: d for d in admin.get("/api/v1/admin/devices").json()["devices"]}
+        assert shown["state"] == "failed" and "picamera2 is not installed" in shown["summary"]
+        assert listed[LOCAL_CAMERA_ID]["camera"]["error_kind"] == "CameraNotInstalledError"
+        assert "camera" not in listed[device_id]
+
+        status = _status(data_dir, "status", "--json")
+        problems = {p["name"]: p for p in json.loads(status.stdout)["problems"]}
+        assert problems["built-in camera"]["status"] == "FAIL"
+        assert "apt install python3-picamera2" in problems["built-in camera"]["next_step"]
+        text = _status(data_dir, "status").stdout
+        assert "Built-in camera: not working: picamera2 is not installed" in text
+        doctor = _status(data_dir, "doctor", "--camera", "none", "--url", server.url)
+        assert doctor.returncode == 1
+        line = next(x for x in doctor.stdout.splitlines() if "built-in camera" in x)
+        assert line.startswith("FAIL") and "trying again" in line
+        assert server.process.poll() is None
+    finally:
+        assert server.stop() == 0
+    log = server.log()
+    assert "camera failed (CameraNotInstalledError): picamera2 is not installed" in log
+    assert "Traceback" not in log
+    assert camera_state.report(data_dir)["state"] == "stopped"
