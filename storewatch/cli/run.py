@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import click
 
 from storewatch.cli import CliContext
@@ -23,6 +25,15 @@ def _first_run_password(ctx: CliContext) -> None:
     click.echo("=" * 64)
 
 
+def _checked_address(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an IP address (such as 192.168.1.2).") from None
+
+
 @click.command("run")
 @click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
@@ -32,10 +43,13 @@ def _first_run_password(ctx: CliContext) -> None:
                    "retried with backoff while the server keeps serving.")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 16),
               help="Analysis worker threads.")
+@click.option("--trusted-proxy", metavar="ADDRESS", callback=_checked_address,
+              help="The address of a reverse proxy in front of the appliance. Only its X-Forwarded-For "
+                   "header is believed; without this option the header is ignored.")
 @tuning_options
 @click.pass_obj
-def run(ctx: CliContext, host: str, port: int, camera: str, workers: int, lock_exposure: bool,
-        lock_white_balance: bool, mains_hz: str | None) -> None:
+def run(ctx: CliContext, host: str, port: int, camera: str, workers: int, trusted_proxy: str | None,
+        lock_exposure: bool, lock_white_balance: bool, mains_hz: str | None) -> None:
     """Run the appliance: server, analysis worker and camera thread."""
     from storewatch.runner import Supervisor, serve
     from storewatch.service_plugins import build_services
@@ -54,7 +68,8 @@ def run(ctx: CliContext, host: str, port: int, camera: str, workers: int, lock_e
         click.echo(f"storewatch is running: open http://{shown_host}:{port}/ for the admin panel "
                    f"(Ctrl-C to stop).")
 
-    code = serve(ctx.appliance, host, port, services=services, on_ready=ready, supervisor=supervisor)
+    code = serve(ctx.appliance, host, port, services=services, on_ready=ready, supervisor=supervisor,
+                 trusted_proxy=trusted_proxy)
     click.echo("storewatch stopped." if code == 0 else "storewatch stopped after an error (see above).")
     click.get_current_context().exit(code)
 
