@@ -40,7 +40,7 @@ def collect(appliance: Appliance, now: datetime | None = None) -> dict[str, Any]
         "queue": queue(appliance, now),
         "jobs": _jobs(appliance, counters, now),
         "events": _events(appliance),
-        "disk": disk(appliance),
+        "disk": {**disk(appliance), "storage_unavailable": _storage_unavailable(counters)},
         "retention": _retention(appliance, counters),
         "devices": devices(appliance, now),
     }
@@ -52,6 +52,11 @@ def _ingest(counters: dict[str, dict[str, int]]) -> dict[str, Any]:
     return {"accepted": frames.get("accepted", 0), "duplicate": frames.get("duplicate", 0),
             "rejected": dict(sorted(rejected.items())), "rejected_total": sum(rejected.values()),
             "bytes": counters.get("ingest_bytes", {}).get("", 0)}
+
+
+def _storage_unavailable(counters: dict[str, dict[str, int]]) -> dict[str, int]:
+    """Requests refused with 503 because the data disk refused writes, by reason (read_only, io_error...)."""
+    return dict(sorted(counters.get("storage_unavailable", {}).items()))
 
 
 def queue(appliance: Appliance, now: datetime) -> dict[str, Any]:

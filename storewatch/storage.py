@@ -35,6 +35,20 @@ class DiskFull(OSError):
     """Writing failed for lack of space; nothing was left behind."""
 
 
+class StorageUnavailable(OSError):
+    """The data disk refuses writes: mounted read-only (the kernel does that to a card with
+    errors), failing (EIO), or not ours to write. Nothing was left behind; `reason` names it."""
+
+    def __init__(self, code: int, message: str, reason: str):
+        super().__init__(code, message)
+        self.reason = reason
+
+
+# errno -> reason: what a dying or read-only card answers, as opposed to a bug of ours.
+_UNAVAILABLE = {errno.EROFS: "read_only", errno.EIO: "io_error", errno.EACCES: "permission",
+                errno.EPERM: "permission"}
+
+
 def atomic_write(path: Path, data: bytes, *, sync_folder: bool = True) -> None:
     """Write `data` to `path` so a crash leaves the old file or the new one, never half.
 
@@ -91,8 +105,21 @@ def _create_temp(path: Path) -> tuple[int, Path]:
 
 
 def _raise_disk_full_if_so(exc: OSError) -> None:
+    """Turn the disk's own refusals (full, read-only, failing) into DiskFull or StorageUnavailable."""
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         raise DiskFull(exc.errno, "no space left on the data disk") from exc
+    if exc.errno in _UNAVAILABLE and not isinstance(exc, StorageUnavailable):
+        raise StorageUnavailable(exc.errno, f"the data disk refuses writes: {exc.strerror}",
+                                 _UNAVAILABLE[exc.errno]) from exc
+
+
+def disk_error(exc: OSError) -> OSError:
+    """`exc` as DiskFull or StorageUnavailable when the disk refused, else `exc` itself."""
+    try:
+        _raise_disk_full_if_so(exc)
+    except OSError as translated:
+        return translated
+    return exc
 
 
 def make_private(path: Path, side_files: tuple[str, ...] = SQLITE_SIDE_FILES) -> None:
@@ -252,7 +279,7 @@ class ImageStore:
         for written, exc in sync(folders):
             for relative in written:
                 self.delete(relative)
-                outcomes[relative] = exc
+                outcomes[relative] = disk_error(exc)
         return outcomes
 
     @staticmethod

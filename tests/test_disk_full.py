@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import json
 import os
 import subprocess
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -148,3 +151,191 @@ def test_emergency_cleanup_frees_old_staging_on_a_real_filesystem(small_disk):
     finally:
         appliance.close()
     assert_consistent(small_disk / "data")
+
+
+# --- a read-only or failing data disk: 503 storage_unavailable, counted, nothing stored -----------
+
+
+@pytest.fixture
+def read_only_staging(data_dir: Path) -> Iterator[Path]:
+    """data_dir/staging as a real read-only mount (a bind mount remounted ro): writes there
+    fail with EROFS, as on a card the kernel turned read-only. Root ignores chmod, not this."""
+    staging = data_dir / "staging"
+    staging.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() != 0:
+        pytest.skip("a read-only bind mount needs root")
+    done = subprocess.run(["mount", "--bind", str(staging), str(staging)], capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot bind-mount here ({done.stderr.strip()})")
+    try:
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(staging)], check=True, capture_output=True)
+        yield staging
+    finally:
+        subprocess.run(["umount", "-l", str(staging)], check=False)
+
+
+def assert_storage_unavailable(answer: httpx.Response) -> None:
+    assert answer.status_code == 503, answer.text
+    body = answer.json()
+    assert set(body) == {"error"} and body["error"]["code"] == "storage_unavailable", body
+    assert isinstance(body["error"]["message"], str) and body["error"]["details"] == []
+    assert int(answer.headers["retry-after"]) > 0
+
+
+def admin_token(data_dir: Path) -> dict[str, str]:
+    opened = Appliance(data_dir)
+    try:
+        return {"Authorization": f"Bearer {opened.admins.create_token()}"}
+    finally:
+        opened.close()
+
+
+def storage_figures(url: str, admin: dict[str, str]) -> tuple[dict, list[str]]:
+    """The storage_unavailable counts from the JSON metrics, and the /metrics text's lines."""
+    figures = httpx.get(url + "/api/v1/admin/metrics", headers=admin, timeout=10).json()
+    text = httpx.get(url + "/metrics", headers=admin, timeout=10).text
+    return figures["disk"]["storage_unavailable"], text.splitlines()
+
+
+def test_a_read_only_data_disk_gives_503_storage_unavailable_and_stores_nothing(
+        data_dir: Path, read_only_staging: Path) -> None:
+    admin = admin_token(data_dir)
+    server = start_live_server(data_dir)
+    try:
+        device_id, token = server.add_device("cam")
+        images = [make_jpeg(64, 48, seed=n) for n in range(3)]
+        for seq in (0, 1):
+            assert_storage_unavailable(post(server.url, token, device_id, seq, images[seq]))
+        assert list(read_only_staging.rglob("*")) == []
+        captures = httpx.get(f"{server.url}/api/v1/admin/devices/{device_id}", headers=admin).json()
+        counted, lines = storage_figures(server.url, admin)
+        assert counted == {"read_only": 2}
+        assert 'storewatch_storage_unavailable_total{reason="read_only"} 2' in lines
+        conn = apsw.Connection(str(data_dir / "storewatch.db"), flags=apsw.SQLITE_OPEN_READONLY)
+        try:
+            assert conn.execute("SELECT COUNT(*) FROM captures").fetchone()[0] == 0
+            assert conn.execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == 0
+        finally:
+            conn.close()
+        assert captures["id"] == device_id and "Traceback" not in server.log()
+
+        subprocess.run(["umount", "-l", str(read_only_staging)], check=True)  # the disk comes back
+        assert post(server.url, token, device_id, 2, images[2]).status_code == 201
+    finally:
+        assert server.stop() == 0
+    assert_consistent(data_dir)
+
+
+class _FailingOs:
+    """The storage layer's view of `os`, whose writes fail like a dying SD card's (EIO)."""
+
+    def __init__(self, code: int):
+        self.code = code
+
+    def write(self, fd: int, data: bytes) -> int:
+        raise OSError(self.code, os.strerror(self.code))
+
+    def __getattr__(self, name: str):  # noqa: ANN204 - everything else is the real os
+        return getattr(os, name)
+
+
+@contextlib.contextmanager
+def in_process_server(appliance: Appliance) -> Iterator[str]:
+    """A real uvicorn in this process, so the test can break the disk under it."""
+    import uvicorn
+
+    from conftest import free_port
+    from storewatch.server.app import create_app
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(appliance), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.mark.parametrize("code,reason", [(errno.EIO, "io_error"), (errno.EROFS, "read_only")])
+def test_a_failing_image_write_gives_503_storage_unavailable(appliance: Appliance, monkeypatch: pytest.MonkeyPatch,
+                                                            code: int, reason: str) -> None:
+    from storewatch import storage
+
+    device_id, token = appliance.devices.add("cam")
+    admin = {"Authorization": f"Bearer {appliance.admins.create_token()}"}
+    with in_process_server(appliance) as url:
+        monkeypatch.setattr(storage, "os", _FailingOs(code))
+        assert_storage_unavailable(post(url, token, device_id, 0, make_jpeg()))
+        monkeypatch.undo()
+        counted, lines = storage_figures(url, admin)
+        assert counted == {reason: 1}
+        assert f'storewatch_storage_unavailable_total{{reason="{reason}"}} 1' in lines
+        assert appliance.captures.list(device_id) == []
+        assert not [p for p in (appliance.data_dir / "staging").rglob("*") if p.is_file()]
+        assert post(url, token, device_id, 0, make_jpeg()).status_code == 201
+
+
+SYSTEM_VFS = apsw.vfs_names()[0]  # the default before ours: "unix" on Linux
+
+
+class _FailingFile(apsw.VFSFile):
+    def __init__(self, vfs: "_FailingVfs", filename, flags):  # noqa: ANN001
+        super().__init__(SYSTEM_VFS, filename, flags)
+        self.vfs = vfs
+
+    def xWrite(self, data, offset):  # noqa: ANN001, ANN201, N802 - apsw's names
+        if self.vfs.failing:
+            raise apsw.IOError("injected: the card stopped taking writes")
+        return super().xWrite(data, offset)
+
+    def xSync(self, flags):  # noqa: ANN001, ANN201, N802
+        if self.vfs.failing:
+            raise apsw.IOError("injected: the card stopped taking writes")
+        return super().xSync(flags)
+
+
+class _FailingVfs(apsw.VFS):
+    """SQLite's own file layer with a switch: on, every write and sync fails with SQLITE_IOERR."""
+
+    def __init__(self) -> None:
+        self.failing = False
+        super().__init__("failing-disk", base=SYSTEM_VFS, makedefault=True)
+
+    def xOpen(self, name, flags):  # noqa: ANN001, ANN201, N802
+        return _FailingFile(self, name, flags)
+
+
+@pytest.fixture
+def failing_vfs() -> Iterator[_FailingVfs]:
+    vfs = _FailingVfs()
+    try:
+        yield vfs
+    finally:
+        vfs.failing = False
+        vfs.unregister()
+
+
+def test_a_failing_database_write_gives_503_storage_unavailable(data_dir: Path, failing_vfs: _FailingVfs) -> None:
+    appliance = Appliance(data_dir)  # opened through the failing VFS, healthy for now
+    try:
+        device_id, token = appliance.devices.add("cam")
+        device = {"Authorization": f"Bearer {token}"}
+        beat = {"device_id": device_id, "ts": contract.format_timestamp(contract.utc_now())}
+        with in_process_server(appliance) as url:
+            failing_vfs.failing = True
+            assert_storage_unavailable(post(url, token, device_id, 0, make_jpeg()))
+            assert_storage_unavailable(httpx.post(url + contract.HEARTBEAT_PATH, json=beat, headers=device))
+            failing_vfs.failing = False
+            assert appliance.captures.list(device_id) == []
+            assert not [p for p in (data_dir / "staging").rglob("*") if p.is_file()]
+            assert appliance.counters.snapshot()["storage_unavailable"] == {"io_error": 2}
+            assert post(url, token, device_id, 0, make_jpeg()).status_code == 201
+            assert httpx.post(url + contract.HEARTBEAT_PATH, json=beat, headers=device).status_code == 200
+    finally:
+        appliance.close()
+    assert_consistent(data_dir)

@@ -5,12 +5,15 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import stat
 from pathlib import Path
 
 import pytest
 
 from storewatch import storage
-from storewatch.storage import TEMP_PREFIX, DiskFull, DiskUsage, ImageStore, atomic_write
+from storewatch.storage import (
+    TEMP_PREFIX, DiskFull, DiskUsage, ImageStore, StorageUnavailable, atomic_write, make_private,
+)
 
 
 def leftovers(folder: Path) -> list[Path]:
@@ -81,8 +84,9 @@ def test_a_failed_rename_leaves_no_temp_file(tmp_path: Path, monkeypatch: pytest
         raise PermissionError(errno.EACCES, "denied")
 
     monkeypatch.setattr(storage.os, "replace", refuse)
-    with pytest.raises(PermissionError):
+    with pytest.raises(StorageUnavailable) as refused:  # a data dir we may not write to is unavailable
         atomic_write(tmp_path / "f.jpg", b"x")
+    assert refused.value.errno == errno.EACCES and refused.value.reason == "permission"
     assert list(tmp_path.iterdir()) == []
 
 
@@ -236,3 +240,48 @@ def test_sync_filesystem_reports_a_missing_folder(tmp_path: Path) -> None:
     storage.sync_filesystem(tmp_path)
     with pytest.raises(FileNotFoundError):
         storage.sync_filesystem(tmp_path / "gone")
+
+
+@pytest.mark.parametrize("code,reason", [(errno.EROFS, "read_only"), (errno.EIO, "io_error")])
+def test_a_disk_that_refuses_writes_is_storage_unavailable_and_leaves_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int, reason: str) -> None:
+    def refuse(fd: int, data: bytes) -> int:
+        raise OSError(code, os.strerror(code))
+
+    store = ImageStore(tmp_path)
+    monkeypatch.setattr(storage.os, "write", refuse)
+    outcomes = store.write_many({"staging/cam/20260101/000000000001-abc.jpg": b"frame"})
+    refused = outcomes["staging/cam/20260101/000000000001-abc.jpg"]
+    assert isinstance(refused, StorageUnavailable) and refused.errno == code and refused.reason == reason
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
+def test_a_failed_sync_of_a_batch_is_storage_unavailable_and_takes_the_files_back(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def failing_sync(folder: Path) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    store = ImageStore(tmp_path)
+    monkeypatch.setattr(storage, "_SYNCFS", lambda fd: 0)  # take the one-flush path everywhere
+    monkeypatch.setattr(storage, "sync_filesystem", failing_sync)
+    outcomes = store.write_many({"staging/cam/1.jpg": b"a", "staging/cam/2.jpg": b"b"})
+    assert all(isinstance(o, StorageUnavailable) and o.reason == "io_error" for o in outcomes.values())
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
+def test_make_private_creates_owner_only_and_tightens_looser_files(tmp_path: Path) -> None:
+    previous = os.umask(0o022)
+    try:
+        fresh = tmp_path / "new.db"
+        make_private(fresh)
+        assert fresh.read_bytes() == b"" and stat.S_IMODE(fresh.stat().st_mode) == 0o600
+        loose = tmp_path / "old.db"
+        for path in (loose, tmp_path / "old.db-wal", tmp_path / "old.db-shm"):
+            path.write_bytes(b"kept")
+            os.chmod(path, 0o644)
+        make_private(loose)
+        assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.glob("old.db*")} == {
+            "old.db": 0o600, "old.db-wal": 0o600, "old.db-shm": 0o600}
+        assert loose.read_bytes() == b"kept"
+    finally:
+        os.umask(previous)

@@ -8,6 +8,7 @@ separate worker) are covered by the busy timeout.
 
 from __future__ import annotations
 
+import errno
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,12 +18,29 @@ from typing import Any
 import apsw
 
 from storewatch.db.migrations import migrate
-from storewatch.storage import make_private
+from storewatch.storage import StorageUnavailable, disk_error, make_private
 
 # SD cards can stall for seconds under write load; give writers time before failing.
 BUSY_TIMEOUT_MS = 15_000
 
 Row = dict[str, Any]
+
+# What SQLite says when the disk under it is read-only or failing (not full: that is
+# apsw.FullError, which ingest answers with 507).
+DISK_ERRORS = (apsw.ReadOnlyError, apsw.IOError, apsw.CantOpenError)
+_DISK_REASONS = {apsw.ReadOnlyError: ("read_only", errno.EROFS), apsw.IOError: ("io_error", errno.EIO),
+                 apsw.CantOpenError: ("cant_open", errno.EIO)}
+
+
+def storage_error(exc: BaseException) -> BaseException:
+    """`exc` as StorageUnavailable when it is SQLite's or the OS's word for a disk that
+    refuses writes; any other exception as it is."""
+    if isinstance(exc, OSError):
+        return disk_error(exc)
+    for kind, (reason, code) in _DISK_REASONS.items():
+        if isinstance(exc, kind):
+            return StorageUnavailable(code, f"the database cannot write to the data disk: {exc}", reason)
+    return exc
 
 
 def _row_factory(cursor: apsw.Cursor, row: tuple) -> Row:
@@ -76,13 +94,17 @@ class Database:
             if conn.in_transaction:  # nested use joins the open transaction
                 yield conn
                 return
-            conn.execute("BEGIN IMMEDIATE")
             try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:  # also after a failed COMMIT, or the next write would join it
+                        conn.execute("ROLLBACK")
+                    raise
+            except DISK_ERRORS as exc:
+                raise storage_error(exc) from exc
 
     def close(self) -> None:
         with self._all_lock:

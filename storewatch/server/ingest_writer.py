@@ -23,7 +23,8 @@ from storewatch import contract
 from storewatch.appliance import Appliance
 from storewatch.captures import NewFrame, StoredFrame
 from storewatch.retention import disk_reserve, emergency_free
-from storewatch.storage import DiskFull, DiskUsage
+from storewatch.db.connection import storage_error
+from storewatch.storage import DiskFull, DiskUsage, StorageUnavailable
 
 log = logging.getLogger("storewatch.server")
 
@@ -114,8 +115,14 @@ class IngestWriter:
                 [NewFrame.of(pending.meta, pending.jpeg) for pending in batch],
                 before_write=self._check_disk_reserve)
         except Exception as exc:  # store_batch answers per frame; never leave a request waiting
-            log.exception("storing a batch of %d frames failed", len(batch))
+            if not isinstance(storage_error(exc), StorageUnavailable):
+                log.exception("storing a batch of %d frames failed", len(batch))
             outcomes = [exc] * len(batch)
+        # A read-only or failing disk is the device's 503 (it keeps the frame), not our 500.
+        outcomes = [storage_error(o) if isinstance(o, Exception) else o for o in outcomes]
+        unavailable = [o for o in outcomes if isinstance(o, StorageUnavailable)]
+        if unavailable:
+            log.error("the data disk refuses writes (%s); %d frames refused", unavailable[0], len(unavailable))
         self.batches += 1
         self.frames += len(batch)
         modes: dict[str, tuple[str, str]] = {}

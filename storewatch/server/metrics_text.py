@@ -114,6 +114,9 @@ def _disk(out: _Exposition, disk: dict[str, Any]) -> None:
     out.family("disk_used_bytes", "gauge", "Bytes used by staging frames, event images and the databases.",
                [({"part": part}, disk[f"{part}_bytes"]) for part in ("staging", "events", "database")])
     out.one("staging_frames", "gauge", "Frames in staging.", disk["staging_frames"])
+    out.family("storage_unavailable_total", "counter",
+               "Requests answered 503 because the data disk refused writes, by reason.",
+               [({"reason": reason}, n) for reason, n in disk["storage_unavailable"].items()])
 
 
 def _retention(out: _Exposition, retention: dict[str, Any]) -> None:
