@@ -7,9 +7,12 @@ import socket
 import time
 
 import apsw
+import httpx
 import pytest
+from click.testing import CliRunner
 
-from conftest import LiveServer, free_port, prepare_data_dir
+from storewatch.cli import main
+from conftest import LiveServer, free_port, prepare_data_dir, start_live_server
 
 
 @pytest.fixture
@@ -110,3 +113,43 @@ def test_the_server_parses_http_with_httptools():
     config = server_config(lambda scope, receive, send: None, "127.0.0.1", 0, stop_timeout=1.0)
     config.load()
     assert issubclass(config.http_protocol_class, HttpToolsProtocol)  # with the connection guard
+
+
+def _wrong_logins(server: LiveServer, source: str, forwarded_for: list[str]) -> list[int]:
+    """One wrong login per X-Forwarded-For value, sent from `source`: the statuses."""
+    transport = httpx.HTTPTransport(local_address=source)
+    with httpx.Client(base_url=server.url, transport=transport, timeout=10) as client:
+        return [client.post("/api/v1/admin/login", json={"password": "wrong"},
+                            headers={"X-Forwarded-For": address}).status_code
+                for address in forwarded_for]
+
+
+ROTATING = [f"10.0.0.{n}" for n in range(1, 9)]  # a new made-up client for every guess
+
+
+def test_x_forwarded_for_is_ignored_without_a_trusted_proxy(data_dir):
+    # uvicorn's default believed the header from loopback: rotating it dodged the login limiter
+    server = start_live_server(data_dir)
+    try:
+        statuses = _wrong_logins(server, "127.0.0.1", ROTATING)
+    finally:
+        server.stop()
+    assert statuses[:5] == [401] * 5 and 429 in statuses[5:], statuses
+
+
+def test_a_trusted_proxy_is_believed_for_its_address_only(data_dir):
+    server = start_live_server(data_dir, ["--camera", "none", "--trusted-proxy", "127.0.0.2"])
+    try:
+        through_proxy = _wrong_logins(server, "127.0.0.2", ROTATING)  # eight clients, one guess each
+        one_behind_proxy = _wrong_logins(server, "127.0.0.2", ["10.0.1.1"] * 6)
+        not_the_proxy = _wrong_logins(server, "127.0.0.1", [f"10.0.2.{n}" for n in range(1, 9)])
+    finally:
+        server.stop()
+    assert through_proxy == [401] * 8
+    assert one_behind_proxy == [401] * 5 + [429]
+    assert not_the_proxy[:5] == [401] * 5 and 429 in not_the_proxy[5:], not_the_proxy
+
+
+def test_run_refuses_a_trusted_proxy_that_is_not_an_address(data_dir):
+    result = CliRunner().invoke(main, ["--data-dir", str(data_dir), "run", "--trusted-proxy", "proxy.lan"])
+    assert result.exit_code == 2 and "is not an IP address" in result.output
