@@ -10,8 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-from test_worker_pipeline import (add_roi, comparable, event_rows, picture_files, running_worker, scene,
-                                  store_frames, wait_finished, wait_until)
+from worker_support import (add_roi, comparable, event_rows, picture_files, running_worker, scene, store_frames,
+                            wait_finished, wait_until)
 
 from storewatch.appliance import Appliance
 from storewatch.jobs.service import connect_ingest

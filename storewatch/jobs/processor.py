@@ -7,6 +7,11 @@ device and leave, and the holder drains again); across processes the analysis_st
 row decides, since each job's effects commit only if the row is still the one the job
 started from. A job whose seq is not above the device's last applied seq is late: it is
 marked done (late) and leaves the state alone.
+
+A job in hand is never run twice while it runs: the processor knows which jobs its
+threads hold, the service renews their leases every third of the lease (`renew_leases`),
+and the reconciler leaves jobs in hand alone even if a renewal was late. A frame that
+cannot be decoded (or is a decode bomb) is dead at once with the reason, not retried.
 """
 
 from __future__ import annotations
@@ -132,6 +137,8 @@ class Processor:
         self.gate = DeviceGate()
         self._scheduled: dict[str, tuple[int, datetime]] = {}
         self._scheduled_lock = threading.Lock()
+        self._in_hand: set[int] = set()
+        self._in_hand_lock = threading.Lock()
         self.fault_hook: Callable[[str, Row], None] | None = None  # tests inject crashes here
 
     # --- entry points ---------------------------------------------------------------------
@@ -199,8 +206,29 @@ class Processor:
             self._scheduled[device_id] = (job_id, due)
         self.schedule(job_id, wait)
 
+    def in_hand(self) -> frozenset[int]:
+        """The jobs this process's threads have claimed and not yet finished."""
+        with self._in_hand_lock:
+            return frozenset(self._in_hand)
+
+    def renew_leases(self) -> int:
+        """Push the lease of every job in hand a full lease ahead; returns how many."""
+        held = self.in_hand()
+        if not held:
+            return 0
+        return self.queue.renew(held, self.owner, self.clock() + timedelta(seconds=self.options.lease_s))
+
     def _run_claimed(self, job: Row) -> bool:
         """Run one claimed job; False when the device must stop here (a retry is pending)."""
+        with self._in_hand_lock:
+            self._in_hand.add(job["id"])
+        try:
+            return self._run_held(job)
+        finally:
+            with self._in_hand_lock:
+                self._in_hand.discard(job["id"])
+
+    def _run_held(self, job: Row) -> bool:
         started = time.perf_counter()
         try:
             late = self._apply(job, started)
@@ -250,6 +278,7 @@ class Processor:
         capture = self.appliance.db.query_one("SELECT * FROM captures WHERE id = ?", (job["capture_id"],))
         if capture is None:
             raise PermanentJobError("its capture row is gone")
+        self._fault("before_decode", job)
         gray = self._decode(capture)
         specs, device_thresholds = self.rois.specs(device_id)
         key = specs_key(specs, device_thresholds)

@@ -66,6 +66,16 @@ class JobQueue:
                  job["attempts"]))
             return conn.changes() == 1
 
+    def renew(self, job_ids: Iterable[int], owner: str, until: datetime) -> int:
+        """Extend the leases `owner` still holds on these running jobs; returns how many."""
+        renewed = 0
+        with self.db.write() as conn:
+            for job_id in job_ids:
+                conn.execute("UPDATE jobs SET lease_until = ? WHERE id = ? AND state = 'running' AND lease_owner = ?",
+                             (ts(until), job_id, owner))
+                renewed += conn.changes()
+        return renewed
+
     def still_ours(self, job_id: int, owner: str) -> bool:
         return self.db.query_one("SELECT 1 FROM jobs WHERE id = ? AND state = 'running' AND lease_owner = ?",
                                  (job_id, owner)) is not None

@@ -2,13 +2,15 @@
 
 A queued (or due failed) job nobody enqueued, or enqueued long ago, gets a new task
 (one per device: the drain takes the device's jobs in order anyway). A running job whose
-lease lapsed, or whose worker process is gone, counts as a failed attempt and is retried.
+lease lapsed, or whose worker process is gone, counts as a failed attempt and is retried;
+never one this process still has in hand (its lease is renewed while it runs, and a
+late renewal must not start the same frame a second time beside the first).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -28,18 +30,23 @@ class ReconcileReport:
 class Reconciler:
     def __init__(self, queue: JobQueue, enqueue_many: Callable[[list[int]], None], owner: str,
                  grace_s: float = 5.0, stale_s: float = 60.0,
-                 clock: Callable[[], datetime] = contract.utc_now):
+                 clock: Callable[[], datetime] = contract.utc_now,
+                 in_hand: Callable[[], Collection[int]] = frozenset):
         self.queue = queue
         self.enqueue_many = enqueue_many
         self.owner = owner
         self.grace_s = grace_s
         self.stale_s = stale_s
         self.clock = clock
+        self.in_hand = in_hand
 
     def run(self, at_start: bool = False) -> ReconcileReport:
         now = self.clock()
         expired = 0
+        held = self.in_hand()
         for job in self.queue.running():
+            if job["id"] in held:
+                continue
             lapsed = job["lease_until"] is None or contract.parse_timestamp(job["lease_until"]) <= now
             gone = job["lease_owner"] != self.owner and owner_is_gone(job["lease_owner"], self.owner)
             if lapsed or gone:

@@ -2,7 +2,9 @@
 
 Runs inside `storewatch run` (started after the server listens) and alone as
 `storewatch worker`. Stopping lets the threads finish the frame in hand; a job cut
-off by a crash is found again by the reconciler, and its frame is applied once.
+off by a crash is found again by the reconciler, and its frame is applied once. A lease
+thread renews the leases of the jobs in hand every third of a lease, so a slow frame is
+never taken for a dead worker's and run a second time.
 """
 
 from __future__ import annotations
@@ -49,15 +51,19 @@ class WorkerService:
         self.processor = Processor(appliance, self.queue, self.broker.schedule, options, self.owner)
         self.broker.handler = self.processor.handle
         self.reconciler = Reconciler(self.queue, self.broker.enqueue_many, self.owner, grace_s=grace_s,
-                                     stale_s=stale_s)
+                                     stale_s=stale_s, in_hand=self.processor.in_hand)
         self._consumer = None
         self._stop = threading.Event()
+        self._stop_leases = threading.Event()
         self._maintenance: threading.Thread | None = None
+        self._leases: threading.Thread | None = None
 
     def start(self) -> None:
         if logging.getLogger("huey").level == logging.NOTSET:
             logging.getLogger("huey").setLevel(logging.WARNING)  # Huey logs every task at INFO
         self.reconciler.run(at_start=True)
+        self._leases = threading.Thread(target=self._keep_leases, name="worker-leases", daemon=True)
+        self._leases.start()
         self._consumer = self.broker.consumer(self.workers, self.poll_max_s)
         self._consumer.start()
         self.appliance.captures.on_jobs_queued = self.broker.enqueue_many
@@ -74,6 +80,9 @@ class WorkerService:
             self._consumer.stop(graceful=True)
         if self._maintenance is not None:
             self._maintenance.join(timeout)
+        self._stop_leases.set()  # only now: the threads finished the frames in hand under their leases
+        if self._leases is not None:
+            self._leases.join(timeout)
         try:
             self.processor.save_idle_checkpoints(0.0)  # a restart then has nothing to replay
         except Exception:
@@ -81,6 +90,14 @@ class WorkerService:
         if self.flush_counters:
             self.appliance.counters.flush()
         self.broker.close()
+
+    def _keep_leases(self) -> None:
+        every = self.processor.options.lease_s / 3
+        while not self._stop_leases.wait(every):
+            try:
+                self.processor.renew_leases()
+            except Exception:  # a busy disk: the next round renews (a lease outlives two missed rounds)
+                log.exception("could not renew the leases of the jobs in hand")
 
     def _maintain(self) -> None:
         while not self._stop.wait(self.reconcile_every_s):
