@@ -44,6 +44,7 @@ class BuiltinCamera:
         self.backoff = backoff or Backoff(base_s=2.0, cap_s=300.0)
         self.notifier = Notifier.from_env()  # STATUS only; the server's watchdog feeds WATCHDOG
         self.state: CameraState | None = None
+        self._rois_pending = False  # a newly registered device, until its camera first runs
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -67,10 +68,11 @@ class BuiltinCamera:
 
     def _supervise(self, device: dict, new: bool) -> None:
         attempt = 0
+        self._rois_pending = new
         while not self._stop.is_set():
             started = time.monotonic()
             try:
-                finished = self._run_once(device, new and attempt == 0)
+                finished = self._run_once(device)
             except Exception as exc:  # the loop boundary: whatever broke, try again later
                 error = _camera_error(exc)
             else:
@@ -78,18 +80,18 @@ class BuiltinCamera:
                 return
             if time.monotonic() - started >= HEALTHY_AFTER_S:
                 self.backoff.reset()
+                attempt = 0
             delay = self.backoff.next_delay()
             retry_at = contract.format_timestamp(contract.utc_now() + timedelta(seconds=delay))
             log.error("camera failed (%s): %s; trying again in %.0f s", type(error).__name__, error, delay)
             self._record(CameraState(FAILED, self.source_spec, message=str(error), error_kind=type(error).__name__,
-                                     next_step=error.next_step, attempt=attempt + 1,
-                                     retry_at=retry_at))
+                                     next_step=error.next_step, attempt=attempt + 1, retry_at=retry_at))
             attempt += 1
             if self._stop.wait(delay):
                 break
         self._record(CameraState(STOPPED, self.source_spec))
 
-    def _run_once(self, device: dict, new: bool) -> bool:
+    def _run_once(self, device: dict) -> bool:
         """One life of the camera client; True when a replayed folder was all sent."""
         from storewatch.camera.sd_notify import Notifier
         from storewatch.camera.service import build_camera_client
@@ -99,8 +101,9 @@ class BuiltinCamera:
             self.appliance.data_dir / "camera", auth=device["auth_scheme"], notifier=Notifier(None),
             **self.source_options)
         client.start()  # opens the camera: a CameraError here is a failed attempt
-        if new and client.source.name == "simulated":
+        if self._rois_pending and client.source.name == "simulated":  # only where the fake shelf really runs
             self._add_starter_rois(device["id"])
+        self._rois_pending = False
         self._record(CameraState(RUNNING, f"{self.source_spec} ({client.source.name})"))
         client.run_forever(self._stop)  # a camera that fails raises CameraClientError
         return not self._stop.is_set()

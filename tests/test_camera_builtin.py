@@ -53,8 +53,9 @@ def test_auto_on_a_pi_without_picamera2_is_a_failed_camera_retried_not_a_fake_sh
     finally:
         camera.stop(5)
     assert state["error_kind"] == "CameraNotInstalledError"
-    assert "picamera2 is not installed" in state["message"] and "apt install python3-picamera2" in state["next_step"]
-    assert state["summary"].startswith("not working: picamera2 is not installed")
+    assert state["message"] == "picamera2 (the Pi camera library) is not installed"
+    assert "sudo apt install python3-picamera2" in state["next_step"]
+    assert state["summary"].startswith("not working: picamera2 (the Pi camera library) is not installed")
     assert RoiStore(appliance.db, appliance.devices).list(LOCAL_CAMERA_ID) == []  # no starter ROIs
     assert camera_state.report(appliance.data_dir)["state"] == "stopped"
 
@@ -129,7 +130,8 @@ def test_a_broken_camera_leaves_the_server_serving_and_says_why_everywhere(data_
         with server.admin_client() as admin:
             shown = admin.get(f"/api/v1/admin/devices/{LOCAL_CAMERA_ID}").json()["camera"]
             listed = {d["id"]: d for d in admin.get("/api/v1/admin/devices").json()["devices"]}
-        assert shown["state"] == "failed" and "picamera2 is not installed" in shown["summary"]
+        assert shown["state"] == "failed"
+        assert shown["summary"].startswith("not working: picamera2 (the Pi camera library) is not installed")
         assert listed[LOCAL_CAMERA_ID]["camera"]["error_kind"] == "CameraNotInstalledError"
         assert "camera" not in listed[device_id]
 
@@ -138,7 +140,7 @@ def test_a_broken_camera_leaves_the_server_serving_and_says_why_everywhere(data_
         assert problems["built-in camera"]["status"] == "FAIL"
         assert "apt install python3-picamera2" in problems["built-in camera"]["next_step"]
         text = _status(data_dir, "status").stdout
-        assert "Built-in camera: not working: picamera2 is not installed" in text
+        assert "Built-in camera: not working: picamera2 (the Pi camera library) is not installed" in text
         doctor = _status(data_dir, "doctor", "--camera", "none", "--url", server.url)
         assert doctor.returncode == 1
         line = next(x for x in doctor.stdout.splitlines() if "built-in camera" in x)
@@ -147,6 +149,40 @@ def test_a_broken_camera_leaves_the_server_serving_and_says_why_everywhere(data_
     finally:
         assert server.stop() == 0
     log = server.log()
-    assert "camera failed (CameraNotInstalledError): picamera2 is not installed" in log
+    assert "camera failed (CameraNotInstalledError): picamera2 (the Pi camera library) is not installed" in log
     assert "Traceback" not in log
     assert camera_state.report(data_dir)["state"] == "stopped"
+
+
+def test_a_capture_that_gets_stuck_is_closed_and_the_camera_comes_back_by_itself(appliance, monkeypatch):
+    """The Pi camera stand-in with picamera2's job queue: a stall mid-run, then the cable is back."""
+    import dataclasses
+    import types
+
+    import fake_picamera2
+    from storewatch.camera.modes import DEFAULT_CONFIG
+
+    module = types.ModuleType("picamera2")
+    module.Picamera2 = fake_picamera2.FakePicamera2
+    monkeypatch.setitem(sys.modules, "picamera2", module)
+    fake = fake_picamera2.reset()
+    quick = dataclasses.replace(DEFAULT_CONFIG, baseline_interval_s=0.1, width=320, height=240)
+    camera = _camera(appliance, "picamera2", source_options={"warmup_s": 0, "capture_timeout_s": 0.3,
+                                                             "config": quick})
+    camera.start()
+    try:
+        _wait_for(lambda: (s := camera_state.report(appliance.data_dir)) and s["state"] == "running")
+        fake.stalled.set()
+        state = _wait_for(lambda: (s := camera_state.report(appliance.data_dir)) and s["state"] == "failed" and s)
+        assert state["error_kind"] == "CaptureTimeoutError"
+        assert "delivered no frame within 0.3 s" in state["message"]
+        first = fake.instances[0]
+        assert not first.is_open and first._job_list == []
+        assert "stop" not in first.calls[:first.calls.index("close")][-3:]  # cancelled, then closed: no stop() first
+        fake.stalled.clear()
+        _wait_for(lambda: (s := camera_state.report(appliance.data_dir)) and s["state"] == "running")
+        assert len(fake.instances) >= 2 and fake.instances[-1].is_open
+    finally:
+        camera.stop(10)
+        fake.stalled.clear()
+    assert camera_state.report(appliance.data_dir)["state"] == "stopped"

@@ -176,3 +176,39 @@ def test_directory_errors_are_camera_errors(tmp_path):
     replay = open_source(f"dir:{tmp_path}")
     with pytest.raises(CameraError, match="cannot be read"):
         replay.capture()
+
+
+def test_the_board_is_a_raspberry_pi_by_its_device_tree_model(tmp_path):
+    from storewatch.camera.board import raspberry_pi_model
+
+    model = tmp_path / "model"
+    model.write_bytes(b"Raspberry Pi 5 Model B Rev 1.0\0")
+    assert raspberry_pi_model(model) == "Raspberry Pi 5 Model B Rev 1.0"
+    model.write_bytes(b"Radxa ROCK 5B\0")
+    assert raspberry_pi_model(model) is None
+    assert raspberry_pi_model(tmp_path / "missing") is None
+
+
+def test_auto_on_a_raspberry_pi_never_falls_back_to_the_simulated_shelf(tmp_path, monkeypatch, caplog):
+    from storewatch.camera.picamera2_source import Picamera2Source
+    from storewatch.camera.source import CameraNotInstalledError
+
+    model = tmp_path / "model"
+    model.write_bytes(b"Raspberry Pi 4 Model B Rev 1.5\0")
+    monkeypatch.setitem(sys.modules, "picamera2", None)
+    caplog.set_level("INFO", logger="storewatch.camera")
+    chosen = make_source("auto", board_model_file=model, lock_exposure=True, mains_hz=50, seed=3)
+    assert isinstance(chosen, Picamera2Source) and chosen.lock_exposure and chosen.mains_hz == 50
+    assert "on a Raspberry Pi 4 Model B Rev 1.5" in caplog.text and "simulated" not in caplog.text
+    with pytest.raises(CameraNotInstalledError, match=r"picamera2 \(the Pi camera library\) is not installed"):
+        chosen.open(640, 480, 80)
+
+
+def test_check_spec_names_the_sources():
+    from storewatch.camera.source import check_spec
+
+    assert [check_spec(s) for s in ("auto", "picamera2", "simulated", "dir:x")] == ["auto", "picamera2",
+                                                                                   "simulated", "dir:x"]
+    for bad in ("webcam", "dir:", "none"):
+        with pytest.raises(ValueError, match="use one of: auto, picamera2, simulated, dir:PATH"):
+            check_spec(bad)

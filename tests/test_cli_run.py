@@ -150,3 +150,30 @@ def test_a_port_in_use_stops_with_an_error_code(data_dir: Path, runs: list[Run])
         code = run.finish(timeout=30)
     assert code != 0
     assert re.search(r"address already in use|error while attempting to bind", "\n".join(run.lines), re.I)
+
+
+def test_an_unknown_camera_source_is_refused_before_anything_starts(data_dir: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "storewatch", "--data-dir", str(data_dir), "run",
+                           "--port", str(free_port()), "--camera", "webcam"],
+                          capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert done.returncode == 2 and "unknown frame source 'webcam'" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_the_camera_tuning_options_reach_the_pi_camera(tmp_path: Path) -> None:
+    from storewatch.camera.service import build_camera_client
+    from storewatch.cli.camera import camera, tuning
+    from storewatch.cli.run import run
+
+    parsed = run.make_context("run", ["--camera", "picamera2", "--lock-exposure", "--mains-hz", "60"]).params
+    options = tuning(parsed["lock_exposure"], parsed["lock_white_balance"], parsed["mains_hz"])
+    assert options == {"lock_exposure": True, "lock_white_balance": False, "mains_hz": 60}
+    client = build_camera_client(f"http://127.0.0.1:{free_port()}", "cam", "token", "picamera2", tmp_path,
+                                 **options)
+    assert (client.source.lock_exposure, client.source.lock_white_balance, client.source.mains_hz) == (True, False, 60)
+    client.stop(0.1)
+    standalone = camera.make_context("camera", ["--server", "http://x", "--device-id", "d", "--token-file",
+                                                __file__, "--lock-white-balance", "--mains-hz", "50"]).params
+    assert standalone["lock_white_balance"] and standalone["mains_hz"] == "50"
+    with pytest.raises(Exception, match="'55' is not one of '50', '60'"):
+        run.make_context("run", ["--mains-hz", "55"])

@@ -66,3 +66,19 @@ def test_status_text_puts_problems_before_everything_else(data_dir):
 def test_status_of_a_fresh_appliance_says_what_to_do(data_dir):
     out = status(data_dir).output
     assert "none yet: `storewatch device add NAME`" in out
+
+
+def test_status_says_the_built_in_camera_is_not_working_and_why(data_dir):
+    from storewatch import camera_state
+
+    prepare(data_dir)
+    camera_state.write(data_dir, camera_state.CameraState(
+        "failed", "picamera2", message="the camera is in use by another process", error_kind="CameraBusyError",
+        next_step="Another program holds the camera.", retry_at="2099-01-01T00:00:00.000Z", attempt=1))
+    shown = json.loads(status(data_dir, "--json").output)
+    assert shown["status"] == "FAIL" and shown["problems"][0]["name"] == "built-in camera"
+    assert shown["camera"]["state"] == "failed" and shown["camera"]["error_kind"] == "CameraBusyError"
+    out = status(data_dir).output
+    assert out.splitlines()[0].startswith("FAIL  built-in camera: not working: the camera is in use")
+    assert "Built-in camera: not working: the camera is in use by another process" in out
+    assert out.index("Built-in camera:") < out.index("Devices (2):")

@@ -52,9 +52,7 @@ def _import_picamera2() -> Any:
     try:
         return importlib.import_module("picamera2").Picamera2
     except ImportError as exc:
-        raise CameraNotInstalledError(
-            "picamera2 is not installed; on Raspberry Pi OS: sudo apt install python3-picamera2 "
-            "and create the venv with --system-site-packages") from exc
+        raise CameraNotInstalledError("picamera2 (the Pi camera library) is not installed") from exc
     except Exception as exc:  # e.g. "numpy.dtype size changed" from a simplejpeg built for another numpy
         raise CameraNotInstalledError(f"picamera2 is installed but does not load: {exc}") from exc
 

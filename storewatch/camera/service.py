@@ -20,7 +20,8 @@ def build_camera_client(server_url: str, device_id: str, token: str, source_spec
     """A CameraClient whose seq state lives in `state_dir` and spool in `state_dir/spool`.
 
     `options` go to the frame source (seed, clock, loop, rate_hz, capture_timeout_s,
-    lock_exposure, ...) and to CameraClient (backoff, spool_max_frames, ...).
+    lock_exposure, lock_white_balance, mains_hz, board_model_file, ...) and to
+    CameraClient (backoff, spool_max_frames, ...).
     Raises ValueError for a bad source name, auth scheme or device id.
     """
     state_dir = Path(state_dir)

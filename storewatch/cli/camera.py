@@ -87,7 +87,9 @@ def camera(ctx: CliContext, server_url: str, device_id: str, token_file: Path, s
                           auth=auth, stop_event=stop, notify=Notifier.from_env(), spool_dir=spool_dir,
                           **tuning(lock_exposure, lock_white_balance, mains_hz))
     except (CameraError, CameraClientError) as exc:
-        click.echo(f"storewatch camera: {exc}", err=True)
+        cause = exc if isinstance(exc, CameraError) else exc.__cause__
+        hint = f" {cause.next_step}" if isinstance(cause, CameraError) and cause.next_step else ""
+        click.echo(f"storewatch camera: {exc}.{hint}", err=True)
         sys.exit(1)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None

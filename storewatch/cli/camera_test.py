@@ -24,7 +24,8 @@ def camera_test(source: str, out: Path, width: int, height: int, quality: int) -
     try:
         frame = capture_one(source, width, height, quality)
     except (CameraError, NotAJpeg, ValueError) as exc:
-        raise click.ClickException(f"the camera test failed: {exc}") from None
+        hint = f" {exc.next_step}" if isinstance(exc, CameraError) else ""
+        raise click.ClickException(f"the camera test failed: {exc}.{hint}") from None
     atomic_write(out.resolve(), frame.jpeg)
     click.echo(f"{frame.source}: {frame.width}x{frame.height} JPEG, {len(frame.jpeg)} bytes in "
                f"{frame.seconds:.1f} s, written to {out}.")

@@ -5,6 +5,7 @@ import * as api from "../api.js";
 import {h, replace} from "../dom.js";
 import {ago, dateTime} from "../format.js";
 import {confirmAction} from "../widgets/dialog.js";
+import {cameraBanner} from "../widgets/camera-state.js";
 import {statusBadge} from "../widgets/device-status.js";
 import {busy} from "../widgets/fields.js";
 import {roiEditor} from "../widgets/roi-editor.js";
@@ -245,6 +246,7 @@ export async function render(main, context) {
           await api.post(`${base}/burst`);
           toast("Burst requested.", "success");
         })}, "Burst now"))),
+    cameraBanner(device),
     h("div", {class: "device-layout"},
       h("section", {class: "card", "aria-label": "Frame and ROI editor"},
         h("div", {class: "toolbar", role: "toolbar", "aria-label": "Drawing tools"},

@@ -5,6 +5,7 @@ import * as api from "../api.js";
 import {h, replace} from "../dom.js";
 import {ago, bytes, dateTime, number, time} from "../format.js";
 import {confirmAction, openDialog} from "../widgets/dialog.js";
+import {cameraBanner} from "../widgets/camera-state.js";
 import {statusBadge} from "../widgets/device-status.js";
 import {busy, clearErrors, field, showErrors} from "../widgets/fields.js";
 import {toast} from "../widgets/toast.js";
@@ -62,6 +63,7 @@ function deviceCard(device, reload) {
       h("div", {}, h("h2", {}, h("a", {href: path}, device.name)),
         h("div", {class: "muted small mono"}, device.id, device.auth_scheme === "hmac" ? " · HMAC" : "")),
       statusBadge(device)),
+    cameraBanner(device),
     healthFacts(device),
     h("div", {class: "actions"},
       h("a", {class: "button small", href: path}, "Frame & ROIs"),

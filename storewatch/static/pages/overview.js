@@ -5,6 +5,7 @@ import * as api from "../api.js";
 import {h, replace} from "../dom.js";
 import {ago, bytes, duration, epochSeconds, number, percent} from "../format.js";
 import {lineChart} from "../widgets/chart.js";
+import {cameraProblem} from "../widgets/camera-state.js";
 import {deviceStatus} from "../widgets/device-status.js";
 
 const REFRESH_MS = 15000;
@@ -16,7 +17,9 @@ function problems(metrics, devices, lastEvent) {
     const status = deviceStatus(device);
     const link = h("a", {href: `/devices/${encodeURIComponent(device.id)}`}, device.name);
     if (status.key === "stale") found.push(["bad", [link, " is stale"], `last seen ${ago(device.last_seen)}`]);
-    if (status.key === "never") found.push(["warn", [link, " has never connected"], "add its token to the camera"]);
+    if (status.key === "never" && !device.camera) found.push(["warn", [link, " has never connected"], "add its token to the camera"]);
+    const camera = cameraProblem(device);
+    if (camera && status.key !== "disabled") found.push(["bad", [link, " is not working"], camera]);
     const error = device.health && device.health.last_error;
     if (error && status.key !== "disabled") found.push(["warn", [link, " reports an error"], error]);
     const dropped = device.health && device.health.dropped_frames;
@@ -46,13 +49,14 @@ function stat(title, value, sub, extra = "") {
 }
 
 function statCards(metrics, devices, lastEvent) {
-  const counts = {up: 0, stale: 0, never: 0, disabled: 0};
+  const counts = {up: 0, failing: 0, stale: 0, never: 0, disabled: 0};
   devices.forEach((d) => { counts[deviceStatus(d).key] += 1; });
   const active = devices.length - counts.disabled;
   const {disk, queue} = metrics;
   return h("div", {class: "grid stats-grid overview-stats"},
     stat("Devices", `${counts.up} / ${active} up`,
-         [counts.stale ? `${counts.stale} stale` : "", counts.never ? `${counts.never} never seen` : "",
+         [counts.failing ? `${counts.failing} camera failing` : "", counts.stale ? `${counts.stale} stale` : "",
+          counts.never ? `${counts.never} never seen` : "",
           counts.disabled ? `${counts.disabled} disabled` : ""].filter(Boolean).join(" · ") || "all reporting",
          h("a", {href: "/devices", class: "small"}, "Devices →")),
     stat("Queue", number(queue.depth, 0), queue.oldest_queued_age_s === null ? "nothing waiting"

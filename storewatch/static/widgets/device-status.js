@@ -13,9 +13,11 @@ export function staleAfter(device) {
   return Math.max(MIN_STALE_S, 2.5 * Math.min(heartbeat, baseline) + 30, 1.5 * baseline);
 }
 
-/** {key: up|stale|never|disabled, label, kind} for a device from the admin API. */
+/** {key: up|failing|stale|never|disabled, label, kind} for a device from the admin API. */
 export function deviceStatus(device, now = Date.now()) {
   if (!device.enabled) return {key: "disabled", label: "Disabled", kind: "plain"};
+  // The built-in camera's own state outranks last-seen: its retries keep fetching the config.
+  if (device.camera && device.camera.state === "failed") return {key: "failing", label: "Camera failing", kind: "bad"};
   const seen = toDate(device.last_seen);
   if (!seen) return {key: "never", label: "Never seen", kind: "warn"};
   const silent = (now - seen.getTime()) / 1000;
