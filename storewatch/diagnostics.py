@@ -6,6 +6,7 @@ sockets take them as arguments, so tests can drive every outcome.
 
 from __future__ import annotations
 
+import errno
 import shutil
 import subprocess
 import time
@@ -19,6 +20,7 @@ import httpx
 
 from storewatch import contract, metrics
 from storewatch.backup import check as check_db_file
+from storewatch.storage import EVENTS, STAGING, TEMP_PREFIX, atomic_write
 
 if TYPE_CHECKING:
     from storewatch.appliance import Appliance
@@ -129,6 +131,30 @@ def check_database(appliance: Appliance, full: bool = False) -> Check:
     return Check("database", FAIL, f"{kind} found problems: {'; '.join(result.problems[:3])}",
                  "Stop the services, take a copy (`storewatch db backup damaged.db`), then restore the last good "
                  "backup (`storewatch db restore BACKUP.db --yes`); see docs/RUNBOOK.md, 'Back up and restore'.")
+
+
+DATA_DIR_STEP = ("A card the kernel made read-only after errors, or a failing one: look for I/O errors in "
+                 "`journalctl -k`, check `mount` for ro; stop the services, run fsck on the card and reboot. "
+                 "If it keeps failing, restore the last backup to a new card (docs/RUNBOOK.md, 'Back up and "
+                 "restore'). A permission error: `sudo chown -R storewatch: DATA_DIR`.")
+
+
+def check_data_dir(appliance: Appliance) -> Check:
+    """Can the appliance write where it writes (the data directory, staging/, events/)? Without
+    it every frame gets 503 storage_unavailable. Each folder gets a probe file, then loses it."""
+    root = appliance.data_dir
+    for folder in (root, root / STAGING, root / EVENTS):
+        if not folder.is_dir():
+            continue  # made at the first frame or event, in a folder checked above
+        probe = folder / f"{TEMP_PREFIX}doctor-probe"  # a name start-up sweeps, should we die here
+        try:
+            atomic_write(probe, b"storewatch doctor")
+            probe.unlink()
+        except OSError as exc:
+            kind = "read-only" if exc.errno == errno.EROFS else (exc.strerror or type(exc).__name__)
+            return Check("data directory", FAIL, f"cannot write to {folder} ({kind}): ingest answers 503",
+                         DATA_DIR_STEP.replace("DATA_DIR", str(root)))
+    return Check("data directory", OK, f"{root} is writable")
 
 
 def check_disk(appliance: Appliance) -> Check:
@@ -272,7 +298,7 @@ def check_retention(appliance: Appliance) -> Check:
 def run_all(appliance: Appliance, url: str, camera: str = "auto", full_db_check: bool = False,
             run: Runner = _run) -> list[Check]:
     checks = [check_camera(camera), check_builtin_camera(appliance), check_database(appliance, full_db_check),
-              check_disk(appliance), check_clock(run), check_server(url), *check_services(run=run),
+              check_data_dir(appliance), check_disk(appliance), check_clock(run), check_server(url), *check_services(run=run),
               check_worker(appliance),
               *check_devices(appliance), check_retention(appliance)]
     return checks

@@ -10,6 +10,7 @@ import pytest
 from storewatch import contract, diagnostics
 from storewatch.diagnostics import FAIL, OK, SKIP, WARN
 from conftest import REPO, free_port
+from mounts import read_only
 
 
 def runner(answers: dict[str, tuple[int, str]]):
@@ -136,3 +137,26 @@ def test_doctor_exits_non_zero_on_a_failure_and_zero_otherwise(live_server):
     fine = doctor(live_server.data_dir, "--camera", "simulated", "--url", live_server.url, "--full")
     assert fine.returncode == 0, fine.stdout + fine.stderr
     assert "OK    server" in fine.stdout and "OK    camera" in fine.stdout and "OK    database" in fine.stdout
+
+
+def test_data_directory_writable_ok_and_read_only(appliance):
+    fine = diagnostics.check_data_dir(appliance)
+    assert fine.status == OK and str(appliance.data_dir) in fine.message
+    with read_only(appliance.data_dir / "staging"):
+        broken = diagnostics.check_data_dir(appliance)
+        assert broken.status == FAIL, broken
+        assert "staging" in broken.message and "read-only" in broken.message
+        assert "fsck" in broken.next_step and "RUNBOOK" in broken.next_step
+    assert diagnostics.check_data_dir(appliance).status == OK
+    assert not [p for p in appliance.data_dir.rglob("*doctor*")]  # the probe files are gone
+
+
+def test_doctor_fails_on_a_read_only_data_directory(data_dir):
+    from storewatch.appliance import Appliance
+
+    Appliance(data_dir).close()
+    with read_only(data_dir / "events"):
+        answer = doctor(data_dir, "--camera", "none", "--url", f"http://127.0.0.1:{free_port()}")
+    assert answer.returncode == 1, answer.stdout + answer.stderr
+    line = next(line for line in answer.stdout.splitlines() if line[6:].startswith("data directory"))
+    assert line.startswith("FAIL") and "events" in line and "read-only" in line, answer.stdout

@@ -21,6 +21,7 @@ from storewatch import contract
 from storewatch.appliance import Appliance
 from storewatch.retention import emergency_free, last_runs
 from conftest import make_jpeg, start_live_server
+from mounts import read_only, unmount
 
 MiB = 1024 * 1024
 
@@ -158,20 +159,9 @@ def test_emergency_cleanup_frees_old_staging_on_a_real_filesystem(small_disk):
 
 @pytest.fixture
 def read_only_staging(data_dir: Path) -> Iterator[Path]:
-    """data_dir/staging as a real read-only mount (a bind mount remounted ro): writes there
-    fail with EROFS, as on a card the kernel turned read-only. Root ignores chmod, not this."""
-    staging = data_dir / "staging"
-    staging.mkdir(parents=True, exist_ok=True)
-    if os.geteuid() != 0:
-        pytest.skip("a read-only bind mount needs root")
-    done = subprocess.run(["mount", "--bind", str(staging), str(staging)], capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot bind-mount here ({done.stderr.strip()})")
-    try:
-        subprocess.run(["mount", "-o", "remount,bind,ro", str(staging)], check=True, capture_output=True)
+    """data_dir/staging as a real read-only mount (see tests/mounts.py)."""
+    with read_only(data_dir / "staging") as staging:
         yield staging
-    finally:
-        subprocess.run(["umount", "-l", str(staging)], check=False)
 
 
 def assert_storage_unavailable(answer: httpx.Response) -> None:
@@ -219,7 +209,7 @@ def test_a_read_only_data_disk_gives_503_storage_unavailable_and_stores_nothing(
             conn.close()
         assert captures["id"] == device_id and "Traceback" not in server.log()
 
-        subprocess.run(["umount", "-l", str(read_only_staging)], check=True)  # the disk comes back
+        unmount(read_only_staging)  # the disk comes back
         assert post(server.url, token, device_id, 2, images[2]).status_code == 201
     finally:
         assert server.stop() == 0
