@@ -2,37 +2,48 @@
 
 from __future__ import annotations
 
+import enum
 import hmac
 import json
 import secrets
-import threading
-import time
 from datetime import timedelta
 
 from storewatch import contract
-from storewatch.credentials import hash_secret, token_hash, verify_secret
+from storewatch.credentials import (SHA256_PREFIX, SLOW_HASHES, HashBusy, hash_random_secret, hash_secret,
+                                    token_hash, verify_random_secret, verify_secret)
 from storewatch.db import Database
 
 SESSION_LIFETIME = timedelta(days=7)
 PASSWORD_KEY = "admin_password_hash"
 MIN_PASSWORD_LENGTH = 8
-_TOKEN_CACHE_SECONDS = 300
+TOKEN_PREFIX = "swa"
+LAST_USED_RESOLUTION = timedelta(minutes=1)  # a busy script writes its token's row once a minute, not per call
+
+
+class TokenState(enum.Enum):
+    VALID = "valid"
+    INVALID = "invalid"
+    EXPIRED = "expired"
+    BUSY = "busy"  # an old scrypt-stored token, and no slow-hash slot free just now
 
 
 class Admins:
     def __init__(self, db: Database):
         self.db = db
-        self._verified_tokens: dict[str, float] = {}  # sha256(token) -> verified until
-        self._lock = threading.Lock()
 
     # --- password -------------------------------------------------------------------------
 
     def has_password(self) -> bool:
         return self.db.query_one("SELECT 1 FROM settings WHERE key = ?", (PASSWORD_KEY,)) is not None
 
-    def set_password(self, password: str) -> None:
+    @staticmethod
+    def validate_password(password: str) -> None:
+        """Raise ValueError for a password too weak to set (before spending a hash on it)."""
         if len(password) < MIN_PASSWORD_LENGTH:
             raise ValueError(f"the password must be at least {MIN_PASSWORD_LENGTH} characters")
+
+    def set_password(self, password: str) -> None:
+        self.validate_password(password)
         stored = json.dumps(hash_secret(password))
         with self.db.write() as conn:
             conn.execute("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key)"
@@ -40,39 +51,92 @@ class Admins:
             conn.execute("DELETE FROM admin_sessions")  # a new password logs everyone out
 
     def check_password(self, password: str) -> bool:
+        """Slow on purpose (scrypt): the server calls it only under its login limiter."""
         row = self.db.query_one("SELECT value FROM settings WHERE key = ?", (PASSWORD_KEY,))
         return row is not None and verify_secret(password, json.loads(row["value"]))
 
-    # --- API tokens -------------------------------------------------------------------------
+    def change_password(self, current: str, new: str) -> bool:
+        """Set `new` if `current` is the password (False if not); ValueError for a weak `new`."""
+        self.validate_password(new)
+        if not self.check_password(current):
+            return False
+        self.set_password(new)
+        return True
 
-    def create_token(self) -> str:
+    # --- API tokens -------------------------------------------------------------------------
+    # Checked against the database on every request (one primary-key lookup and a SHA-256),
+    # so a revoked or expired token stops working at once in every process: no cache.
+
+    def create_token(self, name: str = "", expires_in: timedelta | None = None) -> str:
         token_id = secrets.token_hex(6)
         secret = secrets.token_urlsafe(32)
+        now = contract.utc_now()
+        expires = contract.format_timestamp(now + expires_in) if expires_in is not None else None
         with self.db.write() as conn:
-            conn.execute("INSERT INTO admin_tokens (id, secret_hash, created_at) VALUES (?, ?, ?)",
-                         (token_id, hash_secret(secret), _now()))
-        return f"swa_{token_id}_{secret}"
+            conn.execute("INSERT INTO admin_tokens (id, name, secret_hash, created_at, expires_at)"
+                         " VALUES (?, ?, ?, ?, ?)",
+                         (token_id, name, hash_random_secret(secret), contract.format_timestamp(now), expires))
+        return f"{TOKEN_PREFIX}_{token_id}_{secret}"
 
-    def check_token(self, token: str) -> bool:
-        key = token_hash(token)
-        with self._lock:
-            if self._verified_tokens.get(key, 0) > time.monotonic():
-                return True
-        parts = token.split("_", 2)
-        if len(parts) != 3 or parts[0] != "swa":
-            return False
-        row = self.db.query_one("SELECT secret_hash FROM admin_tokens WHERE id = ?", (parts[1],))
-        if row is None or not verify_secret(parts[2], row["secret_hash"]):
-            return False
-        with self._lock:  # scrypt is slow on purpose; remember a good token for a while
-            self._verified_tokens[key] = time.monotonic() + _TOKEN_CACHE_SECONDS
-        return True
+    def list_tokens(self) -> list[dict[str, str | None]]:
+        """Every token's id, name, created_at, expires_at and last_used; never its secret."""
+        rows = self.db.query("SELECT id, name, created_at, expires_at, last_used FROM admin_tokens"
+                             " ORDER BY created_at, id")
+        return [{key: row[key] for key in ("id", "name", "created_at", "expires_at", "last_used")}
+                for row in rows]
+
+    def revoke_token(self, token_id: str) -> bool:
+        """Delete one token; False when there is none with that id."""
+        with self.db.write() as conn:
+            conn.execute("DELETE FROM admin_tokens WHERE id = ?", (token_id,))
+            return conn.changes() > 0
 
     def revoke_tokens(self) -> None:
         with self.db.write() as conn:
             conn.execute("DELETE FROM admin_tokens")
-        with self._lock:
-            self._verified_tokens.clear()
+
+    def token_state(self, token: str) -> TokenState:
+        """VALID (and the use recorded), INVALID, EXPIRED (told only to a holder of the right
+        secret), or BUSY."""
+        prefix, _, rest = token.partition("_")
+        token_id, _, secret = rest.partition("_")
+        if prefix != TOKEN_PREFIX or not token_id or not secret:
+            return TokenState.INVALID
+        row = self.db.query_one("SELECT secret_hash, expires_at, last_used FROM admin_tokens WHERE id = ?",
+                                (token_id,))
+        if row is None:
+            return TokenState.INVALID
+        try:
+            if not self._secret_matches(token_id, secret, row["secret_hash"]):
+                return TokenState.INVALID
+        except HashBusy:
+            return TokenState.BUSY
+        now = contract.utc_now()
+        if row["expires_at"] is not None and contract.parse_timestamp(row["expires_at"]) <= now:
+            return TokenState.EXPIRED
+        last = row["last_used"]
+        if last is None or now - contract.parse_timestamp(last) >= LAST_USED_RESOLUTION:
+            with self.db.write() as conn:
+                conn.execute("UPDATE admin_tokens SET last_used = ? WHERE id = ?",
+                             (contract.format_timestamp(now), token_id))
+        return TokenState.VALID
+
+    def check_token(self, token: str) -> bool:
+        return self.token_state(token) is TokenState.VALID
+
+    def _secret_matches(self, token_id: str, secret: str, stored: str) -> bool:
+        if stored.startswith(SHA256_PREFIX):
+            return verify_random_secret(secret, stored)
+        # Made before tokens were stored as SHA-256: one scrypt check (bounded with every
+        # other slow hash; reaching it takes the token's id, half of the token), then the
+        # row is rewritten so that the next check is cheap.
+        with SLOW_HASHES.slot():
+            if not verify_secret(secret, stored):
+                return False
+        with self.db.write() as conn:
+            conn.execute("UPDATE admin_tokens SET secret_hash = ? WHERE id = ? AND secret_hash = ?",
+                         (hash_random_secret(secret), token_id, stored))
+        return True
 
     # --- sessions ----------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import select
 import subprocess
@@ -12,14 +13,16 @@ import time
 from pathlib import Path
 
 import apsw
+import httpx
 import click.testing
 import pytest
 from click.testing import CliRunner, Result
 
+from storewatch import contract
 from storewatch.appliance import Appliance
 from storewatch.cli import main
 from storewatch.db.migrations import SCHEMA_VERSION
-from tests.conftest import REPO
+from tests.conftest import REPO, LiveServer
 
 
 def sw(data_dir: Path, *args: str, input: str | None = None) -> Result:  # noqa: A002
@@ -155,3 +158,115 @@ def test_a_database_from_a_newer_storewatch_is_a_message_not_a_traceback(data_di
     assert result.exit_code == 1
     assert "newer than this storewatch" in result.stderr
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+# --- listing, revoking and expiring API tokens -------------------------------------------------
+
+
+def _token_id(token: str) -> str:
+    return token.split("_", 2)[1]
+
+
+def test_token_list_shows_id_name_created_expiry_and_last_use_never_the_secret(data_dir: Path) -> None:
+    first = sw(data_dir, "admin", "token", "--name", "backup script").stdout.strip().splitlines()[-1]
+    second = sw(data_dir, "admin", "token", "--expires", "30d").stdout.strip().splitlines()[-1]
+    app = Appliance(data_dir)
+    try:
+        assert app.admins.check_token(first)
+    finally:
+        app.close()
+    listed = sw(data_dir, "admin", "token", "--list")
+    assert listed.exit_code == 0, listed.output
+    header, *rows = listed.stdout.strip().splitlines()
+    assert header.split() == ["ID", "NAME", "CREATED", "EXPIRES", "LAST", "USED"]
+    assert len(rows) == 2
+    by_id = {row.split()[0]: row for row in rows}
+    assert "backup script" in by_id[_token_id(first)] and "never" in by_id[_token_id(first)]
+    assert by_id[_token_id(first)].count("Z") == 2  # created, last used
+    assert by_id[_token_id(second)].count("Z") == 2 and "never" in by_id[_token_id(second)]  # created, expires
+    for token in (first, second):
+        assert token.split("_", 2)[2] not in listed.output
+    as_json = json.loads(sw(data_dir, "admin", "token", "--list", "--json").stdout)
+    assert {t["id"] for t in as_json} == {_token_id(first), _token_id(second)}
+    assert set(as_json[0]) == {"id", "name", "created_at", "expires_at", "last_used"}
+    expires = {t["id"]: t["expires_at"] for t in as_json}[_token_id(second)]
+    days = (contract.parse_timestamp(expires) - contract.utc_now()).total_seconds() / 86400
+    assert 29.9 < days <= 30
+
+
+def test_token_list_without_tokens_says_how_to_make_one(data_dir: Path) -> None:
+    result = sw(data_dir, "admin", "token", "--list")
+    assert result.exit_code == 0 and "storewatch admin token" in result.stdout
+
+
+@pytest.mark.parametrize("expires", ["0d", "30", "-1d", "30x", "100000d", "d"])
+def test_a_bad_expiry_is_refused_and_makes_no_token(data_dir: Path, expires: str) -> None:
+    result = sw(data_dir, "admin", "token", "--expires", expires)
+    assert result.exit_code == 2, result.output
+    assert "--expires" in result.stderr and "Traceback" not in result.output
+    assert "swa_" not in result.stdout
+    assert "No admin API tokens" in sw(data_dir, "admin", "token", "--list").stdout
+
+
+def test_revoking_an_unknown_token_id_is_an_error(data_dir: Path) -> None:
+    sw(data_dir, "admin", "token")
+    result = sw(data_dir, "admin", "token", "--revoke", "0123456789ab")
+    assert result.exit_code == 1
+    assert "0123456789ab" in result.stderr and "--list" in result.stderr
+    assert len(json.loads(sw(data_dir, "admin", "token", "--list", "--json").stdout)) == 1
+
+
+def test_list_and_revoke_do_not_mix_with_each_other_or_with_creation(data_dir: Path) -> None:
+    for args in (["--list", "--revoke", "x"], ["--list", "--expires", "1d"], ["--revoke", "x", "--name", "n"]):
+        result = sw(data_dir, "admin", "token", *args)
+        assert result.exit_code == 2, (args, result.output)
+        assert "swa_" not in result.stdout
+
+
+def _cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "storewatch", "--data-dir", str(data_dir), *args],
+                          capture_output=True, text=True, cwd=REPO, timeout=60)
+
+
+def test_a_token_revoked_from_the_cli_stops_working_at_once_in_the_running_server(live_server: LiveServer) -> None:
+    made = _cli(live_server.data_dir, "admin", "token", "--name", "to revoke")
+    token = made.stdout.strip().splitlines()[-1]
+    kept = _cli(live_server.data_dir, "admin", "token").stdout.strip().splitlines()[-1]
+    url = f"{live_server.url}/api/v1/admin/devices"
+    for _ in range(2):  # used, so any cache of good tokens would now hold it
+        assert httpx.get(url, headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    revoked = _cli(live_server.data_dir, "admin", "token", "--revoke", _token_id(token))
+    assert revoked.returncode == 0, revoked.stderr
+    assert _token_id(token) in revoked.stdout
+    answer = httpx.get(url, headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 401 and answer.json()["error"]["code"] == "unauthorized"
+    assert httpx.get(url, headers={"Authorization": f"Bearer {kept}"}).status_code == 200
+    listed = json.loads(_cli(live_server.data_dir, "admin", "token", "--list", "--json").stdout)
+    assert [t["id"] for t in listed] == [_token_id(kept)]
+    assert listed[0]["last_used"] is not None  # its use was recorded
+
+
+def test_a_token_stored_as_scrypt_by_an_older_storewatch_still_works_and_is_upgraded(data_dir: Path) -> None:
+    from storewatch.admins import TokenState
+    from storewatch.credentials import SLOW_HASHES, hash_secret
+
+    app = Appliance(data_dir)
+    try:
+        with app.db.write() as conn:
+            conn.execute("INSERT INTO admin_tokens (id, secret_hash, created_at) VALUES (?, ?, ?)",
+                         ("0123456789ab", hash_secret("old-secret"), "2026-01-01T00:00:00.000Z"))
+        assert not app.admins.check_token("swa_0123456789ab_wrong")
+        while SLOW_HASHES.try_acquire():  # every slow-hash slot busy: told so, not refused as invalid
+            pass
+        try:
+            assert app.admins.token_state("swa_0123456789ab_old-secret") is TokenState.BUSY
+        finally:
+            for _ in range(SLOW_HASHES.slots):
+                SLOW_HASHES.release()
+        assert app.admins.check_token("swa_0123456789ab_old-secret")
+        stored = app.db.scalar("SELECT secret_hash FROM admin_tokens WHERE id = '0123456789ab'")
+        assert stored.startswith("sha256$")
+        assert app.admins.check_token("swa_0123456789ab_old-secret")
+        assert not app.admins.check_token("swa_0123456789ab_wrong")
+    finally:
+        app.close()

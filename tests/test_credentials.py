@@ -8,12 +8,18 @@ from pathlib import Path
 import pytest
 
 from storewatch.credentials import (
+    SCRYPT_BYTES,
+    SLOW_HASHES,
+    HashBusy,
+    HashGate,
     derive_device_token,
     generate_password,
+    hash_random_secret,
     hash_secret,
     load_or_create_key,
     new_salt,
     token_hash,
+    verify_random_secret,
     verify_secret,
 )
 from storewatch.storage import TEMP_PREFIX
@@ -69,3 +75,29 @@ def test_hash_secret_verifies_only_the_same_secret() -> None:
                                     "scrypt$16384$8$1$zz$00", "scrypt$16384$8$1$00"])
 def test_a_garbled_stored_hash_never_verifies_and_never_raises(stored: str) -> None:
     assert verify_secret("anything", stored) is False
+
+
+def test_a_random_secret_is_stored_as_sha256_and_verifies_only_itself() -> None:
+    stored = hash_random_secret("s3cret-token")
+    assert stored.startswith("sha256$") and "s3cret-token" not in stored
+    assert verify_random_secret("s3cret-token", stored)
+    assert not verify_random_secret("s3cret-tokem", stored)
+    assert not verify_random_secret("s3cret-token", hash_secret("s3cret-token"))  # scrypt is not sha256
+
+
+def test_the_hash_gate_gives_out_its_slots_and_then_refuses_at_once() -> None:
+    gate = HashGate(2)
+    with gate.slot(), gate.slot():
+        assert gate.running == 2
+        assert not gate.try_acquire()
+        with pytest.raises(HashBusy):
+            with gate.slot():
+                pass
+    assert gate.running == 0 and gate.try_acquire()
+    gate.release()
+    with pytest.raises(RuntimeError):
+        gate.release()
+
+
+def test_one_scrypt_check_costs_the_memory_the_gate_accounts_for() -> None:
+    assert SCRYPT_BYTES == 16 * 1024 * 1024 and SLOW_HASHES.slots == 2

@@ -2,14 +2,20 @@
 
 A browser holds an HttpOnly, SameSite=Strict session cookie and sends the session's CSRF
 token in `X-CSRF-Token` on every state-changing request; scripts send an API token as
-`Authorization: Bearer swa_…` instead. Failed logins are rate-limited per client.
+`Authorization: Bearer swa_…` instead. Password checks (logins and password changes) go
+through one limiter: counted per client and globally before the slow hash runs, and at
+most a few hashes at once.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import math
 import threading
 import time
-from collections import defaultdict, deque
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import anyio.to_thread
 from starlette.requests import Request
@@ -17,7 +23,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from storewatch.admins import SESSION_LIFETIME, Admins, csrf_matches
+from storewatch.admins import SESSION_LIFETIME, Admins, TokenState, csrf_matches
+from storewatch.credentials import SLOW_HASHES, HashGate
 from storewatch.server.errors import ApiError, error_response
 from storewatch.server.json_body import read_json_object
 
@@ -29,35 +36,121 @@ OPEN_ADMIN_PATHS = frozenset({"/api/v1/admin/login", "/api/v1/admin/logout"})
 
 
 class LoginLimiter:
-    """At most `attempts` failed logins per client per `window_s`, and a global cap."""
+    """Who may make the appliance check a password now, and how many checks run at once.
 
-    def __init__(self, attempts: int = 5, window_s: float = 60.0, global_attempts: int = 30):
+    An attempt is counted when it starts, before its hash (so a burst of concurrent guesses
+    is limited like a sequence of them), and needs one of the process's slow-hash slots
+    (`credentials.SLOW_HASHES`): with none free it is refused at once, not queued.
+
+    Limits, over a sliding `window_s`:
+    - per client (an IPv4 address, an IPv6 /64): `attempts` tries; a good login clears them.
+    - global: once `global_attempts` tries were made by everyone together, a client that
+      already tried in the window must wait, but a client with no try in the window still
+      gets one. The global cap is there for an attacker with many addresses; without the
+      exemption that same attacker could lock the owner out from every other address, and
+      with it the attacker gains one guess per new address per window (five without the
+      cap). The owner, trying from an address that has not been guessing, always gets a
+      try. Only past `max_tracked` tries in the window (a flood from thousands of
+      addresses) is everyone refused, which bounds this object's memory.
+    """
+
+    def __init__(self, attempts: int = 5, window_s: float = 60.0, global_attempts: int = 30,
+                 max_tracked: int = 4096, gate: HashGate = SLOW_HASHES,
+                 clock: Callable[[], float] = time.monotonic):
         self.attempts, self.window_s, self.global_attempts = attempts, window_s, global_attempts
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
+        self.max_tracked, self.gate, self.clock = max_tracked, gate, clock
+        self._tries: dict[str, deque[float]] = {}
+        self._all: deque[tuple[float, str]] = deque()  # every counted try, oldest first
         self._lock = threading.Lock()
 
-    def retry_after(self, client: str, now: float) -> int:
-        """Seconds to wait before another try, 0 when a try is allowed."""
+    def begin(self, client: str) -> Refusal | None:
+        """Count one try and take a hash slot (None), or say why not; `finish` must follow None."""
         with self._lock:
-            waits = [self._wait(self._failures[client], self.attempts, now),
-                     self._wait(self._failures["*"], self.global_attempts, now)]
-        return max(waits)
+            now = self.clock()
+            self._expire(now)
+            mine = self._tries.get(client)
+            wait = self._wait(mine[-self.attempts] if mine and len(mine) >= self.attempts else None, now)
+            limit = self.global_attempts if mine else self.max_tracked  # a fresh client may pass the cap
+            if not wait and len(self._all) >= limit:
+                wait = self._wait(self._all[-limit][0], now)
+            if wait:
+                return Refusal("too_many_logins", wait)
+            if not self.gate.try_acquire():
+                return Refusal("login_busy", 1)
+            self._tries.setdefault(client, deque()).append(now)
+            self._all.append((now, client))
+        return None
 
-    def _wait(self, failures: deque[float], limit: int, now: float) -> int:
-        while failures and failures[0] <= now - self.window_s:
-            failures.popleft()
-        if len(failures) < limit:
+    def finish(self, client: str, succeeded: bool) -> None:
+        """End a try begun with `begin`: a success clears the client's count (and its try)."""
+        self.gate.release()
+        if not succeeded:
+            return
+        with self._lock:
+            tries = self._tries.pop(client, None)
+            if tries:
+                try:
+                    self._all.remove((tries[-1], client))
+                except ValueError:  # already expired
+                    pass
+
+    def _expire(self, now: float) -> None:
+        while self._all and self._all[0][0] <= now - self.window_s:
+            stamp, client = self._all.popleft()
+            tries = self._tries.get(client)
+            if tries and tries[0] <= stamp:
+                tries.popleft()
+                if not tries:
+                    del self._tries[client]
+
+    def _wait(self, oldest_counted: float | None, now: float) -> int:
+        """Seconds until the oldest of the tries that reach a limit leaves the window (0: none)."""
+        if oldest_counted is None:
             return 0
-        return max(1, int(failures[0] + self.window_s - now + 0.999))
+        return max(1, math.ceil(oldest_counted + self.window_s - now))
 
-    def failed(self, client: str, now: float) -> None:
-        with self._lock:
-            self._failures[client].append(now)
-            self._failures["*"].append(now)
 
-    def succeeded(self, client: str) -> None:
-        with self._lock:
-            self._failures.pop(client, None)
+@dataclass(frozen=True)
+class Refusal:
+    code: str  # too_many_logins: this client (or everyone) tried too often; login_busy: no hash slot
+    retry_after: int
+
+    def error(self) -> ApiError:
+        if self.code == "login_busy":
+            message = "The appliance is busy checking other passwords; try again in a second."
+        else:
+            message = f"Too many wrong passwords; try again in {self.retry_after} s."
+        return ApiError(429, self.code, message, headers={"Retry-After": str(self.retry_after)})
+
+
+def client_key(request: Request) -> str:
+    """The limiter's idea of a client: its IPv4 address, or its IPv6 /64 (one host holds a whole /64)."""
+    host = request.client.host if request.client else "unknown"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
+
+
+async def check_secret(request: Request, check: Callable[[], bool]) -> bool:
+    """Run one slow secret check for the request's client under the shared limiter, in a
+    worker thread (never on the event loop); 429 when the client must wait or no slot is free."""
+    limiter: LoginLimiter = request.app.state.login_limiter
+    client = client_key(request)
+    refusal = limiter.begin(client)
+    if refusal:
+        raise refusal.error()
+    succeeded = False
+    try:  # not abandoned on cancel: the slot stays taken as long as the hash really runs
+        succeeded = await anyio.to_thread.run_sync(check)
+    finally:
+        limiter.finish(client, succeeded)
+    return succeeded
 
 
 def _admins(request: Request) -> Admins:
@@ -69,10 +162,8 @@ def authenticate_admin(request: Request) -> None:
     admins = _admins(request)
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and token.strip():
-        if admins.check_token(token.strip()):
-            return
-        raise ApiError(401, "unauthorized", "The admin API token is not valid; make one with "
-                       "`storewatch admin token`.")
+        _check_api_token(admins, token.strip())
+        return
     cookie = request.cookies.get(COOKIE)
     csrf = admins.session_csrf(cookie) if cookie else None
     if csrf is None:
@@ -81,23 +172,31 @@ def authenticate_admin(request: Request) -> None:
         raise ApiError(403, "csrf_failed", "The X-CSRF-Token header is missing or wrong; reload the page.")
 
 
+def _check_api_token(admins: Admins, token: str) -> None:
+    # A token is a 256-bit random secret checked with one SHA-256: guessing it is hopeless
+    # and a wrong one costs no more than any refused request, so it is not counted against
+    # the client's password tries (a script left running with a revoked token must not lock
+    # the owner's browser out). Old scrypt-stored tokens take a slot of the shared gate.
+    state = admins.token_state(token)
+    if state is TokenState.BUSY:
+        raise Refusal("login_busy", 1).error()
+    if state is TokenState.EXPIRED:
+        raise ApiError(401, "unauthorized", "This admin API token has expired; make a new one with "
+                       "`storewatch admin token`.")
+    if state is not TokenState.VALID:
+        raise ApiError(401, "unauthorized", "The admin API token is not valid; make one with "
+                       "`storewatch admin token`.")
+
+
 async def login(request: Request) -> Response:
-    limiter: LoginLimiter = request.app.state.login_limiter
-    client = request.client.host if request.client else "unknown"
-    wait = limiter.retry_after(client, time.monotonic())
-    if wait:
-        raise ApiError(429, "too_many_logins", f"Too many failed logins; try again in {wait} s.",
-                       headers={"Retry-After": str(wait)})
     payload = await read_json_object(request, 4096)
     if not isinstance(payload.get("password"), str):
         raise ApiError(422, "validation_failed", "A password is required.",
                        [{"field": "password", "message": "must be a string"}])
     password = payload["password"]
     admins = _admins(request)
-    if not await anyio.to_thread.run_sync(admins.check_password, password):
-        limiter.failed(client, time.monotonic())
+    if not await check_secret(request, lambda: admins.check_password(password)):
         raise ApiError(401, "bad_password", "The password is wrong.")
-    limiter.succeeded(client)
     cookie, csrf = await anyio.to_thread.run_sync(admins.open_session)
     response = JSONResponse({"csrf_token": csrf})
     response.set_cookie(COOKIE, cookie, max_age=int(SESSION_LIFETIME.total_seconds()), httponly=True,

@@ -8,6 +8,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from storewatch.appliance import Appliance
+from storewatch.server.admin_auth import check_secret
 from storewatch.server.errors import ApiError
 from storewatch.server.json_body import read_json_object
 from storewatch.settings import APPLIANCE_SETTINGS, SettingError
@@ -43,12 +44,13 @@ async def change_password(request: Request) -> Response:
     if not isinstance(current, str) or not isinstance(new, str):
         raise ApiError(422, "validation_failed", "current and new passwords are required.")
     admins = _appliance(request).admins
-    if not await anyio.to_thread.run_sync(admins.check_password, current):
-        raise ApiError(403, "bad_password", "The current password is wrong.")
     try:
-        await anyio.to_thread.run_sync(admins.set_password, new)
+        admins.validate_password(new)  # before the slow check: a weak new one costs no try
+        changed = await check_secret(request, lambda: admins.change_password(current, new))
     except ValueError as exc:
         raise ApiError(422, "validation_failed", str(exc)) from None
+    if not changed:
+        raise ApiError(403, "bad_password", "The current password is wrong.")
     return JSONResponse({"changed": True, "logged_out": True})
 
 
