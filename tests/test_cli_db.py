@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 import sys
 import threading
@@ -13,6 +14,7 @@ import httpx
 
 from storewatch import contract
 from storewatch.appliance import Appliance
+from storewatch.jobs.service import connect_ingest
 from conftest import REPO, make_jpeg
 
 
@@ -116,3 +118,20 @@ def test_backup_refuses_the_live_file_and_a_folder(data_dir):
     Appliance(data_dir).close()
     assert "cannot overwrite" in cli(data_dir, "db", "backup", str(data_dir / "storewatch.db")).stderr
     assert "is a directory" in cli(data_dir, "db", "backup", str(data_dir)).stderr
+
+
+def test_db_check_also_checks_the_task_queue_file(data_dir):
+    opened = Appliance(data_dir)
+    try:
+        assert "(the task queue): not made yet" in cli(data_dir, "db", "check").stdout
+        connect_ingest(opened).close()
+        assert "(the task queue): quick_check ok" in cli(data_dir, "db", "check").stdout
+    finally:
+        opened.close()
+    (data_dir / "huey.db").write_bytes(random.Random(4).randbytes(20_000))
+    done = cli(data_dir, "db", "check")
+    assert done.returncode == 1 and "(the task queue): DAMAGED: file is not a database" in done.stdout
+    assert "Nothing is lost" in done.stdout and "Restore the last good backup" not in done.stdout
+    report = json.loads(cli(data_dir, "db", "check", "--json").stdout)
+    assert report["ok"] is False and report["problems"] == []
+    assert report["queue_file"]["ok"] is False and "not a database" in report["queue_file"]["problem"]

@@ -1,12 +1,17 @@
-"""`storewatch db …`: online backup, integrity check and restore of the app database."""
+"""`storewatch db …`: online backup, integrity check and restore of the app database
+(the check also looks at the task queue's own file, huey.db)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from storewatch.cli import CliContext, print_json
+
+if TYPE_CHECKING:
+    from storewatch.backup import CheckResult
 
 
 def _live(ctx: CliContext) -> Path:
@@ -46,14 +51,39 @@ def backup(ctx: CliContext, path: Path) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 def check(ctx: CliContext, full: bool, path: Path | None, as_json: bool) -> None:
-    """Check the database's integrity; exit 1 if it has problems."""
+    """Check the database's integrity (and the task queue's file); exit 1 if either has problems."""
     from storewatch.backup import check as check_file
 
     result = check_file(path or _live(ctx), full=full)
+    queue = None if path else _queue_file_problem(ctx)  # a backup has no queue file beside it
+    ok = result.ok and not (queue and queue[1])
     if as_json:
-        print_json({"path": str(result.path), "ok": result.ok, "full": full,
-                    "schema_version": result.schema_version, "problems": result.problems})
-    elif result.ok:
+        shown = {"path": str(result.path), "ok": ok, "full": full,
+                 "schema_version": result.schema_version, "problems": result.problems}
+        if queue:
+            shown["queue_file"] = {"path": str(queue[0]), "ok": not queue[1], "problem": queue[1]}
+        print_json(shown)
+    else:
+        _echo_check(result, full, queue)
+    if not ok:
+        click.get_current_context().exit(1)
+
+
+def _queue_file_problem(ctx: CliContext) -> tuple[Path, str | None]:
+    import sqlite3
+
+    from storewatch.appliance import HUEY_FILE
+    from storewatch.jobs import taskfile
+
+    queue_file = ctx.data_dir / HUEY_FILE
+    try:
+        return queue_file, taskfile.problem(queue_file)
+    except sqlite3.Error as exc:  # busy or locked: not damage, but not checked either
+        return queue_file, f"could not be checked ({exc}); try again"
+
+
+def _echo_check(result: CheckResult, full: bool, queue: tuple[Path, str | None] | None) -> None:
+    if result.ok:
         click.echo(f"{result.path}: {'integrity_check' if full else 'quick_check'} ok, "
                    f"schema {result.schema_version}.")
     else:
@@ -61,8 +91,16 @@ def check(ctx: CliContext, full: bool, path: Path | None, as_json: bool) -> None
         for problem in result.problems:
             click.echo(f"  {problem}")
         click.echo("Restore the last good backup: see docs/RUNBOOK.md, 'Back up and restore'.")
-    if not result.ok:
-        click.get_current_context().exit(1)
+    if queue is None:
+        return
+    queue_file, problem = queue
+    if problem is None:
+        click.echo(f"{queue_file} (the task queue): "
+                   + ("quick_check ok." if queue_file.exists() else "not made yet (the worker makes it)."))
+    else:
+        click.echo(f"{queue_file} (the task queue): DAMAGED: {problem}. It only carries job ids: "
+                   "`storewatch run` moves it aside and starts a new one by itself, and queues every "
+                   "unfinished frame again from the database. Nothing is lost.")
 
 
 @db.command("restore")

@@ -3,14 +3,17 @@
 The app database is never opened with the stdlib sqlite3 module; Huey's file is.
 Any process may enqueue (the server at ingest, the CLI at `queue retry`); only a
 process with a handler (the worker) runs tasks. A worker in the same process is woken
-at once through `wake`; one in another process polls Huey's file.
+at once through `wake`; one in another process polls Huey's file. A damaged file is
+moved aside and replaced, at open and whenever SQLite says it is corrupt (`taskfile`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import sqlite3
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from huey import SqliteHuey
@@ -18,6 +21,7 @@ from huey.consumer import Consumer, Worker
 from huey.storage import SqliteStorage
 
 from storewatch import contract
+from storewatch.jobs import taskfile
 from storewatch.jobs.queue import JobQueue
 from storewatch.storage import make_private
 
@@ -33,12 +37,55 @@ class _TaskStorage(SqliteStorage):
     A power cut can then take the last tasks back, never corrupt the file, and losing a
     task is what the reconciler is for: the jobs table is the truth. With SQLite's default
     (FULL) every enqueue at ingest and every dequeue in the worker cost the SD card a flush.
+
+    When SQLite finds the file corrupt mid-operation, that operation fails as before, but
+    the file is replaced at once (see `taskfile`) and `on_replaced` is called, so the
+    next operation works and the worker can re-enqueue from the jobs table.
     """
 
+    on_replaced: Callable[[], None] | None = None
+    _opened_inode: int | None = None
+
     def _create_connection(self):  # type: ignore[no-untyped-def]
+        self._opened_inode = taskfile.inode(Path(self.filename))  # the file we found damaged, if it is
         conn = super()._create_connection()
         conn.execute("pragma synchronous=NORMAL")
+        self._opened_inode = taskfile.inode(Path(self.filename))
         return conn
+
+    def reopen_if_replaced(self) -> bool:
+        """Another process replaced the file: drop our handle on the old one (True if so)."""
+        with self.lock:
+            if self._conn is None or self._opened_inode == taskfile.inode(Path(self.filename)):
+                return False
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.close()
+            self._conn = None
+        self.initialize_schema()
+        return True
+
+    @contextlib.contextmanager
+    def db(self, commit: bool = False, close: bool = False) -> Iterator[sqlite3.Cursor]:
+        try:
+            with super().db(commit=commit, close=close) as cursor:
+                yield cursor
+        except sqlite3.DatabaseError as exc:
+            if not taskfile.is_corrupt(exc):
+                raise
+            self._replace(str(exc))
+            raise
+
+    def _replace(self, reason: str) -> None:
+        with self.lock:
+            if self._conn is not None:
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.close()
+                self._conn = None
+            taskfile.move_aside(Path(self.filename), reason, self._opened_inode)
+            make_private(Path(self.filename))
+        self.initialize_schema()
+        if self.on_replaced is not None:
+            self.on_replaced()
 
 
 class _TaskHuey(SqliteHuey):
@@ -47,10 +94,13 @@ class _TaskHuey(SqliteHuey):
 
 class Broker:
     def __init__(self, huey_path: Path, queue: JobQueue):
+        taskfile.ensure_sound(huey_path)
         make_private(huey_path)  # SQLite would create it, and its -wal and -shm, world-readable
         self.huey = _TaskHuey(HUEY_NAME, filename=str(huey_path), results=False, utc=True, timeout=15)
         self.queue = queue
         self.wake = threading.Event()
+        self.replaced = threading.Event()  # set when the file was replaced while open
+        self.huey.storage.on_replaced = self.replaced.set
         self.handler: Callable[[int], None] | None = None
         self._task = self.huey.task(name=TASK_NAME)(self._run)
 
@@ -65,8 +115,14 @@ class Broker:
     def enqueue_many(self, job_ids: Iterable[int]) -> None:
         """Hand jobs to Huey now and note them in the jobs table (one transaction for all)."""
         ids = list(job_ids)
-        for job_id in ids:
-            self._task(int(job_id))
+        try:
+            for job_id in ids:
+                self._task(int(job_id))
+        except sqlite3.DatabaseError as exc:
+            if not taskfile.is_corrupt(exc):
+                raise
+            for job_id in ids:  # the file was just replaced by a sound one: hand them all over again
+                self._task(int(job_id))
         if ids:
             self.wake.set()
             self.queue.mark_enqueued(ids, contract.utc_now())
@@ -85,6 +141,13 @@ class Broker:
     def consumer(self, workers: int, poll_max_s: float) -> "Consumer":
         return _Consumer(self.huey, self.wake, workers=workers, worker_type="thread", periodic=False,
                          initial_delay=0.05, backoff=1.5, max_delay=poll_max_s, check_worker_health=True)
+
+    def reopen_if_replaced(self) -> None:
+        """Follow a task file another process replaced (called every maintenance round)."""
+        if self.huey.storage.reopen_if_replaced():
+            log.warning("the task queue file %s was replaced by another process; using the new one",
+                        self.huey.storage.filename)
+            self.replaced.set()
 
     def close(self) -> None:
         self.huey.storage.close()

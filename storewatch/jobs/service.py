@@ -102,7 +102,12 @@ class WorkerService:
     def _maintain(self) -> None:
         while not self._stop.wait(self.reconcile_every_s):
             try:
-                self.reconciler.run()
+                self.broker.reopen_if_replaced()
+                if self.broker.replaced.is_set():  # a new, empty task file: hand it every due job now
+                    self.broker.replaced.clear()
+                    self.reconciler.run(at_start=True)
+                else:
+                    self.reconciler.run()
                 self.processor.save_idle_checkpoints(IDLE_CHECKPOINT_S)
                 if self._consumer is not None:
                     self._consumer.check_worker_health()
