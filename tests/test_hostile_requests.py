@@ -27,6 +27,7 @@ from storewatch import contract
 from storewatch.appliance import Appliance
 from storewatch.server.openapi_routes import OPERATIONS
 from conftest import LiveServer, make_jpeg, prepare_data_dir, start_live_server
+from raw_http import RawAnswer, raw_request, read_answer
 from test_fuzz_api import traces
 
 DEADLINE_S = 3
@@ -85,48 +86,6 @@ def unchanged(hostile: Hostile) -> Iterator[None]:
 
 
 # --- helpers ------------------------------------------------------------------------------
-
-
-@dataclass
-class RawAnswer:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    def error(self) -> dict:
-        parsed = json.loads(self.body)
-        assert set(parsed) == {"error"}, parsed
-        assert {"code", "message", "details"} <= set(parsed["error"])
-        return parsed["error"]
-
-
-def raw_request(server: LiveServer, data: bytes, timeout: float = 10.0, half_close: bool = False) -> RawAnswer:
-    """Send exact bytes (no client-side path or header normalizing) and read one answer."""
-    with socket.create_connection(("127.0.0.1", server.port), timeout=timeout) as sock:
-        sock.sendall(data)
-        if half_close:
-            sock.shutdown(socket.SHUT_WR)
-        return _read_answer(sock)
-
-
-def _read_answer(sock: socket.socket) -> RawAnswer:
-    received = b""
-    while b"\r\n\r\n" not in received:
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise ConnectionError(f"closed before an answer: {received!r}")
-        received += chunk
-    head, _, body = received.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    status = int(lines[0].split()[1])
-    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
-    length = int(headers.get("content-length", "0"))
-    while len(body) < length:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        body += chunk
-    return RawAnswer(status, headers, body)
 
 
 def get(server: LiveServer, target: str, headers: dict[str, str] | None = None, method: str = "GET") -> RawAnswer:
@@ -216,7 +175,7 @@ def test_a_truncated_upload_whose_client_goes_away_stores_nothing(hostile: Hosti
         sock.sendall(head + body[: len(body) // 2])
         sock.shutdown(socket.SHUT_WR)
         try:
-            answer = _read_answer(sock)
+            answer = read_answer(sock)
             assert answer.status == 400
             answer.error()
         except ConnectionError:
@@ -256,10 +215,10 @@ def test_a_content_length_shorter_than_the_body_cannot_smuggle_a_request(hostile
             f"{hostile.token}\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n").encode()
     with socket.create_connection(("127.0.0.1", hostile.server.port), timeout=10) as sock:
         sock.sendall(head + body)
-        first = _read_answer(sock)
+        first = read_answer(sock)
         assert first.status == 422  # {} lacks device_id and ts
         first.error()
-        second = _read_answer(sock)  # the "smuggled" request is just another request, refused
+        second = read_answer(sock)  # the "smuggled" request is just another request, refused
         assert second.status == 400
         second.error()
 
@@ -276,7 +235,7 @@ def test_chunked_uploads_over_the_limit_are_413(hostile: Hostile, unchanged: Non
                 sock.sendall(b"%x\r\n" % len(chunk) + chunk + b"\r\n")
         except (BrokenPipeError, ConnectionResetError):
             pass  # the server answered and closed before the end
-        answer = _read_answer(sock)
+        answer = read_answer(sock)
     assert answer.status == 413
     answer.error()
 
@@ -396,7 +355,7 @@ def _slow_upload(server: LiveServer, token: str, seconds: float, answers: list, 
         except (BrokenPipeError, ConnectionResetError):
             pass
         sock.setblocking(True)
-        answers.append(_read_answer(sock))
+        answers.append(read_answer(sock))
 
 
 def _read_answer_now(sock: socket.socket) -> RawAnswer:
@@ -404,7 +363,7 @@ def _read_answer_now(sock: socket.socket) -> RawAnswer:
     if not peeked:
         raise ConnectionError("closed")
     sock.setblocking(True)
-    return _read_answer(sock)
+    return read_answer(sock)
 
 
 def test_slow_loris_uploads_hit_the_body_deadline_while_others_are_served(hostile: Hostile, unchanged: None) -> None:
