@@ -63,7 +63,7 @@ class Appliance:
         self.images = ImageStore(self.data_dir)
         self.settings = ApplianceSettings(self.db)
         self.devices = DeviceRegistry(self.db, self.key)
-        self.captures = CaptureStore(self.db, self.images)
+        self.captures = CaptureStore(self.db, self.images, nonces=self.devices.nonces)
         self.admins = Admins(self.db)
         self.counters = Counters(self.db)
 

@@ -16,11 +16,25 @@ import apsw
 
 from storewatch import contract
 from storewatch.db import Database, Row
+from storewatch.nonces import SeenNonces
 from storewatch.storage import ImageStore
 
 
 class FrameConflict(Exception):
     """The seq is already stored with different bytes."""
+
+
+class SeqTooOld(Exception):
+    """The seq is not above the last one analysed for its device, and not a stored frame.
+
+    The worker would skip it as late, so it would be kept but never analysed. The mark
+    lives in analysis_state, which retention never deletes: a seq re-used after its frame
+    expired is refused as well.
+    """
+
+    def __init__(self, device_id: str, seq: int, last_seq: int):
+        super().__init__(f"seq {seq} of {device_id} is not above {last_seq}, the last seq already analysed")
+        self.last_seq = last_seq
 
 
 @dataclass(frozen=True)
@@ -67,9 +81,10 @@ def _answer_for_stored(capture_id: int, sha256: str, frame: NewFrame) -> Outcome
 
 class CaptureStore:
     def __init__(self, db: Database, images: ImageStore,
-                 on_jobs_queued: Callable[[list[int]], None] | None = None):
+                 on_jobs_queued: Callable[[list[int]], None] | None = None, nonces: SeenNonces | None = None):
         self.db = db
         self.images = images
+        self.nonces = nonces  # HMAC nonces, saved in each batch's transaction (see nonces.py)
         # Hands the new jobs to the worker's queue, once per batch (see jobs/service.py).
         self.on_jobs_queued = on_jobs_queued
 
@@ -89,7 +104,7 @@ class CaptureStore:
         """Store validated frames together: one transaction, so one WAL fsync for all of them.
 
         The outcome of each frame, in order, is its StoredFrame or the exception that
-        refused it (FrameConflict, DiskFull, apsw errors, or what `before_write` raised);
+        refused it (FrameConflict, SeqTooOld, DiskFull, apsw errors, or what `before_write` raised);
         one refused frame never undoes the others, except when the commit itself fails.
         Idempotent on (device_id, seq), also between twins inside one batch.
         `before_write` gets the bytes the batch will have written with each new frame, and
@@ -99,6 +114,7 @@ class CaptureStore:
         received = contract.format_timestamp(contract.utc_now())
         day = received[:10].replace("-", "")
         stored = self._stored_versions({frame.key for frame in frames})
+        analysed = self._analysed_marks({frame.key[0] for frame in frames})
         first_of: dict[tuple[str, int], int] = {}  # a seq sent twice in this batch: stored once
         paths: dict[int, str] = {}
         incoming = 0
@@ -107,6 +123,10 @@ class CaptureStore:
                 continue  # a twin: answered below, from its first copy's outcome
             if frame.key in stored:
                 outcomes[index] = _answer_for_stored(*stored[frame.key], frame)
+                continue
+            device_id, seq = frame.key
+            if device_id in analysed and seq <= analysed[device_id]:
+                outcomes[index] = SeqTooOld(device_id, seq, analysed[device_id])
                 continue
             try:
                 if before_write:
@@ -145,13 +165,24 @@ class CaptureStore:
             [part for key in keys for part in key])
         return {(row["device_id"], row["seq"]): (row["id"], row["sha256"]) for row in rows}
 
+    def _analysed_marks(self, device_ids: set[str]) -> dict[str, int]:
+        """The last seq analysed per device. Read before the batch's transaction: a frame the
+        worker passes meanwhile is still stored, and done as late (the jobs table shows it)."""
+        marks = ", ".join("?" for _ in device_ids)
+        rows = self.db.query(f"SELECT device_id, last_applied_seq FROM analysis_state WHERE device_id IN ({marks})",
+                             list(device_ids)) if device_ids else []
+        return {row["device_id"]: row["last_applied_seq"] for row in rows if row["last_applied_seq"] is not None}
+
+    def _transaction(self) -> Any:
+        return self.nonces.transaction() if self.nonces is not None else self.db.write()
+
     def _insert(self, frames: list[NewFrame], paths: dict[int, str], received: str,
                 outcomes: list[Outcome | None]) -> None:
         """The rows of the frames whose files are written: capture and job, then each device once."""
         inserted: list[int] = []
         committed = False
         try:
-            with self.db.write() as conn:
+            with self._transaction() as conn:
                 latest: dict[str, NewFrame] = {}
                 for index, path in paths.items():
                     frame = frames[index]

@@ -19,17 +19,27 @@ INGEST_FRAME_PATH = f"{API_PREFIX}/ingest/frame"
 HEARTBEAT_PATH = f"{API_PREFIX}/ingest/heartbeat"
 DEVICE_CONFIG_PATH = f"{API_PREFIX}/device/config"
 
+# Checked with fullmatch only: re's `$` also matches before a final newline ("nlid\n").
+# The ^ and $ stay for the OpenAPI document, whose pattern a JSON Schema validator searches.
 DEVICE_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 MODES = ("baseline", "burst")
 MAX_SEQ = 2**63
 MIN_DIMENSION, MAX_DIMENSION = 16, 8192
 HMAC_WINDOW_S = 300
 NONCE_MIN, NONCE_MAX = 16, 64
+# ASCII only: str.isdigit() and int() also take other scripts' digits ("²", "١٧٦٤"), and a
+# 400-digit number overflows a float; twelve digits reach the year 33658.
+_HMAC_TIMESTAMP = re.compile(r"[0-9]{1,12}")
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
 MAX_META_BYTES = 16 * 1024
 
 # Statuses a client retries (keeping the frame); every other 4xx drops the frame.
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504, 507})
+
+# The times a device may send. Outside them a time cannot be trusted to survive arithmetic
+# (year 1 with an offset, or 9999 plus a burst hold, overflows datetime) nor means anything.
+EARLIEST_DEVICE_TIME = datetime(1970, 1, 1, tzinfo=timezone.utc)
+LATEST_DEVICE_TIME = datetime(2100, 1, 1, tzinfo=timezone.utc)  # exclusive
 
 _RFC3339 = re.compile(
     r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
@@ -94,9 +104,11 @@ class FieldRule:
             return "must be one of " + ", ".join(self.choices)
         if self.timestamp:
             try:
-                parse_timestamp(value)
+                moment = parse_timestamp(value)
             except ValueError as exc:
                 return str(exc)
+            if not EARLIEST_DEVICE_TIME <= moment < LATEST_DEVICE_TIME:
+                return "must be a time from 1970 to 2099"
         return None
 
 
@@ -164,7 +176,7 @@ def validate(payload: Any, rules: tuple[FieldRule, ...]) -> dict[str, Any]:
         else:
             clean[rule.name] = payload[rule.name]
     device_id = clean.get("device_id")
-    if device_id is not None and not DEVICE_ID_PATTERN.match(device_id):
+    if device_id is not None and not DEVICE_ID_PATTERN.fullmatch(device_id):
         problems.append({"field": "device_id", "message": "must match [A-Za-z0-9._-]{1,64}"})
     if problems:
         raise ContractError(problems)
@@ -180,10 +192,15 @@ def validate_heartbeat(payload: Any) -> dict[str, Any]:
 
 
 def valid_device_id(value: str) -> bool:
-    return isinstance(value, str) and bool(DEVICE_ID_PATTERN.match(value))
+    return isinstance(value, str) and bool(DEVICE_ID_PATTERN.fullmatch(value))
 
 
 # --- HMAC scheme -------------------------------------------------------------------------
+
+
+def valid_hmac_timestamp(value: str) -> bool:
+    """X-Timestamp as the contract allows it: 1 to 12 ASCII digits, nothing else."""
+    return bool(_HMAC_TIMESTAMP.fullmatch(value))
 
 
 def signing_string(method: str, path: str, timestamp: str, nonce: str, body: bytes) -> bytes:
@@ -242,6 +259,9 @@ class DeviceConfig:
     config_poll_interval_s: float
     heartbeat_interval_s: float
     motion_trigger: dict[str, Any] = field(default_factory=dict)
+    # Readings, not settings: they change without a new config_version (see device_api).
+    server_time: str | None = None  # the appliance's clock, for a device without one
+    last_seq: int | None = None  # the highest seq stored for the device; null before its first frame
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)

@@ -10,6 +10,7 @@ from typing import Any
 from storewatch import contract
 from storewatch.credentials import derive_device_token, new_salt, token_hash
 from storewatch.db import Database, Row
+from storewatch.nonces import SeenNonces
 from storewatch.settings import DEVICE_SETTINGS, validate_values
 
 
@@ -21,6 +22,7 @@ class DeviceRegistry:
     def __init__(self, db: Database, key: bytes):
         self.db = db
         self.key = key
+        self.nonces = SeenNonces(db)  # HMAC replay memory; saved with each request's own writes
 
     # --- registration and tokens ---------------------------------------------------------
 
@@ -185,6 +187,8 @@ class DeviceRegistry:
             height=values["height"],
             config_poll_interval_s=values["config_poll_interval_s"],
             heartbeat_interval_s=values["heartbeat_interval_s"],
+            server_time=contract.format_timestamp(now),
+            last_seq=device["last_seq"],
             motion_trigger={
                 "enabled": values["motion_trigger_enabled"],
                 "threshold": values["motion_threshold"],
@@ -193,14 +197,14 @@ class DeviceRegistry:
         )
 
     def record_config_fetch(self, device_id: str) -> None:
-        with self.db.write() as conn:
+        with self.nonces.transaction() as conn:
             conn.execute("UPDATE devices SET last_config_fetch = ?, last_seen = ? WHERE id = ?",
                          (_now(), _now(), device_id))
 
     def record_heartbeat(self, device_id: str, beat: dict[str, Any]) -> None:
         health = {k: v for k, v in beat.items() if k != "device_id"}
         health["received_at"] = _now()
-        with self.db.write() as conn:
+        with self.nonces.transaction() as conn:
             conn.execute(
                 "UPDATE devices SET last_seen = ?, health = ?, reported_mode = COALESCE(?, reported_mode),"
                 " fw_version = COALESCE(?, fw_version) WHERE id = ?",

@@ -276,3 +276,30 @@ def test_device_config_round_trips_through_json() -> None:
 
 def test_encode_meta_is_compact_json() -> None:
     assert contract.encode_meta({"a": 1, "b": "x"}) == b'{"a":1,"b":"x"}'
+
+
+# --- times a device may send (issue 12 B8) -----------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z", "0001-01-01T00:00:00+01:00",
+                                  "9999-12-31T23:59:59-23:59", "1969-12-31T23:59:59Z", "2100-01-01T00:00:00Z"])
+def test_device_times_outside_1970_to_2099_are_refused_by_field(text: str) -> None:
+    assert problems(good_meta(capture_ts=text)) == {"capture_ts": "must be a time from 1970 to 2099"}
+    with pytest.raises(ContractError) as caught:
+        validate_heartbeat({"device_id": "pi", "ts": text})
+    assert {d["field"]: d["message"] for d in caught.value.details} == {"ts": "must be a time from 1970 to 2099"}
+
+
+@pytest.mark.parametrize("text", ["1970-01-01T00:00:00Z", "2099-12-31T23:59:59.999Z"])
+def test_device_times_at_the_edges_of_the_range_pass(text: str) -> None:
+    assert validate_frame_meta(good_meta(capture_ts=text))["capture_ts"] == text
+    assert validate_heartbeat({"device_id": "pi", "ts": text})["ts"] == text
+
+
+@pytest.mark.parametrize("value, ok", [
+    ("1764000000", True), ("0", True), ("9" * 12, True), ("9" * 13, False), ("1" * 400, False),
+    ("", False), ("١٧٦٤٠٠٠٠٠٠", False), ("²", False), ("-1764000000", False), ("1764000000\n", False),
+    (" 1764000000", False), ("1764000000.5", False),
+])
+def test_an_hmac_timestamp_is_one_to_twelve_ascii_digits(value: str, ok: bool) -> None:
+    assert contract.valid_hmac_timestamp(value) is ok

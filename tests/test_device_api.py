@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import threading
@@ -413,7 +414,7 @@ def test_heartbeat_records_health_and_answers_mode(live_server, device):
     answer = httpx.post(live_server.url + contract.HEARTBEAT_PATH, json=beat,
                         headers={"Authorization": f"Bearer {token}"})
     assert answer.status_code == 200
-    assert set(answer.json()) == {"config_version", "mode"}
+    assert set(answer.json()) == {"config_version", "mode", "server_time"}
     with live_server.admin_client() as admin:
         shown = admin.get(f"/api/v1/admin/devices/{device_id}").json()
     assert shown["health"]["spool_frames"] == 2 and shown["health"]["cpu_temp_c"] == 51.2
@@ -558,3 +559,185 @@ def test_without_credentials_the_upload_is_refused_before_its_body_is_read(live_
         sock.sendall(head.encode() + b"--x\r\n")
         answer = sock.recv(65536)
     assert answer.startswith(b"HTTP/1.1 401")
+
+
+# --- the clock and the seq a device may have lost (issue 12 A7) -----------------------------------
+
+
+def _config(server: LiveServer, device_id: str, token: str, **headers: str) -> httpx.Response:
+    return httpx.get(server.url + contract.DEVICE_CONFIG_PATH, params={"device_id": device_id},
+                     headers={"Authorization": f"Bearer {token}", **headers})
+
+
+def _near_now(text: str) -> bool:
+    assert text.endswith("Z") and len(text) == len("2026-11-24T05:47:31.004Z")
+    return abs((contract.parse_timestamp(text) - contract.utc_now()).total_seconds()) < 5
+
+
+def test_config_gives_server_time_and_the_last_stored_seq(live_server, device):
+    device_id, token = device
+    first = _config(live_server, device_id, token)
+    assert first.json()["last_seq"] is None and _near_now(first.json()["server_time"])
+    for seq in (7, 9):
+        assert post_frame(live_server, token, meta_for(device_id, seq), make_jpeg(seed=seq)).status_code == 201
+    second = _config(live_server, device_id, token)
+    assert second.json()["last_seq"] == 9 and _near_now(second.json()["server_time"])
+    # A new reading is not a new config: the ETag holds, and the 304 (no body) carries the clock as Date.
+    assert second.headers["etag"] == first.headers["etag"]
+    for tag in (first.headers["etag"], "W/" + first.headers["etag"]):
+        again = _config(live_server, device_id, token, **{"If-None-Match": tag})
+        assert again.status_code == 304 and again.content == b"" and again.headers["date"]
+
+
+def test_heartbeat_answer_gives_server_time(live_server, device):
+    device_id, token = device
+    answer = httpx.post(live_server.url + contract.HEARTBEAT_PATH, headers={"Authorization": f"Bearer {token}"},
+                        json={"device_id": device_id, "ts": contract.format_timestamp(contract.utc_now())})
+    assert answer.status_code == 200 and _near_now(answer.json()["server_time"])
+
+
+# --- times no device can mean (issue 12 B8) ------------------------------------------------------
+
+IMPOSSIBLE_TIMES = ["9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z", "0001-01-01T00:00:00+01:00"]
+
+
+def test_impossible_capture_ts_and_heartbeat_ts_are_422_and_change_nothing(live_server, device):
+    device_id, token = device
+    for seq, text in enumerate(IMPOSSIBLE_TIMES, start=1):
+        answer = post_frame(live_server, token, meta_for(device_id, seq, capture_ts=text), make_jpeg(seed=seq))
+        error = assert_error(answer, 422, "validation_failed")
+        assert [d["field"] for d in error["details"]] == ["capture_ts"]
+        beat = httpx.post(live_server.url + contract.HEARTBEAT_PATH, headers={"Authorization": f"Bearer {token}"},
+                          json={"device_id": device_id, "ts": text})
+        assert [d["field"] for d in assert_error(beat, 422, "validation_failed")["details"]] == ["ts"]
+    assert_nothing_stored(live_server)
+    with live_server.admin_client() as admin:
+        assert admin.get(f"/api/v1/admin/devices/{device_id}").json()["health"] == {}
+
+
+def test_an_x_timestamp_of_400_digits_or_other_digits_is_401_not_500(live_server):
+    device_id, token = live_server.add_device("signer", "hmac")
+    good = contract.hmac_headers(device_id, token, "GET", contract.DEVICE_CONFIG_PATH, b"", time.time(),
+                                 secrets.token_hex(16))
+    # "²" as one latin-1 byte (0xB2) is what Starlette hands over as "²": str.isdigit() says yes.
+    for bad in (b"1" * 400, "²".encode("latin-1"), "١٧٦٤٠٠٠٠٠٠".encode(), b"1764000000.0", b"-1"):
+        answer = httpx.get(live_server.url + contract.DEVICE_CONFIG_PATH, params={"device_id": device_id},
+                           headers={**good, "X-Timestamp": bad})
+        assert_error(answer, 401, "unauthorized")
+
+
+# --- signed uploads refused before their body (issue 12 B4) ---------------------------------------
+
+
+def _held_upload(server: LiveServer, headers: dict[str, str]) -> bytes:
+    """Send only the head and a first line of a 9 MiB upload; what the server answers meanwhile."""
+    lines = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    head = (f"POST {FRAME} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=x\r\n"
+            f"{lines}Content-Length: {9 * 1024 * 1024}\r\n\r\n")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(head.encode() + b"--x\r\n")
+        return sock.recv(65536)
+
+
+def test_a_bogus_signed_upload_is_refused_before_its_body_is_read(live_server):
+    device_id, token = live_server.add_device("signer", "hmac")
+    used = secrets.token_hex(16)
+    assert _signed_post(live_server, device_id, token, 1, nonce=used).status_code == 201
+
+    def signed(**changes: str) -> dict[str, str]:
+        headers = contract.hmac_headers(device_id, token, "POST", FRAME, b"whatever", time.time(),
+                                        secrets.token_hex(16))
+        return {**headers, **changes}
+
+    bogus = {
+        "unknown device": signed(**{"X-Device-Id": "nobody"}),
+        "stale timestamp": signed(**{"X-Timestamp": str(int(time.time()) - 301)}),
+        "timestamp not digits": signed(**{"X-Timestamp": "soon"}),
+        "short nonce": signed(**{"X-Nonce": "abc"}),
+        "signature not hex": signed(**{"X-Signature": "z" * 64}),
+        "replayed nonce": signed(**{"X-Nonce": used}),
+        "header missing": {k: v for k, v in signed().items() if k != "X-Nonce"},
+    }
+    for case, headers in bogus.items():
+        assert _held_upload(live_server, headers).startswith(b"HTTP/1.1 401"), case
+    assert stored(live_server)[0] == 1
+
+
+# --- seq going backwards (issue 12 B6) -----------------------------------------------------------
+
+
+def _wait_until_analysed(server: LiveServer, device_id: str, seq: int, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        conn = apsw.Connection(str(server.data_dir / "storewatch.db"), flags=apsw.SQLITE_OPEN_READONLY)
+        try:
+            row = conn.execute("SELECT last_applied_seq FROM analysis_state WHERE device_id = ?",
+                               (device_id,)).fetchone()
+        finally:
+            conn.close()
+        if row is not None and row[0] >= seq:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"the worker did not analyse {device_id} up to seq {seq} within {timeout} s")
+
+
+def _expire_frames(server: LiveServer, seqs: list[int]) -> None:
+    """What retention does to a frame it deletes: its row (its job row goes with it), then its file."""
+    conn = apsw.Connection(str(server.data_dir / "storewatch.db"))
+    try:
+        conn.setbusytimeout(10_000)
+        conn.execute("PRAGMA foreign_keys=ON")
+        marks = ", ".join("?" for _ in seqs)
+        paths = [row[0] for row in conn.execute(f"SELECT path FROM captures WHERE seq IN ({marks})", seqs)]
+        conn.execute(f"DELETE FROM captures WHERE seq IN ({marks})", seqs)
+    finally:
+        conn.close()
+    for path in paths:
+        (server.data_dir / path).unlink()
+
+
+def test_a_seq_reused_after_retention_is_409_seq_too_old_and_stores_nothing(live_server, device):
+    device_id, token = device
+    images = {seq: make_jpeg(seed=seq) for seq in range(1, 5)}
+    for seq, image in images.items():
+        assert post_frame(live_server, token, meta_for(device_id, seq), image).status_code == 201
+    _wait_until_analysed(live_server, device_id, 4)
+    _expire_frames(live_server, [1, 2, 3])
+    before = stored(live_server)
+    for seq in (2, 3):  # the ones retention took, with new bytes (and with their old bytes)
+        for image in (make_jpeg(seed=100 + seq), images[seq]):
+            error = assert_error(post_frame(live_server, token, meta_for(device_id, seq), image), 409, "seq_too_old")
+            assert {"field": "last_seq", "message": "4"} in error["details"]
+    assert stored(live_server) == before
+    # a stored frame re-sent is still a duplicate, or a conflict; the next seq is stored
+    assert post_frame(live_server, token, meta_for(device_id, 4), images[4]).status_code == 200
+    assert_error(post_frame(live_server, token, meta_for(device_id, 4), make_jpeg(seed=44)), 409, "seq_conflict")
+    assert post_frame(live_server, token, meta_for(device_id, 5), make_jpeg(seed=5)).status_code == 201
+
+
+# --- replays across a restart (issue 12 B9) -------------------------------------------------------
+
+
+def test_a_signed_request_replayed_after_a_crash_and_restart_is_refused(data_dir):
+    server = start_live_server(data_dir)
+    try:
+        device_id, token = server.add_device("signer", "hmac")
+        config_headers = contract.hmac_headers(device_id, token, "GET", contract.DEVICE_CONFIG_PATH, b"",
+                                               time.time(), secrets.token_hex(16))
+        config_url = server.url + contract.DEVICE_CONFIG_PATH
+        assert httpx.get(config_url, params={"device_id": device_id}, headers=config_headers).status_code == 200
+        body, content_type = _multipart(meta_for(device_id, 1), make_jpeg(seed=1))
+        frame_headers = {**contract.hmac_headers(device_id, token, "POST", FRAME, body, time.time(),
+                                                 secrets.token_hex(16)), "Content-Type": content_type}
+        assert httpx.post(server.url + FRAME, content=body, headers=frame_headers).status_code == 201
+    finally:
+        server.stop(signal.SIGKILL)  # a power cut: nothing is saved on the way out
+    server = start_live_server(data_dir)
+    try:
+        replayed = httpx.get(server.url + contract.DEVICE_CONFIG_PATH, params={"device_id": device_id},
+                             headers=config_headers)
+        assert "replayed" in assert_error(replayed, 401, "unauthorized")["message"]
+        assert_error(httpx.post(server.url + FRAME, content=body, headers=frame_headers), 401, "unauthorized")
+        assert _signed_post(server, device_id, token, 2).status_code == 201  # fresh nonces still pass
+    finally:
+        assert server.stop() == 0

@@ -12,10 +12,10 @@ from starlette.routing import Route
 
 from storewatch import contract
 from storewatch.appliance import Appliance
-from storewatch.captures import FrameConflict
+from storewatch.captures import FrameConflict, SeqTooOld
 from storewatch.db import Row
 from storewatch.jpeg import NotAJpeg, inspect_jpeg
-from storewatch.server.device_auth import DeviceAuthenticator, require_same_device
+from storewatch.server.device_auth import Caller, DeviceAuthenticator, require_same_device
 from storewatch.server.errors import ApiError
 from storewatch.server.ingest_writer import IngestWriter, Stored, WriterStopped
 from storewatch.server.json_body import parse_json_object
@@ -43,23 +43,20 @@ def _shutting_down() -> ApiError:
                     headers={"Retry-After": "5"})
 
 
-def _bearer_device(request: Request) -> Row | None:
-    """Authenticate before reading the body unless the scheme signs the body (HMAC).
+def _caller_before_body(request: Request) -> Caller:
+    """Everything about the credentials that can be checked before the body is read.
 
-    A caller without valid credentials is then refused at once, before it can make the
-    appliance hold up to max_body_bytes of its upload in memory. It runs on the event
-    loop: a hash and one indexed read in WAL mode, cheaper than a hop to a thread.
+    A caller without valid credentials (a bogus HMAC one included) is then refused at
+    once, before it can make the appliance hold up to max_body_bytes of its upload in
+    memory. It runs on the event loop: a hash and one indexed read in WAL mode, cheaper
+    than a hop to a thread.
     """
-    authenticator = _authenticator(request)
-    if authenticator.signs_body(request.headers):
-        return None
-    return authenticator.authenticate(request.headers, request.method, request.url.path, b"")
+    return _authenticator(request).begin(request.headers)
 
 
-def _device_for(request: Request, device: Row | None, body: bytes) -> Row:
-    if device is not None:
-        return device
-    return _authenticator(request).authenticate(request.headers, "POST", request.url.path, body)
+def _device_for(request: Request, caller: Caller, body: bytes) -> Row:
+    """The device, once an HMAC signature verified over the body."""
+    return _authenticator(request).finish(caller, "POST", request.url.path, body)
 
 
 async def ingest_frame(request: Request) -> Response:
@@ -67,9 +64,9 @@ async def ingest_frame(request: Request) -> Response:
     appliance = _appliance(request)
     try:
         _refuse_while_stopping(request)
-        device = _bearer_device(request)
+        caller = _caller_before_body(request)
         body = await read_body(request, appliance.settings.get("max_body_bytes"))
-        device = _device_for(request, device, body)
+        device = _device_for(request, caller, body)
         meta, jpeg = _validated_frame(request, device, body)
         stored = await _store(request, meta, jpeg)
     except ApiError as exc:
@@ -106,6 +103,10 @@ async def _store(request: Request, meta: dict[str, Any], jpeg: bytes) -> Stored:
         return await writer.store(meta, jpeg)
     except FrameConflict as exc:
         raise ApiError(409, "seq_conflict", f"{exc}; a device must never reuse a seq.") from None
+    except SeqTooOld as exc:
+        raise ApiError(409, "seq_too_old", f"{exc}; a device must never reuse a seq.",
+                       [{"field": "seq", "message": f"must be above {exc.last_seq}"},
+                        {"field": "last_seq", "message": str(exc.last_seq)}]) from None
     except (DiskFull, apsw.FullError):  # the file or its row did not fit; nothing was left behind
         raise ApiError(507, "disk_reserve", "The appliance is below its disk reserve; keep the frame "
                        "and retry later.", headers={"Retry-After": "60"}) from None
@@ -131,18 +132,18 @@ def _frame_meta(parts: dict[str, Any], device: dict[str, Any]) -> dict[str, Any]
 async def heartbeat(request: Request) -> Response:
     try:
         _refuse_while_stopping(request)
-        device = _bearer_device(request)
+        caller = _caller_before_body(request)
         body = await read_body(request, MAX_JSON_BODY)
-        answer = await anyio.to_thread.run_sync(_heartbeat, request, body, device)
+        answer = await anyio.to_thread.run_sync(_heartbeat, request, body, caller)
     except ApiError as exc:
         _appliance(request).counters.add("heartbeat_rejected", exc.code)
         raise
     return JSONResponse(answer)
 
 
-def _heartbeat(request: Request, body: bytes, device: Row | None) -> dict[str, str]:
+def _heartbeat(request: Request, body: bytes, caller: Caller) -> dict[str, str]:
     appliance = _appliance(request)
-    device = _device_for(request, device, body)
+    device = _device_for(request, caller, body)
     raw = parse_json_object(body, "body")
     require_same_device(device, raw.get("device_id") if isinstance(raw.get("device_id"), str) else None,
                         "body")
@@ -152,8 +153,9 @@ def _heartbeat(request: Request, body: bytes, device: Row | None) -> dict[str, s
         raise ApiError(422, "validation_failed", "Some heartbeat fields are missing or invalid.",
                        exc.details) from None
     appliance.devices.record_heartbeat(device["id"], beat)
-    mode, version, _ = appliance.devices.current_mode(device["id"], contract.utc_now())
-    return {"config_version": version, "mode": mode}
+    now = contract.utc_now()
+    mode, version, _ = appliance.devices.current_mode(device["id"], now)
+    return {"config_version": version, "mode": mode, "server_time": contract.format_timestamp(now)}
 
 
 async def device_config(request: Request) -> Response:
@@ -175,9 +177,13 @@ def _device_config(request: Request) -> Response:
     require_same_device(device, claimed, "query")
     appliance.devices.record_config_fetch(device["id"])
     config = appliance.devices.config(device["id"], contract.utc_now())
+    # The ETag versions the settings the device applies. server_time and last_seq are
+    # readings that change at every call and every frame without a new config_version, so a
+    # 304 (no body) still means "nothing to apply"; it carries the clock in its Date header,
+    # and a device that lost its seq asks without If-None-Match to get last_seq.
     etag = f'"{config.config_version}"'
     headers = {"ETag": etag, "Cache-Control": "no-cache"}
-    wanted = [tag.strip() for tag in request.headers.get("if-none-match", "").split(",")]
+    wanted = [tag.strip().removeprefix("W/") for tag in request.headers.get("if-none-match", "").split(",")]
     if etag in wanted or config.config_version in wanted or "*" in wanted:
         return Response(status_code=304, headers=headers)
     return JSONResponse(config.to_json(), headers=headers)

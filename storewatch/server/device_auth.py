@@ -1,15 +1,18 @@
 """Who is calling: the contract's two device auth schemes, Bearer and HMAC.
 
-The signature is checked before the nonce is remembered, so unsigned requests cannot
-fill the replay cache; the cache forgets nonces once they fall out of the time window.
+Everything that needs no body is checked before the body is read: all of Bearer, and
+HMAC's headers, timestamp window, nonce and signature format, device and replay. Only
+then may a caller make the appliance hold up to max_body_bytes of its upload in memory.
+The signature is checked before the nonce is remembered, so unsigned requests cannot fill
+the replay memory (storewatch/nonces.py), which forgets nonces once they leave the window.
 """
 
 from __future__ import annotations
 
 import hmac
-import threading
+import re
 import time
-from collections import OrderedDict
+from dataclasses import dataclass
 
 from starlette.datastructures import Headers
 
@@ -17,33 +20,24 @@ from storewatch import contract
 from storewatch.credentials import token_hash
 from storewatch.db import Row
 from storewatch.devices import DeviceNotFound, DeviceRegistry
+from storewatch.nonces import SeenNonces, TooManyNonces
 from storewatch.server.errors import ApiError
 
-MAX_NONCES = 200_000
+_SIGNATURE = re.compile(r"[0-9a-fA-F]{64}")  # hex of a SHA-256 HMAC
 
 
-class NonceCache:
-    def __init__(self, window_s: float = contract.HMAC_WINDOW_S, capacity: int = MAX_NONCES):
-        self.window_s = window_s
-        self.capacity = capacity
-        self._seen: OrderedDict[tuple[str, str], float] = OrderedDict()
-        self._lock = threading.Lock()
+@dataclass(frozen=True)
+class PendingSignature:
+    """An HMAC request whose headers passed; its signature awaits the body it covers."""
 
-    def remember(self, device_id: str, nonce: str, now: float) -> bool:
-        """True if the nonce is new (and is now remembered), False for a replay."""
-        with self._lock:
-            while self._seen and next(iter(self._seen.values())) < now:
-                self._seen.popitem(last=False)
-            key = (device_id, nonce)
-            if key in self._seen:
-                return False
-            if len(self._seen) >= self.capacity:
-                # Full of live nonces: refuse rather than forget one that could be replayed.
-                raise ApiError(503, "busy", "Too many signed requests at once; retry shortly.",
-                               headers={"Retry-After": "5"})
-            # Both sides of the window: a timestamp up to window_s ahead stays valid that long.
-            self._seen[key] = now + 2 * self.window_s
-            return True
+    device: Row
+    timestamp: str
+    nonce: str
+    signature: str
+    now: float
+
+
+Caller = Row | PendingSignature
 
 
 def _unauthorized(message: str) -> ApiError:
@@ -51,9 +45,9 @@ def _unauthorized(message: str) -> ApiError:
 
 
 class DeviceAuthenticator:
-    def __init__(self, devices: DeviceRegistry, nonces: NonceCache | None = None):
+    def __init__(self, devices: DeviceRegistry, nonces: SeenNonces | None = None):
         self.devices = devices
-        self.nonces = nonces or NonceCache()
+        self.nonces = nonces or devices.nonces
 
     @staticmethod
     def signs_body(headers: Headers) -> bool:
@@ -62,14 +56,35 @@ class DeviceAuthenticator:
 
     def authenticate(self, headers: Headers, method: str, path: str, body: bytes,
                      now: float | None = None) -> Row:
+        return self.finish(self.begin(headers, now), method, path, body)
+
+    def begin(self, headers: Headers, now: float | None = None) -> Caller:
+        """All the checks that need no body: the device for Bearer, a PendingSignature for HMAC."""
         now = time.time() if now is None else now
         if self.signs_body(headers):
-            device = self._hmac(headers, method, path, body, now)
-        else:
-            device = self._bearer(headers)
-        if not device["enabled"]:
-            raise ApiError(403, "device_disabled",
-                           f"Device {device['id']} is disabled; enable it with `storewatch device enable`.")
+            pending = self._hmac_headers(headers, now)
+            _refuse_disabled(pending.device)
+            return pending
+        device = self._bearer(headers)
+        _refuse_disabled(device)
+        return device
+
+    def finish(self, caller: Caller, method: str, path: str, body: bytes) -> Row:
+        """The device, once an HMAC signature verified over `body` (a Bearer caller already is)."""
+        if not isinstance(caller, PendingSignature):
+            return caller
+        device = caller.device
+        expected = contract.sign(self.devices.token_of(device), method, path, caller.timestamp,
+                                 caller.nonce, body)
+        if not hmac.compare_digest(expected, caller.signature.lower()):
+            raise _unauthorized("The signature does not verify.")
+        try:
+            fresh = self.nonces.remember(device["id"], caller.nonce, caller.now)
+        except TooManyNonces:
+            raise ApiError(503, "busy", "Too many signed requests at once; retry shortly.",
+                           headers={"Retry-After": "5"}) from None
+        if not fresh:
+            raise _replayed()
         return device
 
     def _bearer(self, headers: Headers) -> Row:
@@ -85,28 +100,39 @@ class DeviceAuthenticator:
             raise _unauthorized(f"Device {device['id']} must sign its requests (auth: hmac).")
         return device
 
-    def _hmac(self, headers: Headers, method: str, path: str, body: bytes, now: float) -> Row:
+    def _hmac_headers(self, headers: Headers, now: float) -> PendingSignature:
         device_id = headers.get("x-device-id", "")
         timestamp = headers.get("x-timestamp", "")
         nonce = headers.get("x-nonce", "")
         signature = headers.get("x-signature", "")
         if not (device_id and timestamp and nonce and signature):
             raise _unauthorized("HMAC needs X-Device-Id, X-Timestamp, X-Nonce and X-Signature.")
-        if not timestamp.isdigit() or abs(now - int(timestamp)) > contract.HMAC_WINDOW_S:
+        if not contract.valid_hmac_timestamp(timestamp):
+            raise _unauthorized("X-Timestamp must be unix seconds in ASCII digits (at most 12).")
+        if abs(now - int(timestamp)) > contract.HMAC_WINDOW_S:
             raise _unauthorized("X-Timestamp is more than 300 s away from the appliance's clock; "
                                 "check the device's time sync.")
         if not contract.NONCE_MIN <= len(nonce) <= contract.NONCE_MAX:
             raise _unauthorized("X-Nonce must be 16 to 64 characters.")
+        if not _SIGNATURE.fullmatch(signature):
+            raise _unauthorized("X-Signature must be 64 hex digits (HMAC-SHA256).")
         try:
             device = self.devices.get(device_id)
         except DeviceNotFound:
             raise _unauthorized("The signature does not verify.") from None
-        expected = contract.sign(self.devices.token_of(device), method, path, timestamp, nonce, body)
-        if not hmac.compare_digest(expected, signature.lower()):
-            raise _unauthorized("The signature does not verify.")
-        if not self.nonces.remember(device_id, nonce, now):
-            raise _unauthorized("This request was already received (replayed nonce).")
-        return device
+        if self.nonces.seen(device["id"], nonce, now):
+            raise _replayed()
+        return PendingSignature(device, timestamp, nonce, signature, now)
+
+
+def _replayed() -> ApiError:
+    return _unauthorized("This request was already received (replayed nonce).")
+
+
+def _refuse_disabled(device: Row) -> None:
+    if not device["enabled"]:
+        raise ApiError(403, "device_disabled",
+                       f"Device {device['id']} is disabled; enable it with `storewatch device enable`.")
 
 
 def require_same_device(device: Row, claimed: str | None, where: str) -> None:

@@ -53,6 +53,9 @@ DEVICE_CONFIG = dataclass_schema(contract.DeviceConfig, {
     "device_id": DEVICE_ID_SCHEMA, "mode": _MODE,
     "mode_until": {"type": ["string", "null"], "format": "date-time"},
     "motion_trigger": MOTION_TRIGGER,
+    "server_time": {"type": "string", "format": "date-time", "description": "The appliance's clock."},
+    "last_seq": {"type": ["integer", "null"], "minimum": 0,
+                 "description": "The highest seq stored for the device; null before its first frame."},
     # each capture setting the config carries has its bounds in the device settings registry
     **{name: setting_schema(s) for name, s in DEVICE_SETTINGS.items()
        if name in contract.DeviceConfig.__dataclass_fields__},
@@ -64,8 +67,9 @@ INGEST_FORM: Schema = {"content": {"multipart/form-data": {
                                         "contentMediaType": "image/jpeg"}}},
     "encoding": {"meta": {"contentType": "application/json"}, "image": {"contentType": "image/jpeg"}},
 }}}
-_CONFIG_ANSWER = {"type": "object", "required": ["config_version", "mode"],
-                  "properties": {"config_version": {"type": "string"}, "mode": _MODE}}
+_CONFIG_ANSWER = {"type": "object", "required": ["config_version", "mode", "server_time"],
+                  "properties": {"config_version": {"type": "string"}, "mode": _MODE,
+                                 "server_time": {"type": "string", "format": "date-time"}}}
 
 DEVICE_OPERATIONS = [
     Operation("POST", contract.INGEST_FRAME_PATH, "Upload one frame", auth=DEVICE_AUTH, body=INGEST_FORM,
@@ -73,7 +77,9 @@ DEVICE_OPERATIONS = [
                        200: {"description": "An exact re-send of a stored frame (duplicate: true).",
                              "content": {"application/json": {"schema": INGEST_RESULT}}}},
               errors={400: "Not multipart, `meta` missing or not a JSON object, `image` missing.",
-                      409: "The seq is already stored with different bytes; nothing stored.",
+                      409: "The seq is already stored with different bytes (seq_conflict), or is not above "
+                           "the last seq analysed for the device (seq_too_old, details give last_seq); "
+                           "nothing stored.",
                       413: f"The body is over max_body_bytes (default {contract.DEFAULT_MAX_BODY_BYTES}).",
                       415: "`image` is not a decodable JPEG.",
                       422: "A meta field is missing, of the wrong type or out of range, or "
@@ -136,7 +142,8 @@ ADMIN_OPERATIONS = [
               body={"type": "object", "required": ["current", "new"],
                     "properties": {"current": _PASSWORD, "new": _PASSWORD}},
               answers={200: {"type": "object", "properties": {"changed": {"type": "boolean"}}}},
-              errors={403: "The current password is wrong, or the CSRF header is missing."}),
+              errors={403: "The current password is wrong, or the CSRF header is missing.",
+                      429: "Too many wrong passwords (shared with login), or busy checking others."}),
 ]
 
 # --- ROIs, thresholds, events, queue, metrics ------------------------------------------------------
