@@ -485,7 +485,8 @@ def test_a_burst_of_concurrent_wrong_logins_is_refused_before_hashing(live_serve
     print(f"150 concurrent wrong logins: {dict(statuses)}; peak RSS +{grown:.0f} MiB; "
           f"{len(took)} heartbeats, slowest {max(took):.3f} s")
     assert statuses[429] >= 100, statuses  # most never reach the password hash
-    assert statuses[401] + statuses[429] == len(answers), statuses
+    assert set(statuses) <= {401, 429, 503}, statuses  # 503: the connection guard's cap, also before hashing
+    assert statuses[401] <= 30 + len(ATTACKERS), statuses
     for answer in answers:
         if answer.status_code == 429:
             assert_error(answer, 429)

@@ -49,9 +49,11 @@ class LoginLimiter:
       gets one. The global cap is there for an attacker with many addresses; without the
       exemption that same attacker could lock the owner out from every other address, and
       with it the attacker gains one guess per new address per window (five without the
-      cap). The owner, trying from an address that has not been guessing, always gets a
-      try. Only past `max_tracked` tries in the window (a flood from thousands of
-      addresses) is everyone refused, which bounds this object's memory.
+      cap). The owner, trying from an address that has not been guessing, gets a try
+      (at worst after a "busy, retry in 1 s" while the hash slots are taken). Only past
+      `max_tracked` tries in the window (a flood from thousands of addresses) is everyone
+      refused, which bounds this object's memory.
+    Admin API tokens are not counted here: see `_check_api_token`.
     """
 
     def __init__(self, attempts: int = 5, window_s: float = 60.0, global_attempts: int = 30,
