@@ -27,7 +27,32 @@ pi_install_storewatch() {
     "$venv/bin/python" -m pip uninstall --quiet --yes "${shadowing[@]}"
   fi
   "$venv/bin/python" -m pip install --quiet --upgrade pip
-  "$venv/bin/python" -m pip install --quiet --upgrade --constraint "$constraints" "$spec"
+  # The whole of pip's answer goes to a log; on failure its end says why (a pinned numpy or
+  # Pillow that a requirement does not accept shows as a conflict naming both).
+  local log="$venv/pip-install.log"
+  if ! "$venv/bin/python" -m pip install --upgrade --constraint "$constraints" "$spec" >"$log" 2>&1; then
+    grep -v "^WARNING: Location" "$log" | tail -n 25 >&2
+    echo "storewatch: pip could not install $spec with the system's $(tr '\n' ' ' <"$constraints")(whole log: $log)" >&2
+    return 1
+  fi
+}
+
+# pi_check_import SYSTEM_PYTHON VENV MODULE
+#   0 if MODULE (picamera2) imports in VENV; else says on stderr what failed and what to do
+#   (a copy in the venv hiding the system's, or the system's packages broken) and returns 1.
+pi_check_import() {
+  local system_python="$1" venv="$2" module="$3" error
+  error="$("$venv/bin/python" -c "import $module" 2>&1)" && return 0
+  echo "storewatch: $module does not load in $venv: $(tail -n 1 <<<"$error")" >&2
+  if "$system_python" -c "import $module" >/dev/null 2>&1; then
+    echo "storewatch: it loads in $system_python, so a package in the venv hides the system's:" \
+         "remove the venv (sudo rm -r $venv) and run the install again." >&2
+  else
+    echo "storewatch: it does not load in $system_python either: repair the system's packages" \
+         "(sudo apt update && sudo apt full-upgrade && sudo apt install --reinstall python3-$module)," \
+         "then run the install again." >&2
+  fi
+  return 1
 }
 
 # pi_first_admin_password VENV DATA_DIR [USER]

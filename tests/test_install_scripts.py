@@ -83,6 +83,27 @@ def test_outside_a_venv_nothing_is_shadowed():
     assert _run(SYSTEM_PYTHON, "-I", HELPER, "--shadowed", "numpy", "Pillow").stdout == ""
 
 
+def test_a_module_hidden_by_a_broken_copy_in_the_venv_says_remove_the_venv(tmp_path):
+    python = _venv_over_system(tmp_path / "venv")
+    (site,) = (tmp_path / "venv" / "lib").glob("python3*/site-packages")
+    # A numpy in the venv that cannot load, as a numpy 2 in front of apt's simplejpeg does on a Pi.
+    (site / "numpy").mkdir()
+    (site / "numpy" / "__init__.py").write_text(
+        "raise ValueError('numpy.dtype size changed, may indicate binary incompatibility')\n")
+    done = _bash(f'pi_check_import {SYSTEM_PYTHON} "{python.parent.parent}" numpy')
+    assert done.returncode == 1
+    assert "numpy does not load" in done.stderr and "numpy.dtype size changed" in done.stderr
+    assert "hides the system's" in done.stderr and f"sudo rm -r {python.parent.parent}" in done.stderr
+
+
+def test_a_module_missing_everywhere_says_repair_the_system_packages(tmp_path):
+    python = _venv_over_system(tmp_path / "venv")
+    done = _bash(f'pi_check_import {SYSTEM_PYTHON} "{python.parent.parent}" storewatch_no_such_module')
+    assert done.returncode == 1
+    assert "either" in done.stderr and "apt install --reinstall python3-storewatch_no_such_module" in done.stderr
+    assert _bash(f'pi_check_import {SYSTEM_PYTHON} "{python.parent.parent}" numpy').returncode == 0
+
+
 def test_the_first_admin_password_is_set_once_and_printed_once(tmp_path):
     data_dir = tmp_path / "data"
     venv = Path(sys.prefix)
