@@ -82,3 +82,21 @@ def test_seq_never_repeats_or_goes_back_across_sigkills(tmp_path):
         seen.extend(int(line) for line in lines)
     assert all(after > before for before, after in zip(seen, seen[1:]))
     assert len(seen) == len(set(seen)) == sum(30 + run * 37 for run in range(6))
+
+
+# --- resuming from the appliance's last_seq (issue 12 A7) ---------------------------------------
+
+
+def test_a_fresh_counter_resumes_above_the_appliances_last_seq_and_keeps_it(tmp_path):
+    seqs = SeqAllocator(tmp_path, block=10, initial=0)
+    assert seqs.fresh
+    assert seqs.resume_after(41) is True
+    assert seqs.next() == 42
+    assert SeqAllocator(tmp_path, block=10).next() > 42  # the move is on disk: never issued again
+
+
+def test_resume_never_moves_the_counter_back(tmp_path):
+    seqs = SeqAllocator(tmp_path, block=10, initial=100)
+    assert seqs.resume_after(5) is False and seqs.resume_after(99) is False
+    assert seqs.next() == 100
+    assert not SeqAllocator(tmp_path, block=10).fresh

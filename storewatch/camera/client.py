@@ -17,6 +17,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable
 
+from storewatch.camera.clock import ClockWatch, WatchedHttp
 from storewatch.camera.control import ControlLoop
 from storewatch.camera.health import cpu_temp_c, disk_free_bytes
 from storewatch.camera.modes import DEFAULT_CONFIG, CaptureParams, ModeState
@@ -65,7 +66,9 @@ class CameraClient:
         self.motion_check_interval_s = motion_check_interval_s
         self.max_capture_failures = max_capture_failures
         self._upload_http = DeviceHttp(server_url, device_id, token, auth, http_timeout_s)
-        self._control_http = DeviceHttp(server_url, device_id, token, auth, min(http_timeout_s, 10.0))
+        self.clock = ClockWatch()
+        self._control_http = WatchedHttp(server_url, device_id, token, auth, min(http_timeout_s, 10.0),
+                                         clock=self.clock, on_last_seq=self.seqs.resume_after)
         self.uploader = Uploader(self._upload_http, self.spool, self.modes, backoff)
         self.control = ControlLoop(self._control_http, self.modes, self.heartbeat_payload,
                                    on_config=lambda: self.motion.configure(self.modes.config.motion_trigger))

@@ -5,7 +5,10 @@ reserved ahead instead: the file holds a high-water mark that no issued seq reac
 start the counter continues at the stored mark, skipping whatever the last run reserved
 and did not use. A missing or unreadable file (first start, wiped card) starts at the
 wall clock in milliseconds, which is above anything an earlier install could have sent
-as long as the clock is right and fewer than 1000 frames a second were taken.
+as long as the clock is right and fewer than 1000 frames a second were taken. Whatever
+the clock says, the config answer's `last_seq` moves the counter past the seqs the
+appliance already holds (`resume_after`), as the contract asks of a device that lost its
+record.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ class SeqAllocator:
         self.block = block
         self._lock = threading.Lock()
         stored = self._read()
+        self.fresh = stored is None  # no record of an earlier run
         if stored is None:
             stored = int(time.time() * 1000) if initial is None else initial
             log.info("no seq state in %s; starting at %d", self.path, stored)
@@ -60,6 +64,17 @@ class SeqAllocator:
             raise OverflowError("seq would pass 2^63")
         atomic_write(self.path, f"{reserved}\n".encode())
         self._reserved = reserved
+
+    def resume_after(self, last_seq: int) -> bool:
+        """Go on above `last_seq`, the highest seq the appliance holds; True if that moved the counter."""
+        with self._lock:
+            if last_seq < self._next:
+                return False
+            log.log(logging.INFO if self.fresh else logging.WARNING,
+                    "the appliance already holds seq %d; going on from %d", last_seq, last_seq + 1)
+            self._next = last_seq + 1
+            self._reserve()
+            return True
 
     def next(self) -> int:
         """The next seq; it is never handed out again, also after a crash."""
