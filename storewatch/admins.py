@@ -5,13 +5,17 @@ from __future__ import annotations
 import enum
 import hmac
 import json
+import logging
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from storewatch import contract
 from storewatch.credentials import (SHA256_PREFIX, SLOW_HASHES, HashBusy, hash_random_secret, hash_secret,
                                     token_hash, verify_random_secret, verify_secret)
 from storewatch.db import Database
+from storewatch.storage import StorageUnavailable
+
+log = logging.getLogger("storewatch.admins")
 
 SESSION_LIFETIME = timedelta(days=7)
 PASSWORD_KEY = "admin_password_hash"
@@ -116,10 +120,16 @@ class Admins:
             return TokenState.EXPIRED
         last = row["last_used"]
         if last is None or now - contract.parse_timestamp(last) >= LAST_USED_RESOLUTION:
+            self._record_use(token_id, now)
+        return TokenState.VALID
+
+    def _record_use(self, token_id: str, now: datetime) -> None:
+        try:
             with self.db.write() as conn:
                 conn.execute("UPDATE admin_tokens SET last_used = ? WHERE id = ?",
                              (contract.format_timestamp(now), token_id))
-        return TokenState.VALID
+        except StorageUnavailable as exc:  # a read-only card: the token still lets the owner look
+            log.warning("could not record the use of admin API token %s: %s", token_id, exc)
 
     def check_token(self, token: str) -> bool:
         return self.token_state(token) is TokenState.VALID

@@ -270,3 +270,23 @@ def test_a_token_stored_as_scrypt_by_an_older_storewatch_still_works_and_is_upgr
         assert not app.admins.check_token("swa_0123456789ab_wrong")
     finally:
         app.close()
+
+
+def test_a_token_still_works_when_its_use_cannot_be_recorded(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    from storewatch.storage import StorageUnavailable
+
+    app = Appliance(data_dir)
+    try:
+        token = app.admins.create_token()
+
+        def refuse() -> None:
+            raise StorageUnavailable(errno.EROFS, "read-only file system", "read_only")
+
+        monkeypatch.setattr(app.db, "write", refuse)
+        assert app.admins.check_token(token)
+        monkeypatch.undo()
+        assert app.admins.list_tokens()[0]["last_used"] is None
+    finally:
+        app.close()
