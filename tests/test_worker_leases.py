@@ -18,6 +18,7 @@ from storewatch.jobs.service import job_queue
 from worker_support import FAST, add_device, add_roi, meta, running_worker, scene, store_frames, wait_until
 
 SHORT_LEASE = WorkerOptions(lease_s=0.6, reorder_wait_s=0.3, retry=FAST.retry)
+BUDGET_S = 0.1
 EAGER = {"reconcile_every_s": 0.1, "stale_s": 0.2, "grace_s": 0.1}  # the reconciler looks all the time
 
 
@@ -112,3 +113,18 @@ def test_the_reconciler_never_expires_a_job_this_process_has_in_hand(appliance: 
     assert [(j["state"], j["attempts"]) for j in jobs_of(appliance, device_id)] == [("running", 1), ("failed", 1)]
     assert queue.renew([first, second], "me", now + timedelta(seconds=60)) == 1  # only a lease still held
     assert queue.renew([first], "someone else", now + timedelta(seconds=60)) == 0
+
+
+def test_one_devices_backlog_gives_way_to_another_device_on_a_single_thread(appliance: Appliance) -> None:
+    backlog, other = add_device(appliance, "a-backlog"), add_device(appliance, "z-other")  # backlog sorts first
+    sequence = scene()
+    store_frames(appliance, backlog, sequence)  # the whole scene waiting, as after an outage
+    total = len(sequence.jpegs)
+    store_frames(appliance, other, sequence, [0, 1])
+    options = WorkerOptions(reorder_wait_s=0.3, retry=FAST.retry, drain_budget_s=BUDGET_S)
+    with running_worker(appliance, workers=1, options=options):
+        wait_until(lambda: all_done(appliance, other, 2), timeout=30, what="the other device's two frames")
+        behind = total - appliance.db.scalar("SELECT COUNT(*) FROM jobs WHERE device_id = ? AND state = 'done'",
+                                             (backlog,))
+        wait_until(lambda: all_done(appliance, backlog, total), timeout=30, what="the backlog")
+    assert behind >= total // 2, (behind, total)  # the other device did not wait for the whole backlog

@@ -101,13 +101,13 @@ class Broker:
         self.wake = threading.Event()
         self.replaced = threading.Event()  # set when the file was replaced while open
         self.huey.storage.on_replaced = self.replaced.set
-        self.handler: Callable[[int], None] | None = None
+        self.handler: Callable[[int, bool], None] | None = None
         self._task = self.huey.task(name=TASK_NAME)(self._run)
 
-    def _run(self, job_id: int) -> None:
+    def _run(self, job_id: int, resume: bool = False) -> None:
         if self.handler is None:  # an enqueue-only process never consumes, but be clear if it does
             raise RuntimeError("this process has no job handler")
-        self.handler(int(job_id))
+        self.handler(int(job_id), bool(resume))
 
     def enqueue(self, job_id: int) -> None:
         self.enqueue_many([job_id])
@@ -126,6 +126,11 @@ class Broker:
         if ids:
             self.wake.set()
             self.queue.mark_enqueued(ids, contract.utc_now())
+
+    def resume(self, job_id: int) -> None:
+        """A device's next turn, queued behind the tasks of the other devices."""
+        self._task(int(job_id), True)
+        self.wake.set()
 
     def schedule(self, job_id: int, delay_s: float) -> None:
         """Run the job's task after `delay_s` (Huey's scheduler checks every second)."""

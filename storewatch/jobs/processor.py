@@ -37,6 +37,7 @@ from storewatch.jobs import outputs
 from storewatch.jobs.live import LiveAnalyzers, specs_key
 from storewatch.jobs.queue import JobQueue, RetryPolicy
 from storewatch.jobs.state import AnalysisStates, StateConflict
+from storewatch.jobs.turns import Turns
 from storewatch.rois import RoiStore
 
 log = logging.getLogger("storewatch.jobs")
@@ -59,6 +60,7 @@ class WorkerOptions:
     reorder_wait_s: float = 1.0  # a frame after a seq gap waits this long for the missing ones
     analysis_width: int = ANALYSIS_WIDTH
     max_batch: int = 1000        # jobs per drain before giving the thread back
+    drain_budget_s: float = 1.0  # ... or seconds of work, so other devices get their turn
     retry: RetryPolicy = RetryPolicy()
 
 
@@ -123,10 +125,13 @@ class DeviceGate:
 class Processor:
     def __init__(self, appliance: Appliance, queue: JobQueue, schedule: Callable[[int, float], None],
                  options: WorkerOptions = WorkerOptions(), owner: str | None = None,
-                 clock: Callable[[], datetime] = contract.utc_now):
+                 clock: Callable[[], datetime] = contract.utc_now,
+                 resume: Callable[[int], None] | None = None):
         self.appliance = appliance
         self.queue = queue
         self.schedule = schedule
+        self.resume = resume or (lambda job_id: schedule(job_id, 0))
+        self.turns = Turns()
         self.options = options
         self.owner = owner or new_owner()
         self.clock = clock
@@ -143,18 +148,28 @@ class Processor:
 
     # --- entry points ---------------------------------------------------------------------
 
-    def handle(self, job_id: int) -> None:
-        """The Huey task: drain the job's device."""
+    def handle(self, job_id: int, resume: bool = False) -> None:
+        """The Huey task: drain the job's device (unless its next turn is already queued)."""
         job = self.queue.get(job_id)
-        if job is not None:
-            self.drain(job["device_id"])
+        if job is None:
+            return
+        if resume:
+            self.turns.resume(job["device_id"])
+        elif self.turns.must_wait(job["device_id"]):
+            return
+        self.drain(job["device_id"])
 
     def drain(self, device_id: str) -> None:
-        if not self.gate.enter(device_id):
-            return
+        if self.gate.enter(device_id):
+            self._drain_entered(device_id)
+
+    def _drain_entered(self, device_id: str) -> None:
+        """Drain holding the device's gate, and leave it."""
         try:
             while True:
-                self._drain_once(device_id)
+                if self._drain_once(device_id):  # gave its turn away: the resume task continues
+                    self.gate.leave(device_id)
+                    return
                 if not self.gate.leave_unless_flagged(device_id):
                     return
         except BaseException:
@@ -163,11 +178,15 @@ class Processor:
 
     # --- the loop -------------------------------------------------------------------------
 
-    def _drain_once(self, device_id: str) -> None:
-        for _ in range(self.options.max_batch):
+    def _drain_once(self, device_id: str) -> bool:
+        """Run the device's ready jobs in seq order; True when it stopped to let others go first."""
+        started = time.monotonic()
+        for n in range(self.options.max_batch):
             job = self.queue.head(device_id)
             if job is None:
-                return
+                return False
+            if n and time.monotonic() - started >= self.options.drain_budget_s:
+                break
             now = self.clock()
             if job["state"] == "running" and self._lease_lapsed(job, now):
                 self.queue.expire(job["id"], now, "its worker stopped mid-job (lease lapsed)")
@@ -175,12 +194,14 @@ class Processor:
             wait = self._wait_before(job, now)
             if wait > 0:
                 self._schedule_once(device_id, job["id"], now, wait)
-                return
+                return False
             if not self.queue.claim(job, self.owner, self.options.lease_s, now):
                 continue  # changed under us (another process); read the head again
             if not self._run_claimed(job):
-                return
-        self.schedule(job["id"], 0)  # a long backlog: give the thread back, continue in a new task
+                return False
+        self.turns.give_away(device_id)  # a long backlog: the other devices' tasks go first
+        self.resume(job["id"])
+        return True
 
     def _wait_before(self, job: Row, now: datetime) -> float:
         if job["state"] == "failed" and job["next_attempt_at"]:
@@ -318,11 +339,11 @@ class Processor:
             try:
                 self.live.save_checkpoint(device_id)
                 saved += 1
-                while self.gate.leave_unless_flagged(device_id):
-                    self._drain_once(device_id)
             except BaseException:
                 self.gate.leave(device_id)
                 raise
+            if self.gate.leave_unless_flagged(device_id):  # a task came for it meanwhile
+                self._drain_entered(device_id)
         return saved
 
     def _check_lease(self, job: Row) -> None:

@@ -20,7 +20,10 @@ from storewatch.jobs.reconciler import Reconciler
 
 log = logging.getLogger("storewatch.jobs")
 
-IDLE_CHECKPOINT_S = 5.0  # a device quiet this long gets its analysis checkpointed
+# A device quiet this long gets its analysis checkpointed. Longer than a baseline interval
+# (30 s): the checkpoint is ~64 KB, and at 5 s every baseline frame wrote one to the SD card.
+# A restart after a power cut replays at most CHECKPOINT_EVERY frames instead.
+IDLE_CHECKPOINT_S = 300.0
 
 
 def job_queue(appliance: Appliance) -> JobQueue:
@@ -48,7 +51,8 @@ class WorkerService:
         self.queue = job_queue(appliance)
         self.broker = Broker(appliance.huey_path, self.queue)
         self.owner = new_owner()
-        self.processor = Processor(appliance, self.queue, self.broker.schedule, options, self.owner)
+        self.processor = Processor(appliance, self.queue, self.broker.schedule, options, self.owner,
+                                   resume=self.broker.resume)
         self.broker.handler = self.processor.handle
         self.reconciler = Reconciler(self.queue, self.broker.enqueue_many, self.owner, grace_s=grace_s,
                                      stale_s=stale_s, in_hand=self.processor.in_hand)
