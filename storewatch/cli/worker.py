@@ -14,7 +14,8 @@ from storewatch.cli import CliContext
 @click.option("--threads", default=2, show_default=True, type=click.IntRange(1, 16),
               help="Analysis worker threads.")
 @click.option("--lease", "lease_s", default=60.0, show_default=True, type=click.FloatRange(1, 3600),
-              help="Seconds a job may run before another worker may take it over.")
+              help="Seconds of a job's lease. It is renewed while the job runs, so another worker "
+                   "takes a job over only this long after its worker stopped.")
 @click.option("--poll", "poll_s", default=0.5, show_default=True, type=click.FloatRange(0.05, 10),
               help="Longest wait between looks at the queue when it is empty.")
 @click.pass_obj
