@@ -17,6 +17,37 @@ log = logging.getLogger("storewatch.run")
 
 LOCAL_CAMERA_ID = camera_state.LOCAL_CAMERA_ID
 HEALTHY_AFTER_S = 120.0  # a camera that ran this long starts its backoff from the beginning again
+# The capture loop signs of life at least once a second, and each of its camera calls is
+# bounded (a capture by its timeout); this much silence means a call that never returns.
+STALL_LIMIT_S = 60.0
+
+
+class _Life:
+    """One run of the camera client, on its own thread; abandoned when it stops answering."""
+
+    def __init__(self) -> None:
+        self.client: Any = None
+        self.finished = False
+        self.error: BaseException | None = None
+        self.last_sign = time.monotonic()
+        self.uploaded = 0
+        self.abandoned = threading.Event()
+
+    def sign(self) -> None:
+        self.last_sign = time.monotonic()
+
+    def stalled(self, limit_s: float) -> float | None:
+        """Seconds of silence past `limit_s`, else None; uploads going on count as life
+        (a replayed folder's capture loop ends while its spool still drains)."""
+        silent = time.monotonic() - self.last_sign
+        if silent <= limit_s:
+            return None
+        uploaded = self.client.stats()["uploaded"] if self.client is not None else 0
+        if uploaded != self.uploaded:
+            self.uploaded = uploaded
+            self.sign()
+            return None
+        return silent
 
 
 class BuiltinCamera:
@@ -33,7 +64,7 @@ class BuiltinCamera:
 
     def __init__(self, appliance: Appliance, source_spec: str, server_url: str,
                  source_options: dict[str, Any] | None = None, backoff: Any = None,
-                 board_model_file: Path | None = None) -> None:
+                 board_model_file: Path | None = None, stall_limit_s: float = STALL_LIMIT_S) -> None:
         from storewatch.camera.sd_notify import Notifier
         from storewatch.camera.uploader import Backoff
 
@@ -42,6 +73,7 @@ class BuiltinCamera:
         if board_model_file is not None:
             self.source_options["board_model_file"] = board_model_file
         self.backoff = backoff or Backoff(base_s=2.0, cap_s=300.0)
+        self.stall_limit_s = stall_limit_s
         self.notifier = Notifier.from_env()  # STATUS only; the server's watchdog feeds WATCHDOG
         self.state: CameraState | None = None
         self._rois_pending = False  # a newly registered device, until its camera first runs
@@ -92,21 +124,51 @@ class BuiltinCamera:
         self._record(CameraState(STOPPED, self.source_spec))
 
     def _run_once(self, device: dict) -> bool:
-        """One life of the camera client; True when a replayed folder was all sent."""
+        """One life of the camera client; True when a replayed folder was all sent.
+
+        The client runs on a thread of its own so that a camera call that never returns
+        (libcamera wedged) is noticed here: the life is abandoned (its threads are daemons)
+        and counted as a failure, and the next attempt follows the backoff as any other.
+        """
+        from storewatch.camera.source import CaptureTimeoutError
+
+        life = _Life()
+        worker = threading.Thread(target=self._live, args=(device, life), name="camera-client", daemon=True)
+        worker.start()
+        while worker.is_alive():
+            worker.join(0.25)
+            silent = life.stalled(self.stall_limit_s) if worker.is_alive() else None
+            if silent is not None and not self._stop.is_set():
+                life.abandoned.set()
+                if life.client is not None:
+                    threading.Thread(target=life.client.stop, args=(5.0,), name="camera-abandon", daemon=True).start()
+                raise CaptureTimeoutError(f"the camera stopped responding (nothing from it for {silent:.0f} s)")
+        if life.error is not None:
+            raise life.error
+        return life.finished
+
+    def _live(self, device: dict, life: _Life) -> None:
         from storewatch.camera.sd_notify import Notifier
         from storewatch.camera.service import build_camera_client
 
-        client = build_camera_client(
-            self.server_url, device["id"], self.appliance.devices.token_of(device), self.source_spec,
-            self.appliance.data_dir / "camera", auth=device["auth_scheme"], notifier=Notifier(None),
-            **self.source_options)
-        client.start()  # opens the camera: a CameraError here is a failed attempt
-        if self._rois_pending and client.source.name == "simulated":  # only where the fake shelf really runs
-            self._add_starter_rois(device["id"])
-        self._rois_pending = False
-        self._record(CameraState(RUNNING, f"{self.source_spec} ({client.source.name})"))
-        client.run_forever(self._stop)  # a camera that fails raises CameraClientError
-        return not self._stop.is_set()
+        try:
+            life.client = build_camera_client(
+                self.server_url, device["id"], self.appliance.devices.token_of(device), self.source_spec,
+                self.appliance.data_dir / "camera", auth=device["auth_scheme"], notifier=Notifier(None),
+                watchdog=life.sign, **self.source_options)
+            life.client.start()  # opens the camera: a CameraError here is a failed attempt
+            life.sign()
+            if life.abandoned.is_set():  # it came back after all, too late: a newer life owns the camera
+                life.client.stop(5.0)
+                return
+            if self._rois_pending and life.client.source.name == "simulated":  # only a real fake shelf
+                self._add_starter_rois(device["id"])
+            self._rois_pending = False
+            self._record(CameraState(RUNNING, f"{self.source_spec} ({life.client.source.name})"))
+            life.client.run_forever(self._stop)  # a camera that fails raises CameraClientError
+            life.finished = not self._stop.is_set()
+        except BaseException as exc:  # handed to the supervisor, which reports and retries
+            life.error = exc
 
     def _record(self, state: CameraState) -> None:
         if state.same_as(self.state):

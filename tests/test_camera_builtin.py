@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import httpx
 import pytest
 
 from storewatch import camera_state
+from storewatch.camera.source import CameraError
 from storewatch.camera.uploader import Backoff
 from storewatch.rois import RoiStore
 from storewatch.service_plugins import LOCAL_CAMERA_ID, BuiltinCamera
@@ -186,3 +188,34 @@ def test_a_capture_that_gets_stuck_is_closed_and_the_camera_comes_back_by_itself
         camera.stop(10)
         fake.stalled.clear()
     assert camera_state.report(appliance.data_dir)["state"] == "stopped"
+
+
+def test_a_camera_call_that_never_returns_is_abandoned_and_reported(appliance, monkeypatch):
+    import storewatch.camera.service as service
+    from storewatch.camera.source import FrameSource
+
+    release = threading.Event()
+
+    class Wedged(FrameSource):
+        name = "wedged"
+
+        def open(self, width, height, jpeg_quality):
+            pass
+
+        def capture(self):
+            release.wait(30)  # libcamera stuck in a call with no timeout of its own
+            raise CameraError("released")
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(service, "make_source", lambda spec, **options: Wedged())
+    camera = _camera(appliance, "simulated", stall_limit_s=0.5)
+    camera.start()
+    try:
+        state = _wait_for(lambda: (s := camera_state.report(appliance.data_dir)) and s["state"] == "failed" and s)
+        assert state["error_kind"] == "CaptureTimeoutError" and "stopped responding" in state["message"]
+        assert camera._thread.is_alive()  # the supervisor goes on: the next attempt follows the backoff
+    finally:
+        release.set()
+        camera.stop(5)
