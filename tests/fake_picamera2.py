@@ -22,10 +22,12 @@ the real library holds back is dropped too, so the next capture surely waits.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import types
 from concurrent.futures import CancelledError, Future
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -314,3 +316,13 @@ def install() -> type[FakePicamera2]:
     module.Picamera2 = FakePicamera2
     sys.modules["picamera2"] = module
     return reset()
+
+
+def hide_picamera2(monkeypatch: Any, folder: Path) -> None:
+    """Make `picamera2` fail to import in the processes a test starts (through PYTHONPATH), so
+    a `storewatch run` under test misses the library even on a Pi that has the real one."""
+    package = folder / "picamera2"
+    package.mkdir(parents=True, exist_ok=True)
+    (package / "__init__.py").write_text('raise ImportError("No module named \'picamera2\' (hidden by the test)")\n')
+    paths = [str(folder), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(paths))

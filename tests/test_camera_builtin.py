@@ -3,18 +3,24 @@ never a fake shelf on a Pi, and its state visible to `status`, `doctor` and the 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
 import threading
 import time
+import types
 from pathlib import Path
 
 import httpx
 import pytest
 
+import fake_picamera2
+import storewatch.camera.service as service
+from fake_picamera2 import hide_picamera2
 from storewatch import camera_state
-from storewatch.camera.source import CameraError
+from storewatch.camera.modes import DEFAULT_CONFIG
+from storewatch.camera.source import CameraError, FrameSource
 from storewatch.camera.uploader import Backoff
 from storewatch.rois import RoiStore
 from storewatch.service_plugins import LOCAL_CAMERA_ID, BuiltinCamera
@@ -93,8 +99,6 @@ def test_the_backoff_grows_and_the_state_is_written_only_when_it_changes(applian
 
 
 def test_a_camera_part_that_crashes_is_reported_as_a_camera_error(appliance, monkeypatch):
-    import storewatch.camera.service as service
-
     def broken(*args, **kwargs):
         raise KeyError("config")
 
@@ -113,8 +117,9 @@ def _status(data_dir: Path, *args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=60, cwd=REPO)
 
 
-def test_a_broken_camera_leaves_the_server_serving_and_says_why_everywhere(data_dir):
+def test_a_broken_camera_leaves_the_server_serving_and_says_why_everywhere(data_dir, tmp_path, monkeypatch):
     """`storewatch run --camera picamera2` where picamera2 cannot load: the server stays up."""
+    hide_picamera2(monkeypatch, tmp_path / "shadow")
     prepare_data_dir(data_dir)
     server = LiveServer(data_dir, free_port(), ["--camera", "picamera2"])
     server.start()
@@ -158,12 +163,6 @@ def test_a_broken_camera_leaves_the_server_serving_and_says_why_everywhere(data_
 
 def test_a_capture_that_gets_stuck_is_closed_and_the_camera_comes_back_by_itself(appliance, monkeypatch):
     """The Pi camera stand-in with picamera2's job queue: a stall mid-run, then the cable is back."""
-    import dataclasses
-    import types
-
-    import fake_picamera2
-    from storewatch.camera.modes import DEFAULT_CONFIG
-
     module = types.ModuleType("picamera2")
     module.Picamera2 = fake_picamera2.FakePicamera2
     monkeypatch.setitem(sys.modules, "picamera2", module)
@@ -191,9 +190,6 @@ def test_a_capture_that_gets_stuck_is_closed_and_the_camera_comes_back_by_itself
 
 
 def test_a_camera_call_that_never_returns_is_abandoned_and_reported(appliance, monkeypatch):
-    import storewatch.camera.service as service
-    from storewatch.camera.source import FrameSource
-
     release = threading.Event()
 
     class Wedged(FrameSource):
