@@ -41,10 +41,10 @@ def test_open_source_rejects_an_unknown_name():
         make_source("webcam")
 
 
-def test_auto_falls_back_to_the_simulated_shelf_and_says_why(monkeypatch, caplog):
+def test_auto_off_a_pi_falls_back_to_the_simulated_shelf_and_says_why(monkeypatch, caplog, tmp_path):
     monkeypatch.setitem(sys.modules, "picamera2", None)  # import fails as if not installed
     caplog.set_level("INFO", logger="storewatch.camera")
-    chosen = open_source("auto", 320, 240, 80, seed=3, clock=FakeClock())
+    chosen = open_source("auto", 320, 240, 80, seed=3, clock=FakeClock(), board_model_file=tmp_path / "none")
     assert chosen.name == "simulated"
     assert "picamera2 not installed" in caplog.text and "simulated shelf" in caplog.text
     assert _jpeg_size(chosen.capture().jpeg) == (320, 240)
