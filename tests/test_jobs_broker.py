@@ -16,7 +16,8 @@ from storewatch import contract
 from storewatch.appliance import Appliance
 from storewatch.captures import NewFrame
 from storewatch.jobs import taskfile
-from storewatch.jobs.service import connect_ingest
+from storewatch.jobs.broker import Broker
+from storewatch.jobs.service import connect_ingest, job_queue
 
 
 def frame(device_id: str, seq: int) -> NewFrame:
@@ -136,3 +137,21 @@ def done_jobs(data_dir: Path) -> int:
         return conn.execute("SELECT COUNT(*) FROM jobs WHERE state = 'done'").fetchone()[0]
     finally:
         conn.close()
+
+
+def test_a_process_whose_task_file_another_replaced_follows_it_to_the_new_one(appliance: Appliance) -> None:
+    queue = job_queue(appliance)
+    worker_side, ingest_side = Broker(appliance.huey_path, queue), Broker(appliance.huey_path, queue)
+    try:
+        ingest_side.huey.pending_count()  # its connection is open on the first file
+        worker_side.huey.storage.close()
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{appliance.huey_path}{suffix}").unlink(missing_ok=True)
+        appliance.huey_path.write_bytes(random.Random(5).randbytes(8192))
+        worker_side.enqueue_many([1])  # finds the file damaged and replaces it
+        ingest_side.enqueue_many([2])  # notices the new file instead of writing into the old one
+        assert ingest_side.replaced.is_set()
+        assert worker_side.huey.pending_count() == 2 and len(corrupt_copies(appliance.data_dir)) == 1
+    finally:
+        worker_side.close()
+        ingest_side.close()

@@ -115,6 +115,8 @@ class Broker:
     def enqueue_many(self, job_ids: Iterable[int]) -> None:
         """Hand jobs to Huey now and note them in the jobs table (one transaction for all)."""
         ids = list(job_ids)
+        if ids:
+            self.reopen_if_replaced()  # one stat: a worker process may have replaced a damaged file
         try:
             for job_id in ids:
                 self._task(int(job_id))
