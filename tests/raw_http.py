@@ -37,20 +37,36 @@ def raw_request(server: HasPort, data: bytes, timeout: float = 10.0, half_close:
 
 
 def read_answer(sock: socket.socket) -> RawAnswer:
-    received = b""
-    while b"\r\n\r\n" not in received:
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise ConnectionError(f"closed before an answer: {received!r}")
-        received += chunk
-    head, _, body = received.partition(b"\r\n\r\n")
+    """One answer, and not a byte more: a second answer on the same connection (pipelining,
+    smuggling tests) stays in the socket for the next call."""
+    head = _read_head(sock)
     lines = head.decode("latin-1").split("\r\n")
     status = int(lines[0].split()[1])
     headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
     length = int(headers.get("content-length", "0"))
+    body = b""
     while len(body) < length:
-        chunk = sock.recv(65536)
+        chunk = sock.recv(length - len(body))
         if not chunk:
             break
         body += chunk
     return RawAnswer(status, headers, body)
+
+
+def _read_head(sock: socket.socket) -> bytes:
+    """Up to the blank line after the headers: peek, then take only what belongs to the head."""
+    received = b""
+    while True:
+        peeked = sock.recv(65536, socket.MSG_PEEK)
+        if not peeked:
+            raise ConnectionError(f"closed before an answer: {received!r}")
+        end = (received + peeked).find(b"\r\n\r\n")
+        if end >= 0:
+            wanted = end + 4 - len(received)
+            while wanted:
+                chunk = sock.recv(wanted)
+                if not chunk:
+                    raise ConnectionError(f"closed inside an answer's head: {received!r}")
+                received, wanted = received + chunk, wanted - len(chunk)
+            return received[:-4]
+        received += sock.recv(len(peeked))
