@@ -248,7 +248,8 @@ def _frame_body(device_id: str, seq: int) -> bytes:
             "width": 64, "height": 48, "jpeg_quality": 85}
     return (f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"meta\"\r\nContent-Type: application/json"
             f"\r\n\r\n{json.dumps(meta)}\r\n--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"image\";"
-            f" filename=\"f.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n").encode() + JPEG + f"\r\n--{BOUNDARY}--\r\n".encode()
+            f" filename=\"f.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n").encode() + JPEG + (
+        f"\r\n--{BOUNDARY}--\r\n".encode())
 
 
 def _request(target: Target, route: Route, auth: str, seq: int) -> tuple[list[tuple[str, str]], bytes, str]:
