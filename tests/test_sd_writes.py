@@ -1,0 +1,88 @@
+"""Fewer bytes to the SD card per stored frame, with the same behaviour.
+
+Counted on the WAL file itself (its size only grows between checkpoints, and every commit
+appends whole pages to it): a new database uses 1 KiB pages, so a frame's ingest commit
+appends about a quarter of what 4 KiB pages did; an existing 4 KiB file keeps working as
+it is. The idle checkpoint of the analysis no longer follows every baseline frame.
+`scripts/bench-sdwrites` measures the whole appliance (docs/PERFORMANCE.md, "SD card writes").
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import apsw
+
+from conftest import make_jpeg
+from storewatch.appliance import Appliance
+from storewatch.db import Database
+from storewatch.db.connection import PAGE_SIZE
+from storewatch.jobs.live import CHECKPOINT_EVERY
+from storewatch.jobs.service import IDLE_CHECKPOINT_S
+from storewatch.settings import DEVICE_SETTINGS
+
+WAL_FRAME_HEADER = 24
+
+
+def wal_bytes(data_dir: Path) -> int:
+    wal = data_dir / "storewatch.db-wal"
+    return wal.stat().st_size if wal.exists() else 0
+
+
+def frame_meta(device_id: str, seq: int) -> dict:
+    return {"device_id": device_id, "seq": seq, "capture_ts": f"2026-11-24T05:47:{seq:02d}.000Z",
+            "width": 64, "height": 48, "jpeg_quality": 85}
+
+
+def test_a_new_database_uses_small_pages(tmp_path: Path) -> None:
+    db = Database(tmp_path / "new.db")
+    try:
+        assert db.scalar("PRAGMA page_size") == PAGE_SIZE == 1024
+        assert db.scalar("PRAGMA journal_mode") == "wal" and db.scalar("PRAGMA synchronous") == 2  # FULL
+    finally:
+        db.close()
+
+
+def test_an_existing_database_keeps_its_page_size_and_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    old = apsw.Connection(str(path))
+    old.execute("PRAGMA page_size=4096")
+    old.execute("PRAGMA journal_mode=WAL")
+    old.close()
+    db = Database(path)  # migrates the old 4 KiB file
+    try:
+        assert db.scalar("PRAGMA page_size") == 4096
+        with db.write() as conn:
+            conn.execute("INSERT INTO settings (key, value) VALUES ('k', '1')")
+        assert db.scalar("SELECT value FROM settings WHERE key = 'k'") == "1"
+        assert db.scalar("PRAGMA integrity_check") == "ok"
+    finally:
+        db.close()
+
+
+def test_a_frames_ingest_commit_appends_a_few_small_pages_to_the_wal(data_dir: Path) -> None:
+    appliance = Appliance(data_dir)
+    try:
+        device_id, _ = appliance.devices.add("wal cam", "wal-cam")
+        appliance.captures.store(frame_meta(device_id, 1), make_jpeg(seed=1))  # first rows, folders
+        before = wal_bytes(data_dir)
+        stored = appliance.captures.store(frame_meta(device_id, 2), make_jpeg(seed=2))
+        appended = wal_bytes(data_dir) - before
+        assert stored.job_id is not None and not stored.duplicate
+        assert appliance.db.scalar("SELECT COUNT(*) FROM captures") == 2
+    finally:
+        appliance.close()
+    pages = appended // (PAGE_SIZE + WAL_FRAME_HEADER)
+    assert appended == pages * (PAGE_SIZE + WAL_FRAME_HEADER)  # whole WAL frames
+    # The capture row, its job, their indexes and the device: ~9 pages. With 4 KiB pages
+    # that was 9 x 4120 = 37 KB; now it is under 12 KiB.
+    assert 1 <= pages <= 11 and appended <= 12 * 1024, f"{pages} pages, {appended} bytes"
+
+
+def test_the_idle_checkpoint_waits_longer_than_a_baseline_interval() -> None:
+    # At the old 5 s, every frame of a camera in baseline (30 s apart) was followed by a
+    # checkpoint of its analysis, ~64 KB, i.e. more than the rest of the frame's rows.
+    baseline = DEVICE_SETTINGS["baseline_interval_s"].default
+    assert IDLE_CHECKPOINT_S > 2 * baseline
+    # What a restart after a power cut replays instead stays bounded by the regular checkpoint.
+    assert CHECKPOINT_EVERY <= 25
