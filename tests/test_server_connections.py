@@ -24,7 +24,7 @@ from storewatch import contract
 from storewatch.appliance import Appliance
 from storewatch.runner import server_config
 from storewatch.server.app import create_app
-from storewatch.server.connections import ConnectionLimits, HeadMeter, HeadTooLarge
+from storewatch.server.connections import ConnectionLimits, HeadMeter, HeadTooLarge, client_key
 from conftest import free_port
 
 OTHER = "127.0.0.2"  # a second client address on the loopback
@@ -37,13 +37,14 @@ PARSERS = ["auto", "h11"]  # httptools, and the pure-Python fallback
 
 @pytest.fixture
 def start(appliance: Appliance) -> Iterator[Callable[..., int]]:
-    """start(limits, parser) runs the appliance's app on uvicorn in a thread; gives its port."""
+    """start(limits, parser, trusted_proxy) runs the appliance's app on uvicorn in a thread; gives its port."""
     running: list[tuple[uvicorn.Server, threading.Thread]] = []
     app = create_app(appliance)
 
-    def _start(limits: ConnectionLimits = FAST, parser: str = "auto") -> int:
+    def _start(limits: ConnectionLimits = FAST, parser: str = "auto", trusted_proxy: str | None = None) -> int:
         port = free_port()
-        server = uvicorn.Server(server_config(app, "127.0.0.1", port, 1.0, limits=limits, parser=parser))
+        server = uvicorn.Server(server_config(app, "127.0.0.1", port, 1.0, limits=limits, parser=parser,
+                                              trusted_proxy=trusted_proxy))
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
         deadline = time.monotonic() + 10
@@ -221,6 +222,35 @@ def test_a_full_server_makes_room_by_closing_the_oldest_idle_connection(start, a
         refused = get(port, "127.0.0.3")
         assert refused.status_code == 503 and error_code(refused.content) == "too_many_connections"
         assert "all clients" in refused.json()["error"]["message"]
+
+
+def test_refusals_waiting_for_their_head_are_bounded(start, appliance) -> None:
+    _, token = appliance.devices.add("bound cam", "bound-cam")
+    port = start(ConnectionLimits(head_timeout_s=5.0, per_client=1, max_refused=1))
+    with sockets() as held:
+        held.append(hold_busy(port, token, "127.0.0.1"))
+        time.sleep(0.2)
+        held.append(connect(port))  # refused: it waits to be told so
+        time.sleep(0.2)
+        dropped = connect(port)  # no refusal slot left: closed unanswered
+        held.append(dropped)
+        assert closed_by_server(dropped, 1.0)
+        assert not closed_by_server(held[1], 0.1)
+
+
+def test_a_trusted_proxy_is_not_held_to_the_per_address_cap(start, appliance) -> None:
+    _, token = appliance.devices.add("proxy cam", "proxy-cam")
+    port = start(ConnectionLimits(head_timeout_s=5.0, per_client=2), trusted_proxy=OTHER)
+    with sockets() as busy:
+        busy.extend(hold_busy(port, token, source) for source in (OTHER, OTHER, "127.0.0.1", "127.0.0.1"))
+        time.sleep(0.3)
+        assert get(port, OTHER).status_code == 200  # the proxy carries many clients' connections
+        assert get(port).status_code == 503
+
+
+def test_ipv6_clients_are_counted_per_64() -> None:
+    assert client_key("2001:db8:1:2:aaaa::1") == client_key("2001:db8:1:2:bbbb::9") == "2001:db8:1:2::/64"
+    assert client_key("::ffff:192.168.1.7") == "192.168.1.7" == client_key("192.168.1.7")
 
 
 # --- oversized heads ---------------------------------------------------------------------------

@@ -20,7 +20,6 @@ import ipaddress
 import json
 import logging
 import math
-from collections import defaultdict
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, ClassVar
@@ -119,13 +118,13 @@ class ConnectionRegistry:
     def __init__(self, limits: ConnectionLimits, exempt: frozenset[str] = frozenset()) -> None:
         self.limits = limits
         self.exempt = exempt  # a trusted proxy carries everyone's connections
-        self._by_client: dict[str, set[_Guard]] = defaultdict(set)
+        self._by_client: dict[str, set[_Guard]] = {}
         self._admitted = 0
         self._refused = 0
         self._warned: dict[str, float] = {}
 
     def admit(self, conn: _Guard, now: float) -> Verdict:
-        mine = self._by_client[conn.client_key]
+        mine = self._by_client.get(conn.client_key, set())
         full = None
         if conn.client_key not in self.exempt and len(mine) >= self.limits.per_client:
             full = ("client", mine)
@@ -137,7 +136,7 @@ class ConnectionRegistry:
                 return self._refuse(conn, full[0], now)
             self.release(victim)
             victim.evict()
-        mine.add(conn)
+        self._by_client.setdefault(conn.client_key, set()).add(conn)
         self._admitted += 1
         conn.verdict = Verdict.ADMITTED
         return conn.verdict
@@ -163,19 +162,12 @@ class ConnectionRegistry:
             self._refused -= 1
         conn.verdict = None
 
-    @property
-    def admitted(self) -> int:
-        return self._admitted
 
-
-def _raw_response(status: int, code: str, message: str, default_headers: list[tuple[bytes, bytes]],
-                  retry_after: int | None = None) -> bytes:
+def _raw_response(status: int, code: str, message: str, default_headers: list[tuple[bytes, bytes]]) -> bytes:
     body = json.dumps(error_body(code, message)).encode()
     phrase = {408: b"Request Timeout", 431: b"Request Header Fields Too Large"}[status]
     headers = [*default_headers, (b"content-type", b"application/json"),
                (b"content-length", str(len(body)).encode()), (b"connection", b"close")]
-    if retry_after is not None:
-        headers.append((b"retry-after", str(retry_after).encode()))
     lines = [b"HTTP/1.1 %d %s" % (status, phrase), *(name + b": " + value for name, value in headers)]
     return b"\r\n".join(lines) + b"\r\n\r\n" + body
 
@@ -283,6 +275,9 @@ class _Guard:
     def _head_timed_out(self) -> None:
         self._head_timer = None
         if self.transport.is_closing():
+            return
+        if self._busy():  # a pipelined head behind a response still running: judge it after
+            self._arm_head_timer()
             return
         if self._meter.total == 0:
             self.transport.close()  # not a byte sent: nothing to answer
