@@ -12,6 +12,7 @@ A job in hand is never run twice while it runs: the processor knows which jobs i
 threads hold, the service renews their leases every third of the lease (`renew_leases`),
 and the reconciler leaves jobs in hand alone even if a renewal was late. A frame that
 cannot be decoded (or is a decode bomb) is dead at once with the reason, not retried.
+Devices take turns: a drain gives its thread back after `drain_budget_s` (see `turns`).
 """
 
 from __future__ import annotations

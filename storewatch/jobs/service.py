@@ -109,6 +109,7 @@ class WorkerService:
                 self.broker.reopen_if_replaced()
                 if self.broker.replaced.is_set():  # a new, empty task file: hand it every due job now
                     self.broker.replaced.clear()
+                    self.processor.turns.clear()
                     self.reconciler.run(at_start=True)
                 else:
                     self.reconciler.run()

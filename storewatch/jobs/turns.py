@@ -37,3 +37,8 @@ class Turns:
     def resume(self, device_id: str) -> None:
         with self._lock:
             self._waiting.pop(device_id, None)
+
+    def clear(self) -> None:
+        """Forget every queued turn (their resume tasks were lost with a replaced task file)."""
+        with self._lock:
+            self._waiting.clear()
