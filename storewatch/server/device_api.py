@@ -65,7 +65,8 @@ async def ingest_frame(request: Request) -> Response:
     try:
         _refuse_while_stopping(request)
         caller = _caller_before_body(request)
-        body = await read_body(request, appliance.settings.get("max_body_bytes"))
+        with _authenticator(request).receiving_body(caller):
+            body = await read_body(request, appliance.settings.get("max_body_bytes"))
         device = _device_for(request, caller, body)
         meta, jpeg = _validated_frame(request, device, body)
         stored = await _store(request, meta, jpeg)
@@ -133,7 +134,8 @@ async def heartbeat(request: Request) -> Response:
     try:
         _refuse_while_stopping(request)
         caller = _caller_before_body(request)
-        body = await read_body(request, MAX_JSON_BODY)
+        with _authenticator(request).receiving_body(caller):
+            body = await read_body(request, MAX_JSON_BODY)
         answer = await anyio.to_thread.run_sync(_heartbeat, request, body, caller)
     except ApiError as exc:
         _appliance(request).counters.add("heartbeat_rejected", exc.code)

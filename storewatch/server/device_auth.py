@@ -3,6 +3,10 @@
 Everything that needs no body is checked before the body is read: all of Bearer, and
 HMAC's headers, timestamp window, nonce and signature format, device and replay. Only
 then may a caller make the appliance hold up to max_body_bytes of its upload in memory.
+Headers that pass but carry a forged signature (a known device id, a fresh timestamp, a
+random nonce and signature) can only be found out with the body, so each device may have
+at most MAX_UNVERIFIED_BODIES signed bodies on their way in at once; memory held for
+forgeries is bounded by the number of devices, not by the attacker's connections.
 The signature is checked before the nonce is remembered, so unsigned requests cannot fill
 the replay memory (storewatch/nonces.py), which forgets nonces once they leave the window.
 """
@@ -11,7 +15,11 @@ from __future__ import annotations
 
 import hmac
 import re
+import threading
 import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from starlette.datastructures import Headers
@@ -24,6 +32,8 @@ from storewatch.nonces import SeenNonces, TooManyNonces
 from storewatch.server.errors import ApiError
 
 _SIGNATURE = re.compile(r"[0-9a-fA-F]{64}")  # hex of a SHA-256 HMAC
+# A camera sends one upload at a time, and maybe a heartbeat beside it.
+MAX_UNVERIFIED_BODIES = 2
 
 
 @dataclass(frozen=True)
@@ -48,6 +58,8 @@ class DeviceAuthenticator:
     def __init__(self, devices: DeviceRegistry, nonces: SeenNonces | None = None):
         self.devices = devices
         self.nonces = nonces or devices.nonces
+        self._reading: Counter[str] = Counter()  # signed bodies being received, per device
+        self._reading_lock = threading.Lock()
 
     @staticmethod
     def signs_body(headers: Headers) -> bool:
@@ -68,6 +80,26 @@ class DeviceAuthenticator:
         device = self._bearer(headers)
         _refuse_disabled(device)
         return device
+
+    @contextmanager
+    def receiving_body(self, caller: Caller) -> Iterator[None]:
+        """Hold one of the device's slots while a body whose signature is not checked yet arrives."""
+        if not isinstance(caller, PendingSignature):
+            yield
+            return
+        device_id = caller.device["id"]
+        with self._reading_lock:
+            if self._reading[device_id] >= MAX_UNVERIFIED_BODIES:
+                raise ApiError(503, "busy", f"Device {device_id} is already sending {MAX_UNVERIFIED_BODIES} "
+                               "signed requests; retry shortly.", headers={"Retry-After": "5"})
+            self._reading[device_id] += 1
+        try:
+            yield
+        finally:
+            with self._reading_lock:
+                self._reading[device_id] -= 1
+                if not self._reading[device_id]:
+                    del self._reading[device_id]
 
     def finish(self, caller: Caller, method: str, path: str, body: bytes) -> Row:
         """The device, once an HMAC signature verified over `body` (a Bearer caller already is)."""
