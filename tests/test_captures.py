@@ -151,3 +151,29 @@ def test_store_raises_what_refused_its_frame(appliance: Appliance, cam: str) -> 
     appliance.captures.store(meta(cam, 1), make_jpeg(seed=1))
     with pytest.raises(FrameConflict):
         appliance.captures.store(meta(cam, 1), make_jpeg(seed=2))
+
+
+# --- seq going backwards (issue 12 B6) -------------------------------------------------------------
+
+
+def test_a_seq_retention_took_is_refused_as_too_old_and_stores_nothing(appliance: Appliance, cam: str) -> None:
+    from datetime import timedelta
+
+    from storewatch.captures import SeqTooOld
+    from storewatch.jobs.state import AnalysisStates
+    from storewatch.retention import Retention
+
+    ids = [appliance.captures.store(meta(cam, seq), make_jpeg(seed=seq)).capture_id for seq in range(1, 5)]
+    with appliance.db.write() as conn:  # the worker's marks: every job done, seq 4 applied
+        conn.execute("UPDATE jobs SET state = 'done', finished_at = updated_at")
+    AnalysisStates(appliance.db).save(cam, None, 4, ids[-1], 0.0, None)
+    Retention(appliance, now=lambda: contract.utc_now() + timedelta(days=2)).run()
+    assert [seq for seq, _ in rows(appliance)] == [4]  # the worker's last frame is kept
+    files = staged_files(appliance)
+    for seq in (1, 3):
+        with pytest.raises(SeqTooOld) as refused:
+            appliance.captures.store(meta(cam, seq), make_jpeg(seed=100 + seq))
+        assert refused.value.last_seq == 4
+    assert [seq for seq, _ in rows(appliance)] == [4] and staged_files(appliance) == files
+    assert appliance.captures.store(meta(cam, 4), make_jpeg(seed=4)).duplicate  # a stored frame re-sent
+    assert not appliance.captures.store(meta(cam, 5), make_jpeg(seed=5)).duplicate
