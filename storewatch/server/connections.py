@@ -7,7 +7,9 @@ answers overload with plain text. Here each connection must send its whole head 
 oldest idle connection under it (no request in progress) makes room, so idle sockets
 cannot lock anyone out; when none is idle the newcomer gets a JSON 503 with Retry-After.
 The cap counts the TCP peer, never X-Forwarded-For. IPv6 peers count per /64, the block a
-single host gets.
+single host gets. A request answered before its body was all sent (a 401, a 413, the
+app's body deadline) does not keep the connection: what still comes is read and dropped
+for `linger_s` (so the client reads the answer, not a reset), then it is closed.
 
 `protocol_class(limits)` gives the class to pass as `uvicorn.Config(http=...)`: httptools
 (C) where it loads, else h11, as uvicorn's own "auto" chooses.
