@@ -218,15 +218,11 @@ def test_a_bad_api_token_is_401(server: LiveServer) -> None:
                      headers={"Authorization": f"Bearer {token}"}).status_code == 200
 
 
-def _open(data_dir: Path) -> Appliance:
-    return Appliance(data_dir)
-
-
 def test_a_token_deleted_by_another_process_stops_working_at_once(live_server: LiveServer) -> None:
     token = new_api_token(live_server.data_dir)
     headers = {"Authorization": f"Bearer {token}"}
     assert httpx.get(f"{live_server.url}{ADMIN}/devices", headers=headers).status_code == 200
-    other = _open(live_server.data_dir)  # this test process, not the server's
+    other = Appliance(live_server.data_dir)  # this test process, not the server's
     try:
         other.admins.revoke_tokens()
     finally:
