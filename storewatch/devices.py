@@ -13,6 +13,10 @@ from storewatch.db import Database, Row
 from storewatch.nonces import SeenNonces
 from storewatch.settings import DEVICE_SETTINGS, validate_values
 
+# last_config_fetch is this coarse: a camera polls every 10 s, and recording each poll was a
+# commit (an SD card flush) three times per baseline frame.
+CONFIG_FETCH_RECORD_S = 60.0
+
 
 class DeviceNotFound(LookupError):
     pass
@@ -197,9 +201,16 @@ class DeviceRegistry:
         )
 
     def record_config_fetch(self, device_id: str) -> None:
+        """Note the poll, at most once per CONFIG_FETCH_RECORD_S: a camera polls every 10 s, and
+        each write is a flush of the SD card. A poll within it changes no row, so its
+        transaction commits nothing (and writes nothing) unless nonces wait to be saved."""
+        now = contract.utc_now()
+        stamp = contract.format_timestamp(now)
+        cutoff = contract.format_timestamp(now - timedelta(seconds=CONFIG_FETCH_RECORD_S))
         with self.nonces.transaction() as conn:
-            conn.execute("UPDATE devices SET last_config_fetch = ?, last_seen = ? WHERE id = ?",
-                         (_now(), _now(), device_id))
+            conn.execute("UPDATE devices SET last_config_fetch = ?, last_seen = ? WHERE id = ?"
+                         " AND (last_config_fetch IS NULL OR last_config_fetch <= ?)",
+                         (stamp, stamp, device_id, cutoff))
 
     def record_heartbeat(self, device_id: str, beat: dict[str, Any]) -> None:
         health = {k: v for k, v in beat.items() if k != "device_id"}

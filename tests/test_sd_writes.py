@@ -3,12 +3,14 @@
 Counted on the WAL file itself (its size only grows between checkpoints, and every commit
 appends whole pages to it): a new database uses 1 KiB pages, so a frame's ingest commit
 appends about a quarter of what 4 KiB pages did; an existing 4 KiB file keeps working as
-it is. The idle checkpoint of the analysis no longer follows every baseline frame.
+it is. The idle checkpoint of the analysis no longer follows every baseline frame, and a
+camera's config polls (every 10 s) are recorded once a minute, not each with a commit.
 `scripts/bench-sdwrites` measures the whole appliance (docs/PERFORMANCE.md, "SD card writes").
 """
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import apsw
@@ -17,6 +19,7 @@ from conftest import make_jpeg
 from storewatch.appliance import Appliance
 from storewatch.db import Database
 from storewatch.db.connection import PAGE_SIZE
+from storewatch.devices import CONFIG_FETCH_RECORD_S
 from storewatch.jobs.live import CHECKPOINT_EVERY
 from storewatch.jobs.service import IDLE_CHECKPOINT_S
 from storewatch.settings import DEVICE_SETTINGS
@@ -86,3 +89,37 @@ def test_the_idle_checkpoint_waits_longer_than_a_baseline_interval() -> None:
     assert IDLE_CHECKPOINT_S > 2 * baseline
     # What a restart after a power cut replays instead stays bounded by the regular checkpoint.
     assert CHECKPOINT_EVERY <= 25
+
+
+def test_config_polls_are_recorded_once_a_minute_and_the_others_write_nothing(data_dir: Path) -> None:
+    appliance = Appliance(data_dir)
+    try:
+        device_id, _ = appliance.devices.add("poll cam", "poll-cam")
+        appliance.devices.record_config_fetch(device_id)
+        first = appliance.devices.get(device_id)["last_config_fetch"]
+        assert first is not None
+        before = wal_bytes(data_dir)
+        for _ in range(5):  # the polls of the next 50 s
+            appliance.devices.record_config_fetch(device_id)
+        assert wal_bytes(data_dir) == before  # no commit wrote a page
+        assert appliance.devices.get(device_id)["last_config_fetch"] == first
+        with appliance.db.write() as conn:  # as if the first poll was a minute ago
+            conn.execute("UPDATE devices SET last_config_fetch = '2026-01-01T00:00:00.000Z' WHERE id = ?",
+                         (device_id,))
+        appliance.devices.record_config_fetch(device_id)
+        assert appliance.devices.get(device_id)["last_config_fetch"] > "2026-01-01T00:00:00.000Z"
+    finally:
+        appliance.close()
+    assert CONFIG_FETCH_RECORD_S <= 60
+
+
+def test_a_quick_poll_still_saves_the_hmac_nonces_waiting(data_dir: Path) -> None:
+    appliance = Appliance(data_dir)
+    try:
+        device_id, _ = appliance.devices.add("signed cam", "signed-cam")
+        appliance.devices.record_config_fetch(device_id)
+        assert appliance.devices.nonces.remember(device_id, "a" * 32, time.time())
+        appliance.devices.record_config_fetch(device_id)  # within the minute: the nonce alone
+        assert appliance.db.scalar("SELECT COUNT(*) FROM hmac_nonces WHERE device_id = ?", (device_id,)) == 1
+    finally:
+        appliance.close()
