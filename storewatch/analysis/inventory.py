@@ -2,7 +2,8 @@
 
 Compares the settled reference from before the interaction with the first settled
 frame after it, cell by cell with the lighting-blind measure of `scoring`, and
-reports the changed share of the ROI and the box around the changed cells.
+reports the changed share of the ROI, the box around the changed cells and the
+verdict (`verdict`: taken, placed, moved or unchanged).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from storewatch.analysis import scoring
+from storewatch.analysis import scoring, verdict as verdicts
 from storewatch.analysis.roi_mask import RoiGrid, mask_bbox, roi_grid
 from storewatch.analysis.thresholds import Thresholds
 
@@ -21,11 +22,33 @@ Box = tuple[float, float, float, float]
 
 @dataclass(frozen=True)
 class InventoryDecision:
-    """`score` is the changed share of the ROI; `box` is normalized (x0, y0, x1, y1) or None."""
+    """`score` is the changed share of the ROI; `box` is normalized (x0, y0, x1, y1) or None.
+
+    `changed` is true exactly for the verdicts taken and placed (a move is not a change
+    of stock). A decision made before verdicts existed (a saved state) gets its verdict
+    from `changed` (see `legacy_verdict`).
+    """
 
     changed: bool
     score: float
     box: Box | None
+    verdict: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.verdict is None:
+            object.__setattr__(self, "verdict", legacy_verdict(self.changed))
+        elif self.verdict not in verdicts.VERDICTS:
+            raise ValueError(f"unknown verdict {self.verdict!r}")
+
+
+def legacy_verdict(changed: bool) -> str:
+    """The verdict of a decision that only said changed or not.
+
+    Which of taken or placed it was cannot be told any more; a stock change was almost
+    always a take (what the old decision was built to find), and `changed` must stay
+    true exactly for taken or placed, so changed maps to taken.
+    """
+    return verdicts.TAKEN if changed else verdicts.UNCHANGED
 
 
 def decide(pre: np.ndarray, post: np.ndarray, mask: np.ndarray, thresholds: Thresholds) -> InventoryDecision:
@@ -38,15 +61,18 @@ def decide(pre: np.ndarray, post: np.ndarray, mask: np.ndarray, thresholds: Thre
 def decide_in_grid(pre: np.ndarray, post: np.ndarray, grid: RoiGrid, thr: Thresholds) -> InventoryDecision:
     """`decide` on crops already cut to `grid` (float32)."""
     if grid.weights.size == 0:
-        return InventoryDecision(False, 0.0, None)
+        return InventoryDecision(False, 0.0, None, verdicts.UNCHANGED)
     diff = scoring.compare(pre, scoring.cell_stats(pre), post, scoring.cell_stats(post), grid.weights, thr)
     changed = scoring.changed_cells(diff, thr.change_threshold) & (grid.weights > 0)
     score = scoring.area_score(changed, grid.weights)
     if not changed.any():
-        return InventoryDecision(False, score, None)
+        return InventoryDecision(False, score, None, verdicts.UNCHANGED)
     rows, cols = np.nonzero(changed)
     box = grid.normalized_box(int(rows.min()), int(cols.min()), int(rows.max()) + 1, int(cols.max()) + 1)
-    return InventoryDecision(score >= thr.min_changed_area and score > 0.0, score, box)
+    if score < thr.min_changed_area or score <= 0.0:
+        return InventoryDecision(False, score, box, verdicts.UNCHANGED)
+    verdict = verdicts.classify(pre, post, changed, grid.weights)
+    return InventoryDecision(verdict in (verdicts.TAKEN, verdicts.PLACED), score, box, verdict)
 
 
 def render_difference(pre: np.ndarray, post: np.ndarray, mask: np.ndarray, box: Box | None) -> np.ndarray:

@@ -115,7 +115,8 @@ def _decode_interaction(data: dict | None) -> _Interaction | None:
     data = dict(data)
     if data["decision"] is not None:
         d = data["decision"]
-        data["decision"] = InventoryDecision(d["changed"], d["score"], tuple(d["box"]) if d["box"] else None)
+        data["decision"] = InventoryDecision(d["changed"], d["score"], tuple(d["box"]) if d["box"] else None,
+                                             d.get("verdict"))  # a state saved before verdicts: from changed
     return _Interaction(**data)
 
 

@@ -1,0 +1,173 @@
+"""Verdicts on real JPEG shelf scenes: taken, placed, moved, unchanged, and the box over it."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from shelf_scenes import ITEMS, Frame, Item, render, roi_around
+from storewatch.analysis.decode import decode_gray
+from storewatch.analysis.inventory import InventoryDecision, decide
+from storewatch.analysis.roi_mask import polygon_mask
+from storewatch.analysis.thresholds import Thresholds
+
+SIZE = (640, 480)
+CELL_X, CELL_Y = 8 / 320, 8 / 240  # one analysis cell, normalized
+LIGHTS = {"same light": {}, "dimmed, warm cast": {"gain": 0.6, "cast": (1.0, 0.85, 0.7)}}
+
+
+def shifted(i: int, dx: float) -> Item:
+    item = ITEMS[i]
+    x0, y0, x1, y1 = item.box
+    return Item((x0 + dx, y0, x1 + dx, y1), item.colour, item.pattern)
+
+
+def width(i: int) -> float:
+    return ITEMS[i].box[2] - ITEMS[i].box[0]
+
+
+def _pixels(box: tuple[float, float, float, float]) -> tuple[int, int, int, int]:
+    return round(box[0] * SIZE[0]), round(box[1] * SIZE[1]), round(box[2] * SIZE[0]), round(box[3] * SIZE[1])
+
+
+def _jpeg(rgb: np.ndarray) -> bytes:
+    out = io.BytesIO()
+    Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8)).save(out, "JPEG", quality=85)
+    return out.getvalue()
+
+
+def _rgb(jpeg: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(jpeg)).convert("RGB"))
+
+
+def turned(frame: Frame, i: int, degrees: float, index: int) -> bytes:
+    """`frame` with item `i` turned by `degrees` where it stands (a real JPEG)."""
+    item_there = _rgb(render(frame, index=index))
+    empty = Image.fromarray(_rgb(render(replace(frame, removed=frame.removed | {i}), index=index)))
+    x0, y0, x1, y1 = _pixels(ITEMS[i].box)
+    patch = Image.fromarray(item_there[y0:y1, x0:x1]).convert("RGBA").rotate(degrees, expand=True,
+                                                                           resample=Image.BICUBIC)
+    empty.paste(patch, ((x0 + x1 - patch.width) // 2, y1 - patch.height), patch)
+    return _jpeg(np.asarray(empty))
+
+
+def plain(level: int, items: list[tuple[int, float]], index: int, gain: float = 1.0,
+          cast: tuple[float, float, float] = (1.0, 1.0, 1.0)) -> bytes:
+    """A plain wall of grey `level` with the shelf scene's items (index, x shift) standing on it."""
+    shelf = _rgb(render(Frame())).astype(np.float32)
+    rng = np.random.default_rng(index)
+    img = np.full_like(shelf, level) + rng.normal(0, 2, shelf.shape)
+    for i, dx in items:
+        x0, y0, x1, y1 = _pixels(ITEMS[i].box)
+        d = round(dx * SIZE[0])
+        img[y0:y1, x0 + d:x1 + d] = shelf[y0:y1, x0:x1]
+    return _jpeg(img * gain * np.asarray(cast, np.float32))
+
+
+def verdict_of(pre: bytes, post: bytes, roi) -> InventoryDecision:
+    pre_g, post_g = decode_gray(pre), decode_gray(post)
+    return decide(pre_g, post_g, polygon_mask(roi, pre_g.shape), Thresholds())
+
+
+def assert_box_covers(decision: InventoryDecision, *truth: tuple[float, float, float, float]) -> None:
+    assert decision.box is not None
+    bx0, by0, bx1, by1 = decision.box
+    x0, y0 = min(b[0] for b in truth), min(b[1] for b in truth)
+    x1, y1 = max(b[2] for b in truth), max(b[3] for b in truth)
+    assert bx0 <= x0 + CELL_X and by0 <= y0 + CELL_Y and bx1 >= x1 - CELL_X and by1 >= y1 - CELL_Y, \
+        (decision.box, (x0, y0, x1, y1))
+
+
+SHELF_ROI = roi_around(2, 3, 4)
+
+
+@pytest.mark.parametrize("light", LIGHTS)
+def test_a_take_from_the_shelf_is_taken(light: str) -> None:
+    decision = verdict_of(render(Frame()), render(Frame(removed=frozenset([3]), **LIGHTS[light]), index=1),
+                          SHELF_ROI)
+    assert decision.verdict == "taken" and decision.changed and 0 < decision.score < 1
+    assert_box_covers(decision, ITEMS[3].box)
+
+
+@pytest.mark.parametrize("light", LIGHTS)
+def test_an_item_put_on_the_shelf_is_placed(light: str) -> None:
+    decision = verdict_of(render(Frame(removed=frozenset([3]))), render(Frame(**LIGHTS[light]), index=1),
+                          SHELF_ROI)
+    assert decision.verdict == "placed" and decision.changed
+    assert_box_covers(decision, ITEMS[3].box)
+
+
+@pytest.mark.parametrize("light", LIGHTS)
+@pytest.mark.parametrize("share", [0.5, -0.5])
+def test_an_item_put_back_half_its_width_off_is_moved(light: str, share: float) -> None:
+    new = shifted(3, share * width(3))
+    after = Frame(removed=frozenset([3]), extra=(new,), **LIGHTS[light])
+    decision = verdict_of(render(Frame()), render(after, index=1), SHELF_ROI)
+    assert decision.verdict == "moved" and not decision.changed
+    assert_box_covers(decision, ITEMS[3].box, new.box)
+
+
+@pytest.mark.parametrize("light", LIGHTS)
+def test_an_item_put_back_a_whole_width_off_is_moved(light: str) -> None:
+    new = shifted(3, width(3))  # into the empty slot of item 4
+    before = Frame(removed=frozenset([4]))
+    after = Frame(removed=frozenset([3, 4]), extra=(new,), **LIGHTS[light])
+    decision = verdict_of(render(before), render(after, index=1), SHELF_ROI)
+    assert decision.verdict == "moved" and not decision.changed
+    assert_box_covers(decision, ITEMS[3].box, new.box)
+
+
+@pytest.mark.parametrize("light", LIGHTS)
+@pytest.mark.parametrize("item, degrees", [(3, 8.0), (4, -10.0)])
+def test_an_item_turned_a_little_is_moved(light: str, item: int, degrees: float) -> None:
+    decision = verdict_of(render(Frame()), turned(Frame(**LIGHTS[light]), item, degrees, 1), SHELF_ROI)
+    assert decision.verdict == "moved" and not decision.changed
+    assert_box_covers(decision, ITEMS[item].box)
+
+
+@pytest.mark.parametrize("light", LIGHTS)
+def test_an_item_taken_and_put_back_exactly_is_unchanged(light: str) -> None:
+    decision = verdict_of(render(Frame()), render(Frame(**LIGHTS[light]), index=1), SHELF_ROI)
+    assert decision.verdict == "unchanged" and not decision.changed and decision.box is None
+
+
+PLAIN_LIGHTS = {"same light": {}, "dimmed, warm cast": {"gain": 0.7, "cast": (1.0, 0.9, 0.8)}}
+
+
+@pytest.mark.parametrize("light", PLAIN_LIGHTS)
+@pytest.mark.parametrize("level", [128, 225], ids=["grey wall", "white shelf"])
+@pytest.mark.parametrize("item", [1, 8])
+def test_on_a_plain_background(light: str, level: int, item: int) -> None:
+    roi = roi_around(item, margin=width(item) * 1.3)
+    kw = PLAIN_LIGHTS[light]
+    taken = verdict_of(plain(level, [(item, 0.0)], 0), plain(level, [], 1, **kw), roi)
+    placed = verdict_of(plain(level, [], 0), plain(level, [(item, 0.0)], 1, **kw), roi)
+    half = verdict_of(plain(level, [(item, 0.0)], 0), plain(level, [(item, width(item) / 2)], 1, **kw), roi)
+    full = verdict_of(plain(level, [(item, 0.0)], 0), plain(level, [(item, -width(item))], 1, **kw), roi)
+    same = verdict_of(plain(level, [(item, 0.0)], 0), plain(level, [(item, 0.0)], 1, **kw), roi)
+    assert (taken.verdict, placed.verdict, half.verdict, full.verdict, same.verdict) == \
+        ("taken", "placed", "moved", "moved", "unchanged")
+    assert_box_covers(taken, ITEMS[item].box)
+    assert_box_covers(placed, ITEMS[item].box)
+    assert_box_covers(half, ITEMS[item].box, shifted(item, width(item) / 2).box)
+    assert_box_covers(full, ITEMS[item].box, shifted(item, -width(item)).box)
+
+
+@pytest.mark.parametrize("item", [0, 1, 5, 7, 9, 10])
+def test_takes_and_placements_across_the_shelf(item: int) -> None:
+    roi = roi_around(max(0, item - 1), item)
+    taken = verdict_of(render(Frame()), render(Frame(removed=frozenset([item]), gain=0.8), index=1), roi)
+    placed = verdict_of(render(Frame(removed=frozenset([item]))), render(Frame(gain=1.1), index=1), roi)
+    assert (taken.verdict, placed.verdict) == ("taken", "placed")
+    assert_box_covers(taken, ITEMS[item].box)
+
+
+def test_a_decision_without_a_verdict_takes_it_from_changed() -> None:
+    assert InventoryDecision(True, 0.2, None).verdict == "taken"
+    assert InventoryDecision(False, 0.0, None).verdict == "unchanged"
+    with pytest.raises(ValueError):
+        InventoryDecision(True, 0.2, None, "stolen")
