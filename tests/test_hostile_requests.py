@@ -585,3 +585,11 @@ def test_the_admin_api_finds_no_device_behind_a_newline(hostile: Hostile) -> Non
                  "/api/v1/admin/devices/cam-1%0A/scores"):
         error = assert_error(httpx.get(hostile.server.url + path, headers=hostile.admin), 404)
         assert error["code"] == "device_not_found", (path, error)
+
+
+@pytest.mark.parametrize("job_ids", [[2**63], [10**30], [-(2**63) - 1], [1, 2**64]])
+def test_job_ids_beyond_sqlite_integers_are_422_never_500(hostile: Hostile, unchanged: None, job_ids: list) -> None:
+    answer = httpx.post(hostile.server.url + "/api/v1/admin/queue/retry", json={"job_ids": job_ids},
+                        headers=hostile.admin, timeout=10)
+    error = assert_error(answer, 422)
+    assert error["code"] == "validation_failed"

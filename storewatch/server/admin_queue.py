@@ -17,6 +17,7 @@ from storewatch.server.json_body import read_json_object
 
 DEAD_SHOWN = 200
 MAX_RETRY_IDS = 10_000
+MAX_JOB_ID = 2**63 - 1  # SQLite's largest integer: a bigger one would overflow in the query, a 500
 
 
 def _appliance(request: Request) -> Appliance:
@@ -44,7 +45,7 @@ async def retry(request: Request) -> Response:
     payload = await read_json_object(request)
     ids, all_dead = payload.get("job_ids"), payload.get("all_dead", False)
     valid_ids = (isinstance(ids, list) and 0 < len(ids) <= MAX_RETRY_IDS
-                 and all(isinstance(i, int) and not isinstance(i, bool) for i in ids))
+                 and all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i <= MAX_JOB_ID for i in ids))
     if not ((all_dead is True and ids is None) or (valid_ids and all_dead is False)):
         raise ApiError(422, "validation_failed", 'Send {"job_ids": [id, ...]} or {"all_dead": true}.')
     appliance = _appliance(request)
