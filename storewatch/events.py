@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from storewatch import contract
+from storewatch.analysis.verdict import VERDICTS
 from storewatch.db import Database, Row
 from storewatch.storage import ImageStore
 
@@ -39,6 +40,7 @@ class Interaction:
     decision_score: float | None
     box: list[float] | None
     start_capture_id: int
+    verdict: str | None = None  # one of VERDICTS (re-exported here); None when no decision was made
 
 
 @dataclass(frozen=True)
@@ -95,19 +97,20 @@ class EventStore:
         with self.db.write() as conn:
             row = conn.execute(
                 "INSERT INTO events (device_id, roi_id, roi_name, type, start_ts, end_ts, duration_s, peak_score,"
-                " decision, decision_score, box, start_capture_id, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " decision, decision_score, box, start_capture_id, created_at, verdict)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (device_id, roi_id, type, start_capture_id) DO UPDATE SET"
                 " roi_name = excluded.roi_name, start_ts = excluded.start_ts, end_ts = excluded.end_ts,"
                 " duration_s = excluded.duration_s, peak_score = excluded.peak_score,"
-                " decision = excluded.decision, decision_score = excluded.decision_score, box = excluded.box"
+                " decision = excluded.decision, decision_score = excluded.decision_score, box = excluded.box,"
+                " verdict = excluded.verdict"
                 " RETURNING id",
                 (event.device_id, event.roi_id, event.roi_name, INTERACTION, epoch_to_ts(event.start_epoch),
                  epoch_to_ts(event.end_epoch), round(event.end_epoch - event.start_epoch, 3),
                  round(event.peak_score, 6), event.decision,
                  None if event.decision_score is None else round(event.decision_score, 6),
                  None if event.box is None else json.dumps([round(v, 6) for v in event.box]),
-                 event.start_capture_id, now)).fetchone()
+                 event.start_capture_id, now, event.verdict)).fetchone()
             event_id = row["id"]
             for picture in pictures:
                 path = self.images.event_path(event.device_id, event_id, picture.kind, picture.suffix)
@@ -132,11 +135,11 @@ class EventStore:
 
     def list(self, *, device_id: str | None = None, roi_id: int | None = None, decision: str | None = None,
              event_type: str | None = INTERACTION, since: str | None = None, until: str | None = None,
-             limit: int = 100, before_id: int | None = None) -> list[Row]:
+             limit: int = 100, before_id: int | None = None, verdict: str | None = None) -> list[Row]:
         """Newest first; `since`/`until` bound start_ts (stored text form, see parse_time)."""
         clauses, params = [], []
         for column, value in (("device_id", device_id), ("roi_id", roi_id), ("decision", decision),
-                              ("type", event_type)):
+                              ("verdict", verdict), ("type", event_type)):
             if value is not None:
                 clauses.append(f"{column} = ?")
                 params.append(value)
@@ -193,7 +196,8 @@ class EventStore:
             "id": row["id"], "device_id": row["device_id"], "roi_id": row["roi_id"], "roi_name": row["roi_name"],
             "type": row["type"], "start_ts": row["start_ts"], "end_ts": row["end_ts"],
             "duration_s": row["duration_s"], "peak_score": row["peak_score"], "decision": row["decision"],
-            "decision_score": row["decision_score"], "box": json.loads(row["box"]) if row["box"] else None,
+            "verdict": row["verdict"], "decision_score": row["decision_score"],
+            "box": json.loads(row["box"]) if row["box"] else None,
             "false_alarm": bool(row["false_alarm"]), "images_expired": expired,
             "start_capture_id": row["start_capture_id"], "created_at": row["created_at"],
             "images": {kind: (f"{url_prefix}/{row['id']}/images/{kind}"

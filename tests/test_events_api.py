@@ -82,6 +82,7 @@ def test_the_event_list_shows_the_interaction_with_its_pictures(scene_device: di
     event = events[0]
     assert event["roi_id"] == scene_device["roi"]["id"] and event["roi_name"] == "top shelf"
     assert event["type"] == "interaction_detected" and event["decision"] == "changed"
+    assert event["verdict"] == "taken"  # the arm took item 2
     assert event["duration_s"] > 0 and event["peak_score"] > 0 and event["decision_score"] > 0
     assert len(event["box"]) == 4 and event["false_alarm"] is False and event["images_expired"] is False
     assert set(event["images"]) == {"pre", "peak", "post", "diff"}
@@ -107,6 +108,9 @@ def test_event_filters_and_paging(scene_device: dict, admin: httpx.Client) -> No
     assert_error(admin.get(EVENTS, params={"limit": 0}), 422, "validation_failed")
     assert_error(admin.get(EVENTS, params={"since": "yesterday"}), 422, "validation_failed")
     assert_error(admin.get(EVENTS, params={"decision": "maybe"}), 422, "validation_failed")
+    assert found(device=device_id, verdict="taken") == [event_id]
+    assert found(device=device_id, verdict="moved") == [] and found(device=device_id, verdict="placed") == []
+    assert_error(admin.get(EVENTS, params={"verdict": "stolen"}), 422, "validation_failed")
 
 
 def test_marking_a_false_alarm_keeps_the_event(scene_device: dict, admin: httpx.Client) -> None:
@@ -158,17 +162,23 @@ def test_latest_frame_is_the_newest_capture(scene_device: dict, admin: httpx.Cli
     assert_error(admin.get("/api/v1/admin/devices/nobody/latest-frame"), 404, "device_not_found")
 
 
-def test_cli_events_list_shows_roi_times_and_decision(scene_device: dict, server: LiveServer) -> None:
+def test_cli_events_list_shows_roi_times_and_verdict(scene_device: dict, server: LiveServer) -> None:
     runner = CliRunner()
     result = runner.invoke(main, ["--data-dir", str(server.data_dir), "events", "list", "--device",
                                   scene_device["id"], "--json"])
     assert result.exit_code == 0, result.output
     [event] = json.loads(result.output)
-    assert (event["roi_name"], event["decision"]) == ("top shelf", "changed")
+    assert (event["roi_name"], event["decision"], event["verdict"]) == ("top shelf", "changed", "taken")
+    listed = lambda verdict: json.loads(runner.invoke(main, [  # noqa: E731
+        "--data-dir", str(server.data_dir), "events", "list", "--device", scene_device["id"], "--json",
+        "--verdict", verdict]).output)
+    assert [e["id"] for e in listed("taken")] == [event["id"]] and listed("moved") == []
+    wrong = runner.invoke(main, ["--data-dir", str(server.data_dir), "events", "list", "--verdict", "stolen"])
+    assert wrong.exit_code == 2 and "stolen" in wrong.output
     assert event["start_ts"] < event["end_ts"]
     table = runner.invoke(main, ["--data-dir", str(server.data_dir), "events", "list", "--since",
                                  contract.format_timestamp(datetime.fromtimestamp(scene_device["start"], timezone.utc))])
-    assert table.exit_code == 0 and "top shelf" in table.output and "changed" in table.output
+    assert table.exit_code == 0 and "top shelf" in table.output and "taken" in table.output
     later = runner.invoke(main, ["--data-dir", str(server.data_dir), "events", "list", "--since",
                                  str(time.time() + 3600)])
     assert later.exit_code == 0 and "No events." in later.output

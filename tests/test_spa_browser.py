@@ -248,6 +248,7 @@ def test_an_interaction_shows_on_the_events_page_with_its_pictures(
     login(page, server, f"/events?device={scene_camera.id}")
     card = page.locator(f"[data-event='{event['id']}']")
     expect(card).to_be_visible()
+    expect(card.locator(".badge[data-verdict=taken]")).to_have_text("Taken")  # what happened on the shelf
     for kind in ("pre", "post", "diff"):
         image = card.locator(f"img[data-kind={kind}]")
         expect(image).to_be_visible()

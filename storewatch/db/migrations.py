@@ -208,6 +208,16 @@ MIGRATIONS: list[str] = [
     ALTER TABLE admin_tokens ADD COLUMN name TEXT NOT NULL DEFAULT '';
     ALTER TABLE admin_tokens ADD COLUMN expires_at TEXT;  -- RFC 3339; NULL: never
     """,
+    # 7: an interaction's verdict (storewatch/analysis/verdict.py); `decision` stays, changed
+    # exactly for taken or placed. Old rows: unchanged -> unchanged; changed -> taken (whether
+    # it was a take or a placement cannot be told from the row, a stock change was nearly always
+    # a take, and moved would break changed <=> taken or placed); no decision -> no verdict.
+    """
+    ALTER TABLE events ADD COLUMN verdict TEXT
+        CHECK (verdict IS NULL OR verdict IN ('taken', 'placed', 'moved', 'unchanged'));
+    UPDATE events SET verdict = CASE decision WHEN 'changed' THEN 'taken' WHEN 'unchanged' THEN 'unchanged' END
+        WHERE type = 'interaction_detected';
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

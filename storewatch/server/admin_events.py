@@ -15,7 +15,7 @@ from starlette.routing import Route
 
 from storewatch.appliance import Appliance
 from storewatch import contract
-from storewatch.events import MAX_LIMIT, EventNotFound, EventStore
+from storewatch.events import MAX_LIMIT, VERDICTS, EventNotFound, EventStore
 from storewatch.server.errors import ApiError
 from storewatch.server.json_body import read_json_object
 from storewatch.server.query_params import int_param, time_param
@@ -44,6 +44,7 @@ def _filters(request: Request) -> dict[str, Any]:
     filters: dict[str, Any] = {"device_id": query.get("device") or None,
                                "roi_id": int_param(query, "roi", 0, 2**62),
                                "decision": query.get("decision") or None,
+                               "verdict": query.get("verdict") or None,
                                "limit": int_param(query, "limit", 1, MAX_LIMIT) or 100,
                                "before_id": int_param(query, "before_id", 0, 2**62)}
     if query.get("type"):
@@ -54,6 +55,9 @@ def _filters(request: Request) -> dict[str, Any]:
             filters[name] = contract.format_timestamp(moment)  # the stored text form
     if filters["decision"] not in (None, "changed", "unchanged", "unknown"):
         raise ApiError(422, "validation_failed", "decision must be changed, unchanged or unknown.")
+    if filters["verdict"] not in (None, *VERDICTS):
+        raise ApiError(422, "validation_failed", "verdict must be taken, placed, moved or unchanged.",
+                       [{"field": "verdict", "message": "must be taken, placed, moved or unchanged"}])
     return filters
 
 

@@ -164,6 +164,7 @@ _ROI_BODY = {"type": "object", "properties": {"name": {"type": "string", "minLen
                                               "thresholds": _THRESHOLDS}}
 _EVENT = {"type": "object", "required": ["id"], "properties": {
     "id": {"type": "integer"}, "device_id": DEVICE_ID_SCHEMA,
+    "verdict": {"enum": ["taken", "placed", "moved", "unchanged", None]},
     "images": {"type": "object", "properties": {kind: {"type": ["string", "null"]} for kind in IMAGE_KINDS}}}}
 _TIME = {"type": "string", "format": "date-time"}
 
@@ -199,6 +200,7 @@ ANALYSIS_OPERATIONS = [
     Operation("GET", f"{A}/events", "Events, newest first, filtered",
               query=(_query("device", DEVICE_ID_SCHEMA), _query("roi", {"type": "integer", "minimum": 0}),
                      _query("decision", {"enum": ["changed", "unchanged", "unknown"]}),
+                     _query("verdict", {"enum": ["taken", "placed", "moved", "unchanged"]}),
                      _query("type", {"type": "string"}, "An event type, or `all`."),
                      _query("limit", {"type": "integer", "minimum": 1, "maximum": EVENTS_MAX_LIMIT}),
                      _query("before_id", {"type": "integer", "minimum": 0}),

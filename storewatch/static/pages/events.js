@@ -1,4 +1,4 @@
-// Events, newest first: filter by device, ROI, decision, type and date; each shows the
+// Events, newest first: filter by device, ROI, verdict, decision, type and date; each shows the
 // before and after pictures side by side with the difference; open one full size; mark
 // false alarms. The filters live in the URL, so a filtered list can be bookmarked.
 
@@ -12,6 +12,11 @@ import {toast} from "../widgets/toast.js";
 const PAGE_SIZE = 20;
 const DECISIONS = [["", "Any decision"], ["changed", "Changed (item taken or placed)"],
                    ["unchanged", "Unchanged (touched)"], ["unknown", "Unknown"]];
+const VERDICTS = [["", "Anything"], ["taken", "Taken"], ["placed", "Placed"], ["moved", "Moved"],
+                  ["unchanged", "Unchanged"]];
+// What happened on the shelf, as the card's badge says it.
+const VERDICT_BADGE = {taken: ["Taken", "bad"], placed: ["Placed", "info"], moved: ["Moved", "warn"],
+                       unchanged: ["Unchanged", "ok"]};
 const TYPES = [["", "Interactions"], ["lighting_change", "Lighting changes"], ["all", "All events"]];
 // The API's default type is interactions; "" keeps the URL short for the common case.
 const DECISION_KIND = {changed: "bad", unchanged: "ok", unknown: "warn"};
@@ -45,8 +50,10 @@ function thumbnail(event, kind, onOpen) {
 }
 
 function eventCard(event, deviceNames) {
-  const decision = event.decision
-    ? h("span", {class: ["badge", DECISION_KIND[event.decision] || "info"]}, event.decision) : "";
+  const [verdictText, verdictKind] = VERDICT_BADGE[event.verdict] || [];
+  const decision = verdictText
+    ? h("span", {class: ["badge", verdictKind], dataset: {verdict: event.verdict}}, verdictText)
+    : event.decision ? h("span", {class: ["badge", DECISION_KIND[event.decision] || "info"]}, event.decision) : "";
   const alarm = h("span", {class: "badge warn plain", hidden: !event.false_alarm}, "false alarm");
   const toggle = h("button", {type: "button", class: "small", "aria-pressed": String(event.false_alarm)},
                    event.false_alarm ? "Not a false alarm" : "Mark as false alarm");
@@ -90,12 +97,14 @@ export async function render(main, context) {
   const deviceNames = new Map(devices.map((d) => [d.id, d.name]));
   const deviceSelect = select("device", [["", "All devices"], ...devices.map((d) => [d.id, d.name])], q.get("device") || "");
   const roiSelect = select("roi", [["", "All ROIs"]], "");
+  const verdictSelect = select("verdict", VERDICTS, q.get("verdict") || "");
   const decisionSelect = select("decision", DECISIONS, q.get("decision") || "");
   const typeSelect = select("type", TYPES, q.get("type") || "");
   const since = h("input", {type: "datetime-local", name: "since", value: toLocalInput(q.get("since"))});
   const until = h("input", {type: "datetime-local", name: "until", value: toLocalInput(q.get("until"))});
   const form = h("form", {class: "card filters", role: "search", "aria-label": "Filter events"},
-    field("Device", deviceSelect), field("ROI", roiSelect), field("Decision", decisionSelect),
+    field("Device", deviceSelect), field("ROI", roiSelect), field("What happened", verdictSelect),
+    field("Decision", decisionSelect),
     field("Type", typeSelect), field("From", since), field("To", until),
     h("div", {class: "actions"}, h("button", {type: "reset", class: "small"}, "Clear")));
   const list = h("div", {class: "event-list", id: "event-list"});
@@ -113,7 +122,8 @@ export async function render(main, context) {
   }
 
   function filters() {
-    return {device: deviceSelect.value, roi: deviceSelect.value ? roiSelect.value : "", decision: decisionSelect.value,
+    return {device: deviceSelect.value, roi: deviceSelect.value ? roiSelect.value : "", verdict: verdictSelect.value,
+            decision: decisionSelect.value,
             type: typeSelect.value, since: fromLocalInput(since.value), until: fromLocalInput(until.value)};
   }
 
@@ -140,7 +150,7 @@ export async function render(main, context) {
     }
   }
   deviceSelect.addEventListener("change", async () => { roiSelect.value = ""; await loadRois(); apply(); });
-  for (const control of [roiSelect, decisionSelect, typeSelect, since, until]) control.addEventListener("change", apply);
+  for (const control of [roiSelect, verdictSelect, decisionSelect, typeSelect, since, until]) control.addEventListener("change", apply);
   form.addEventListener("submit", (event) => { event.preventDefault(); apply(); });
   form.addEventListener("reset", () => setTimeout(async () => { await loadRois(); apply(); }, 0));
 

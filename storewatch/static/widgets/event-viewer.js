@@ -27,6 +27,7 @@ export function viewEvent(event, startKind = "post") {
         h("dt", {}, "Device"), h("dd", {}, event.device_id),
         h("dt", {}, "Started"), h("dd", {}, dateTime(event.start_ts)),
         h("dt", {}, "Duration"), h("dd", {}, duration(event.duration_s)),
+        h("dt", {}, "What happened"), h("dd", {}, event.verdict || "—"),
         h("dt", {}, "Decision"), h("dd", {}, event.decision || "—",
                                    event.decision_score !== null ? ` (score ${number(event.decision_score, 3)})` : ""),
         h("dt", {}, "Peak score"), h("dd", {}, number(event.peak_score, 3)))),
