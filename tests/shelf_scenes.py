@@ -4,6 +4,10 @@ A wall with two shelves of boxes and cans (distinct colours and textures), an ar
 (skin, sleeve, a hand) reaching in from the top or a side, items taken or placed,
 a person passing, lights switching with a colour cast, exposure drift, sensor
 noise and JPEG compression. Everything is deterministic for a given seed.
+
+The analysis tests are tuned on these frames, so they stay as they are. Scenes that know
+their own truth (hand masks, item boxes, visits and verdicts), which the simulated camera
+draws too, are `storewatch.camera.scene` and `storewatch.camera.scenarios`.
 """
 
 from __future__ import annotations

@@ -40,6 +40,9 @@ def test_the_hand_mask_covers_every_pixel_the_arm_drew(name):
         assert np.array_equal(np.asarray(mask) > 0, frame.hand)  # the truth is the mask drawn with the frame
         assert not (changed & ~frame.hand).any()  # nothing drawn outside the mask
         assert changed[frame.hand].mean() > 0.9  # and the mask is what was drawn, not a loose box
+        x0, y0, x1, y1 = (round(v * side) for v, side in zip(frame.hand_box, SIZE * 2))
+        ys, xs = np.nonzero(changed)
+        assert x0 <= xs.min() and y0 <= ys.min() and x1 > xs.max() and y1 > ys.max()
 
 
 def test_an_item_put_back_shifted_ends_where_the_truth_says():
@@ -136,6 +139,7 @@ def test_baseline_frames_come_every_30_s_until_a_hand_shows_then_the_burst():
     visits, frames = script.truth(times, SIZE)
     assert times[:3] == [0.0, 30.0, 60.0]
     assert frames[1].hand_in_roi == (False,) * 3 and any(frames[2].hand_in_roi)  # the first hand: alone at 60 s
+    assert frames[1].hand_box is None and frames[2].hand_box is not None
     burst = np.diff(times[2:])
     assert burst[:40] == pytest.approx(0.2)
     assert visits[0].start == 60.0

@@ -351,6 +351,15 @@ class FrameTruth:
     hand_share: tuple[float, ...]  # per ROI: the share of its area under the hand
     items: tuple[tuple[str, int, Box, float], ...]  # (label, shelf, normalized box, turn)
 
+    @property
+    def hand_box(self) -> Box | None:
+        """The normalized box around everything in `hand`, or None when nobody is in view."""
+        ys, xs = np.nonzero(self.hand)
+        if not len(xs):
+            return None
+        height, width = self.hand.shape
+        return (xs.min() / width, ys.min() / height, (xs.max() + 1) / width, (ys.max() + 1) / height)
+
 
 TOUCH_SHARE = 0.01  # a visit touched an ROI when the hand covered this much of it in some frame
 
