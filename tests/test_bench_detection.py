@@ -20,11 +20,11 @@ from storewatch.camera import scenarios
 SIZE = (640, 480)  # small frames keep the render cheap; the analysis sees 320x240 either way
 RUNS = (("take", 2.0), ("across-shelves", 5.0), ("two-visits", 5.0), ("hand-rests", 2.0), ("lights-switch", 2.0))
 
-# Today's figures on RUNS (the BEFORE). The redesign must raise these, never lower them.
+# Issue 12's analysis (commit dcc79b2) on RUNS: the BEFORE. The redesign must raise these to
+# what it reaches (never lower them), up to the targets in the docstring.
 FLOOR = {
     "visits_found": 3,  # of 5 expected: the 2 fps take is missed, the two visits merge into one
-    "wrong_verdicts": 4,  # at most: the missed take; the merged visits' lost take and their place
-    # said `unchanged`; the resting hand's take said `unchanged` (decided with the hand in view)
+    "wrong_verdicts": 2,  # at most: the missed 2 fps take, and the take lost when the two visits merge
     "pictures_with_hand": 2,  # at most: the resting hand is in the Before and After pictures
     "events_per_visit": 1.67,  # at most: the arm across shelves makes two events
     "untouched_roi_events": 0,  # at most
@@ -62,11 +62,17 @@ def test_events_per_visit_and_untouched_rois_do_not_regress(score):
 
 # ---- the adapter and the scoring, on transitions made by hand -------------------------
 
-def _ended(roi_id: int, start: float, end: float, changed: bool, pre: int = 0, post: int = 9) -> InteractionEnded:
-    return InteractionEnded(roi_id, start, end, 0.3, 4, pre, post, InventoryDecision(changed, 0.2, None))
+class _WithoutVerdict(InteractionEnded):
+    """An interaction closed by an analysis that only decides changed or unchanged (issue 12's)."""
+
+    verdict = None
 
 
-def test_todays_transitions_become_one_event_per_roi_with_changed_or_unchanged():
+def _ended(roi_id: int, start: float, end: float, changed: bool, cls: type = _WithoutVerdict) -> InteractionEnded:
+    return cls(roi_id, start, end, 0.3, 4, 0, 9, InventoryDecision(changed, 0.2, None))
+
+
+def test_transitions_without_verdicts_become_one_event_per_roi_with_changed_or_unchanged():
     events = bench.events_from_transitions([
         LightingChange(1.0, 1), InteractionStarted(1, 2.0, 2), _ended(1, 2.0, 4.0, True),
         InteractionStarted(2, 2.5, 3), _ended(2, 2.5, 3.5, False),
@@ -74,6 +80,12 @@ def test_todays_transitions_become_one_event_per_roi_with_changed_or_unchanged()
         until=10.0)
     assert [(e.start_ts, e.end_ts, [(r.roi_id, r.verdict) for r in e.rois]) for e in events] == [
         (2.0, 4.0, [(1, "changed")]), (2.5, 3.5, [(2, "unchanged")]), (8.0, 10.0, [(1, "open")])]
+
+
+def test_an_interaction_with_its_own_verdict_keeps_it():
+    ended = _ended(1, 2.0, 4.0, True, cls=InteractionEnded)
+    (event,) = bench.events_from_transitions([ended])
+    assert event.rois[0].verdict == (getattr(ended, "verdict", None) or "changed")
 
 
 @dataclass(frozen=True)
