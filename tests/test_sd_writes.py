@@ -4,7 +4,8 @@ Counted on the WAL file itself (its size only grows between checkpoints, and eve
 appends whole pages to it): a new database uses 1 KiB pages, so a frame's ingest commit
 appends about a quarter of what 4 KiB pages did; an existing 4 KiB file keeps working as
 it is. The idle checkpoint of the analysis no longer follows every baseline frame, and a
-camera's config polls (every 10 s) are recorded once a minute, not each with a commit.
+camera's config polls (every 10 s) are recorded once a minute, not each with a commit, and
+so are the counters.
 `scripts/bench-sdwrites` measures the whole appliance (docs/PERFORMANCE.md, "SD card writes").
 """
 
@@ -22,6 +23,7 @@ from storewatch.db.connection import PAGE_SIZE
 from storewatch.devices import CONFIG_FETCH_RECORD_S
 from storewatch.jobs.live import CHECKPOINT_EVERY
 from storewatch.jobs.service import IDLE_CHECKPOINT_S
+from storewatch.server.app import COUNTER_FLUSH_S
 from storewatch.settings import DEVICE_SETTINGS
 
 WAL_FRAME_HEADER = 24
@@ -123,3 +125,24 @@ def test_a_quick_poll_still_saves_the_hmac_nonces_waiting(data_dir: Path) -> Non
         assert appliance.db.scalar("SELECT COUNT(*) FROM hmac_nonces WHERE device_id = ?", (device_id,)) == 1
     finally:
         appliance.close()
+
+
+def test_counters_wait_in_memory_and_reach_the_database_in_one_commit_a_minute(data_dir: Path) -> None:
+    appliance = Appliance(data_dir)
+    try:
+        appliance.counters.add("ingest_frames", "accepted")
+        appliance.counters.flush()
+        before = wal_bytes(data_dir)
+        for _ in range(20):  # the frames of several minutes in baseline
+            appliance.counters.add("ingest_frames", "accepted")
+            appliance.counters.add("jobs", "done")
+        assert wal_bytes(data_dir) == before  # nothing written on the hot path
+        assert appliance.counters.snapshot()["ingest_frames"]["accepted"] == 21  # yet shown at once
+        appliance.counters.flush()
+        assert wal_bytes(data_dir) > before
+        stored = {(r["name"], r["label"]): r["value"] for r in appliance.db.query("SELECT * FROM counters")}
+        assert stored[("ingest_frames", "accepted")] == 21 and stored[("jobs", "done")] == 20
+    finally:
+        appliance.close()
+    # A frame every 30 s per camera, a few cameras: at 5 s nearly every frame paid a flush.
+    assert COUNTER_FLUSH_S >= 60
