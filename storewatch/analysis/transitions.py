@@ -35,6 +35,11 @@ class InteractionEnded:
     decision: InventoryDecision
     forced: bool = False
 
+    @property
+    def verdict(self) -> str | None:
+        """What happened in the ROI (taken, placed, moved, unchanged); None without a decision."""
+        return None if self.decision is None else self.decision.verdict
+
 
 @dataclass(frozen=True)
 class InteractionCancelled:
