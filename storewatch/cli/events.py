@@ -45,8 +45,9 @@ def list_events(ctx: CliContext, device_id: str | None, since: str | None, until
     for event in shown:
         seconds = "" if event["duration_s"] is None else f"{event['duration_s']:.1f}"
         mark = " (false alarm)" if event["false_alarm"] else ""
+        what = event["verdict"] or event["decision"] or event["type"]
         click.echo(f"{event['id']:>6}  {event['device_id']:<16} {event['roi_name'] or '-':<16} "
-                   f"{event['start_ts']:<25} {seconds:>7}  {event['verdict'] or event['decision'] or event['type']}{mark}")
+                   f"{event['start_ts']:<25} {seconds:>7}  {what}{mark}")
 
 
 def register(main: click.Group) -> None:
