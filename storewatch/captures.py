@@ -92,6 +92,11 @@ class CaptureStore:
         return self.db.query_one("SELECT * FROM captures WHERE device_id = ? AND seq = ?",
                                  (device_id, seq))
 
+    def is_stored(self, device_id: str, seq: int, jpeg: bytes) -> bool:
+        """Whether exactly this frame (same device, seq and bytes) is already stored."""
+        row = self.db.query_one("SELECT sha256 FROM captures WHERE device_id = ? AND seq = ?", (device_id, seq))
+        return row is not None and row["sha256"] == hashlib.sha256(jpeg).hexdigest()
+
     def store(self, meta: dict[str, Any], jpeg: bytes) -> StoredFrame:
         """Store one validated frame; idempotent on (device_id, seq)."""
         outcome = self.store_batch([NewFrame.of(meta, jpeg)])[0]

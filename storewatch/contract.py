@@ -11,7 +11,7 @@ import hmac
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 API_PREFIX = "/api/v1"
@@ -40,6 +40,11 @@ RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504, 507})
 # (year 1 with an offset, or 9999 plus a burst hold, overflows datetime) nor means anything.
 EARLIEST_DEVICE_TIME = datetime(1970, 1, 1, tzinfo=timezone.utc)
 LATEST_DEVICE_TIME = datetime(2100, 1, 1, tzinfo=timezone.utc)  # exclusive
+# The window a new frame's capture_ts must lie in, against the server's clock (both ends inclusive).
+CAPTURE_AHEAD_S = 300
+CAPTURE_MAX_AGE = timedelta(days=30)
+CAPTURE_WINDOW_TEXT = (f"not more than {CAPTURE_AHEAD_S} s ahead of the appliance's clock, "
+                       f"nor older than {CAPTURE_MAX_AGE.days} days")
 
 _RFC3339 = re.compile(
     r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
@@ -86,6 +91,7 @@ class FieldRule:
     max_length: int | None = None
     choices: tuple[str, ...] | None = None
     timestamp: bool = False
+    note: str | None = None  # a rule checked outside `check` (it needs the server's clock), for the docs
 
     def check(self, value: Any) -> str | None:
         """The problem with `value`, or None when it is fine."""
@@ -128,7 +134,7 @@ NUMBER = (int, float)
 
 FRAME_META_RULES = (
     FieldRule("device_id", str, required=True, max_length=64),
-    FieldRule("capture_ts", str, required=True, timestamp=True, max_length=40),
+    FieldRule("capture_ts", str, required=True, timestamp=True, max_length=40, note=CAPTURE_WINDOW_TEXT),
     FieldRule("seq", int, required=True, minimum=0, maximum=MAX_SEQ - 1),
     FieldRule("width", int, required=True, minimum=MIN_DIMENSION, maximum=MAX_DIMENSION),
     FieldRule("height", int, required=True, minimum=MIN_DIMENSION, maximum=MAX_DIMENSION),
@@ -185,6 +191,28 @@ def validate(payload: Any, rules: tuple[FieldRule, ...]) -> dict[str, Any]:
 
 def validate_frame_meta(payload: Any) -> dict[str, Any]:
     return validate(payload, FRAME_META_RULES)
+
+
+def capture_window_problem(capture_ts: str, now: datetime) -> str | None:
+    """What is wrong with a well-formed capture_ts against the server's clock `now`, or None.
+
+    Kept apart from FieldRule.check: it depends on the clock, and the server applies it to
+    new frames only (an exact re-send of a stored frame is answered as a duplicate).
+    """
+    moment = parse_timestamp(capture_ts)
+    if moment > now + timedelta(seconds=CAPTURE_AHEAD_S):
+        return (f"is more than {CAPTURE_AHEAD_S} s ahead of the appliance's clock "
+                f"({format_timestamp(now)}); set the device's clock")
+    if moment < now - CAPTURE_MAX_AGE:
+        return f"is older than {CAPTURE_MAX_AGE.days} days (the appliance's clock says {format_timestamp(now)})"
+    return None
+
+
+def check_capture_window(meta: dict[str, Any], now: datetime) -> None:
+    """Raise ContractError, with one entry for capture_ts, when a validated meta is outside the window."""
+    problem = capture_window_problem(meta["capture_ts"], now)
+    if problem:
+        raise ContractError([{"field": "capture_ts", "message": problem}])
 
 
 def validate_heartbeat(payload: Any) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -19,6 +20,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from storewatch import contract
 from storewatch.appliance import Appliance
 
 REPO = Path(__file__).resolve().parents[1]
@@ -40,6 +42,15 @@ def make_jpeg(width: int = 64, height: int = 48, quality: int = 85, seed: int = 
     out = io.BytesIO()
     image.save(out, format="JPEG", quality=quality)
     return out.getvalue()
+
+
+def capture_ts(seconds_ago: float = 0.0) -> str:
+    """An RFC 3339 capture time `seconds_ago` before now (negative: ahead of now).
+
+    Ingest refuses a capture_ts older than 30 days, so a frame a test POSTs must carry a
+    time relative to now, never a fixed date that goes stale.
+    """
+    return contract.format_timestamp(contract.utc_now() - timedelta(seconds=seconds_ago))
 
 
 @pytest.fixture

@@ -303,3 +303,31 @@ def test_device_times_at_the_edges_of_the_range_pass(text: str) -> None:
 ])
 def test_an_hmac_timestamp_is_one_to_twelve_ascii_digits(value: str, ok: bool) -> None:
     assert contract.valid_hmac_timestamp(value) is ok
+
+
+# --- the capture_ts window against the server's clock ----------------------------------------
+
+WINDOW_NOW = datetime(2026, 12, 1, 12, 0, 0, tzinfo=timezone.utc)  # an injected server clock
+
+
+@pytest.mark.parametrize("offset, ok", [
+    (timedelta(seconds=300), True), (timedelta(seconds=300, milliseconds=1), False),
+    (timedelta(seconds=-30 * 86400), True), (timedelta(seconds=-30 * 86400, milliseconds=-1), False),
+    (timedelta(0), True), (timedelta(days=-29), True), (timedelta(days=-31), False), (timedelta(hours=2), False),
+])
+def test_capture_ts_window_is_300_s_ahead_to_30_days_old_both_ends_inclusive(offset: timedelta, ok: bool) -> None:
+    meta = validate_frame_meta(good_meta(capture_ts=contract.format_timestamp(WINDOW_NOW + offset)))
+    if ok:
+        assert contract.capture_window_problem(meta["capture_ts"], WINDOW_NOW) is None
+        contract.check_capture_window(meta, WINDOW_NOW)
+        return
+    with pytest.raises(ContractError) as caught:
+        contract.check_capture_window(meta, WINDOW_NOW)
+    assert [d["field"] for d in caught.value.details] == ["capture_ts"]
+
+
+def test_capture_ts_window_compares_instants_not_texts() -> None:
+    # 13:04:59+01:00 is 12:04:59Z, 299 s ahead of the clock: fine; 14:05:01+02:00 is 301 s ahead.
+    assert contract.capture_window_problem("2026-12-01T13:04:59+01:00", WINDOW_NOW) is None
+    assert "ahead" in contract.capture_window_problem("2026-12-01T14:05:01+02:00", WINDOW_NOW)
+    assert "30 days" in contract.capture_window_problem("2026-10-31T11:59:00Z", WINDOW_NOW)

@@ -17,13 +17,14 @@ import httpx
 import pytest
 
 from storewatch import contract
-from conftest import LiveServer, make_jpeg, start_live_server
+from storewatch.appliance import Appliance
+from conftest import LiveServer, capture_ts, make_jpeg, start_live_server
 
 FRAME = contract.INGEST_FRAME_PATH
 
 
 def meta_for(device_id: str, seq: int, width: int = 64, height: int = 48, **extra) -> dict:
-    return {"device_id": device_id, "capture_ts": "2026-11-24T05:47:30.120Z", "seq": seq,
+    return {"device_id": device_id, "capture_ts": capture_ts(), "seq": seq,
             "width": width, "height": height, "jpeg_quality": 85, **extra}
 
 
@@ -779,3 +780,40 @@ def test_forged_signatures_for_a_known_device_hold_at_most_two_bodies(live_serve
         assert time.monotonic() < deadline, answer.text
         time.sleep(0.2)
     assert answer.status_code == 201
+
+
+# --- the capture_ts window: at most 300 s ahead of the server's clock, at most 30 days old ------
+
+DAY_S = 86400
+
+
+def test_a_capture_ts_outside_the_window_is_422_naming_it_and_stores_nothing(live_server, device):
+    device_id, token = device
+    for seq, seconds_ago in enumerate((-301, 30 * DAY_S + 60), start=1):
+        answer = post_frame(live_server, token, meta_for(device_id, seq, capture_ts=capture_ts(seconds_ago)),
+                            make_jpeg(seed=seq))
+        error = assert_error(answer, 422, "validation_failed")
+        assert [d["field"] for d in error["details"]] == ["capture_ts"], error
+    assert_nothing_stored(live_server)
+    for seq, seconds_ago in enumerate((-299, 29 * DAY_S), start=3):
+        answer = post_frame(live_server, token, meta_for(device_id, seq, capture_ts=capture_ts(seconds_ago)),
+                            make_jpeg(seed=seq))
+        assert answer.status_code == 201, answer.text
+    assert stored(live_server)[0] == 2
+
+
+def test_an_exact_resend_of_a_frame_stored_before_it_turned_30_days_old_is_still_a_duplicate(live_server, device):
+    device_id, token = device
+    meta, jpeg = meta_for(device_id, 7, capture_ts=capture_ts(31 * DAY_S)), make_jpeg(seed=7)
+    opened = Appliance(live_server.data_dir)  # stored back when it was fresh
+    try:
+        first = opened.captures.store(contract.validate_frame_meta(meta), jpeg)
+    finally:
+        opened.close()
+    answer = post_frame(live_server, token, meta, jpeg)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["duplicate"] is True and answer.json()["capture_id"] == first.capture_id
+    # Not an exact re-send (other bytes): the window applies, and nothing more is stored.
+    other = post_frame(live_server, token, meta, make_jpeg(seed=8))
+    assert [d["field"] for d in assert_error(other, 422, "validation_failed")["details"]] == ["capture_ts"]
+    assert stored(live_server)[0] == 1

@@ -11,6 +11,7 @@ import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
+from storewatch import contract
 from storewatch.appliance import Appliance
 from storewatch.server import (admin_auth, admin_devices, admin_events, admin_queue, admin_rois, admin_settings,
                                device_api, openapi_routes, spa)
@@ -57,6 +58,7 @@ def create_app(appliance: Appliance) -> Starlette:
     app.state.device_auth = DeviceAuthenticator(appliance.devices)
     app.state.login_limiter = admin_auth.LoginLimiter()
     app.state.stopping = False
+    app.state.clock = contract.utc_now  # the server's clock for the contract's time windows; tests replace it
     app.state.ingest_writer = IngestWriter(appliance)
     return app
 

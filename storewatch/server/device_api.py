@@ -69,6 +69,7 @@ async def ingest_frame(request: Request) -> Response:
             body = await read_body(request, appliance.settings.get("max_body_bytes"))
         device = _device_for(request, caller, body)
         meta, jpeg = _validated_frame(request, device, body)
+        _require_capture_window(request, meta, jpeg)
         stored = await _store(request, meta, jpeg)
     except ApiError as exc:
         appliance.counters.add("ingest_rejected", exc.code)
@@ -96,6 +97,23 @@ def _validated_frame(request: Request, device: Row, body: bytes) -> tuple[dict[s
     if mismatched:
         raise ApiError(422, "validation_failed", "width/height differ from the JPEG's own.", mismatched)
     return meta, jpeg
+
+
+def _require_capture_window(request: Request, meta: dict[str, Any], jpeg: bytes) -> None:
+    """capture_ts within the contract's window of the server's clock, for new frames only.
+
+    The contract makes an exact re-send safe ("returns the first result"): a frame stored
+    29 days ago and re-sent after its 30th (a spool replaying what it never saw
+    acknowledged) still gets its 200 duplicate, not a 422 that makes the device drop it.
+    The lookup runs only for a frame outside the window, which is rare.
+    """
+    try:
+        contract.check_capture_window(meta, request.app.state.clock())
+    except contract.ContractError as exc:
+        if _appliance(request).captures.is_stored(meta["device_id"], meta["seq"], jpeg):
+            return
+        raise ApiError(422, "validation_failed", "The capture time is outside what the appliance accepts.",
+                       exc.details) from None
 
 
 async def _store(request: Request, meta: dict[str, Any], jpeg: bytes) -> Stored:

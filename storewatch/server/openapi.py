@@ -128,7 +128,8 @@ def rule_schema(rule: FieldRule) -> Schema:
         schema["enum"] = list(rule.choices)
     if rule.timestamp:
         schema["format"] = "date-time"
-        schema["description"] = "RFC 3339 with an offset, e.g. 2026-11-24T05:47:30.120Z"
+        schema["description"] = "RFC 3339 with an offset, e.g. 2026-11-24T05:47:30.120Z" + (
+            f"; {rule.note}" if rule.note else "")
     if rule.name == "device_id":
         schema["pattern"] = contract.DEVICE_ID_PATTERN.pattern
     return schema
