@@ -15,7 +15,7 @@ import httpx
 from storewatch import contract
 from storewatch.appliance import Appliance
 from storewatch.jobs.service import connect_ingest
-from conftest import REPO, make_jpeg
+from conftest import REPO, capture_ts, make_jpeg
 
 
 def cli(data_dir, *args: str) -> subprocess.CompletedProcess:
@@ -24,7 +24,7 @@ def cli(data_dir, *args: str) -> subprocess.CompletedProcess:
 
 
 def post(url: str, token: str, device_id: str, seq: int, image: bytes) -> int:
-    meta = {"device_id": device_id, "capture_ts": "2026-11-24T05:47:30.120Z", "seq": seq,
+    meta = {"device_id": device_id, "capture_ts": capture_ts(), "seq": seq,
             "width": 64, "height": 48, "jpeg_quality": 85}
     return httpx.post(f"{url}{contract.INGEST_FRAME_PATH}", headers={"Authorization": f"Bearer {token}"},
                       files={"meta": (None, json.dumps(meta), "application/json"),

@@ -20,7 +20,7 @@ import pytest
 from storewatch import contract
 from storewatch.appliance import Appliance
 from storewatch.retention import emergency_free, last_runs
-from conftest import make_jpeg, start_live_server
+from conftest import capture_ts, make_jpeg, start_live_server
 from mounts import read_only, unmount
 
 MiB = 1024 * 1024
@@ -63,7 +63,7 @@ def fill(folder: Path, leave_free: int) -> Path:
 
 
 def post(url: str, token: str, device_id: str, seq: int, image: bytes) -> httpx.Response:
-    meta = {"device_id": device_id, "capture_ts": "2026-11-24T05:47:30.120Z", "seq": seq,
+    meta = {"device_id": device_id, "capture_ts": capture_ts(), "seq": seq,
             "width": 64, "height": 48, "jpeg_quality": 85}
     return httpx.post(f"{url}{contract.INGEST_FRAME_PATH}", headers={"Authorization": f"Bearer {token}"},
                       files={"meta": (None, json.dumps(meta), "application/json"),

@@ -26,7 +26,7 @@ import pytest
 from storewatch import contract
 from storewatch.appliance import Appliance
 from storewatch.server.openapi_routes import OPERATIONS
-from conftest import LiveServer, make_jpeg, prepare_data_dir, start_live_server
+from conftest import LiveServer, capture_ts, make_jpeg, prepare_data_dir, start_live_server
 from raw_http import RawAnswer, raw_request, read_answer
 from test_fuzz_api import traces
 
@@ -104,7 +104,7 @@ def multipart(meta: dict | bytes, image: bytes, boundary: str = "hostileBOUNDARY
 
 
 def meta_for(device_id: str, seq: int, width: int = 64, height: int = 48) -> dict:
-    return {"device_id": device_id, "capture_ts": "2026-11-24T05:47:30.120Z", "seq": seq,
+    return {"device_id": device_id, "capture_ts": capture_ts(), "seq": seq,
             "width": width, "height": height, "jpeg_quality": 85}
 
 

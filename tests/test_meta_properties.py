@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from storewatch import contract
-from tests.conftest import LiveServer, make_jpeg, start_live_server
+from tests.conftest import LiveServer, capture_ts, make_jpeg, start_live_server
 
 JPEG = make_jpeg(64, 48, seed=5)
 OTHER_JPEG = make_jpeg(64, 48, seed=6)
@@ -94,7 +94,7 @@ timestamps = st.one_of(
 def valid_value(name: str, target: Target) -> st.SearchStrategy:
     return {
         "device_id": st.just(target.device_id),
-        "capture_ts": st.just("2026-11-24T05:47:30.120Z"),
+        "capture_ts": st.builds(capture_ts),
         "seq": st.builds(lambda: next(_fresh_seq)),
         "width": st.just(64), "height": st.just(48),
         "jpeg_quality": st.integers(1, 100),
@@ -193,7 +193,7 @@ def test_any_meta_bytes_are_answered_without_5xx_and_leave_nothing(target: Targe
 
 
 def test_a_conflicting_resend_leaves_nothing(target: Target) -> None:
-    meta = {"device_id": target.device_id, "capture_ts": "2026-11-24T05:47:30Z", "seq": 5,
+    meta = {"device_id": target.device_id, "capture_ts": capture_ts(), "seq": 5,
             "width": 64, "height": 48, "jpeg_quality": 85}
     check(target, encode(meta))
     check(target, encode(meta))  # duplicate: 200, nothing new
@@ -204,7 +204,7 @@ def test_a_conflicting_resend_leaves_nothing(target: Target) -> None:
 
 def test_non_finite_numbers_in_meta_are_refused(target: Target) -> None:
     for value in (math.nan, math.inf, -math.inf):
-        meta = {"device_id": target.device_id, "capture_ts": "2026-11-24T05:47:30Z", "seq": 6,
+        meta = {"device_id": target.device_id, "capture_ts": capture_ts(), "seq": 6,
                 "width": value, "height": 48, "jpeg_quality": 85}
         answer = post(target, json.dumps(meta).encode())
         assert answer.status_code == 422
@@ -215,7 +215,7 @@ def test_non_finite_numbers_in_meta_are_refused(target: Target) -> None:
 def test_a_lone_surrogate_in_a_string_is_refused_not_a_500(target: Target, field: str) -> None:
     # Found by the property above: "\ud800" is valid JSON syntax but not text; SQLite
     # cannot store it, so it used to fail inside the insert with a 500.
-    meta = {"device_id": target.device_id, "capture_ts": "2026-11-24T05:47:30Z", "seq": next(_fresh_seq),
+    meta = {"device_id": target.device_id, "capture_ts": capture_ts(), "seq": next(_fresh_seq),
             "width": 64, "height": 48, "jpeg_quality": 85, field: "a\ud800b"}
     assert post(target, encode(meta)).status_code == 400
     check(target, encode(meta))

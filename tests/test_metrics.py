@@ -12,13 +12,13 @@ import pytest
 from storewatch import contract, metrics
 from storewatch.appliance import Appliance
 from storewatch.server.metrics_text import render
-from conftest import make_jpeg, start_live_server
+from conftest import capture_ts, make_jpeg, start_live_server
 
 SAMPLE_LINE = re.compile(r'^storewatch_[a-z_]+(\{([a-z_]+="([^"\\]|\\.)*",?)*\})? -?[0-9.e+-]+(Inf)?$')
 
 
 def meta(device_id: str, seq: int) -> str:
-    return json.dumps({"device_id": device_id, "capture_ts": "2026-11-24T05:47:30.120Z", "seq": seq,
+    return json.dumps({"device_id": device_id, "capture_ts": capture_ts(), "seq": seq,
                        "width": 64, "height": 48, "jpeg_quality": 85})
 
 

@@ -17,7 +17,7 @@ from storewatch.server.app import create_app
 from storewatch.server.openapi import ADMIN_AUTH, DEVICE_AUTH, METRICS_AUTH, NO_AUTH, openapi_path
 from storewatch.server.openapi_routes import OPENAPI_PATH, OPERATIONS, document, routed
 from storewatch.settings import APPLIANCE_SETTINGS, DEVICE_SETTINGS
-from conftest import ADMIN_PASSWORD, REPO, make_jpeg
+from conftest import ADMIN_PASSWORD, REPO, capture_ts, make_jpeg
 
 CONTRACT_MD = REPO.parent / "shared" / "CONTRACT.md"
 DOCUMENTED_PREFIXES = ("/api/", "/metrics")
@@ -221,7 +221,7 @@ def test_real_answers_match_their_documented_schemas(live_server, device):
         errors = [e.message for e in _json_schema(doc, schema).iter_errors(answer.json())]
         assert not errors, (method, path, answer.status_code, errors)
 
-    meta = {"device_id": device_id, "capture_ts": "2026-11-24T05:47:30.120Z", "seq": 1,
+    meta = {"device_id": device_id, "capture_ts": capture_ts(), "seq": 1,
             "width": 64, "height": 48, "jpeg_quality": 85}
     files = {"meta": (None, json.dumps(meta), "application/json"), "image": ("f.jpg", make_jpeg(), "image/jpeg")}
     check("POST", contract.INGEST_FRAME_PATH, httpx.post(live_server.url + contract.INGEST_FRAME_PATH,

@@ -7,8 +7,10 @@ for their command path and options existing. `# exit: 0,1` allows those exit cod
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +20,7 @@ from click.testing import CliRunner
 
 from storewatch.appliance import Appliance
 from storewatch.cli import main
-from conftest import REPO
+from conftest import REPO, make_jpeg, start_live_server
 
 RUNBOOK = REPO / "docs" / "RUNBOOK.md"
 README = REPO / "README.md"
@@ -124,3 +126,35 @@ def test_runbook_command(doc: DocCommand, scratch: Path, monkeypatch):
     done = runner.invoke(main, words, env=env)
     assert done.exit_code in doc.exits, f"{doc.text!r} exited {done.exit_code}:\n{done.output}\n{done.exception!r}"
     assert not isinstance(done.exception, Exception) or isinstance(done.exception, SystemExit), done.exception
+
+
+def frame_curl(doc: Path) -> str:
+    """The shown shell lines that post a frame: from `TS=` to the ingest URL."""
+    text = doc.read_text()
+    start = text.index("\nTS=$(date") + 1
+    end = text.index("/api/v1/ingest/frame\n", start) + len("/api/v1/ingest/frame")
+    return text[start:end]
+
+
+@pytest.mark.parametrize("doc, device_id, size", [(README, "shelf-cam-2", (1640, 1232)),
+                                                   (RUNBOOK, "esp32-door", (800, 600))],
+                         ids=["README", "RUNBOOK"])
+def test_the_shown_curl_posts_a_frame_the_appliance_stores(doc: Path, device_id: str, size: tuple[int, int],
+                                                          tmp_path: Path):
+    # Run as shown, in bash with curl: a fixed capture_ts there would go stale after 30 days.
+    opened = Appliance(tmp_path / "data")
+    try:
+        _, token = opened.devices.add("Shown camera", device_id)
+    finally:
+        opened.close()
+    (tmp_path / "frame.jpg").write_bytes(make_jpeg(*size))
+    server = start_live_server(tmp_path / "data")
+    try:
+        shown = frame_curl(doc).replace("http://appliance:8080", server.url)
+        done = subprocess.run(["bash", "-c", shown], cwd=tmp_path, env={"PATH": "/usr/bin:/bin", "TOKEN": token},
+                              capture_output=True, text=True, timeout=60)
+    finally:
+        server.stop()
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert answer["device_id"] == device_id and answer["duplicate"] is False, answer
