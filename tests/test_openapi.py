@@ -125,6 +125,8 @@ def test_device_schemas_carry_every_contract_rule():
             assert prop.get("minimum") == rule.minimum and prop.get("maximum") == rule.maximum, rule.name
             assert prop.get("maxLength") == rule.max_length and prop.get("enum") == (
                 list(rule.choices) if rule.choices else None), rule.name
+    assert "300 s ahead" in meta["properties"]["capture_ts"]["description"]
+    assert "30 days" in meta["properties"]["capture_ts"]["description"]
     assert form["encoding"]["meta"]["contentType"] == "application/json"
     config = _operation(doc, "GET", contract.DEVICE_CONFIG_PATH)["responses"]["200"]["content"]
     config_schema = config["application/json"]["schema"]
