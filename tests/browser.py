@@ -27,7 +27,10 @@ def chromium_path() -> str:
     pytest.skip("Chromium is not installed (apt-get install chromium; scripts/test does it as root)")
 
 
-@pytest.fixture(scope="session")
+# Module scope: sync_playwright keeps an asyncio loop running in the main thread while it is
+# open, which would break every later test that calls asyncio.run (the fixture is imported
+# into each browser test module, so a session scope would also keep one per module open).
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     executable = chromium_path()
     with sync_playwright() as playwright:
