@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import random
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -129,7 +130,9 @@ def test_frames_apply_in_seq_order_across_threads_and_devices_even_when_ingested
                 rest[i], rest[i + 1] = rest[i + 1], rest[i]
         orders[device_id] = [0, *rest]
     applied: dict[str, list[int]] = {d: [] for d in devices}
-    with running_worker(appliance, workers=4) as service:
+    # A long reorder wait: a gap is filled by the very next store, but on a loaded machine that
+    # can take longer than FAST's 0.3 s, and then the swapped frame would (rightly) be late.
+    with running_worker(appliance, workers=4, options=replace(FAST, reorder_wait_s=10.0)) as service:
         service.processor.fault_hook = lambda point, job: (
             applied[job["device_id"]].append(job["seq"]) if point == "before_state" else None)
         for position in range(len(sequence.jpegs)):
