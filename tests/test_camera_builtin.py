@@ -24,7 +24,7 @@ from storewatch.camera.source import CameraError, FrameSource
 from storewatch.camera.uploader import Backoff
 from storewatch.rois import RoiStore
 from storewatch.service_plugins import LOCAL_CAMERA_ID, BuiltinCamera
-from tests.conftest import REPO, LiveServer, free_port, make_jpeg, prepare_data_dir
+from tests.conftest import REPO, LiveServer, capture_ts, free_port, make_jpeg, prepare_data_dir
 
 
 def _wait_for(predicate, timeout: float = 20.0, step: float = 0.05):
@@ -128,7 +128,7 @@ def test_a_broken_camera_leaves_the_server_serving_and_says_why_everywhere(data_
                           and s["attempt"] >= 2 and s, timeout=30)
         assert state["error_kind"] == "CameraNotInstalledError"
         device_id, token = server.add_device("Aisle 2")
-        meta = {"device_id": device_id, "capture_ts": "2026-11-24T05:47:30.120Z", "seq": 1, "width": 64,
+        meta = {"device_id": device_id, "capture_ts": capture_ts(), "seq": 1, "width": 64,
                 "height": 48, "jpeg_quality": 85}
         answer = httpx.post(f"{server.url}/api/v1/ingest/frame", headers={"Authorization": f"Bearer {token}"},
                             files={"meta": (None, json.dumps(meta), "application/json"),
