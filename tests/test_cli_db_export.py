@@ -25,9 +25,9 @@ def test_export_writes_events_as_json_and_csv_with_their_images(data_dir, tmp_pa
         with opened.db.write() as conn:
             for n, start in enumerate(("2026-01-01T08:00:00.000Z", "2026-01-02T08:00:00.000Z",
                                        "2026-01-03T08:00:00.000Z")):
-                conn.execute("INSERT INTO events (device_id, roi_name, type, start_ts, decision, box, created_at)"
-                             " VALUES ('cam-1', 'top', 'interaction_detected', ?, 'changed', '[0.1,0.2,0.3,0.4]',"
-                             " ?)", (start, start))
+                conn.execute("INSERT INTO events (device_id, roi_name, type, start_ts, decision, verdict, box,"
+                             " created_at) VALUES ('cam-1', 'top', 'interaction_detected', ?, 'changed', 'taken',"
+                             " '[0.1,0.2,0.3,0.4]', ?)", (start, start))
                 event_id = conn.last_insert_rowid()
                 for kind in ("pre", "post"):
                     path = opened.images.event_path("cam-1", event_id, kind)
@@ -48,7 +48,8 @@ def test_export_writes_events_as_json_and_csv_with_their_images(data_dir, tmp_pa
         assert [e["start_ts"] for e in events] == ["2026-01-02T08:00:00.000Z", "2026-01-03T08:00:00.000Z"]
         assert events[0]["box"] == [0.1, 0.2, 0.3, 0.4] and events[0]["images"]["pre"] in names
         assert archive.read(events[1]["images"]["post"]) == f"post-{events[1]['id']}".encode()
-    assert len(rows) == 2 and rows[0]["decision"] == "changed" and rows[0]["images"].count("images/") == 2
+    assert len(rows) == 2 and rows[0]["decision"] == "changed" and rows[0]["verdict"] == "taken"
+    assert events[0]["verdict"] == "taken" and rows[0]["images"].count("images/") == 2
     assert "Invalid value" in invoke(data_dir, "events", "export", "--since", "monday", "--out", str(out)).output
 
 

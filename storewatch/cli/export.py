@@ -19,7 +19,7 @@ import click
 from storewatch.cli import CliContext
 
 CSV_FIELDS = ("id", "device_id", "roi_id", "roi_name", "type", "start_ts", "end_ts", "duration_s", "peak_score",
-              "decision", "decision_score", "false_alarm", "images_expired", "start_capture_id", "created_at",
+              "decision", "verdict", "decision_score", "false_alarm", "images_expired", "start_capture_id", "created_at",
               "images")
 
 
