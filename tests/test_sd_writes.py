@@ -12,17 +12,19 @@ so are the counters.
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import apsw
 
 from conftest import make_jpeg
+from storewatch import contract
 from storewatch.appliance import Appliance
 from storewatch.db import Database
 from storewatch.db.connection import PAGE_SIZE
 from storewatch.devices import CONFIG_FETCH_RECORD_S
 from storewatch.jobs.live import CHECKPOINT_EVERY
-from storewatch.jobs.service import IDLE_CHECKPOINT_S
+from storewatch.jobs.service import IDLE_CHECKPOINT_S, WorkerService, connect_ingest, job_queue
 from storewatch.server.app import COUNTER_FLUSH_S
 from storewatch.settings import DEVICE_SETTINGS
 
@@ -146,3 +148,92 @@ def test_counters_wait_in_memory_and_reach_the_database_in_one_commit_a_minute(d
         appliance.close()
     # A frame every 30 s per camera, a few cameras: at 5 s nearly every frame paid a flush.
     assert COUNTER_FLUSH_S >= 60
+
+
+def wal_commits(data_dir: Path, since: int) -> int:
+    """Commits appended to the WAL after byte `since`: frames whose header carries the
+    database size (a commit's last frame does, the others hold 0)."""
+    data = (data_dir / "storewatch.db-wal").read_bytes()
+    frame = PAGE_SIZE + WAL_FRAME_HEADER
+    offsets = range(max(since, 32), len(data) - frame + 1, frame)
+    return sum(1 for at in offsets if int.from_bytes(data[at + 4:at + 8], "big") != 0)
+
+
+def test_handing_a_frames_job_to_huey_writes_no_commit_of_its_own(data_dir: Path) -> None:
+    # Marking the job enqueued was a commit after the ingest's: each commit costs the SD
+    # card ~12 KiB (the WAL's last page again, the WAL index, the file's inode) and a flush.
+    # The ingest commit now notes it, and is the frame's only commit.
+    appliance = Appliance(data_dir)
+    try:
+        device_id, _ = appliance.devices.add("huey cam", "huey-cam")
+        appliance.captures.store(frame_meta(device_id, 1), make_jpeg(seed=1))  # first rows and pages
+        broker = connect_ingest(appliance)
+        try:
+            before = wal_bytes(data_dir)
+            stored = [appliance.captures.store(frame_meta(device_id, seq), make_jpeg(seed=seq)) for seq in (2, 3, 4)]
+            commits = wal_commits(data_dir, before)
+            assert broker.huey.pending_count() == 3
+        finally:
+            broker.close()
+        jobs = appliance.db.query("SELECT state, enqueued_at FROM jobs WHERE seq > 1")
+        assert [(j["state"], j["enqueued_at"] is not None) for j in jobs] == [("queued", True)] * 3
+        assert appliance.db.scalar("SELECT enqueued_at FROM jobs WHERE seq = 1") is None  # nobody took it
+        assert all(s.job_id is not None for s in stored)
+    finally:
+        appliance.close()
+    assert commits == 3, f"{commits} commits for 3 frames"
+
+
+def test_a_failed_hand_over_leaves_the_job_to_the_reconcilers_short_grace(data_dir: Path) -> None:
+    appliance = Appliance(data_dir)
+    try:
+        device_id, _ = appliance.devices.add("lost cam", "lost-cam")
+
+        def broken(job_ids: list[int]) -> None:
+            raise OSError("huey.db is gone")
+
+        appliance.captures.on_jobs_queued = broken
+        try:
+            appliance.captures.store(frame_meta(device_id, 1), make_jpeg(seed=1))
+        except OSError:
+            pass
+        else:
+            raise AssertionError("the hand-over's failure was swallowed")
+        job = appliance.db.query_one("SELECT state, enqueued_at FROM jobs")
+        assert job["state"] == "queued" and job["enqueued_at"] is None  # un-noted: due after the grace
+        assert job_queue(appliance).waiting_for_task(contract.utc_now() + timedelta(seconds=6), 5.0, 60.0)
+    finally:
+        appliance.close()
+
+
+def huey_bytes(data_dir: Path) -> int:
+    return sum(p.stat().st_size for p in data_dir.glob("huey.db*"))
+
+
+def test_a_worker_in_the_same_process_carries_its_tasks_without_writing_huey_db(data_dir: Path) -> None:
+    # An INSERT and a DELETE in huey.db per frame were ~29 KiB of its WAL and WAL index.
+    appliance = Appliance(data_dir)
+    try:
+        device_id, _ = appliance.devices.add("local cam", "local-cam")
+        service = WorkerService(appliance)  # not started: its broker as `storewatch run` has it
+        appliance.captures.on_jobs_queued = service.broker.enqueue_many
+        try:
+            service.broker.huey.pending_count()  # the file exists, with its tables
+            before = huey_bytes(data_dir)
+            stored = [appliance.captures.store(frame_meta(device_id, seq), make_jpeg(seed=seq)) for seq in (1, 2, 3)]
+            assert huey_bytes(data_dir) == before  # nothing written to the task file
+            assert service.broker.pending() == 3
+            carried = [service.broker.huey.dequeue() for _ in range(3)]
+            assert [task.args[0] for task in carried] == [s.job_id for s in stored]
+            assert service.broker.huey.dequeue() is None
+        finally:
+            appliance.captures.on_jobs_queued = None
+            service.broker.close()
+        # As after a crash (the memory is gone): the next start hands every queued job over again.
+        again = WorkerService(appliance)
+        try:
+            assert again.reconciler.run(at_start=True).enqueued == 1  # the device's head; it drains in order
+        finally:
+            again.broker.close()
+    finally:
+        appliance.close()

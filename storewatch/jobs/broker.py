@@ -3,12 +3,14 @@
 The app database is never opened with the stdlib sqlite3 module; Huey's file is.
 Any process may enqueue (the server at ingest, the CLI at `queue retry`); only a
 process with a handler (the worker) runs tasks. A worker in the same process is woken
-at once through `wake`; one in another process polls Huey's file. A damaged file is
+at once through `wake` and carries that process's own tasks in memory (`keep_local`);
+one in another process polls Huey's file. A damaged file is
 moved aside and replaced, at open and whenever SQLite says it is corrupt (`taskfile`).
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import logging
 import sqlite3
@@ -45,6 +47,46 @@ class _TaskStorage(SqliteStorage):
 
     on_replaced: Callable[[], None] | None = None
     _opened_inode: int | None = None
+    _local: collections.deque[bytes] | None = None
+
+    def keep_local(self) -> None:
+        """Carry this process's own tasks in memory, for a worker in the same process.
+
+        Each task through the file was an INSERT and a DELETE per frame, ~29 KiB of huey.db
+        WAL and WAL index on the SD card. Nothing is lost that the file would have kept: a
+        stop or crash empties the memory, and the reconciler's round at start hands every
+        queued job over again from the jobs table (the file, at synchronous=NORMAL, already
+        lost its last tasks at a power cut). Other processes' tasks (the CLI's `queue retry`,
+        a separate server) still come through the file, and are taken first. Delayed tasks
+        (retries) stay in the file's schedule.
+        """
+        self._local = collections.deque()
+
+    def enqueue(self, data, priority=None):  # type: ignore[no-untyped-def]
+        if self._local is None:
+            return super().enqueue(data, priority)
+        self._local.append(data)  # deque appends and pops are atomic under the GIL
+
+    def dequeue(self):  # type: ignore[no-untyped-def]
+        data = super().dequeue()
+        if data is not None or not self._local:
+            return data
+        try:
+            return self._local.popleft()
+        except IndexError:  # another worker thread took the last one
+            return None
+
+    def queue_size(self) -> int:
+        return super().queue_size() + len(self._local or ())
+
+    def enqueued_items(self, limit=None):  # type: ignore[no-untyped-def]
+        items = super().enqueued_items(limit) + list(self._local or ())
+        return items if limit is None else items[:limit]
+
+    def flush_queue(self) -> None:
+        super().flush_queue()
+        if self._local is not None:
+            self._local.clear()
 
     def _create_connection(self):  # type: ignore[no-untyped-def]
         self._opened_inode = taskfile.inode(Path(self.filename))  # the file we found damaged, if it is
@@ -93,7 +135,8 @@ class _TaskHuey(SqliteHuey):
 
 
 class Broker:
-    def __init__(self, huey_path: Path, queue: JobQueue):
+    def __init__(self, huey_path: Path, queue: JobQueue, local: bool = False):
+        """`local`: this process runs the consumer, so its own tasks skip the file (see keep_local)."""
         taskfile.ensure_sound(huey_path)
         make_private(huey_path)  # SQLite would create it, and its -wal and -shm, world-readable
         self.huey = _TaskHuey(HUEY_NAME, filename=str(huey_path), results=False, utc=True, timeout=15)
@@ -101,6 +144,8 @@ class Broker:
         self.wake = threading.Event()
         self.replaced = threading.Event()  # set when the file was replaced while open
         self.huey.storage.on_replaced = self.replaced.set
+        if local:
+            self.huey.storage.keep_local()
         self.handler: Callable[[int, bool], None] | None = None
         self._task = self.huey.task(name=TASK_NAME)(self._run)
 
@@ -113,7 +158,8 @@ class Broker:
         self.enqueue_many([job_id])
 
     def enqueue_many(self, job_ids: Iterable[int]) -> None:
-        """Hand jobs to Huey now and note them in the jobs table (one transaction for all)."""
+        """Hand jobs to Huey now and note them in the jobs table (one transaction for all, if any
+        is not noted yet)."""
         ids = list(job_ids)
         if ids:
             self.reopen_if_replaced()  # one stat: a worker process may have replaced a damaged file
@@ -127,7 +173,8 @@ class Broker:
                 self._task(int(job_id))
         if ids:
             self.wake.set()
-            self.queue.mark_enqueued(ids, contract.utc_now())
+            # Ingest notes its jobs as enqueued in its own commit: a commit only for the others.
+            self.queue.mark_enqueued(self.queue.unnoted(ids), contract.utc_now())
 
     def resume(self, job_id: int) -> None:
         """A device's next turn, queued behind the tasks of the other devices."""

@@ -115,6 +115,16 @@ class JobQueue:
                          (error[:MAX_ERROR], ts(now), ts(retry_at), ts(now), job_id))
             return "failed", retry_at
 
+    def unnoted(self, job_ids: Iterable[int]) -> list[int]:
+        """Those of the jobs not noted as enqueued (a read: ingest notes its own in its commit)."""
+        ids = list(job_ids)
+        if not ids:
+            return []
+        marks = ", ".join("?" for _ in ids)
+        noted = {row["id"] for row in self.db.query(
+            f"SELECT id FROM jobs WHERE enqueued_at IS NOT NULL AND id IN ({marks})", ids)}
+        return [job_id for job_id in ids if job_id not in noted]
+
     def mark_enqueued(self, job_ids: Iterable[int], now: datetime) -> None:
         ids = list(job_ids)
         if not ids:

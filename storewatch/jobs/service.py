@@ -49,7 +49,7 @@ class WorkerService:
         self.poll_max_s = poll_max_s
         self.flush_counters = flush_counters  # the server flushes them in `storewatch run`
         self.queue = job_queue(appliance)
-        self.broker = Broker(appliance.huey_path, self.queue)
+        self.broker = Broker(appliance.huey_path, self.queue, local=True)
         self.owner = new_owner()
         self.processor = Processor(appliance, self.queue, self.broker.schedule, options, self.owner,
                                    resume=self.broker.resume)
