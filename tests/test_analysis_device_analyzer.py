@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import io
+import json
+
 import numpy as np
 import pytest
 
-from shelf_scenes import reach_sequence, roi_around
+from shelf_scenes import ITEMS, Arm, Frame, Sequence, reach_sequence, roi_around, uniform_times
 from storewatch.analysis.decode import decode_gray
 from storewatch.analysis.device_analyzer import DeviceAnalyzer, RoiSpec
 from storewatch.analysis.state_codec import StateError
 from storewatch.analysis.thresholds import Thresholds
+from storewatch.analysis.transitions import InteractionEnded
 
 ROIS = [RoiSpec(1, roi_around(2)), RoiSpec(2, roi_around(9, 10)), RoiSpec(3, roi_around(0, 1))]
 
@@ -75,3 +79,51 @@ def test_a_new_frame_size_restarts_the_warm_up(frames) -> None:
     analyzer.feed(small, frames[8][1], 8)
     assert analyzer.shape == small.shape
     assert analyzer.trackers[1].state == "warming"
+
+
+@pytest.fixture(scope="module")
+def held() -> list[tuple[np.ndarray, float, int]]:
+    """An arm rests still on item 2 for 8 s (past quiet_seconds), takes it and leaves."""
+    x0, y0, x1, y1 = ITEMS[2].box
+    arm = lambda p: Arm("top", ((x0 + x1) / 2, (y0 + y1) / 2 * p))  # noqa: E731
+    gone = frozenset([2])
+    shown = ([Frame()] * 8 + [Frame(arm=arm(p)) for p in (0.35, 0.7)] + [Frame(arm=arm(1.0))] * 16
+             + [Frame(removed=gone, arm=arm(p)) for p in (1.0, 0.7, 0.35)] + [Frame(removed=gone)] * 12)
+    seq = Sequence(shown, uniform_times(len(shown))).render()
+    return [(decode_gray(j), ts, i) for i, (j, ts) in enumerate(zip(seq.jpegs, seq.times))]
+
+
+@pytest.mark.parametrize("split", [16, 22])  # while the still arm holds the ROI open
+def test_restore_while_a_hand_rests_continues_exactly(held, split: int) -> None:
+    whole = feed_all(DeviceAnalyzer(ROIS), held)
+    first = DeviceAnalyzer(ROIS)
+    head = feed_all(first, held[:split])
+    assert first.trackers[1].state == "active" and first.trackers[1].pre_wide is not None
+    tail = feed_all(DeviceAnalyzer.from_state(first.to_state(), ROIS), held[split:])
+    assert head + tail == whole
+    assert [t.decision.verdict for r in whole for t in r.transitions if isinstance(t, InteractionEnded)] == ["taken"]
+
+
+def _without_bands(state: bytes) -> bytes:
+    """`state` as saved before the margin bands existed: no `wide` images, no arm_seen_ts or relit."""
+    with np.load(io.BytesIO(state), allow_pickle=False) as archive:
+        arrays = {name: archive[name] for name in archive.files if "_w" not in name}
+    header = json.loads(arrays["header"].tobytes())
+    for roi in header["rois"]:
+        del roi["wide"]
+        for slot in ("cand", "current"):
+            if roi[slot] is not None:
+                del roi[slot]["arm_seen_ts"], roi[slot]["relit"]
+    arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+    out = io.BytesIO()
+    np.savez_compressed(out, **arrays)
+    return out.getvalue()
+
+
+def test_a_state_saved_before_the_margin_bands_still_loads_and_decides(held) -> None:
+    first = DeviceAnalyzer(ROIS)
+    feed_all(first, held[:12])
+    restored = DeviceAnalyzer.from_state(_without_bands(first.to_state()), ROIS)
+    assert restored.trackers[1].state == "active" and restored.trackers[1].pre_wide is None
+    ended = [t for r in feed_all(restored, held[12:]) for t in r.transitions if isinstance(t, InteractionEnded)]
+    assert [e.roi_id for e in ended] == [1]

@@ -6,10 +6,11 @@ from dataclasses import replace
 
 import pytest
 
-from shelf_scenes import ITEMS, Frame, Sequence, reach_sequence, roi_around, uniform_times
+from shelf_scenes import ITEMS, Arm, Frame, Sequence, reach_sequence, roi_around, uniform_times
 from storewatch.analysis.decode import decode_gray
 from storewatch.analysis.device_analyzer import DeviceAnalyzer, FrameResult, RoiSpec
 from storewatch.analysis.thresholds import Thresholds
+from storewatch.analysis.tracker import HOLD_SECONDS
 from storewatch.analysis.transitions import (
     InteractionCancelled, InteractionEnded, InteractionStarted, LightingChange)
 
@@ -115,14 +116,62 @@ def test_irregular_timing_baseline_then_burst(take: Sequence) -> None:
     assert times[8] <= ended.start_ts <= times[10]
 
 
-def test_activity_within_the_merge_gap_continues_the_same_interaction() -> None:
+@pytest.fixture(scope="module")
+def touch_then_take() -> Sequence:
+    """A touch, 3 s of settled shelf with nobody in view, then a take of the same item."""
     first = reach_sequence(2, "touch", after=6)
     second = reach_sequence(2, "take", idle=0)
     frames = first.frames + second.frames
-    seq = Sequence(frames, uniform_times(len(frames)), jpegs=first.jpegs + second.jpegs)
-    results = run(seq, [RoiSpec(1, TOP_MIDDLE)])
+    return Sequence(frames, uniform_times(len(frames)), jpegs=first.jpegs + second.jpegs)
+
+
+def test_activity_within_the_merge_gap_continues_the_same_interaction(touch_then_take: Sequence) -> None:
+    thr = Thresholds.from_overrides({"merge_gap_seconds": 5.0})
+    results = run(touch_then_take, [RoiSpec(1, TOP_MIDDLE, thr)])
     (ended,) = events(results, InteractionEnded)
     assert ended.decision.changed
+
+
+def test_two_visits_apart_by_a_settled_shelf_are_two_interactions(touch_then_take: Sequence) -> None:
+    results = run(touch_then_take, [RoiSpec(1, TOP_MIDDLE)])
+    touched, taken = events(results, InteractionEnded)
+    assert (touched.decision.verdict, taken.decision.verdict) == ("unchanged", "taken")
+    # the take's Before is the settled shelf after the touch, before the second arm shows (frame 21)
+    assert touched.post_frame_id <= taken.pre_frame_id < 21 and not taken.forced
+
+
+def held_reach(item: int, hold: int, idle: int = 8, after: int = 20) -> Sequence:
+    """An arm from the top reaches `item`, rests still on it for `hold` frames (0.5 s each), takes it and leaves."""
+    x0, y0, x1, y1 = ITEMS[item].box
+    target = ((x0 + x1) / 2, (y0 + y1) / 2)
+    arm = lambda p: Arm("top", (target[0], target[1] * p))  # noqa: E731
+    frames = [Frame()] * idle + [Frame(arm=arm(p)) for p in (0.35, 0.7)] + [Frame(arm=arm(1.0))] * hold
+    gone = frozenset([item])
+    frames += [Frame(removed=gone, arm=arm(p)) for p in (1.0, 0.7, 0.35)] + [Frame(removed=gone)] * after
+    return Sequence(frames, uniform_times(len(frames))).render()
+
+
+def test_a_hand_resting_still_neither_ends_the_interaction_nor_is_decided_on() -> None:
+    idle, hold = 8, 16  # 8 s without motion: well past quiet_seconds
+    results = run(held_reach(2, hold, idle), [RoiSpec(1, TOP_MIDDLE)])
+    (ended,) = events(results, InteractionEnded)
+    left = idle + 2 + hold + 3  # the first frame with no arm in view
+    assert ended.pre_frame_id < idle and ended.post_frame_id >= left
+    assert ended.decision.verdict == "taken" and not ended.forced
+
+
+def test_a_still_change_reaching_out_of_the_roi_is_decided_after_the_longest_hold() -> None:
+    # An arm that never leaves (or a bag left across the ROI's border) does not keep it open forever.
+    longest = Thresholds().quiet_seconds + HOLD_SECONDS
+    hold = int(2 * longest) + 6
+    seq = held_reach(2, hold, after=0)
+    frames = 10 + hold  # up to the end of the hold: the arm never leaves
+    analyzer = DeviceAnalyzer([RoiSpec(1, TOP_MIDDLE)])
+    states = [analyzer.feed(decode_gray(j), ts, i) and analyzer.trackers[1].state
+              for i, (j, ts) in enumerate(zip(seq.jpegs[:frames], seq.times[:frames]))]
+    assert "active" in states
+    settled = seq.times[states.index("settled")] - seq.times[10]  # since the arm stopped
+    assert longest - 1.0 <= settled <= longest + 1.0
 
 
 def test_interaction_longer_than_max_duration_is_forced_closed() -> None:

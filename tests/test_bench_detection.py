@@ -20,13 +20,15 @@ from storewatch.camera import scenarios
 SIZE = (640, 480)  # small frames keep the render cheap; the analysis sees 320x240 either way
 RUNS = (("take", 2.0), ("across-shelves", 5.0), ("two-visits", 5.0), ("hand-rests", 2.0), ("lights-switch", 2.0))
 
-# Issue 12's analysis (commit dcc79b2) on RUNS: the BEFORE. The redesign must raise these to
-# what it reaches (never lower them), up to the targets in the docstring.
+# Issue 12's analysis (commit dcc79b2) on RUNS was the BEFORE: visits 3, wrong verdicts 2,
+# pictures with a hand 2, events per visit 1.67. Raised to what the analysis reaches with the
+# arm test (an ROI settles only when no change runs in from outside it) and a 2 s merge gap;
+# never lower these, raise them up to the targets in the docstring.
 FLOOR = {
-    "visits_found": 3,  # of 5 expected: the 2 fps take is missed, the two visits merge into one
-    "wrong_verdicts": 2,  # at most: the missed 2 fps take, and the take lost when the two visits merge
-    "pictures_with_hand": 2,  # at most: the resting hand is in the Before and After pictures
-    "events_per_visit": 1.67,  # at most: the arm across shelves makes two events
+    "visits_found": 4,  # of 5 expected: the 2 fps take is still missed
+    "wrong_verdicts": 1,  # at most: the missed 2 fps take
+    "pictures_with_hand": 0,  # at most: the resting hand is waited out, Before and After are clean
+    "events_per_visit": 1.25,  # at most: the arm across shelves still makes two events
     "untouched_roi_events": 0,  # at most
 }
 

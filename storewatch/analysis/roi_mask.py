@@ -9,9 +9,11 @@ from typing import Sequence
 import numpy as np
 from PIL import Image, ImageDraw
 
-from storewatch.analysis.scoring import CELL, cell_mean
+from storewatch.analysis.scoring import CELL, cell_mean, grid_shape
 
 Polygon = Sequence[tuple[float, float]]
+# Cells of surroundings around an ROI's crop in which an arm reaching into it is seen.
+MARGIN_CELLS = 2
 
 
 def polygon_mask(polygon: Polygon, shape: tuple[int, int]) -> np.ndarray:
@@ -60,6 +62,30 @@ class RoiGrid:
     def crop(self, img: np.ndarray) -> np.ndarray:
         r0, c0, r1, c1 = self.cells
         return img[r0 * CELL: r1 * CELL, c0 * CELL: c1 * CELL]
+
+    def wide_cells(self) -> tuple[int, int, int, int]:
+        """`cells` widened by MARGIN_CELLS on every side, within the frame."""
+        rows, cols = grid_shape(self.frame_shape)
+        r0, c0, r1, c1 = self.cells
+        return (max(0, r0 - MARGIN_CELLS), max(0, c0 - MARGIN_CELLS),
+                min(rows, r1 + MARGIN_CELLS), min(cols, c1 + MARGIN_CELLS))
+
+    def wide_crop(self, img: np.ndarray) -> np.ndarray:
+        """The crop with its margin band: what an arm reaching into the ROI passes through."""
+        r0, c0, r1, c1 = self.wide_cells()
+        return img[r0 * CELL: r1 * CELL, c0 * CELL: c1 * CELL]
+
+    def wide_inside(self) -> np.ndarray:
+        """Boolean cell grid of the wide crop: True for the ROI's own cells, False for the band.
+
+        A border cell mostly outside the polygon belongs to the band: what stands just
+        beyond the ROI (the foot of an item on the shelf above) must not count as inside.
+        """
+        w0, wc0, w1, wc1 = self.wide_cells()
+        r0, c0, r1, c1 = self.cells
+        inside = np.zeros((w1 - w0, wc1 - wc0), dtype=bool)
+        inside[r0 - w0: r1 - w0, c0 - wc0: c1 - wc0] = self.weights >= 0.5
+        return inside
 
     def normalized_box(self, row0: int, col0: int, row1: int, col1: int) -> tuple[float, float, float, float]:
         """Frame-normalized (x0, y0, x1, y1) of a cell range given relative to the crop."""

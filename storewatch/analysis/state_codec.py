@@ -16,10 +16,14 @@ from typing import Any
 import numpy as np
 
 from storewatch.analysis.inventory import InventoryDecision
+from storewatch.analysis.scoring import CELL
 from storewatch.analysis.tracker import RoiTracker, _Image, _Interaction
 
 VERSION = 1
 _IMAGE_SLOTS = ("ref", "prev", "pre")
+# The same frames with their margin band (see RoiGrid.wide_crop); a state saved before
+# they existed has none, and its tracker settles without the arm test until its next reference.
+_WIDE_SLOTS = {"ref": "ref_wide", "pre": "pre_wide"}
 
 
 class StateError(ValueError):
@@ -81,10 +85,16 @@ def _encode_tracker(roi: Any, t: RoiTracker, arrays: dict[str, np.ndarray]) -> d
         if img is not None:
             images[slot] = img.frame_id
             arrays.setdefault(f"roi{t.roi_id}_f{img.frame_id}", img.pixels)
+    wide = {}
+    for slot, attr in _WIDE_SLOTS.items():
+        img, pixels = getattr(t, slot), getattr(t, attr)
+        if img is not None and pixels is not None:
+            wide[slot] = img.frame_id
+            arrays.setdefault(f"roi{t.roi_id}_w{img.frame_id}", _band_only(t.grid, pixels))
     return {
         "id": t.roi_id, "polygon": [list(p) for p in roi.polygon], "thresholds": roi.thresholds.to_dict(),
         "state": t.state, "stable_since": t.stable_since, "refreshed_ts": t.refreshed_ts,
-        "settled_frame_id": t.settled_frame_id, "cand_count": t.cand_count, "images": images,
+        "settled_frame_id": t.settled_frame_id, "cand_count": t.cand_count, "images": images, "wide": wide,
         "cand": _encode_interaction(t.cand), "current": _encode_interaction(t.current),
     }
 
@@ -92,6 +102,8 @@ def _encode_tracker(roi: Any, t: RoiTracker, arrays: dict[str, np.ndarray]) -> d
 def _decode_tracker(t: RoiTracker, saved: dict, arrays: dict[str, np.ndarray]) -> None:
     for slot, frame_id in saved["images"].items():
         setattr(t, slot, _Image(arrays[f"roi{t.roi_id}_f{frame_id}"], frame_id))
+    for slot, frame_id in saved.get("wide", {}).items():
+        setattr(t, _WIDE_SLOTS[slot], _with_crop(t.grid, arrays[f"roi{t.roi_id}_w{frame_id}"], getattr(t, slot)))
     t.state = saved["state"]
     t.stable_since = saved["stable_since"]
     t.refreshed_ts = saved["refreshed_ts"]
@@ -99,6 +111,26 @@ def _decode_tracker(t: RoiTracker, saved: dict, arrays: dict[str, np.ndarray]) -
     t.cand_count = saved["cand_count"]
     t.cand = _decode_interaction(saved["cand"])
     t.current = _decode_interaction(saved["current"])
+
+
+def _inner(grid: Any) -> tuple[slice, slice]:
+    """Where the ROI's own crop lies in its wide crop (pixels)."""
+    w0, wc0, _, _ = grid.wide_cells()
+    r0, c0, r1, c1 = grid.cells
+    return slice((r0 - w0) * CELL, (r1 - w0) * CELL), slice((c0 - wc0) * CELL, (c1 - wc0) * CELL)
+
+
+def _band_only(grid: Any, wide: np.ndarray) -> np.ndarray:
+    """A wide crop with the ROI's crop zeroed: those pixels are saved already (its frame's crop)."""
+    band = wide.copy()
+    band[_inner(grid)] = 0
+    return band
+
+
+def _with_crop(grid: Any, band: np.ndarray, img: _Image) -> np.ndarray:
+    wide = band.copy()
+    wide[_inner(grid)] = img.pixels
+    return wide
 
 
 def _encode_interaction(i: _Interaction | None) -> dict | None:

@@ -20,7 +20,9 @@ class Thresholds:
     min_active_frames: int = 2
     quiet_seconds: float = 2.0
     max_duration_seconds: float = 300.0
-    merge_gap_seconds: float = 5.0
+    # Short: a hand held still no longer settles an ROI (tracker.arm_reaches_in), so presence, not
+    # this timer, keeps a visit open, and two visits a few seconds apart stay two.
+    merge_gap_seconds: float = 2.0
     reference_refresh_seconds: float = 10.0
     cell_change: float = 0.5
     change_threshold: float = 0.5

@@ -7,6 +7,15 @@ quiet_seconds settles one; a permanent change such as a taken box does not keep
 an interaction open). After settling, new activity within merge_gap_seconds
 continues the same interaction; otherwise it closes with the inventory decision of
 the pre image against the first settled frame after it.
+
+Quiet is not enough to settle while an arm is in the ROI: a hand held still must
+neither end the interaction nor be decided on. An arm is connected -- its change
+against the clean pre image runs through the ROI's border into the band just outside
+it -- while a taken, placed or moved item leaves a change enclosed in the ROI. That
+test runs only when the ROI is about to settle (not every frame), and holds the
+settling back for at most HOLD_SECONDS of stillness (a bag left across the border
+is decided then). After a lighting change during the interaction the pre image no
+longer matches the light, so the test is skipped and quiet alone settles, as before.
 """
 
 from __future__ import annotations
@@ -24,6 +33,8 @@ from storewatch.analysis.transitions import (
     InteractionCancelled, InteractionEnded, InteractionStarted, Transition)
 
 WARMING, IDLE, ACTIVE, SETTLED = "warming", "idle", "active", "settled"
+HOLD_SECONDS = 10.0  # longest stillness, beyond quiet_seconds, that an arm in view holds off settling
+ARM_RECHECK_SECONDS = 1.0  # while an arm is held still, look again at most this often
 
 
 @dataclass
@@ -37,6 +48,8 @@ class _Interaction:
     settled_ts: float | None = None
     post_frame_id: int | None = None
     decision: InventoryDecision | None = None
+    arm_seen_ts: float | None = None  # when an arm was last found reaching in while quiet
+    relit: bool = False  # the lighting changed since it started: pre no longer shows the arm test's light
 
 
 class _Image:
@@ -60,6 +73,11 @@ class RoiTracker:
         self.ref: _Image | None = None
         self.prev: _Image | None = None
         self.pre: _Image | None = None
+        # ref and pre with their margin band (uint8 pixels of grid.wide_crop), for the arm test;
+        # None in a state saved before the band existed, which then settles without it.
+        self.ref_wide: np.ndarray | None = None
+        self.pre_wide: np.ndarray | None = None
+        self._frame: np.ndarray | None = None  # the frame being fed
         self.stable_since: float | None = None
         self.refreshed_ts: float | None = None
         self.settled_frame_id: int | None = None
@@ -79,9 +97,11 @@ class RoiTracker:
         img = _Image(np.ascontiguousarray(self.grid.crop(frame)), frame_id)
         motion = None if self.prev is None else self._score(self.prev, img)
         events: list[Transition] = []
+        self._frame = frame
         handler = {WARMING: self._warming, IDLE: self._idle, ACTIVE: self._active, SETTLED: self._settled}[self.state]
         score = handler(img, motion, ts, light, events)
         self.prev = img
+        self._frame = None
         return score, events
 
     def _score(self, ref: _Image, img: _Image) -> float:
@@ -98,7 +118,13 @@ class RoiTracker:
         self.ref = img
         return 0.0
 
-    def _settle_reference(self, img: _Image, ts: float) -> None:
+    def _wide(self) -> np.ndarray:
+        return np.array(self.grid.wide_crop(self._frame), dtype=np.uint8, copy=True)
+
+    def _settle_reference(self, img: _Image, ts: float, fed: bool = True) -> None:
+        """`img` becomes the reference; `fed`: it is the frame being fed (else: the current ref)."""
+        if fed:
+            self.ref_wide = self._wide()
         self.ref = img
         self.refreshed_ts = ts
         self.settled_frame_id = img.frame_id
@@ -126,7 +152,7 @@ class RoiTracker:
     def _candidate(self, img: _Image, change: float, ts: float) -> bool:
         """Count one frame above start_threshold; True once there are enough in a row."""
         if self.cand_count == 0:
-            self.pre = self.ref
+            self.pre, self.pre_wide = self.ref, self.ref_wide
             self.cand = _Interaction(ts, img.frame_id, self.pre.frame_id, change, img.frame_id, ts)
         elif change > self.cand.peak_score:
             self.cand.peak_score, self.cand.peak_frame_id = change, img.frame_id
@@ -143,6 +169,7 @@ class RoiTracker:
             self.state, self.current, self.pre = IDLE, None, None
             return change
         if light.lighting:
+            cur.relit = True
             return change
         if change > cur.peak_score:
             cur.peak_score, cur.peak_frame_id = change, img.frame_id
@@ -154,10 +181,13 @@ class RoiTracker:
         elif motion is not None and motion >= self.thr.end_threshold:
             cur.last_active_ts = ts
         elif ts - cur.last_active_ts >= self.thr.quiet_seconds:
+            if ts - cur.last_active_ts < self.thr.quiet_seconds + HOLD_SECONDS and self._arm_held(cur, ts):
+                return change
             cur.decision = self._decide(img)
             cur.settled_ts, cur.post_frame_id = ts, img.frame_id
+            cur.arm_seen_ts = None
             self.state = SETTLED
-            self.ref = img
+            self.ref, self.ref_wide = img, self._wide()
             self.cand_count, self.cand = 0, None
         return change
 
@@ -166,11 +196,11 @@ class RoiTracker:
         cur = self.current
         if ts - cur.settled_ts > self.thr.merge_gap_seconds:
             self._close(events, forced=False)
-            self._settle_reference(self.ref, cur.settled_ts)
+            self._settle_reference(self.ref, cur.settled_ts, fed=False)
             return self._idle(img, motion, ts, light, events)
         change = self._score(self.ref, img)
         if light.rebase:
-            self.ref = img
+            self.ref, self.ref_wide = img, self._wide()
         if light.lighting or change < self.thr.start_threshold:
             self.cand_count, self.cand = 0, None
             return change
@@ -184,6 +214,20 @@ class RoiTracker:
             self.cand_count, self.cand = 0, None
         return change
 
+    def _arm_held(self, cur: _Interaction, ts: float) -> bool:
+        """Is an arm still reaching in (seen lately, or now)? Then the ROI must not settle yet."""
+        if cur.arm_seen_ts is not None and ts - cur.arm_seen_ts < ARM_RECHECK_SECONDS:
+            return True
+        if self.pre_wide is None or self._frame is None or cur.relit:
+            return False
+        inside = self.grid.wide_inside()
+        if self.pre_wide.shape != (inside.shape[0] * scoring.CELL, inside.shape[1] * scoring.CELL):
+            return False
+        if arm_reaches_in(self.pre_wide, self.grid.wide_crop(self._frame), inside, self.thr):
+            cur.arm_seen_ts = ts
+            return True
+        return False
+
     def _decide(self, img: _Image) -> InventoryDecision:
         return decide_in_grid(self.pre.f32, img.f32, self.grid, self.thr)
 
@@ -193,4 +237,38 @@ class RoiTracker:
             self.roi_id, cur.start_ts, cur.last_active_ts, cur.peak_score, cur.peak_frame_id,
             cur.pre_frame_id, cur.post_frame_id, cur.decision, forced))
         self.state = IDLE
-        self.current, self.pre = None, None
+        self.current, self.pre, self.pre_wide = None, None, None
+
+
+def arm_reaches_in(pre: np.ndarray, now: np.ndarray, inside: np.ndarray, thr: Thresholds) -> bool:
+    """Does the change from `pre` to `now` (wide crops) run from outside the band into the ROI?
+
+    `inside` marks the ROI's cells in the wide crop's cell grid. True when one connected
+    (8-neighbour) region of changed cells holds both an ROI cell and a band cell on the
+    wide crop's outer edge: something reaching in from beyond the margin, as an arm
+    does. An item's gap, even one at the ROI's border (the foot of a taken bottle on
+    the shelf board), stays within the ROI and the first cells of the band.
+    """
+    a, b = pre.astype(np.float32), now.astype(np.float32)
+    everywhere = np.ones(inside.shape, np.float32)
+    diff = scoring.compare(a, scoring.cell_stats(a), b, scoring.cell_stats(b), everywhere, thr)
+    changed = scoring.changed_cells(diff, thr.cell_change)
+    edge = np.zeros_like(changed)
+    edge[[0, -1], :] = True
+    edge[:, [0, -1]] = True
+    if not (changed & inside).any():
+        return False
+    # Flood the changed cells from the band's outer edge (8-neighbour); the grid is small.
+    todo = [tuple(cell) for cell in np.argwhere(changed & edge & ~inside)]
+    seen = set(todo)
+    rows, cols = changed.shape
+    while todo:
+        r, c = todo.pop()
+        if inside[r, c]:
+            return True
+        for nr in (r - 1, r, r + 1):
+            for nc in (c - 1, c, c + 1):
+                if 0 <= nr < rows and 0 <= nc < cols and changed[nr, nc] and (nr, nc) not in seen:
+                    seen.add((nr, nc))
+                    todo.append((nr, nc))
+    return False
