@@ -34,6 +34,31 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@contextlib.contextmanager
+def in_process_server(appliance: Appliance) -> Iterator[tuple[str, object]]:
+    """A real uvicorn in this process, for tests that flip the app's state or break the disk
+    under it; yields the base URL and the Starlette app."""
+    import threading
+
+    import uvicorn
+
+    from storewatch.server.app import create_app
+
+    app = create_app(appliance)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        yield f"http://127.0.0.1:{port}", app
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
 def make_jpeg(width: int = 64, height: int = 48, quality: int = 85, seed: int = 0) -> bytes:
     """A real JPEG with some texture, different for every seed."""
     rng = np.random.default_rng(seed)

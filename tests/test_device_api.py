@@ -500,31 +500,17 @@ def test_a_restart_keeps_everything_and_cleans_crash_leftovers(data_dir):
 
 def test_while_shutting_down_ingest_answers_503_with_retry_after(appliance):
     """The 503 path, on a real uvicorn in this process so the test can flip the switch."""
-    import uvicorn
-
-    from conftest import free_port
-    from storewatch.server.app import create_app
+    from conftest import in_process_server
 
     device_id, token = appliance.devices.add("cam")
-    app = create_app(appliance)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.02)
+    with in_process_server(appliance) as (url, app):
         app.state.stopping = True
-        answer = httpx.post(f"http://127.0.0.1:{port}{FRAME}", headers={"Authorization": f"Bearer {token}"},
+        answer = httpx.post(f"{url}{FRAME}", headers={"Authorization": f"Bearer {token}"},
                             files={"meta": (None, json.dumps(meta_for(device_id, 1))),
                                    "image": ("f.jpg", make_jpeg(), "image/jpeg")})
         assert_error(answer, 503, "shutting_down")
         assert answer.headers["retry-after"]
         assert appliance.captures.list(device_id) == []
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 def test_every_rejection_is_counted_by_reason_and_survives_a_restart(data_dir):

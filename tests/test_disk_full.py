@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import hashlib
 import json
 import os
 import subprocess
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +17,7 @@ import pytest
 from storewatch import contract
 from storewatch.appliance import Appliance
 from storewatch.retention import emergency_free, last_runs
-from conftest import capture_ts, make_jpeg, start_live_server
+from conftest import capture_ts, in_process_server, make_jpeg, start_live_server
 from mounts import read_only, unmount
 
 MiB = 1024 * 1024
@@ -229,28 +226,6 @@ class _FailingOs:
         return getattr(os, name)
 
 
-@contextlib.contextmanager
-def in_process_server(appliance: Appliance) -> Iterator[str]:
-    """A real uvicorn in this process, so the test can break the disk under it."""
-    import uvicorn
-
-    from conftest import free_port
-    from storewatch.server.app import create_app
-
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(appliance), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.02)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-
-
 @pytest.mark.parametrize("code,reason", [(errno.EIO, "io_error"), (errno.EROFS, "read_only")])
 def test_a_failing_image_write_gives_503_storage_unavailable(appliance: Appliance, monkeypatch: pytest.MonkeyPatch,
                                                             code: int, reason: str) -> None:
@@ -258,7 +233,7 @@ def test_a_failing_image_write_gives_503_storage_unavailable(appliance: Applianc
 
     device_id, token = appliance.devices.add("cam")
     admin = {"Authorization": f"Bearer {appliance.admins.create_token()}"}
-    with in_process_server(appliance) as url:
+    with in_process_server(appliance) as (url, _):
         monkeypatch.setattr(storage, "os", _FailingOs(code))
         assert_storage_unavailable(post(url, token, device_id, 0, make_jpeg()))
         monkeypatch.undo()
@@ -316,7 +291,7 @@ def test_a_failing_database_write_gives_503_storage_unavailable(data_dir: Path, 
         device_id, token = appliance.devices.add("cam")
         device = {"Authorization": f"Bearer {token}"}
         beat = {"device_id": device_id, "ts": contract.format_timestamp(contract.utc_now())}
-        with in_process_server(appliance) as url:
+        with in_process_server(appliance) as (url, _):
             failing_vfs.failing = True
             assert_storage_unavailable(post(url, token, device_id, 0, make_jpeg()))
             assert_storage_unavailable(httpx.post(url + contract.HEARTBEAT_PATH, json=beat, headers=device))
