@@ -64,10 +64,13 @@ def read(data_dir: Path) -> CameraState | None:
 
 
 def report(data_dir: Path, now: datetime | None = None) -> dict[str, Any] | None:
-    """The state for people and the admin API: the recorded fields, `retry_in_s` and `summary`."""
+    """The recorded state for people and the admin API (see `describe`), None if none is."""
     state = read(data_dir)
-    if state is None:
-        return None
+    return None if state is None else describe(state, now)
+
+
+def describe(state: CameraState, now: datetime | None = None) -> dict[str, Any]:
+    """A state's fields with `retry_in_s` and `summary`; a state whose process is gone reads as stopped."""
     now = now or contract.utc_now()
     shown: dict[str, Any] = asdict(state)
     if state.state not in (STOPPED, FINISHED) and not _alive(state.pid):

@@ -7,11 +7,14 @@ import threading
 import time
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from storewatch import camera_state, contract
 from storewatch.appliance import Appliance
 from storewatch.camera_state import FAILED, FINISHED, RUNNING, STARTING, STOPPED, CameraState
+
+if TYPE_CHECKING:
+    from storewatch.camera.uploader import Backoff
 
 log = logging.getLogger("storewatch.run")
 
@@ -63,7 +66,7 @@ class BuiltinCamera:
     name = "camera"
 
     def __init__(self, appliance: Appliance, source_spec: str, server_url: str,
-                 source_options: dict[str, Any] | None = None, backoff: Any = None,
+                 source_options: dict[str, Any] | None = None, backoff: Backoff | None = None,
                  board_model_file: Path | None = None, stall_limit_s: float = STALL_LIMIT_S) -> None:
         from storewatch.camera.sd_notify import Notifier
         from storewatch.camera.uploader import Backoff
@@ -99,7 +102,6 @@ class BuiltinCamera:
     # --- the supervisor thread -------------------------------------------------------------
 
     def _supervise(self, device: dict, new: bool) -> None:
-        attempt = 0
         self._rois_pending = new
         while not self._stop.is_set():
             started = time.monotonic()
@@ -112,13 +114,11 @@ class BuiltinCamera:
                 return
             if time.monotonic() - started >= HEALTHY_AFTER_S:
                 self.backoff.reset()
-                attempt = 0
             delay = self.backoff.next_delay()
             retry_at = contract.format_timestamp(contract.utc_now() + timedelta(seconds=delay))
             log.error("camera failed (%s): %s; trying again in %.0f s", type(error).__name__, error, delay)
             self._record(CameraState(FAILED, self.source_spec, message=str(error), error_kind=type(error).__name__,
-                                     next_step=error.next_step, attempt=attempt + 1, retry_at=retry_at))
-            attempt += 1
+                                     next_step=error.next_step, attempt=self.backoff.attempt, retry_at=retry_at))
             if self._stop.wait(delay):
                 break
         self._record(CameraState(STOPPED, self.source_spec))
@@ -178,8 +178,7 @@ class BuiltinCamera:
             camera_state.write(self.appliance.data_dir, state)
         except OSError as exc:  # a full or read-only disk must not end the camera's retries
             log.warning("could not record the camera state: %s", exc)
-        summary = camera_state.report(self.appliance.data_dir)
-        self.notifier.status(f"camera: {summary['summary'] if summary else state.state}")
+        self.notifier.status(f"camera: {camera_state.describe(state)['summary']}")
 
     def _add_starter_rois(self, device_id: str) -> None:
         """A newcomer on the simulated shelf sees events without drawing anything first."""
