@@ -94,7 +94,7 @@ class CaptureStore:
 
     def is_stored(self, device_id: str, seq: int, jpeg: bytes) -> bool:
         """Whether exactly this frame (same device, seq and bytes) is already stored."""
-        row = self.db.query_one("SELECT sha256 FROM captures WHERE device_id = ? AND seq = ?", (device_id, seq))
+        row = self.find(device_id, seq)
         return row is not None and row["sha256"] == hashlib.sha256(jpeg).hexdigest()
 
     def store(self, meta: dict[str, Any], jpeg: bytes) -> StoredFrame:

@@ -9,7 +9,6 @@ most a few hashes at once.
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import threading
 import time
@@ -25,6 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from storewatch.admins import SESSION_LIFETIME, Admins, TokenState, csrf_matches
 from storewatch.credentials import SLOW_HASHES, HashGate
+from storewatch.server import connections
 from storewatch.server.errors import ApiError, error_response
 from storewatch.server.json_body import read_json_object
 
@@ -126,17 +126,8 @@ class Refusal:
 
 
 def client_key(request: Request) -> str:
-    """The limiter's idea of a client: its IPv4 address, or its IPv6 /64 (one host holds a whole /64)."""
-    host = request.client.host if request.client else "unknown"
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return host
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped:
-            return str(address.ipv4_mapped)
-        return str(ipaddress.IPv6Network((address, 64), strict=False))
-    return str(address)
+    """The limiter's idea of a client: the one the connection caps count (its /64 for IPv6)."""
+    return connections.client_key(request.client.host if request.client else "unknown")
 
 
 async def check_secret(request: Request, check: Callable[[], bool]) -> bool:

@@ -173,7 +173,7 @@ def _heartbeat(request: Request, body: bytes, caller: Caller) -> dict[str, str]:
         raise ApiError(422, "validation_failed", "Some heartbeat fields are missing or invalid.",
                        exc.details) from None
     appliance.devices.record_heartbeat(device["id"], beat)
-    now = contract.utc_now()
+    now = request.app.state.clock()  # the same clock as the capture window
     mode, version, _ = appliance.devices.current_mode(device["id"], now)
     return {"config_version": version, "mode": mode, "server_time": contract.format_timestamp(now)}
 
@@ -196,7 +196,7 @@ def _device_config(request: Request) -> Response:
                        [{"field": "device_id", "message": "is required"}])
     require_same_device(device, claimed, "query")
     appliance.devices.record_config_fetch(device["id"])
-    config = appliance.devices.config(device["id"], contract.utc_now())
+    config = appliance.devices.config(device["id"], request.app.state.clock())
     # The ETag versions the settings the device applies. server_time and last_seq are
     # readings that change at every call and every frame without a new config_version, so a
     # 304 (no body) still means "nothing to apply"; it carries the clock in its Date header,
