@@ -76,7 +76,7 @@ def compare(ref: np.ndarray, ref_stats: CellStats, img: np.ndarray, img_stats: C
     bright_ok = (lit_r | lit_i) & (weights > 0)
     eps = max(thr.dark_level, 1.0)  # keeps noise in near-black cells from looking like big ratios
     log_ratio = np.log((img_stats.mean + eps) / (ref_stats.mean + eps))
-    gain = _common_gain(log_ratio, struct_ok & (d_struct < _PRESERVED) & (weights > 0), bright_ok)
+    gain = common_gain(log_ratio, struct_ok & (d_struct < _PRESERVED) & (weights > 0), bright_ok)
     d_bright = (np.abs(log_ratio - gain) > thr.brightness_change).astype(np.float32)
     d = np.where(struct_ok, np.maximum(d_struct, d_bright), np.where(bright_ok, d_bright, 0.0))
     return CellDiff(d.astype(np.float32), struct_ok | bright_ok)
@@ -96,7 +96,7 @@ def structure_judgeable(a: CellStats, b: CellStats, dark_level: float) -> np.nda
     return (a.mean > dark_level) & (b.mean > dark_level) & (a.mean < _SATURATED) & (b.mean < _SATURATED)
 
 
-def _common_gain(log_ratio: np.ndarray, preserved: np.ndarray, lit: np.ndarray) -> float:
+def common_gain(log_ratio: np.ndarray, preserved: np.ndarray, lit: np.ndarray) -> float:
     """The lighting change shared by the ROI: from cells whose structure held, else all lit cells."""
     if np.count_nonzero(preserved) >= 3:
         return float(np.median(log_ratio[preserved]))

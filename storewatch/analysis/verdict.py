@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from storewatch.analysis.scoring import CELL, cell_mean
+from storewatch.analysis.scoring import CELL, cell_mean, common_gain
 
 TAKEN, PLACED, MOVED, UNCHANGED = "taken", "placed", "moved", "unchanged"
 VERDICTS = (TAKEN, PLACED, MOVED, UNCHANGED)
@@ -57,18 +57,16 @@ def classify(pre: np.ndarray, post: np.ndarray, changed: np.ndarray, weights: np
         return TAKEN
     if balance >= _BALANCED:
         return PLACED
-    return _by_background(pre, post, pixels, changed, weights)
+    return _by_background(pre, post, pixels, changed, weights, balance)
 
 
 def _common_gain(pre: np.ndarray, post: np.ndarray, changed: np.ndarray, weights: np.ndarray) -> float:
     """The ROI's brightness ratio post/pre over the cells that did not change (else all cells)."""
     m_pre, m_post = cell_mean(pre), cell_mean(post)
     lit = (m_pre > 8.0) & (m_post > 8.0) & (weights > 0)
-    still = lit & ~changed
-    cells = still if np.count_nonzero(still) >= 3 else lit
-    if not cells.any():
-        return 1.0
-    return float(np.exp(np.median(np.log(m_post[cells] / m_pre[cells]))))
+    with np.errstate(divide="ignore", invalid="ignore"):  # unlit cells are never chosen
+        log_ratio = np.log(m_post / m_pre)
+    return float(np.exp(common_gain(log_ratio, lit & ~changed, lit)))
 
 
 def _pixel_mask(cells: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -101,11 +99,11 @@ def _mix_distance(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _by_background(pre: np.ndarray, post: np.ndarray, pixels: np.ndarray, changed: np.ndarray,
-                   weights: np.ndarray) -> str:
+                   weights: np.ndarray, balance: float) -> str:
     """Both sides equally structured: the side more like the unchanged rest of the ROI is the empty one."""
     rest = _pixel_mask(~changed & (weights > 0.5), pre.shape)
     if np.count_nonzero(rest) < CELL * CELL:
-        return TAKEN if _energy_balance(pre, post, changed) < 0 else PLACED
+        return TAKEN if balance < 0 else PLACED
     background = np.concatenate([pre[rest], post[rest]])
     pre_gap = _mix_distance(pre[pixels], background)
     post_gap = _mix_distance(post[pixels], background)

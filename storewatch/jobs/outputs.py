@@ -69,7 +69,7 @@ def _prepare_event(appliance: Appliance, device_id: str, ended: InteractionEnded
         decision="unknown" if decision is None else ("changed" if decision.changed else "unchanged"),
         decision_score=None if decision is None else decision.score,
         box=None if decision is None or decision.box is None else list(decision.box),
-        verdict=None if decision is None else decision.verdict,
+        verdict=ended.verdict,
         start_capture_id=start_capture if start_capture is not None else ended.pre_frame_id)
     originals = {}
     for kind, capture_id in (("pre", ended.pre_frame_id), ("peak", ended.peak_frame_id),
