@@ -63,4 +63,71 @@ class LightingChange:
     frame_id: int
 
 
-Transition = InteractionStarted | InteractionEnded | InteractionCancelled | LightingChange
+@dataclass(frozen=True)
+class LightingSettled:
+    """The lighting change that started at `start_ts` is over: the scene is steady again.
+
+    `before_frame_id` is the last frame before it began, `after_frame_id` the first
+    steady frame after it (the lighting event's Before and After pictures).
+    """
+
+    start_ts: float
+    ts: float
+    before_frame_id: int | None
+    after_frame_id: int
+
+
+@dataclass(frozen=True)
+class VisitStarted:
+    """Something became active in the device's view: a visit began (device-wide)."""
+
+    ts: float
+    frame_id: int
+    roi_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class RoiOutcome:
+    """One ROI a visit touched, and its net result over the whole visit.
+
+    `decision` compares this ROI in the visit's clean Before with its clean After, so a
+    take and a return in one visit net to moved or unchanged. `start_ts`/`end_ts` are
+    this ROI's first and last active frames (they may differ from the visit's).
+    """
+
+    roi_id: int
+    start_ts: float
+    end_ts: float
+    peak_score: float
+    peak_frame_id: int
+    decision: InventoryDecision | None
+
+    @property
+    def verdict(self) -> str | None:
+        return None if self.decision is None else self.decision.verdict
+
+
+@dataclass(frozen=True)
+class VisitEnded:
+    """A visit is over: every touched ROI settled and nobody is in view.
+
+    `end_ts` is the last active frame's time, `ts`/`frame_id` the frame on which the
+    visit was found over (the event is written then). `pre_frame_id` is the clean Before
+    (the last frame in which every touched ROI was settled with nobody in it) and
+    `post_frame_id` the clean After (the first frame after all left and settled).
+    `forced`: it hit max_duration_seconds instead.
+    """
+
+    start_ts: float
+    start_frame_id: int
+    end_ts: float
+    ts: float
+    frame_id: int
+    pre_frame_id: int
+    post_frame_id: int
+    rois: tuple[RoiOutcome, ...]
+    forced: bool = False
+
+
+Transition = (InteractionStarted | InteractionEnded | InteractionCancelled | LightingChange | LightingSettled
+              | VisitStarted | VisitEnded)
