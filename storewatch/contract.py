@@ -25,6 +25,7 @@ DEVICE_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 MODES = ("baseline", "burst")
 MAX_SEQ = 2**63
 MIN_DIMENSION, MAX_DIMENSION = 16, 8192
+MIN_QUALITY, MAX_QUALITY = 1, 100
 HMAC_WINDOW_S = 300
 NONCE_MIN, NONCE_MAX = 16, 64
 # ASCII only: str.isdigit() and int() also take other scripts' digits ("²", "١٧٦٤"), and a
@@ -138,7 +139,7 @@ FRAME_META_RULES = (
     FieldRule("seq", int, required=True, minimum=0, maximum=MAX_SEQ - 1),
     FieldRule("width", int, required=True, minimum=MIN_DIMENSION, maximum=MAX_DIMENSION),
     FieldRule("height", int, required=True, minimum=MIN_DIMENSION, maximum=MAX_DIMENSION),
-    FieldRule("jpeg_quality", int, required=True, minimum=1, maximum=100),
+    FieldRule("jpeg_quality", int, required=True, minimum=MIN_QUALITY, maximum=MAX_QUALITY),
     FieldRule("rssi", int, minimum=-127, maximum=0),
     FieldRule("fw_version", str, max_length=64),
     FieldRule("notes", str, max_length=512),
@@ -160,6 +161,67 @@ HEARTBEAT_RULES = (
     FieldRule("fw_version", str, max_length=64),
     FieldRule("last_error", str, max_length=512),
 )
+
+
+# --- The device config's capture settings -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConfigField:
+    """One capture setting of GET /device/config: the one place for its type, default, bounds
+    and help. The appliance's per-device settings (settings.DEVICE_SETTINGS), the camera's
+    check of a config (camera.modes.clean_config) and the OpenAPI document are built from
+    CONFIG_FIELDS; tests/test_contract_config_table.py proves they agree.
+
+    `name` is the setting's name (CLI, admin API); `path` is where the config's JSON carries
+    it when that is not a top-level key of the same name.
+    """
+
+    name: str
+    kind: type  # int, float or bool
+    default: Any
+    minimum: float | None = None
+    maximum: float | None = None  # inclusive
+    help: str = ""
+    path: tuple[str, ...] = ()
+
+    @property
+    def json_path(self) -> tuple[str, ...]:
+        return self.path or (self.name,)
+
+    def accepts(self, value: Any) -> bool:
+        """Whether a decoded JSON value is of this field's type and inside its bounds."""
+        if self.kind is bool:
+            return isinstance(value, bool)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+            return False
+        if self.kind is int and not float(value).is_integer():
+            return False  # 70.5 is not a JPEG quality; 800.0 is a width
+        return ((self.minimum is None or value >= self.minimum)
+                and (self.maximum is None or value <= self.maximum))
+
+    def coerce(self, value: Any) -> Any:
+        """An accepted value in this field's own type (800.0 -> 800, 5 -> 5.0)."""
+        return self.kind(value)
+
+
+# The bounds are the appliance's: what an admin can set, so what a config carries. Size and
+# quality are the frame meta's own ranges: a frame taken at them must pass ingest.
+CONFIG_FIELDS = (
+    ConfigField("baseline_interval_s", float, 30.0, 0.1, 86400, "Seconds between frames when nothing happens."),
+    ConfigField("burst_interval_s", float, 0.5, 0.05, 60, "Seconds between frames during an interaction."),
+    ConfigField("burst_hold_s", float, 20.0, 1, 3600, "Burst continues this long after the last activity."),
+    ConfigField("jpeg_quality", int, 85, MIN_QUALITY, MAX_QUALITY, "JPEG quality the device encodes at."),
+    ConfigField("width", int, 1640, MIN_DIMENSION, MAX_DIMENSION, "Capture width in pixels."),
+    ConfigField("height", int, 1232, MIN_DIMENSION, MAX_DIMENSION, "Capture height in pixels."),
+    ConfigField("config_poll_interval_s", float, 10.0, 1, 3600, "How often the device polls its config."),
+    ConfigField("heartbeat_interval_s", float, 60.0, 5, 3600, "How often the device sends a heartbeat."),
+    ConfigField("motion_trigger_enabled", bool, True, help="Let the device go to burst on its own motion.",
+                path=("motion_trigger", "enabled")),
+    ConfigField("motion_threshold", float, 0.02, 0.0001, 1, "Fraction of ROI pixels that must change.",
+                path=("motion_trigger", "threshold")),
+)
+CONFIG_FIELD = {f.name: f for f in CONFIG_FIELDS}
 
 
 def validate(payload: Any, rules: tuple[FieldRule, ...]) -> dict[str, Any]:

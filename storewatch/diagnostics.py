@@ -58,8 +58,11 @@ class TestFrame:
     seconds: float
 
 
-def capture_one(spec: str, width: int = 1640, height: int = 1232, quality: int = 85) -> TestFrame:
-    """One frame from the named source, checked to be a decodable JPEG of the asked size."""
+def capture_one(spec: str, width: int = contract.CONFIG_FIELD["width"].default,
+                height: int = contract.CONFIG_FIELD["height"].default,
+                quality: int = contract.CONFIG_FIELD["jpeg_quality"].default) -> TestFrame:
+    """One frame from the named source, checked to be a decodable JPEG of the asked size
+    (by default the device config's)."""
     from storewatch.camera.source import open_source
     from storewatch.jpeg import inspect_jpeg
 

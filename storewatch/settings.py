@@ -2,8 +2,8 @@
 
 Two registries: appliance-wide settings (stored in the database's `settings` table) and
 per-device capture settings (the `device_settings` table, sent to the device in its
-config). Both are validated the same way, so the CLI, the admin API and the start-up
-checks give the same messages.
+config; built from the contract's table, `contract.CONFIG_FIELDS`). Both are validated
+the same way, so the CLI, the admin API and the start-up checks give the same messages.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from storewatch.contract import CONFIG_FIELDS, DEFAULT_MAX_BODY_BYTES
 
 
 class SettingError(ValueError):
@@ -71,7 +73,7 @@ APPLIANCE_SETTINGS = {s.name: s for s in (
     Setting("disk_reserve_bytes", int, GiB, 0, 2**50,
             "Ingest answers 507 when free space falls below the larger of this and disk_reserve_percent."),
     Setting("disk_reserve_percent", float, 5.0, 0, 90, "Percent of the data disk kept free."),
-    Setting("max_body_bytes", int, 10 * 1024 * 1024, 64 * 1024, 64 * 1024 * 1024,
+    Setting("max_body_bytes", int, DEFAULT_MAX_BODY_BYTES, 64 * 1024, 64 * 1024 * 1024,
             "Largest ingest request body accepted."),
     Setting("staging_retention_hours", float, 24.0, 0.1, 24 * 365,
             "Staging frames not used by an event are deleted after this many hours."),
@@ -84,18 +86,9 @@ APPLIANCE_SETTINGS = {s.name: s for s in (
     Setting("metrics_open", bool, False, help="Serve /metrics on the LAN without an admin token."),
 )}
 
-DEVICE_SETTINGS = {s.name: s for s in (
-    Setting("baseline_interval_s", float, 30.0, 0.1, 86400, "Seconds between frames when nothing happens."),
-    Setting("burst_interval_s", float, 0.5, 0.05, 60, "Seconds between frames during an interaction."),
-    Setting("burst_hold_s", float, 20.0, 1, 3600, "Burst continues this long after the last activity."),
-    Setting("jpeg_quality", int, 85, 1, 100, "JPEG quality the device encodes at."),
-    Setting("width", int, 1640, 16, 8192, "Capture width in pixels."),
-    Setting("height", int, 1232, 16, 8192, "Capture height in pixels."),
-    Setting("config_poll_interval_s", float, 10.0, 1, 3600, "How often the device polls its config."),
-    Setting("heartbeat_interval_s", float, 60.0, 5, 3600, "How often the device sends a heartbeat."),
-    Setting("motion_trigger_enabled", bool, True, help="Let the device go to burst on its own motion."),
-    Setting("motion_threshold", float, 0.02, 0.0001, 1, "Fraction of ROI pixels that must change."),
-)}
+# The capture settings a device's config carries: built from the contract's one table.
+DEVICE_SETTINGS = {f.name: Setting(f.name, f.kind, f.default, f.minimum, f.maximum, f.help)
+                   for f in CONFIG_FIELDS}
 
 
 def parse_assignments(pairs: list[str], registry: dict[str, Setting]) -> dict[str, Any]:

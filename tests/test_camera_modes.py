@@ -61,3 +61,29 @@ def test_capture_params_follow_the_config():
     modes.apply_config(clean_config({"width": 800, "height": 600, "jpeg_quality": 70}, DEFAULT_CONFIG))
     params = modes.capture_params()
     assert (params.width, params.height, params.jpeg_quality) == (800, 600, 70) and modes.changed.is_set()
+
+
+# Values the appliance's settings registry refuses, which the camera used to take from a
+# config because its own bounds were wider (burst interval up to 3600 s, hold from 0, ...).
+OUT_OF_BOUNDS = [("baseline_interval_s", 0.05), ("burst_interval_s", 61), ("burst_interval_s", 3600),
+                 ("burst_hold_s", 0), ("burst_hold_s", 7200), ("config_poll_interval_s", 7200),
+                 ("heartbeat_interval_s", 1), ("heartbeat_interval_s", 86400)]
+
+
+def test_the_camera_refuses_a_config_value_the_appliance_would_refuse():
+    for name, value in OUT_OF_BOUNDS:
+        config = clean_config({name: value}, DEFAULT_CONFIG)
+        assert getattr(config, name) == getattr(DEFAULT_CONFIG, name), (name, value)
+
+
+def test_the_camera_refuses_a_fraction_for_a_whole_number_field():
+    config = clean_config({"jpeg_quality": 70.5, "width": 800.0}, DEFAULT_CONFIG)
+    assert config.jpeg_quality == DEFAULT_CONFIG.jpeg_quality  # not truncated to 70
+    assert config.width == 800 and isinstance(config.width, int)
+
+
+def test_the_camera_drops_a_motion_trigger_value_of_the_wrong_type_or_out_of_bounds():
+    config = clean_config({"motion_trigger": {"enabled": "no", "threshold": 0.00001, "rois": []}}, DEFAULT_CONFIG)
+    assert config.motion_trigger == {"rois": []}
+    config = clean_config({"motion_trigger": {"enabled": False, "threshold": 0.5}}, DEFAULT_CONFIG)
+    assert config.motion_trigger == {"enabled": False, "threshold": 0.5}

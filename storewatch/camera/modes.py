@@ -14,33 +14,42 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any, Callable
 
-from storewatch.contract import DeviceConfig, parse_timestamp, utc_now
+from storewatch.contract import CONFIG_FIELDS, MODES, DeviceConfig, parse_timestamp, utc_now
 
+# Until the server's first answer: the contract table's defaults, and no motion trigger
+# (without ROIs it would watch the whole frame).
 DEFAULT_CONFIG = DeviceConfig(
-    device_id="", config_version="", mode="baseline", mode_until=None, baseline_interval_s=30.0,
-    burst_interval_s=0.5, burst_hold_s=20.0, jpeg_quality=85, width=1640, height=1232,
-    config_poll_interval_s=10.0, heartbeat_interval_s=60.0, motion_trigger={})
+    device_id="", config_version="", mode="baseline", mode_until=None, motion_trigger={},
+    **{f.name: f.default for f in CONFIG_FIELDS if len(f.json_path) == 1})
 
-_BOUNDS = {"baseline_interval_s": (0.05, 86400), "burst_interval_s": (0.05, 3600),
-           "burst_hold_s": (0, 86400), "config_poll_interval_s": (1, 86400),
-           "heartbeat_interval_s": (1, 86400), "jpeg_quality": (1, 100), "width": (16, 8192),
-           "height": (16, 8192)}
+_MOTION_FIELDS = {f.json_path[1]: f for f in CONFIG_FIELDS if f.json_path[0] == "motion_trigger"}
 
 
 def clean_config(payload: dict[str, Any], fallback: DeviceConfig) -> DeviceConfig:
-    """A config from the server, with each missing or out-of-range field kept at `fallback`."""
+    """A config from the server, with each missing or bad field kept at `fallback`.
+
+    Bad means of the wrong type or outside the contract table's bounds (CONFIG_FIELDS),
+    the same rules the appliance applies when the setting is made.
+    """
     merged = fallback.to_json()
-    for name, (low, high) in _BOUNDS.items():
-        value = payload.get(name)
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and low <= value <= high:
-            merged[name] = int(value) if name in ("jpeg_quality", "width", "height") else float(value)
+    for rule in CONFIG_FIELDS:
+        if len(rule.json_path) == 1 and rule.accepts(payload.get(rule.name)):
+            merged[rule.name] = rule.coerce(payload[rule.name])
     for name in ("device_id", "config_version", "mode_until"):
         if isinstance(payload.get(name), str):
             merged[name] = payload[name]
-    if payload.get("mode") in ("baseline", "burst"):
+    if payload.get("mode") in MODES:
         merged["mode"] = payload["mode"]
-    merged["motion_trigger"] = payload.get("motion_trigger") if isinstance(payload.get("motion_trigger"), dict) else {}
+    merged["motion_trigger"] = _clean_motion_trigger(payload.get("motion_trigger"))
     return DeviceConfig(**merged)
+
+
+def _clean_motion_trigger(value: Any) -> dict[str, Any]:
+    """The config's motion_trigger without its bad settings (MotionTrigger keeps its own then)."""
+    if not isinstance(value, dict):
+        return {}
+    return {key: item for key, item in value.items()
+            if key not in _MOTION_FIELDS or _MOTION_FIELDS[key].accepts(item)}
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,10 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
+from storewatch.contract import CONFIG_FIELD
+
 PIXEL_DELTA = 25
+_THRESHOLD = CONFIG_FIELD["motion_threshold"]  # its default and bounds
 
 
 def roi_mask(rois: list[dict[str, Any]], size: tuple[int, int]) -> np.ndarray:
@@ -35,7 +38,7 @@ def roi_mask(rois: list[dict[str, Any]], size: tuple[int, int]) -> np.ndarray:
 class MotionTrigger:
     def __init__(self) -> None:
         self.enabled = False
-        self.threshold = 0.02
+        self.threshold = _THRESHOLD.default
         self._rois: list[dict[str, Any]] = []
         self._mask: np.ndarray | None = None
         self._previous: np.ndarray | None = None
@@ -44,7 +47,7 @@ class MotionTrigger:
     def configure(self, settings: dict[str, Any]) -> None:
         self.enabled = bool(settings.get("enabled", False))
         threshold = settings.get("threshold")
-        if isinstance(threshold, (int, float)) and 0 < threshold <= 1:
+        if _THRESHOLD.accepts(threshold):
             self.threshold = float(threshold)
         rois = settings.get("rois") if isinstance(settings.get("rois"), list) else []
         if rois != self._rois:

@@ -16,9 +16,13 @@ from typing import Any, Callable
 
 import numpy as np
 
+from storewatch.contract import CONFIG_FIELD
+
 log = logging.getLogger("storewatch.camera")
 
-DEFAULT_WIDTH, DEFAULT_HEIGHT, DEFAULT_QUALITY = 1640, 1232, 85
+# What a source opens at unless told: the device config's defaults.
+DEFAULT_WIDTH, DEFAULT_HEIGHT, DEFAULT_QUALITY = (CONFIG_FIELD[name].default
+                                                  for name in ("width", "height", "jpeg_quality"))
 SOURCE_NAMES = ("auto", "picamera2", "simulated", "dir:PATH")
 
 Clock = Callable[[], datetime]

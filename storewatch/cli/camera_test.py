@@ -6,15 +6,24 @@ from pathlib import Path
 
 import click
 
+from storewatch.contract import CONFIG_FIELD
+
+
+def _config_option(flag: str, name: str) -> click.Option:
+    """An option with the device config field's default, bounds and help."""
+    rule = CONFIG_FIELD[name]
+    return click.option(flag, name, default=rule.default, show_default=True, help=rule.help,
+                        type=click.IntRange(int(rule.minimum), int(rule.maximum)))
+
 
 @click.command("camera-test")
 @click.option("--source", default="auto", show_default=True, metavar="auto|picamera2|simulated|dir:PATH")
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write the JPEG.")
-@click.option("--width", default=1640, show_default=True, type=click.IntRange(16, 8192))
-@click.option("--height", default=1232, show_default=True, type=click.IntRange(16, 8192))
-@click.option("--quality", default=85, show_default=True, type=click.IntRange(1, 100))
-def camera_test(source: str, out: Path, width: int, height: int, quality: int) -> None:
+@_config_option("--width", "width")
+@_config_option("--height", "height")
+@_config_option("--quality", "jpeg_quality")
+def camera_test(source: str, out: Path, width: int, height: int, jpeg_quality: int) -> None:
     """Capture one frame from SOURCE, check it decodes, write it to --out."""
     from storewatch.camera.source import CameraError
     from storewatch.diagnostics import capture_one
@@ -22,7 +31,7 @@ def camera_test(source: str, out: Path, width: int, height: int, quality: int) -
     from storewatch.storage import atomic_write
 
     try:
-        frame = capture_one(source, width, height, quality)
+        frame = capture_one(source, width, height, jpeg_quality)
     except (CameraError, NotAJpeg, ValueError) as exc:
         hint = f" {exc.next_step}" if isinstance(exc, CameraError) else ""
         raise click.ClickException(f"the camera test failed: {exc}.{hint}") from None

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from storewatch import contract
-from storewatch.contract import FieldRule
+from storewatch.contract import ConfigField, FieldRule
 from storewatch.server.admin_auth import ADMIN_PREFIX, COOKIE, CSRF_HEADER, SAFE_METHODS
 from storewatch.settings import Setting
 
@@ -147,7 +147,7 @@ def rules_schema(rules: tuple[FieldRule, ...], description: str = "") -> Schema:
     return schema
 
 
-def setting_schema(setting: Setting) -> Schema:
+def setting_schema(setting: Setting | ConfigField) -> Schema:
     kind = {bool: "boolean", int: "integer", float: "number"}.get(setting.kind, "string")
     schema: Schema = {"type": kind, "default": setting.default}
     if setting.minimum is not None:
