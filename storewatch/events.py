@@ -1,17 +1,22 @@
-"""Events: interactions the analysis detected (with their pictures) and lighting changes.
+"""Events: visits the analysis detected (with their pictures) and lighting changes.
 
-Writing is idempotent: an interaction is keyed by (device, ROI, type, start capture), so
-running a job again updates the same row and rewrites the same files. Pictures live
-under data_dir/events/, apart from staging, so cleaning staging never breaks an event.
+A visit is one event with a row per touched ROI in `event_rois`; the event row keeps the
+headline ROI's fields (the most significant verdict) in its old columns, for old clients.
+Writing is idempotent: a visit is keyed by (device, start capture), so running a job
+again updates the same row and rewrites the same files. Pictures live under
+data_dir/events/, apart from staging, so cleaning staging never breaks an event.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
+
+import apsw
 
 from storewatch import contract
 from storewatch.analysis.verdict import VERDICTS
@@ -22,6 +27,11 @@ INTERACTION = "interaction_detected"
 LIGHTING = "lighting_change"
 IMAGE_KINDS = ("pre", "peak", "post", "diff")
 MAX_LIMIT = 500
+# Most significant first: the headline ROI of a visit is the first of these, then the higher score.
+_VERDICT_RANK = {"taken": 0, "placed": 1, "moved": 2, "unchanged": 3}
+# Around the touched ROIs, what the admin card crops its pictures to: a share of the box's size.
+VIEW_MARGIN = 0.08
+MIN_VIEW_MARGIN = 0.02
 
 
 class EventNotFound(LookupError):
@@ -29,18 +39,27 @@ class EventNotFound(LookupError):
 
 
 @dataclass(frozen=True)
-class Interaction:
-    device_id: str
+class TouchedRoi:
+    """One ROI of a visit and its net result. `decision` is changed, unchanged or unknown."""
+
     roi_id: int
-    roi_name: str | None
     start_epoch: float
     end_epoch: float
     peak_score: float
     decision: str
     decision_score: float | None
     box: list[float] | None
+    verdict: str | None  # one of VERDICTS; None when no decision was made
+    roi_name: str | None = None  # None: the ROI's current name
+
+
+@dataclass(frozen=True)
+class Visit:
+    device_id: str
+    start_epoch: float
+    end_epoch: float
     start_capture_id: int
-    verdict: str | None = None  # one of VERDICTS (re-exported here); None when no decision was made
+    rois: tuple[TouchedRoi, ...]
 
 
 @dataclass(frozen=True)
@@ -53,6 +72,10 @@ class EventImage:
 
 def epoch_to_ts(epoch: float) -> str:
     return contract.format_timestamp(datetime.fromtimestamp(epoch, timezone.utc))
+
+
+def _ts_to_epoch(ts: str) -> float:
+    return contract.parse_timestamp(ts).timestamp()
 
 
 # What a person may ask for: float() alone would let "inf", "1e300" or "-1" through.
@@ -84,6 +107,34 @@ def parse_time(value: str) -> str:
     return contract.format_timestamp(parse_moment(value))
 
 
+def significance(roi: Row) -> tuple:
+    """Sort key, most significant first: verdict (taken > placed > moved > unchanged), then score."""
+    score = roi["decision_score"]
+    return (_VERDICT_RANK.get(roi["verdict"], len(_VERDICT_RANK)), -(score if score is not None else -1.0),
+            -(roi["peak_score"] or 0.0), roi["roi_id"] if roi["roi_id"] is not None else 2**62)
+
+
+def visit_decision(decisions: Iterable[str | None]) -> str:
+    """changed when any ROI's stock changed (taken or placed), unchanged when any was decided."""
+    found = set(decisions)
+    return "changed" if "changed" in found else "unchanged" if "unchanged" in found else "unknown"
+
+
+def view_box(polygons: Iterable[list[list[float]]]) -> list[float] | None:
+    """The union of the polygons' bounding boxes with a small margin, normalized, or None."""
+    points = [point for polygon in polygons for point in polygon]
+    if not points:
+        return None
+    x0, x1 = min(p[0] for p in points), max(p[0] for p in points)
+    y0, y1 = min(p[1] for p in points), max(p[1] for p in points)
+    mx, my = max(MIN_VIEW_MARGIN, (x1 - x0) * VIEW_MARGIN), max(MIN_VIEW_MARGIN, (y1 - y0) * VIEW_MARGIN)
+    return [round(min(max(v, 0.0), 1.0), 6) for v in (x0 - mx, y0 - my, x1 + mx, y1 + my)]
+
+
+def _json_box(box: list[float] | None) -> str | None:
+    return None if box is None else json.dumps([round(v, 6) for v in box])
+
+
 class EventStore:
     def __init__(self, db: Database, images: ImageStore):
         self.db = db
@@ -91,36 +142,79 @@ class EventStore:
 
     # --- writing (inside the job's transaction) -------------------------------------------
 
-    def record_interaction(self, event: Interaction, pictures: list[EventImage]) -> int:
-        """Upsert the event and its pictures; returns the event id."""
+    def record_visit(self, visit: Visit, pictures: list[EventImage], *, merge: bool = False) -> int:
+        """Upsert the visit's event, its touched ROIs and its pictures; returns the event id.
+
+        The visit replaces the ROI rows of an earlier write of it; with `merge`, it adds to
+        them instead (ROIs it names are rewritten, the others kept), for interactions of
+        single ROIs that began on the same capture.
+        """
         now = contract.format_timestamp(contract.utc_now())
         with self.db.write() as conn:
-            row = conn.execute(
-                "INSERT INTO events (device_id, roi_id, roi_name, type, start_ts, end_ts, duration_s, peak_score,"
-                " decision, decision_score, box, start_capture_id, created_at, verdict)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (device_id, roi_id, type, start_capture_id) DO UPDATE SET"
-                " roi_name = excluded.roi_name, start_ts = excluded.start_ts, end_ts = excluded.end_ts,"
-                " duration_s = excluded.duration_s, peak_score = excluded.peak_score,"
-                " decision = excluded.decision, decision_score = excluded.decision_score, box = excluded.box,"
-                " verdict = excluded.verdict"
-                " RETURNING id",
-                (event.device_id, event.roi_id, event.roi_name, INTERACTION, epoch_to_ts(event.start_epoch),
-                 epoch_to_ts(event.end_epoch), round(event.end_epoch - event.start_epoch, 3),
-                 round(event.peak_score, 6), event.decision,
-                 None if event.decision_score is None else round(event.decision_score, 6),
-                 None if event.box is None else json.dumps([round(v, 6) for v in event.box]),
-                 event.start_capture_id, now, event.verdict)).fetchone()
-            event_id = row["id"]
-            for picture in pictures:
-                path = self.images.event_path(event.device_id, event_id, picture.kind, picture.suffix)
-                self.images.write(path, picture.data)
-                conn.execute(
-                    "INSERT INTO event_images (event_id, kind, capture_id, path, size_bytes) VALUES (?, ?, ?, ?, ?)"
-                    " ON CONFLICT (event_id, kind) DO UPDATE SET capture_id = excluded.capture_id,"
-                    " path = excluded.path, size_bytes = excluded.size_bytes",
-                    (event_id, picture.kind, picture.capture_id, path, len(picture.data)))
+            existing = conn.execute("SELECT id, start_ts, end_ts FROM events WHERE device_id = ?"
+                                    " AND start_capture_id = ? AND visit = 1",
+                                    (visit.device_id, visit.start_capture_id)).fetchone()
+            start, end = visit.start_epoch, visit.end_epoch
+            if existing is None:
+                event_id = conn.execute(
+                    "INSERT INTO events (device_id, type, start_ts, start_capture_id, created_at, visit)"
+                    " VALUES (?, ?, ?, ?, ?, 1) RETURNING id",
+                    (visit.device_id, INTERACTION, epoch_to_ts(start), visit.start_capture_id, now)).fetchone()["id"]
+            else:
+                event_id = existing["id"]
+                if merge:
+                    start = min(start, _ts_to_epoch(existing["start_ts"]))
+                    end = max(end, _ts_to_epoch(existing["end_ts"] or existing["start_ts"]))
+                else:
+                    conn.execute("DELETE FROM event_rois WHERE event_id = ?", (event_id,))
+            self._write_rois(conn, event_id, visit)
+            self._write_headline(conn, event_id, start, end)
+            self._write_pictures(conn, visit.device_id, event_id, pictures)
         return event_id
+
+    def _write_rois(self, conn: apsw.Connection, event_id: int, visit: Visit) -> None:
+        for roi in visit.rois:
+            name = roi.roi_name
+            if name is None:
+                found = conn.execute("SELECT name FROM rois WHERE id = ?", (roi.roi_id,)).fetchone()
+                name = found["name"] if found else None
+            conn.execute(
+                "INSERT INTO event_rois (event_id, roi_id, roi_name, verdict, decision, decision_score, box,"
+                " peak_score, start_ts, end_ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (event_id, roi_id) DO UPDATE SET roi_name = excluded.roi_name,"
+                " verdict = excluded.verdict, decision = excluded.decision,"
+                " decision_score = excluded.decision_score, box = excluded.box, peak_score = excluded.peak_score,"
+                " start_ts = excluded.start_ts, end_ts = excluded.end_ts",
+                (event_id, roi.roi_id, name, roi.verdict, roi.decision,
+                 None if roi.decision_score is None else round(roi.decision_score, 6), _json_box(roi.box),
+                 round(roi.peak_score, 6), epoch_to_ts(roi.start_epoch), epoch_to_ts(roi.end_epoch)))
+
+    def _write_headline(self, conn: apsw.Connection, event_id: int, start: float, end: float) -> None:
+        """The event row's ROI columns from its most significant ROI; the view box from all."""
+        rois = sorted(conn.execute("SELECT * FROM event_rois WHERE event_id = ?", (event_id,)).fetchall(),
+                      key=significance)
+        head = rois[0]
+        ids = [roi["roi_id"] for roi in rois if roi["roi_id"] is not None]
+        polygons = [json.loads(row["polygon"]) for row in conn.execute(
+            f"SELECT polygon FROM rois WHERE id IN ({','.join('?' * len(ids))})", ids)] if ids else []
+        box = view_box(polygons)
+        conn.execute(
+            "UPDATE events SET roi_id = ?, roi_name = ?, start_ts = ?, end_ts = ?, duration_s = ?, peak_score = ?,"
+            " decision = ?, decision_score = ?, box = ?, verdict = ?, view_box = ? WHERE id = ?",
+            (head["roi_id"], head["roi_name"], epoch_to_ts(start), epoch_to_ts(end), round(end - start, 3),
+             head["peak_score"], visit_decision(roi["decision"] for roi in rois), head["decision_score"],
+             head["box"], head["verdict"], None if box is None else json.dumps(box), event_id))
+
+    def _write_pictures(self, conn: apsw.Connection, device_id: str, event_id: int,
+                        pictures: list[EventImage]) -> None:
+        for picture in pictures:
+            path = self.images.event_path(device_id, event_id, picture.kind, picture.suffix)
+            self.images.write(path, picture.data)
+            conn.execute(
+                "INSERT INTO event_images (event_id, kind, capture_id, path, size_bytes) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (event_id, kind) DO UPDATE SET capture_id = excluded.capture_id,"
+                " path = excluded.path, size_bytes = excluded.size_bytes",
+                (event_id, picture.kind, picture.capture_id, path, len(picture.data)))
 
     def record_lighting(self, device_id: str, epoch: float, capture_id: int) -> None:
         now = contract.format_timestamp(contract.utc_now())
@@ -131,45 +225,80 @@ class EventStore:
                 " WHERE type = 'lighting_change' AND roi_id IS NULL DO NOTHING",
                 (device_id, LIGHTING, epoch_to_ts(epoch), capture_id, now))
 
+    def settle_lighting(self, device_id: str, start_epoch: float, end_epoch: float, start_capture_id: int | None,
+                        pictures: list[EventImage]) -> int:
+        """The lighting change that began at `start_epoch` is over: its end and its Before/After.
+
+        Finds its event by start capture or start time (made if missing); returns its id."""
+        start_ts = epoch_to_ts(start_epoch)
+        with self.db.write() as conn:
+            row = conn.execute(
+                "SELECT id FROM events WHERE device_id = ? AND type = ? AND roi_id IS NULL"
+                " AND (start_capture_id = ? OR start_ts = ?) ORDER BY start_capture_id = ? DESC, id LIMIT 1",
+                (device_id, LIGHTING, start_capture_id, start_ts, start_capture_id)).fetchone()
+            event_id = row["id"] if row is not None else conn.execute(
+                "INSERT INTO events (device_id, roi_id, type, start_ts, start_capture_id, created_at)"
+                " VALUES (?, NULL, ?, ?, ?, ?) RETURNING id",
+                (device_id, LIGHTING, start_ts, start_capture_id,
+                 contract.format_timestamp(contract.utc_now()))).fetchone()["id"]
+            conn.execute("UPDATE events SET end_ts = ?, duration_s = ? WHERE id = ?",
+                         (epoch_to_ts(end_epoch), round(max(0.0, end_epoch - start_epoch), 3), event_id))
+            self._write_pictures(conn, device_id, event_id, pictures)
+        return event_id
+
     # --- reading --------------------------------------------------------------------------
+
+    _SELECT = "SELECT e.*, d.name AS device_name FROM events e LEFT JOIN devices d ON d.id = e.device_id"
 
     def list(self, *, device_id: str | None = None, roi_id: int | None = None, decision: str | None = None,
              event_type: str | None = INTERACTION, since: str | None = None, until: str | None = None,
              limit: int = 100, before_id: int | None = None, verdict: str | None = None) -> list[Row]:
-        """Newest first; `since`/`until` bound start_ts (stored text form, see parse_time)."""
+        """Newest first; `since`/`until` bound start_ts (stored text form, see parse_time).
+
+        `roi_id` and `verdict` match an event when any of its touched ROIs does."""
         clauses, params = [], []
-        for column, value in (("device_id", device_id), ("roi_id", roi_id), ("decision", decision),
-                              ("verdict", verdict), ("type", event_type)):
+        for column, value in (("device_id", device_id), ("decision", decision), ("type", event_type)):
             if value is not None:
-                clauses.append(f"{column} = ?")
+                clauses.append(f"e.{column} = ?")
                 params.append(value)
-        if since is not None:
-            clauses.append("start_ts >= ?")
-            params.append(since)
-        if until is not None:
-            clauses.append("start_ts <= ?")
-            params.append(until)
-        if before_id is not None:
-            clauses.append("id < ?")
-            params.append(before_id)
+        for column, value in (("roi_id", roi_id), ("verdict", verdict)):
+            if value is not None:  # the event's own column too: an event written without ROI rows
+                clauses.append(f"(e.{column} = ? OR EXISTS (SELECT 1 FROM event_rois r"
+                               f" WHERE r.event_id = e.id AND r.{column} = ?))")
+                params += [value, value]
+        for clause, value in (("e.start_ts >= ?", since), ("e.start_ts <= ?", until), ("e.id < ?", before_id)):
+            if value is not None:
+                clauses.append(clause)
+                params.append(value)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         limit = max(1, min(int(limit), MAX_LIMIT))
-        return self.db.query(f"SELECT * FROM events {where} ORDER BY id DESC LIMIT ?", (*params, limit))
+        return self.db.query(f"{self._SELECT} {where} ORDER BY e.id DESC LIMIT ?", (*params, limit))
 
     def get(self, event_id: int) -> Row:
-        row = self.db.query_one("SELECT * FROM events WHERE id = ?", (event_id,))
+        row = self.db.query_one(f"{self._SELECT} WHERE e.id = ?", (event_id,))
         if row is None:
             raise EventNotFound(f"no event {event_id}")
         return row
 
     def pictures(self, event_ids: list[int]) -> dict[int, dict[str, Row]]:
         found: dict[int, dict[str, Row]] = {}
-        if not event_ids:
-            return found
-        marks = ",".join("?" * len(event_ids))
-        for row in self.db.query(f"SELECT * FROM event_images WHERE event_id IN ({marks})", event_ids):
+        for row in self._rows_of("event_images", event_ids):
             found.setdefault(row["event_id"], {})[row["kind"]] = row
         return found
+
+    def touched_rois(self, event_ids: list[int]) -> dict[int, list[Row]]:
+        """Each event's ROI rows, most significant first."""
+        found: dict[int, list[Row]] = {}
+        for row in self._rows_of("event_rois", event_ids):
+            found.setdefault(row["event_id"], []).append(row)
+        return {event_id: sorted(rows, key=significance) for event_id, rows in found.items()}
+
+    def _rows_of(self, table: str, event_ids: list[int]) -> list[Row]:
+        rows: list[Row] = []
+        for start in range(0, len(event_ids), 500):
+            chunk = event_ids[start:start + 500]
+            rows += self.db.query(f"SELECT * FROM {table} WHERE event_id IN ({','.join('?' * len(chunk))})", chunk)
+        return rows
 
     def picture_path(self, event_id: int, kind: str) -> str:
         """The stored relative path of one picture; the kind must be one of IMAGE_KINDS."""
@@ -188,16 +317,21 @@ class EventStore:
             conn.execute("UPDATE events SET false_alarm = ? WHERE id = ?", (int(false_alarm), event_id))
         return self.get(event_id), bool(before["false_alarm"]) != false_alarm
 
-    def public(self, row: Row, pictures: dict[str, Row] | None = None, url_prefix: str = "/api/v1/admin/events")\
-            -> dict[str, Any]:
+    def public(self, row: Row, pictures: dict[str, Row] | None = None, rois: list[Row] | None = None,
+               url_prefix: str = "/api/v1/admin/events") -> dict[str, Any]:
         pictures = pictures or {}
         expired = bool(row["images_expired"])
+        if not rois and row["type"] == INTERACTION:
+            rois = [row]  # written before visits had ROI rows: the event is its one ROI
         return {
-            "id": row["id"], "device_id": row["device_id"], "roi_id": row["roi_id"], "roi_name": row["roi_name"],
+            "id": row["id"], "device_id": row["device_id"], "device_name": row.get("device_name"),
+            "roi_id": row["roi_id"], "roi_name": row["roi_name"],
             "type": row["type"], "start_ts": row["start_ts"], "end_ts": row["end_ts"],
             "duration_s": row["duration_s"], "peak_score": row["peak_score"], "decision": row["decision"],
             "verdict": row["verdict"], "decision_score": row["decision_score"],
             "box": json.loads(row["box"]) if row["box"] else None,
+            "rois": [public_roi(roi) for roi in rois or []],
+            "view_box": json.loads(row["view_box"]) if row.get("view_box") else None,
             "false_alarm": bool(row["false_alarm"]), "images_expired": expired,
             "start_capture_id": row["start_capture_id"], "created_at": row["created_at"],
             "images": {kind: (f"{url_prefix}/{row['id']}/images/{kind}"
@@ -205,5 +339,13 @@ class EventStore:
         }
 
     def public_many(self, rows: list[Row]) -> list[dict[str, Any]]:
-        pictures = self.pictures([row["id"] for row in rows])
-        return [self.public(row, pictures.get(row["id"])) for row in rows]
+        ids = [row["id"] for row in rows]
+        pictures, rois = self.pictures(ids), self.touched_rois(ids)
+        return [self.public(row, pictures.get(row["id"]), rois.get(row["id"])) for row in rows]
+
+
+def public_roi(roi: Row) -> dict[str, Any]:
+    """One touched ROI as the API shows it (`score` is its decision's score)."""
+    return {"roi_id": roi["roi_id"], "roi_name": roi["roi_name"], "verdict": roi["verdict"],
+            "decision": roi["decision"], "box": json.loads(roi["box"]) if roi["box"] else None,
+            "score": roi["decision_score"], "start_ts": roi["start_ts"], "end_ts": roi["end_ts"]}

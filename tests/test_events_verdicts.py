@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from storewatch.appliance import DATABASE_FILE, Appliance
 from storewatch.cli import main
-from storewatch.events import EventStore, Interaction
+from storewatch.events import EventStore, TouchedRoi, Visit
 from storewatch.rois import RoiStore
 
 VERDICT_MIGRATION = 7  # the migration that added events.verdict
@@ -37,10 +37,10 @@ def old_database(data_dir: Path) -> None:
     conn.close()
 
 
-def interaction(roi_id: int, seq: int, verdict: str) -> Interaction:
+def interaction(roi_id: int, seq: int, verdict: str) -> Visit:
     decision = "changed" if verdict in ("taken", "placed") else "unchanged"
-    return Interaction("cam", roi_id, "top shelf", 1000.0 + seq, 1002.0 + seq, 0.3, decision, 0.1,
-                       [0.1, 0.2, 0.3, 0.4], seq, verdict)
+    roi = TouchedRoi(roi_id, 1000.0 + seq, 1002.0 + seq, 0.3, decision, 0.1, [0.1, 0.2, 0.3, 0.4], verdict)
+    return Visit("cam", 1000.0 + seq, 1002.0 + seq, seq, (roi,))
 
 
 def test_old_events_read_with_their_decision_mapped_to_a_verdict(data_dir: Path) -> None:
@@ -63,7 +63,7 @@ def test_the_database_refuses_a_verdict_that_is_not_one_of_the_four(data_dir: Pa
         roi_id = add_roi(opened)
         store = EventStore(opened.db, opened.images)
         with pytest.raises(apsw.ConstraintError):
-            store.record_interaction(interaction(roi_id, 1, "stolen"), [])
+            store.record_visit(interaction(roi_id, 1, "stolen"), [])
         assert store.list() == []
     finally:
         opened.close()
@@ -82,9 +82,9 @@ def four_events(data_dir: Path) -> Path:
         roi_id = add_roi(opened)
         store = EventStore(opened.db, opened.images)
         for seq, verdict in enumerate(("taken", "placed", "moved", "unchanged")):
-            store.record_interaction(interaction(roi_id, seq, verdict), [])
+            store.record_visit(interaction(roi_id, seq, verdict), [])
         again = interaction(roi_id, 2, "moved")  # the same interaction analysed again keeps one row
-        store.record_interaction(again, [])
+        store.record_visit(again, [])
     finally:
         opened.close()
     return data_dir

@@ -218,6 +218,35 @@ MIGRATIONS: list[str] = [
     UPDATE events SET verdict = CASE decision WHEN 'changed' THEN 'taken' WHEN 'unchanged' THEN 'unchanged' END
         WHERE type = 'interaction_detected';
     """,
+    # 8: an interaction event is one visit with a row per touched ROI (storewatch/events.py);
+    # the event row keeps its headline ROI in the old columns. Every older interaction becomes
+    # a visit of its one ROI. `visit` keys the events written as visits, once per (device,
+    # start capture); older rows keep their per-ROI key. `view_box`: what the touched ROIs
+    # span, normalized [x0, y0, x1, y1] (unknown for older rows).
+    """
+    ALTER TABLE events ADD COLUMN visit INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE events ADD COLUMN view_box TEXT;
+    CREATE UNIQUE INDEX events_visit_once ON events (device_id, start_capture_id) WHERE visit = 1;
+    CREATE TABLE event_rois (
+        id INTEGER PRIMARY KEY,
+        event_id INTEGER NOT NULL REFERENCES events(id) ON DELETE CASCADE,
+        roi_id INTEGER REFERENCES rois(id) ON DELETE SET NULL,
+        roi_name TEXT,
+        verdict TEXT CHECK (verdict IS NULL OR verdict IN ('taken', 'placed', 'moved', 'unchanged')),
+        decision TEXT,
+        decision_score REAL,
+        box TEXT,                        -- JSON [x0, y0, x1, y1], normalized
+        peak_score REAL,
+        start_ts TEXT,
+        end_ts TEXT,
+        UNIQUE (event_id, roi_id)
+    );
+    CREATE INDEX event_rois_roi ON event_rois (roi_id);
+    INSERT INTO event_rois (event_id, roi_id, roi_name, verdict, decision, decision_score, box, peak_score,
+                            start_ts, end_ts)
+        SELECT id, roi_id, roi_name, verdict, decision, decision_score, box, peak_score, start_ts, end_ts
+        FROM events WHERE type = 'interaction_detected';
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

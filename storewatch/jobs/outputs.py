@@ -1,4 +1,5 @@
-"""What one analysed frame leaves behind: ROI scores, events with their pictures, burst.
+"""What one analysed frame leaves behind: ROI scores, visits and lighting events with their
+pictures, burst.
 
 Pictures are prepared (files read, difference rendered) before the job's transaction;
 `commit` then writes everything inside it.
@@ -8,30 +9,48 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from PIL import Image
+import numpy as np
+from PIL import Image, ImageDraw
 
 from storewatch.analysis.decode import ImageDecodeError, decode_rgb
 from storewatch.analysis.device_analyzer import FrameResult, RoiSpec
-from storewatch.analysis.inventory import render_difference
+from storewatch.analysis.inventory import InventoryDecision, render_difference
 from storewatch.analysis.roi_mask import polygon_mask
-from storewatch.analysis.transitions import InteractionEnded, LightingChange
+from storewatch.analysis.transitions import (
+    InteractionEnded, LightingChange, LightingSettled, RoiOutcome, VisitEnded,
+)
 from storewatch.appliance import Appliance
 from storewatch.db import Row
-from storewatch.events import EventImage, EventStore, Interaction
+from storewatch.events import EventImage, EventStore, TouchedRoi, Visit, significance, visit_decision
 
 log = logging.getLogger("storewatch.jobs")
 
 PICTURE_WIDTH = 640
 DIFF_QUALITY = 85
+BOX_RED = (255, 0, 0)
 
 
 @dataclass
-class PreparedEvent:
-    event: Interaction
+class PreparedVisit:
+    visit: Visit
     pictures: list[EventImage] = field(default_factory=list)
+    merge: bool = False  # a single ROI's interaction (see _from_interaction)
+
+    @property
+    def headline(self) -> TouchedRoi:
+        return min(self.visit.rois, key=lambda roi: significance(vars(roi)))
+
+
+@dataclass
+class PreparedLighting:
+    start_epoch: float
+    end_epoch: float
+    start_capture_id: int | None
+    pictures: list[EventImage]
 
 
 @dataclass
@@ -39,50 +58,100 @@ class FrameOutputs:
     device_id: str
     capture: Row
     result: FrameResult
-    events: list[PreparedEvent]
+    visits: list[PreparedVisit]
     lighting_starts: list[LightingChange]
+    lighting_settled: list[PreparedLighting] = field(default_factory=list)
 
 
 def prepare(appliance: Appliance, capture: Row, result: FrameResult, rois: list[RoiSpec]) -> FrameOutputs:
     """Everything to store for this frame, computed outside any transaction."""
     device_id = capture["device_id"]
-    names = {row["id"]: row["name"] for row in
-             appliance.db.query("SELECT id, name FROM rois WHERE device_id = ?", (device_id,))}
     specs = {roi.id: roi for roi in rois}
-    events = []
-    for ended in result.transitions:
-        if isinstance(ended, InteractionEnded) and ended.roi_id in specs:
-            events.append(_prepare_event(appliance, device_id, ended, specs[ended.roi_id], names.get(ended.roi_id)))
+    visits, settled = [], []
+    for transition in result.transitions:
+        if isinstance(transition, VisitEnded):
+            prepared = _prepare_visit(appliance, device_id, transition, specs)
+            if prepared is not None:
+                visits.append(prepared)
+        elif isinstance(transition, InteractionEnded) and transition.roi_id in specs:
+            visits.append(_from_interaction(appliance, device_id, transition, specs))
+        elif isinstance(transition, LightingSettled):
+            settled.append(_prepare_lighting(appliance, device_id, transition))
     lighting = [t for t in result.transitions if isinstance(t, LightingChange)]
-    return FrameOutputs(device_id, capture, result, events, lighting)
+    return FrameOutputs(device_id, capture, result, visits, lighting, settled)
 
 
-def _prepare_event(appliance: Appliance, device_id: str, ended: InteractionEnded, roi: RoiSpec,
-                   roi_name: str | None) -> PreparedEvent:
-    decision = ended.decision
+def _touched(outcome: RoiOutcome) -> TouchedRoi:
+    decision = outcome.decision
+    return TouchedRoi(
+        roi_id=outcome.roi_id, start_epoch=outcome.start_ts, end_epoch=outcome.end_ts,
+        peak_score=outcome.peak_score, decision=_decision_word(decision),
+        decision_score=None if decision is None else decision.score,
+        box=None if decision is None or decision.box is None else list(decision.box), verdict=outcome.verdict)
+
+
+def _decision_word(decision: InventoryDecision | None) -> str:
+    return "unknown" if decision is None else ("changed" if decision.changed else "unchanged")
+
+
+def _prepare_visit(appliance: Appliance, device_id: str, ended: VisitEnded,
+                   specs: dict[int, RoiSpec]) -> PreparedVisit | None:
+    outcomes = [outcome for outcome in ended.rois if outcome.roi_id in specs]  # an ROI removed meanwhile goes
+    if not outcomes:
+        return None
+    visit = Visit(device_id, ended.start_ts, ended.end_ts, ended.start_frame_id,
+                  tuple(_touched(outcome) for outcome in outcomes))
+    peak = max(outcomes, key=lambda outcome: outcome.peak_score)
+    pictures = _pictures(appliance, ended.pre_frame_id, peak.peak_frame_id, ended.post_frame_id,
+                         [specs[outcome.roi_id] for outcome in outcomes], visit.rois)
+    return PreparedVisit(visit, pictures)
+
+
+def _from_interaction(appliance: Appliance, device_id: str, ended: InteractionEnded,
+                      specs: dict[int, RoiSpec]) -> PreparedVisit:
+    """STOP-GAP until the analysis reports visits: one ROI's InteractionEnded as a visit of it.
+
+    Interactions of several ROIs that began on the same capture merge into one visit.
+    Remove with the last InteractionEnded."""
     start_capture = appliance.db.scalar(
         "SELECT id FROM captures WHERE device_id = ? AND capture_epoch = ? ORDER BY seq LIMIT 1",
         (device_id, ended.start_ts))
-    event = Interaction(
-        device_id=device_id, roi_id=roi.id, roi_name=roi_name, start_epoch=ended.start_ts, end_epoch=ended.end_ts,
-        peak_score=ended.peak_score,
-        decision="unknown" if decision is None else ("changed" if decision.changed else "unchanged"),
-        decision_score=None if decision is None else decision.score,
-        box=None if decision is None or decision.box is None else list(decision.box),
-        verdict=ended.verdict,
-        start_capture_id=start_capture if start_capture is not None else ended.pre_frame_id)
+    outcome = RoiOutcome(ended.roi_id, ended.start_ts, ended.end_ts, ended.peak_score, ended.peak_frame_id,
+                         ended.decision)
+    visit = Visit(device_id, ended.start_ts, ended.end_ts,
+                  start_capture if start_capture is not None else ended.pre_frame_id, (_touched(outcome),))
+    pictures = _pictures(appliance, ended.pre_frame_id, ended.peak_frame_id, ended.post_frame_id,
+                         [specs[ended.roi_id]], visit.rois)
+    return PreparedVisit(visit, pictures, merge=True)
+
+
+def _pictures(appliance: Appliance, pre_id: int | None, peak_id: int | None, post_id: int | None,
+              specs: Sequence[RoiSpec], rois: Sequence[TouchedRoi]) -> list[EventImage]:
+    """Before, peak and After as stored, and the difference over the touched ROIs."""
     originals = {}
-    for kind, capture_id in (("pre", ended.pre_frame_id), ("peak", ended.peak_frame_id),
-                             ("post", ended.post_frame_id)):
+    for kind, capture_id in (("pre", pre_id), ("peak", peak_id), ("post", post_id)):
         data = _capture_bytes(appliance, capture_id)
         if data is not None:
             originals[kind] = EventImage(kind, capture_id, data)
     pictures = list(originals.values())
     if "pre" in originals and "post" in originals:
-        diff = _difference(originals["pre"].data, originals["post"].data, roi, event.box)
+        boxes = [roi.box for roi in rois if roi.box is not None and roi.verdict != "unchanged"]
+        diff = _difference(originals["pre"].data, originals["post"].data, specs, boxes)
         if diff is not None:
             pictures.append(EventImage("diff", None, diff))
-    return PreparedEvent(event, pictures)
+    return pictures
+
+
+def _prepare_lighting(appliance: Appliance, device_id: str, settled: LightingSettled) -> PreparedLighting:
+    start_capture = appliance.db.scalar(
+        "SELECT id FROM captures WHERE device_id = ? AND capture_epoch = ? ORDER BY seq LIMIT 1",
+        (device_id, settled.start_ts))
+    pictures = []
+    for kind, capture_id in (("pre", settled.before_frame_id), ("post", settled.after_frame_id)):
+        data = _capture_bytes(appliance, capture_id)
+        if data is not None:
+            pictures.append(EventImage(kind, capture_id, data))
+    return PreparedLighting(settled.start_ts, settled.ts, start_capture, pictures)
 
 
 def _capture_bytes(appliance: Appliance, capture_id: int | None) -> bytes | None:
@@ -96,17 +165,25 @@ def _capture_bytes(appliance: Appliance, capture_id: int | None) -> bytes | None
         return None
 
 
-def _difference(pre_jpeg: bytes, post_jpeg: bytes, roi: RoiSpec, box: list[float] | None) -> bytes | None:
+def _difference(pre_jpeg: bytes, post_jpeg: bytes, specs: Sequence[RoiSpec],
+                boxes: list[list[float]]) -> bytes | None:
     try:
         pre, post = decode_rgb(pre_jpeg, PICTURE_WIDTH), decode_rgb(post_jpeg, PICTURE_WIDTH)
     except ImageDecodeError:
         return None
     if pre.shape != post.shape:  # the capture size changed in between; nothing to compare
         return None
-    mask = polygon_mask(roi.polygon, pre.shape[:2])
-    picture = render_difference(pre, post, mask, None if box is None else tuple(box))
+    mask = np.zeros(pre.shape[:2], dtype=bool)
+    for spec in specs:
+        mask |= polygon_mask(spec.polygon, pre.shape[:2])
+    picture = Image.fromarray(render_difference(pre, post, mask, None))
+    draw = ImageDraw.Draw(picture)
+    width, height = picture.size
+    for x0, y0, x1, y1 in boxes:
+        draw.rectangle([round(x0 * width), round(y0 * height), max(round(x1 * width) - 1, round(x0 * width) + 1),
+                        max(round(y1 * height) - 1, round(y0 * height) + 1)], outline=BOX_RED, width=2)
     out = io.BytesIO()
-    Image.fromarray(picture).save(out, format="JPEG", quality=DIFF_QUALITY)
+    picture.save(out, format="JPEG", quality=DIFF_QUALITY)
     return out.getvalue()
 
 
@@ -120,9 +197,12 @@ def commit(appliance: Appliance, events: EventStore, outputs: FrameOutputs) -> l
                          " score = excluded.score, lighting = excluded.lighting",
                          (roi_id, capture["id"], outputs.device_id, capture["capture_epoch"], round(score, 5),
                           int(result.lighting)))
-        event_ids = [events.record_interaction(p.event, p.pictures) for p in outputs.events]
+        event_ids = [events.record_visit(p.visit, p.pictures, merge=p.merge) for p in outputs.visits]
         for change in outputs.lighting_starts:
             events.record_lighting(outputs.device_id, change.ts, change.frame_id)
+        for settled in outputs.lighting_settled:
+            events.settle_lighting(outputs.device_id, settled.start_epoch, settled.end_epoch,
+                                   settled.start_capture_id, settled.pictures)
         if result.wants_burst:
             _request_burst(appliance, outputs.device_id, capture["capture_epoch"])
     return event_ids
@@ -138,7 +218,9 @@ def _request_burst(appliance: Appliance, device_id: str, activity_epoch: float) 
 
 
 def count(appliance: Appliance, outputs: FrameOutputs) -> None:
-    for prepared in outputs.events:
-        appliance.counters.add("events", prepared.event.decision)
+    """Events by decision (as before) and by the visit's headline verdict."""
+    for prepared in outputs.visits:
+        appliance.counters.add("events", visit_decision(roi.decision for roi in prepared.visit.rois))
+        appliance.counters.add("event_verdicts", prepared.headline.verdict or "none")
     if outputs.lighting_starts:
         appliance.counters.add("lighting_changes", outputs.device_id, len(outputs.lighting_starts))

@@ -40,8 +40,8 @@ _POINT: Schema = {"type": "array", "items": {"type": "number", "minimum": 0, "ma
 MOTION_TRIGGER: Schema = {
     "type": "object", "required": ["enabled", "threshold", "rois"],
     "properties": {
-        "enabled": setting_schema(DEVICE_SETTINGS["motion_trigger_enabled"]),
-        "threshold": setting_schema(DEVICE_SETTINGS["motion_threshold"]),
+        # its settings, from the contract's config table
+        **{f.json_path[1]: setting_schema(f) for f in contract.CONFIG_FIELDS if f.json_path[0] == "motion_trigger"},
         "rois": {"type": "array", "items": {
             "type": "object", "required": ["id", "polygon"],
             "properties": {"id": {"type": "integer"},
@@ -56,9 +56,8 @@ DEVICE_CONFIG = dataclass_schema(contract.DeviceConfig, {
     "server_time": {"type": "string", "format": "date-time", "description": "The appliance's clock."},
     "last_seq": {"type": ["integer", "null"], "minimum": 0,
                  "description": "The highest seq stored for the device; null before its first frame."},
-    # each capture setting the config carries has its bounds in the device settings registry
-    **{name: setting_schema(s) for name, s in DEVICE_SETTINGS.items()
-       if name in contract.DeviceConfig.__dataclass_fields__},
+    # each capture setting the config carries, from the contract's config table
+    **{f.name: setting_schema(f) for f in contract.CONFIG_FIELDS if len(f.json_path) == 1},
 })
 INGEST_FORM: Schema = {"content": {"multipart/form-data": {
     "schema": {"type": "object", "required": ["meta", "image"],
@@ -162,9 +161,22 @@ _ROI = {"type": "object", "required": ["id", "device_id", "name", "polygon", "en
 _ROI_BODY = {"type": "object", "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 100},
                                               "polygon": _POLYGON, "enabled": {"type": "boolean"},
                                               "thresholds": _THRESHOLDS}}
+_VERDICT = {"enum": ["taken", "placed", "moved", "unchanged", None]}
+_NORMALIZED_BOX = {"type": ["array", "null"], "items": {"type": "number", "minimum": 0, "maximum": 1},
+                   "minItems": 4, "maxItems": 4, "description": "Normalized [x0, y0, x1, y1] of the whole frame."}
+_TOUCHED_ROI = {"type": "object", "required": ["roi_id", "roi_name", "verdict", "decision", "box", "score"],
+                "properties": {"roi_id": {"type": ["integer", "null"]}, "roi_name": {"type": ["string", "null"]},
+                               "verdict": _VERDICT, "decision": {"type": ["string", "null"]},
+                               "box": _NORMALIZED_BOX, "score": {"type": ["number", "null"]},
+                               "start_ts": {"type": ["string", "null"], "format": "date-time"},
+                               "end_ts": {"type": ["string", "null"], "format": "date-time"}}}
 _EVENT = {"type": "object", "required": ["id"], "properties": {
     "id": {"type": "integer"}, "device_id": DEVICE_ID_SCHEMA,
-    "verdict": {"enum": ["taken", "placed", "moved", "unchanged", None]},
+    "device_name": {"type": ["string", "null"]},
+    "verdict": _VERDICT,
+    "rois": {"type": "array", "items": _TOUCHED_ROI,
+             "description": "The ROIs the visit touched, most significant first; empty for a lighting change."},
+    "view_box": {**_NORMALIZED_BOX, "description": "What the touched ROIs span, with a margin (null: unknown)."},
     "images": {"type": "object", "properties": {kind: {"type": ["string", "null"]} for kind in IMAGE_KINDS}}}}
 _TIME = {"type": "string", "format": "date-time"}
 
@@ -198,9 +210,11 @@ ANALYSIS_OPERATIONS = [
     Operation("GET", f"{A}/thresholds", "The global analysis thresholds with their bounds"),
     Operation("PATCH", f"{A}/thresholds", "Change the global analysis thresholds", body=_THRESHOLDS),
     Operation("GET", f"{A}/events", "Events, newest first, filtered",
-              query=(_query("device", DEVICE_ID_SCHEMA), _query("roi", {"type": "integer", "minimum": 0}),
+              query=(_query("device", DEVICE_ID_SCHEMA),
+                     _query("roi", {"type": "integer", "minimum": 0}, "Events that touched this ROI."),
                      _query("decision", {"enum": ["changed", "unchanged", "unknown"]}),
-                     _query("verdict", {"enum": ["taken", "placed", "moved", "unchanged"]}),
+                     _query("verdict", {"enum": ["taken", "placed", "moved", "unchanged"]},
+                            "Events with any touched ROI of this verdict."),
                      _query("type", {"type": "string"}, "An event type, or `all`."),
                      _query("limit", {"type": "integer", "minimum": 1, "maximum": EVENTS_MAX_LIMIT}),
                      _query("before_id", {"type": "integer", "minimum": 0}),
