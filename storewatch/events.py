@@ -274,6 +274,13 @@ class EventStore:
         limit = max(1, min(int(limit), MAX_LIMIT))
         return self.db.query(f"{self._SELECT} {where} ORDER BY e.id DESC LIMIT ?", (*params, limit))
 
+    def between(self, since: str, until: str | None = None, device_id: str | None = None) -> list[Row]:
+        """Every event starting at or after `since` and before `until` (RFC 3339), oldest first."""
+        return self.db.query(
+            f"{self._SELECT} WHERE julianday(e.start_ts) >= julianday(?)"
+            " AND (? IS NULL OR julianday(e.start_ts) < julianday(?)) AND (? IS NULL OR e.device_id = ?)"
+            " ORDER BY e.start_ts, e.id", (since, until, until, device_id, device_id))
+
     def get(self, event_id: int) -> Row:
         row = self.db.query_one(f"{self._SELECT} WHERE e.id = ?", (event_id,))
         if row is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from storewatch.cli import CliContext, print_json
@@ -19,20 +21,22 @@ def events() -> None:
 @click.option("--until", help="End time, same forms.")
 @click.option("--decision", type=click.Choice(["changed", "unchanged"]))
 @click.option("--verdict", type=click.Choice(VERDICTS),
-              help="Only what happened on the shelf: taken, placed, moved or unchanged.")
+              help="Only visits in which a shelf zone was taken from, placed on, moved or unchanged.")
+@click.option("--roi", "roi_id", type=click.IntRange(0), help="Only visits that touched this ROI (its id).")
 @click.option("--lighting", is_flag=True, help="List lighting changes instead of interactions.")
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 500))
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 def list_events(ctx: CliContext, device_id: str | None, since: str | None, until: str | None,
-                decision: str | None, verdict: str | None, lighting: bool, limit: int, as_json: bool) -> None:
-    """Events, newest first."""
+                decision: str | None, verdict: str | None, roi_id: int | None, lighting: bool, limit: int,
+                as_json: bool) -> None:
+    """Events, newest first: one line per visit with its ROIs and their verdicts."""
     try:
         bounds = {"since": parse_time(since) if since else None, "until": parse_time(until) if until else None}
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
     store = EventStore(ctx.appliance.db, ctx.appliance.images)
-    rows = store.list(device_id=device_id, decision=decision, verdict=verdict, limit=limit,
+    rows = store.list(device_id=device_id, decision=decision, verdict=verdict, roi_id=roi_id, limit=limit,
                       event_type="lighting_change" if lighting else "interaction_detected", **bounds)
     shown = store.public_many(rows)
     if as_json:
@@ -41,13 +45,29 @@ def list_events(ctx: CliContext, device_id: str | None, since: str | None, until
     if not shown:
         click.echo("No events.")
         return
-    click.echo(f"{'ID':>6}  {'DEVICE':<16} {'ROI':<16} {'START':<25} {'SECONDS':>7}  VERDICT")
+    click.echo(f"{'ID':>6}  {'DEVICE':<16} {'START':<25} {'SECONDS':>7}  WHAT HAPPENED (VERDICT BY ROI)")
     for event in shown:
         seconds = "" if event["duration_s"] is None else f"{event['duration_s']:.1f}"
         mark = " (false alarm)" if event["false_alarm"] else ""
-        what = event["verdict"] or event["decision"] or event["type"]
-        click.echo(f"{event['id']:>6}  {event['device_id']:<16} {event['roi_name'] or '-':<16} "
-                   f"{event['start_ts']:<25} {seconds:>7}  {what}{mark}")
+        click.echo(f"{event['id']:>6}  {event['device_id']:<16} {event['start_ts']:<25} {seconds:>7}  "
+                   f"{describe(event)}{mark}")
+
+
+def describe(event: dict[str, Any]) -> str:
+    """The visit's ROIs and verdicts, most significant first: "Shelf 3: taken, Shelf 1: unchanged"."""
+    if not event["rois"]:
+        return event["type"].replace("_", " ")
+    return ", ".join(f"{_roi_name(roi)}: {_outcome(roi)}" for roi in event["rois"])
+
+
+def _roi_name(roi: dict[str, Any]) -> str:
+    return roi["roi_name"] or f"ROI {roi['roi_id']}"
+
+
+def _outcome(roi: dict[str, Any]) -> str:
+    if roi["verdict"]:
+        return roi["verdict"]
+    return "not decided" if roi["decision"] in (None, "unknown") else roi["decision"]
 
 
 def register(main: click.Group) -> None:

@@ -17,10 +17,13 @@ from typing import Any
 import click
 
 from storewatch.cli import CliContext
+from storewatch.events import EventStore
 
-CSV_FIELDS = ("id", "device_id", "roi_id", "roi_name", "type", "start_ts", "end_ts", "duration_s", "peak_score",
-              "decision", "verdict", "decision_score", "false_alarm", "images_expired", "start_capture_id", "created_at",
-              "images")
+# One row per touched ROI of each event (an event's columns repeat on each of its ROI rows); verdict,
+# decision, score and box are that ROI's. Until schema 8 it was one row per event, keyed `id`.
+CSV_FIELDS = ("event_id", "type", "start_ts", "end_ts", "duration_s", "device_id", "device_name", "roi_id",
+              "roi_name", "roi_start_ts", "roi_end_ts", "verdict", "decision", "score", "box", "false_alarm",
+              "images_expired", "start_capture_id", "created_at", "images")
 
 
 def _time(value: str | None, name: str) -> str | None:
@@ -42,32 +45,33 @@ def _time(value: str | None, name: str) -> str | None:
               help="The zip file to write.")
 @click.pass_obj
 def export(ctx: CliContext, since: str, until: str | None, device_id: str | None, out: Path) -> None:
-    """Write events (events.json, events.csv) and their pictures (images/ID/KIND.jpg) to a zip."""
+    """Write events (events.json, events.csv) and their pictures (images/ID/KIND.jpg) to a zip.
+
+    events.json holds each event as the admin API shows it, with its touched ROIs; events.csv has
+    one row per touched ROI (event_id repeats; verdict, decision, score and box are the ROI's)."""
     since_ts, until_ts = _time(since, "--since"), _time(until, "--until")
     appliance = ctx.appliance
-    rows = appliance.db.query(
-        "SELECT * FROM events WHERE julianday(start_ts) >= julianday(?)"
-        " AND (? IS NULL OR julianday(start_ts) < julianday(?)) AND (? IS NULL OR device_id = ?)"
-        " ORDER BY start_ts, id", (since_ts, until_ts, until_ts, device_id, device_id))
-    images = _images(appliance, [row["id"] for row in rows])
+    store = EventStore(appliance.db, appliance.images)
+    events = store.public_many(store.between(since_ts, until_ts, device_id))
+    images = _images(appliance, [event["id"] for event in events])
     temp = out.with_name(f".{out.name}.partial")
     written = missing = 0
     with zipfile.ZipFile(temp, "w", zipfile.ZIP_DEFLATED) as archive:
-        for row in rows:
-            row["images"] = {}
-            for image in images.get(row["id"], []):
-                name = f"images/{row['id']}/{Path(image['path']).name}"
+        for event in events:
+            event["images"] = {}
+            for image in images.get(event["id"], []):
+                name = f"images/{event['id']}/{Path(image['path']).name}"
                 try:
                     archive.write(appliance.images.absolute(image["path"]), name, zipfile.ZIP_STORED)
                 except (FileNotFoundError, ValueError):
                     missing += 1
                     continue
-                row["images"][image["kind"]] = name
+                event["images"][image["kind"]] = name
                 written += 1
-        archive.writestr("events.json", json.dumps(_for_json(rows), indent=2))
-        archive.writestr("events.csv", _csv(rows))
+        archive.writestr("events.json", json.dumps(events, indent=2))
+        archive.writestr("events.csv", _csv(events))
     os.replace(temp, out)
-    click.echo(f"Exported {len(rows)} events and {written} pictures to {out}"
+    click.echo(f"Exported {len(events)} events and {written} pictures to {out}"
                + (f" ({missing} pictures were missing on disk)." if missing else "."))
 
 
@@ -82,22 +86,21 @@ def _images(appliance: Any, event_ids: list[int]) -> dict[int, list[dict[str, An
     return found
 
 
-def _for_json(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    shown = []
-    for row in rows:
-        item = {key: row.get(key) for key in CSV_FIELDS}
-        item["box"] = json.loads(row["box"]) if row.get("box") else None
-        item["false_alarm"], item["images_expired"] = bool(row["false_alarm"]), bool(row["images_expired"])
-        shown.append(item)
-    return shown
-
-
-def _csv(rows: list[dict[str, Any]]) -> str:
+def _csv(events: list[dict[str, Any]]) -> str:
+    """One row per touched ROI; a lighting change is one row without an ROI."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, extrasaction="ignore")
     writer.writeheader()
-    for row in rows:
-        writer.writerow({**row, "images": " ".join(row["images"].values())})
+    for event in events:
+        shared = {**event, "event_id": event["id"], "images": " ".join(event["images"].values())}
+        for roi in event["rois"] or [None]:
+            own = {} if roi is None else {
+                "roi_id": roi["roi_id"], "roi_name": roi["roi_name"], "roi_start_ts": roi["start_ts"],
+                "roi_end_ts": roi["end_ts"], "verdict": roi["verdict"], "decision": roi["decision"],
+                "score": roi["score"], "box": json.dumps(roi["box"]) if roi["box"] else ""}
+            blank = dict.fromkeys(("roi_id", "roi_name", "roi_start_ts", "roi_end_ts", "verdict", "decision",
+                                   "score", "box"), "")
+            writer.writerow({**shared, **blank, **own})
     return buffer.getvalue()
 
 
