@@ -23,6 +23,8 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image, ImageChops, ImageDraw, ImageFont
 
+from storewatch.contract import CONFIG_FIELD
+
 SHELF_TOPS = (0.34, 0.64, 0.94)  # normalized y of each board's top surface
 SLOTS_PER_SHELF = 8
 PITCH = 0.9 / SLOTS_PER_SHELF  # normalized width of one slot
@@ -535,7 +537,7 @@ class ScriptRenderer:
             image = ImageChops.subtract(ImageChops.add(image, brighter), darker)
         return image
 
-    def jpeg(self, t: float, index: int = 0, quality: int = 85) -> bytes:
+    def jpeg(self, t: float, index: int = 0, quality: int = CONFIG_FIELD["jpeg_quality"].default) -> bytes:
         buffer = io.BytesIO()
         self.image(t, index).save(buffer, format="JPEG", quality=quality)
         return buffer.getvalue()

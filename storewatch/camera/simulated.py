@@ -26,7 +26,7 @@ from PIL import Image, ImageChops, ImageDraw
 from storewatch.camera import scene
 from storewatch.camera.scene import (PALETTE, SHELF_TOPS, SKIN_TONES, SLOTS_PER_SHELF, Item,  # noqa: F401 (re-exported)
                                      Reach, slot_box, starter_rois)
-from storewatch.camera.source import CapturedFrame, Clock, FrameSource
+from storewatch.camera.source import DEFAULT_QUALITY, CapturedFrame, Clock, FrameSource
 from storewatch.contract import utc_now
 
 LORES_SIZE = (320, 240)
@@ -79,7 +79,7 @@ class SimulatedShelf(FrameSource):
         self.clock = clock or utc_now
         self.noise = noise
         self.width = self.height = 0
-        self.quality = 85
+        self.quality = DEFAULT_QUALITY
         self._start: datetime | None = None
         self._initial: list[Item | None] = []
         self._timeline: _Timeline | None = None
