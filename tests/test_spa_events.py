@@ -1,0 +1,203 @@
+"""The events page in headless Chromium against a real `storewatch run`: a visit is one card
+with a badge per touched shelf area, its pictures cropped to those areas with each changed
+box drawn where it is, the whole frames one tap away; a lighting change shows Before and
+After; the "What happened" filter matches a visit by any of its areas; an event written
+before visits (one area, no view box) still renders. Events are written with the worker's
+own EventStore into the server's database; screenshots go to test-artifacts/."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+
+import shelf_scenes
+from browser import Shots, browser, login, page, shots  # noqa: F401 (fixtures)
+from conftest import LiveServer, make_jpeg
+from storewatch import contract
+from storewatch.db import Database
+from storewatch.events import INTERACTION, EventImage, EventStore, TouchedRoi, Visit, epoch_to_ts
+from storewatch.storage import ImageStore
+
+AREAS = {"Cereal": 2, "Coffee": 3, "Tea": 4}  # shelf area name -> the item it is drawn around
+TOLERANCE = 0.012  # of the frame's width or height
+
+# Each picture's geometry as the browser laid it out, in the frame's normalized coordinates:
+# the part of the frame the crop box shows, and where each outline sits.
+GEOMETRY = """(root) => [...root.querySelectorAll('.crop')].map((crop) => {
+  const img = crop.querySelector('img').getBoundingClientRect();
+  const at = (r) => [(r.left - img.left) / img.width, (r.top - img.top) / img.height,
+                     (r.right - img.left) / img.width, (r.bottom - img.top) / img.height];
+  return {kind: crop.dataset.kind, shown: at(crop.getBoundingClientRect()),
+          zoom: img.width / crop.getBoundingClientRect().width,
+          boxes: Object.fromEntries([...crop.querySelectorAll('rect.changed-box')].map(
+            (r) => [r.dataset.name, {at: at(r.getBoundingClientRect()), cls: r.getAttribute('class')}]))};
+})"""
+SHOWN_EVENTS = """(ids) => JSON.stringify([...document.querySelectorAll('.event-card')].map((c) => c.dataset.event))
+  === JSON.stringify(ids)"""
+LOADED = "(root) => [...root.querySelectorAll('img')].every((i) => i.complete && i.naturalWidth > 0)"
+
+
+def _near(actual: list[float], expected: list[float]) -> bool:
+    return all(abs(a - e) <= TOLERANCE for a, e in zip(actual, expected))
+
+
+def _inside(inner: list[float], outer: list[float]) -> bool:
+    return (inner[0] >= outer[0] - TOLERANCE and inner[1] >= outer[1] - TOLERANCE
+            and inner[2] <= outer[2] + TOLERANCE and inner[3] <= outer[3] + TOLERANCE)
+
+
+def _item_box(item: int) -> list[float]:
+    return list(shelf_scenes.ITEMS[item].box)
+
+
+def _record_old_interaction(store: EventStore, device_id: str, roi: dict, start: float,
+                            pictures: list[EventImage]) -> int:
+    """An event as the store wrote it before visits: one ROI in the event row, no ROI rows, no view box."""
+    with store.db.write() as conn:
+        event_id = conn.execute(
+            "INSERT INTO events (device_id, roi_id, roi_name, type, start_ts, end_ts, duration_s, peak_score,"
+            " decision, decision_score, box, start_capture_id, created_at, verdict)"
+            " VALUES (?, ?, ?, ?, ?, ?, 7.0, 0.4, 'changed', 0.31, ?, 900, ?, 'taken') RETURNING id",
+            (device_id, roi["id"], roi["name"], INTERACTION, epoch_to_ts(start), epoch_to_ts(start + 7),
+             "[0.81, 0.3, 0.93, 0.47]", contract.format_timestamp(contract.utc_now()))).fetchone()["id"]
+        for picture in pictures:
+            path = store.images.event_path(device_id, event_id, picture.kind)
+            store.images.write(path, picture.data)
+            conn.execute("INSERT INTO event_images (event_id, kind, capture_id, path, size_bytes)"
+                         " VALUES (?, ?, ?, ?, ?)", (event_id, picture.kind, 900, path, len(picture.data)))
+    return event_id
+
+
+@pytest.fixture(scope="module")
+def shop(server: LiveServer, admin: httpx.Client) -> dict:
+    """Aisle 5 with three shelf areas and four events: an old one-area event, a visit that took
+    from Cereal, left Coffee and moved Tea, a lighting change, and a visit that put into Coffee."""
+    device = admin.post("/api/v1/admin/devices", json={"name": "Aisle 5"}).json()["device_id"]
+    rois = {}
+    for name, item in AREAS.items():
+        answer = admin.post(f"/api/v1/admin/devices/{device}/rois",
+                            json={"name": name, "polygon": [list(p) for p in shelf_scenes.roi_around(item)]})
+        answer.raise_for_status()
+        rois[name] = answer.json()
+    rois["Spices"] = admin.post(f"/api/v1/admin/devices/{device}/rois", json={
+        "name": "Spices", "polygon": [list(p) for p in shelf_scenes.roi_around(5)]}).json()
+    frame = shelf_scenes.Frame
+    shelf, taken = shelf_scenes.render(frame()), shelf_scenes.render(frame(removed=frozenset({2})))
+    hand = shelf_scenes.render(frame(arm=shelf_scenes.Arm("top", (0.4, 0.3))))
+    dim = shelf_scenes.render(frame(gain=0.45))
+    store = EventStore(Database(server.data_dir / "storewatch.db", migrate_schema=False), ImageStore(server.data_dir))
+    start = time.time() - 900
+
+    def touched(name: str, verdict: str, box: list[float] | None) -> TouchedRoi:
+        return TouchedRoi(roi_id=rois[name]["id"], start_epoch=start + 60, end_epoch=start + 72, peak_score=0.5,
+                          decision="changed" if verdict in ("taken", "placed") else "unchanged",
+                          decision_score=0.3, box=box, verdict=verdict)
+
+    pictures = [EventImage("pre", 11, shelf), EventImage("peak", 12, hand), EventImage("post", 13, taken),
+                EventImage("diff", 13, make_jpeg(640, 480, seed=3))]
+    ids = {"old": _record_old_interaction(store, device, rois["Spices"], start, pictures)}
+    ids["visit"] = store.record_visit(Visit(device, start + 60, start + 72, 11, (
+        touched("Cereal", "taken", _item_box(2)), touched("Coffee", "unchanged", None),
+        touched("Tea", "moved", _item_box(4)))), pictures)
+    ids["lights"] = store.settle_lighting(device, start + 120, start + 123, 21,
+                                          [EventImage("pre", 21, shelf), EventImage("post", 22, dim)])
+    ids["placed"] = store.record_visit(Visit(device, start + 200, start + 205, 31, (
+        TouchedRoi(roi_id=rois["Coffee"]["id"], start_epoch=start + 200, end_epoch=start + 205, peak_score=0.4,
+                   decision="changed", decision_score=0.4, box=_item_box(3), verdict="placed"),)), pictures)
+    store.db.close()
+    events = {name: admin.get(f"/api/v1/admin/events/{event_id}").json() for name, event_id in ids.items()}
+    return {"device": device, "ids": ids, "events": events}
+
+
+def _card(page: Page, shop: dict, name: str):
+    return page.locator(f"[data-event='{shop['ids'][name]}']")
+
+
+def _wait_loaded(page: Page, card) -> None:
+    card.scroll_into_view_if_needed()
+    page.wait_for_function(LOADED, arg=card.element_handle())
+
+
+def test_a_visit_card_shows_each_area_and_pictures_cropped_to_them(server: LiveServer, shop: dict, page: Page,
+                                                                    shots: Shots) -> None:
+    view_box = shop["events"]["visit"]["view_box"]
+    assert view_box and view_box[2] - view_box[0] < 0.7  # the three areas, not the whole frame
+    login(page, server, f"/events?device={shop['device']}&type=all")
+    card = _card(page, shop, "visit")
+    expect(card.get_by_role("heading", name="Aisle 5")).to_be_visible()
+    expect(card.locator(".event-duration")).to_have_text("12 s")
+    areas = card.get_by_role("list", name="Shelf areas touched").get_by_role("listitem")
+    expect(areas).to_have_count(3)
+    for name, word, verdict in [("Cereal", "Taken", "taken"), ("Coffee", "Unchanged", "unchanged"),
+                                ("Tea", "Moved", "moved")]:
+        area = areas.filter(has_text=name)
+        expect(area).to_have_text(f"{name}: {word}")  # read aloud as it reads, not by colour
+        expect(area.locator(f".badge[data-verdict={verdict}]")).to_have_text(word)
+    colours = {areas.nth(i).locator(".badge").evaluate("(b) => getComputedStyle(b).color") for i in range(3)}
+    assert len(colours) == 3
+
+    _wait_loaded(page, card)
+    pictures = card.evaluate(GEOMETRY)
+    assert [p["kind"] for p in pictures] == ["pre", "post", "diff"]
+    for picture in pictures:
+        assert picture["zoom"] > 1.4, picture  # cropped: the frame is larger than its box
+        assert _inside(view_box, picture["shown"]), picture  # and the three areas are in view
+        assert set(picture["boxes"]) == {"Cereal", "Tea"}  # Coffee had no changed box
+        for name, item in [("Cereal", 2), ("Tea", 4)]:
+            outline = picture["boxes"][name]
+            assert _near(outline["at"], _item_box(item)), (name, outline, _item_box(item))
+            assert _inside(outline["at"], picture["shown"])
+        assert "verdict-taken" in picture["boxes"]["Cereal"]["cls"]
+    for image in card.locator("img").all():
+        assert re.fullmatch(r"(Before|After|Difference) picture of the visit to Aisle 5 at .+",
+                            image.get_attribute("alt"))
+    text = page.locator("main").inner_text().lower()
+    assert not re.search(r"\broi\b|verdict|decision_score|interaction", text), text
+    shots(page, "events")
+
+    card.get_by_role("button", name=re.compile("Open the after picture")).click()
+    viewer = page.locator("dialog[open]")
+    _wait_loaded(page, viewer)
+    assert viewer.locator(".viewer-picture img").evaluate("(img) => img.naturalWidth") == 640
+    [whole] = viewer.evaluate(GEOMETRY)
+    assert whole["kind"] == "post" and _near(whole["shown"], [0, 0, 1, 1]), whole  # the full frame
+    assert _near(whole["boxes"]["Cereal"]["at"], _item_box(2)) and _near(whole["boxes"]["Tea"]["at"], _item_box(4))
+    expect(viewer.get_by_role("listitem").filter(has_text="Cereal")).to_have_text("Cereal: Taken")
+    shots(page, "visit-full-frame", full_page=False)
+    page.keyboard.press("Escape")
+    expect(viewer).to_be_hidden()
+
+    lights = _card(page, shop, "lights")
+    expect(lights.get_by_text("Lights changed")).to_be_visible()
+    expect(lights.locator(".visit-areas")).to_have_count(0)
+    expect(lights.locator("figcaption")).to_have_text(["Before", "After"])
+    _wait_loaded(page, lights)
+    for picture in lights.evaluate(GEOMETRY):
+        assert _near(picture["shown"], [0, 0, 1, 1]) and not picture["boxes"], picture  # the whole frame
+
+    old = _card(page, shop, "old")
+    expect(old.get_by_role("listitem")).to_have_text(["Spices: Taken"])
+    _wait_loaded(page, old)
+    for picture in old.evaluate(GEOMETRY):  # no view box of its own: cropped around its changed box
+        assert picture["zoom"] > 1.4 and _near(picture["boxes"]["Spices"]["at"], [0.81, 0.3, 0.93, 0.47]), picture
+        assert _inside(picture["boxes"]["Spices"]["at"], picture["shown"])
+    old.scroll_into_view_if_needed()
+    shots(page, "lights-and-old", full_page=False)
+
+
+def test_what_happened_filters_visits_by_any_of_their_areas(server: LiveServer, shop: dict, page: Page) -> None:
+    login(page, server, f"/events?device={shop['device']}")
+    choice = page.get_by_label("What happened")
+    expect(choice.locator("option")).to_have_text(["Anything", "Taken", "Put back / placed", "Moved", "No change"])
+    cards = page.locator(".event-card")
+    expect(cards).to_have_count(3)  # visits only, by default
+    for label, verdict, shown in [("Taken", "taken", ["visit", "old"]), ("Put back / placed", "placed", ["placed"]),
+                                  ("No change", "unchanged", ["visit"]), ("Moved", "moved", ["visit"])]:
+        choice.select_option(label=label)
+        expected = sorted((str(shop["ids"][name]) for name in shown), key=int, reverse=True)
+        page.wait_for_function(SHOWN_EVENTS, arg=expected)
+        assert f"verdict={verdict}" in page.url
