@@ -126,6 +126,7 @@ def test_a_visit_card_shows_each_area_and_pictures_cropped_to_them(server: LiveS
                                                                     shots: Shots) -> None:
     view_box = shop["events"]["visit"]["view_box"]
     assert view_box and view_box[2] - view_box[0] < 0.7  # the three areas, not the whole frame
+    assert len(shop["events"]["visit"]["rois"]) == 3 and shop["events"]["old"]["view_box"] is None
     login(page, server, f"/events?device={shop['device']}&type=all")
     card = _card(page, shop, "visit")
     expect(card.get_by_role("heading", name="Aisle 5")).to_be_visible()
@@ -201,3 +202,19 @@ def test_what_happened_filters_visits_by_any_of_their_areas(server: LiveServer, 
         expected = sorted((str(shop["ids"][name]) for name in shown), key=int, reverse=True)
         page.wait_for_function(SHOWN_EVENTS, arg=expected)
         assert f"verdict={verdict}" in page.url
+
+
+def test_an_event_without_a_list_of_areas_or_a_view_box_reads_as_its_one_area(server: LiveServer, page: Page) -> None:
+    login(page, server, "/events")
+    read = page.evaluate("""async () => {
+      const verdicts = await import('/static/widgets/verdicts.js');
+      const old = {id: 1, type: 'interaction_detected', roi_id: 7, roi_name: 'Top shelf', verdict: 'taken',
+                   box: [0.2, 0.3, 0.4, 0.5]};
+      const lights = {id: 2, type: 'lighting_change', roi_id: null, rois: [], view_box: null};
+      return {areas: verdicts.touchedAreas(old).map((a) => [a.roi_name, a.verdict]), view: verdicts.viewBoxOf(old),
+              outlines: verdicts.outlines(old).map((o) => o.box), lights: verdicts.touchedAreas(lights).length,
+              lightsView: verdicts.viewBoxOf(lights), badBox: verdicts.normalizedBox([0.5, 0.5, 0.2, 'x'])};
+    }""")
+    assert read["areas"] == [["Top shelf", "taken"]] and read["outlines"] == [[0.2, 0.3, 0.4, 0.5]]
+    assert _near(read["view"], [0.12, 0.22, 0.48, 0.58])  # the changed box with a margin
+    assert (read["lights"], read["lightsView"], read["badBox"]) == (0, None, None)

@@ -29,7 +29,7 @@ export function viewEvent(event, startKind = "post", deviceName = event.device_n
       h("div", {class: "viewer-tabs", role: "group", "aria-label": "Picture"}, tabs),
       picture,
       h("dl", {class: "facts"},
-        h("dt", {}, "Camera"), h("dd", {}, deviceName),
+        h("dt", {}, "Device"), h("dd", {}, deviceName),
         h("dt", {}, "Started"), h("dd", {}, dateTime(event.start_ts)),
         isLighting(event) ? "" : [h("dt", {}, "Duration"), h("dd", {}, duration(event.duration_s))],
         h("dt", {}, "What happened"),
