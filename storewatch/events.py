@@ -149,17 +149,15 @@ class EventStore:
         them instead (ROIs it names are rewritten, the others kept), for interactions of
         single ROIs that began on the same capture.
         """
-        now = contract.format_timestamp(contract.utc_now())
         with self.db.write() as conn:
-            existing = conn.execute("SELECT id, start_ts, end_ts FROM events WHERE device_id = ?"
-                                    " AND start_capture_id = ? AND visit = 1",
-                                    (visit.device_id, visit.start_capture_id)).fetchone()
+            existing = self._visit_row(conn, visit)
             start, end = visit.start_epoch, visit.end_epoch
             if existing is None:
                 event_id = conn.execute(
                     "INSERT INTO events (device_id, type, start_ts, start_capture_id, created_at, visit)"
                     " VALUES (?, ?, ?, ?, ?, 1) RETURNING id",
-                    (visit.device_id, INTERACTION, epoch_to_ts(start), visit.start_capture_id, now)).fetchone()["id"]
+                    (visit.device_id, INTERACTION, epoch_to_ts(start), visit.start_capture_id,
+                     contract.format_timestamp(contract.utc_now()))).fetchone()["id"]
             else:
                 event_id = existing["id"]
                 if merge:
@@ -171,6 +169,26 @@ class EventStore:
             self._write_headline(conn, event_id, start, end)
             self._write_pictures(conn, visit.device_id, event_id, pictures)
         return event_id
+
+    def _visit_row(self, conn: apsw.Connection, visit: Visit) -> Row | None:
+        """The event written before for this visit, if any.
+
+        Per-ROI events of older versions that began on the same capture are that visit's
+        earlier write: they are folded into the oldest of them, which becomes the visit (their
+        old per-ROI key would refuse a headline ROI that another of them holds)."""
+        rows = conn.execute("SELECT id, start_ts, end_ts, visit FROM events WHERE device_id = ? AND type = ?"
+                            " AND start_capture_id = ? ORDER BY visit DESC, id",
+                            (visit.device_id, INTERACTION, visit.start_capture_id)).fetchall()
+        if not rows:
+            return None
+        keep, others = rows[0], [row["id"] for row in rows[1:]]
+        if others:  # their pictures' files are left to reconcile (files without rows)
+            marks = ",".join("?" * len(others))
+            conn.execute(f"UPDATE event_rois SET event_id = ? WHERE event_id IN ({marks})", (keep["id"], *others))
+            conn.execute(f"DELETE FROM events WHERE id IN ({marks})", others)
+        if not keep["visit"]:
+            conn.execute("UPDATE events SET visit = 1 WHERE id = ?", (keep["id"],))
+        return keep
 
     def _write_rois(self, conn: apsw.Connection, event_id: int, visit: Visit) -> None:
         for roi in visit.rois:
