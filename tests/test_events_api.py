@@ -86,6 +86,14 @@ def test_the_event_list_shows_the_interaction_with_its_pictures(scene_device: di
     assert event["duration_s"] > 0 and event["peak_score"] > 0 and event["decision_score"] > 0
     assert len(event["box"]) == 4 and event["false_alarm"] is False and event["images_expired"] is False
     assert set(event["images"]) == {"pre", "peak", "post", "diff"}
+    assert event["device_name"] == "aisle 3"  # one visit, of its one touched ROI
+    assert [(r["roi_id"], r["roi_name"], r["verdict"], r["decision"]) for r in event["rois"]] == [
+        (scene_device["roi"]["id"], "top shelf", "taken", "changed")]
+    assert event["rois"][0]["box"] == event["box"] and event["rois"][0]["score"] == event["decision_score"]
+    x0, y0, x1, y1 = event["view_box"]  # the ROI's bounding box with a margin
+    polygon = scene_device["roi"]["polygon"]
+    assert x0 < min(p[0] for p in polygon) and x1 > max(p[0] for p in polygon)
+    assert y0 < min(p[1] for p in polygon) and y1 > max(p[1] for p in polygon)
     for kind, url in event["images"].items():
         picture = admin.get(url)
         assert picture.status_code == 200 and picture.headers["content-type"] == "image/jpeg"
