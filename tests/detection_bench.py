@@ -20,7 +20,7 @@ from pathlib import Path
 
 from storewatch.analysis.decode import decode_gray
 from storewatch.analysis.device_analyzer import DeviceAnalyzer, RoiSpec
-from storewatch.analysis.transitions import InteractionCancelled, InteractionEnded, InteractionStarted
+from storewatch.analysis.transitions import InteractionCancelled, InteractionEnded, InteractionStarted, VisitStarted
 from storewatch.camera.scene import VERDICTS, FrameTruth, Script, ScriptRenderer, VisitTruth
 from storewatch.jobs.live import CHECKPOINT_EVERY
 from storewatch.jobs.processor import ANALYSIS_WIDTH
@@ -52,30 +52,42 @@ class Event:
 def events_from_transitions(transitions: Iterable[object], until: float | None = None) -> list[Event]:
     """The events a device's transitions make, each with its touched ROIs' verdicts.
 
-    Today's analysis closes one interaction per ROI (`InteractionEnded`) with a decision
-    changed/unchanged and no verdict: each is one event of one ROI, verdict `changed` or
-    `unchanged`. A transition with `rois` (a visit: start_ts, end_ts and per ROI roi_id,
-    verdict, pre_frame_id, post_frame_id) is taken as it is: the redesign plugs in there.
-    With `until` (the last frame's time), an interaction still open then is an event too,
-    verdict `open` (a clip that ends while someone is still in view).
+    A transition with `rois` is a visit (`VisitEnded`: start_ts, end_ts, the visit's
+    pre_frame_id and post_frame_id, and per ROI roi_id and verdict): one event, its
+    pictures the visit's Before and After. An `InteractionEnded` (issue 12's analysis,
+    which closed one interaction per ROI, decided changed or unchanged with no verdict)
+    is one event of one ROI, verdict `changed` or `unchanged`. With `until` (the last
+    frame's time), what is still open then is an event too, verdict `open` (a clip that
+    ends while someone is still in view): one per open visit, else one per open ROI.
     """
     events = []
-    opened: dict[int, float] = {}
+    opened: dict[int, float] = {}  # ROI -> start of its open interaction
+    visit_open: float | None = None  # start of the open visit (VisitStarted seen, not ended)
     for t in transitions:
-        if isinstance(t, InteractionStarted):
+        if isinstance(t, VisitStarted):
+            visit_open = t.ts
+        elif isinstance(t, InteractionStarted):
             opened[t.roi_id] = t.ts
         elif isinstance(t, (InteractionEnded, InteractionCancelled)):
             opened.pop(t.roi_id, None)
         rois = getattr(t, "rois", None)
         if rois is not None and hasattr(t, "start_ts"):
+            visit_open = None
+            pre, post = getattr(t, "pre_frame_id", None), getattr(t, "post_frame_id", None)
+            for r in rois:
+                opened.pop(r.roi_id, None)
             events.append(Event(t.start_ts, t.end_ts, tuple(  # type: ignore[attr-defined]
-                RoiVerdict(r.roi_id, r.verdict, getattr(r, "pre_frame_id", None), getattr(r, "post_frame_id", None))
+                RoiVerdict(r.roi_id, r.verdict, getattr(r, "pre_frame_id", pre), getattr(r, "post_frame_id", post))
                 for r in rois)))
         elif isinstance(t, InteractionEnded):
             verdict = getattr(t, "verdict", None) or ("changed" if t.decision.changed else "unchanged")
             events.append(Event(t.start_ts, t.end_ts, (RoiVerdict(t.roi_id, verdict, t.pre_frame_id, t.post_frame_id),)))
-    if until is not None:
-        events += [Event(start, until, (RoiVerdict(roi_id, "open", None, None),)) for roi_id, start in opened.items()]
+    if until is not None and opened:
+        if visit_open is not None:
+            events.append(Event(min(visit_open, *opened.values()), until,
+                                tuple(RoiVerdict(roi_id, "open", None, None) for roi_id in sorted(opened))))
+        else:
+            events += [Event(start, until, (RoiVerdict(roi_id, "open", None, None),)) for roi_id, start in opened.items()]
     return events
 
 

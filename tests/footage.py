@@ -16,7 +16,7 @@ import pytest
 from storewatch.analysis.decode import decode_gray
 from storewatch.analysis.device_analyzer import DeviceAnalyzer, RoiSpec
 from storewatch.analysis.transitions import (
-    InteractionCancelled, InteractionEnded, InteractionStarted, LightingChange)
+    InteractionCancelled, InteractionStarted, LightingChange, RoiOutcome, VisitEnded)
 
 FOOTAGE = Path(__file__).resolve().parents[2] / "shared" / "footage"
 FPS = 25.0
@@ -52,7 +52,7 @@ class Replay:
     names: dict[int, str]
     scores: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
     started: dict[str, list[InteractionStarted]] = field(default_factory=dict)
-    ended: dict[str, list[InteractionEnded]] = field(default_factory=dict)
+    ended: dict[str, list[RoiOutcome]] = field(default_factory=dict)  # per ROI, its outcome of each visit
     cancelled: dict[str, list[InteractionCancelled]] = field(default_factory=dict)
     lighting_changes: list[LightingChange] = field(default_factory=list)
     lighting_frames: list[int] = field(default_factory=list)
@@ -83,8 +83,9 @@ def replay(clip: str, rois: dict[str, tuple[tuple[float, float], ...]], **kwargs
                 result.lighting_changes.append(t)
             elif isinstance(t, InteractionStarted):
                 result.started[result.names[t.roi_id]].append(t)
-            elif isinstance(t, InteractionEnded):
-                result.ended[result.names[t.roi_id]].append(t)
+            elif isinstance(t, VisitEnded):
+                for outcome in t.rois:
+                    result.ended[result.names[outcome.roi_id]].append(outcome)
             elif isinstance(t, InteractionCancelled):
                 result.cancelled[result.names[t.roi_id]].append(t)
     return result

@@ -13,7 +13,7 @@ from storewatch.analysis.decode import decode_gray
 from storewatch.analysis.device_analyzer import DeviceAnalyzer, RoiSpec
 from storewatch.analysis.state_codec import StateError
 from storewatch.analysis.thresholds import Thresholds
-from storewatch.analysis.transitions import InteractionEnded
+from storewatch.analysis.transitions import VisitEnded
 
 ROIS = [RoiSpec(1, roi_around(2)), RoiSpec(2, roi_around(9, 10)), RoiSpec(3, roi_around(0, 1))]
 
@@ -101,7 +101,7 @@ def test_restore_while_a_hand_rests_continues_exactly(held, split: int) -> None:
     assert first.trackers[1].state == "active" and first.trackers[1].pre_wide is not None
     tail = feed_all(DeviceAnalyzer.from_state(first.to_state(), ROIS), held[split:])
     assert head + tail == whole
-    assert [t.decision.verdict for r in whole for t in r.transitions if isinstance(t, InteractionEnded)] == ["taken"]
+    assert [o.verdict for r in whole for t in r.transitions if isinstance(t, VisitEnded) for o in t.rois] == ["taken"]
 
 
 def _without_bands(state: bytes) -> bytes:
@@ -125,5 +125,5 @@ def test_a_state_saved_before_the_margin_bands_still_loads_and_decides(held) -> 
     feed_all(first, held[:12])
     restored = DeviceAnalyzer.from_state(_without_bands(first.to_state()), ROIS)
     assert restored.trackers[1].state == "active" and restored.trackers[1].pre_wide is None
-    ended = [t for r in feed_all(restored, held[12:]) for t in r.transitions if isinstance(t, InteractionEnded)]
-    assert [e.roi_id for e in ended] == [1]
+    ended = [t for r in feed_all(restored, held[12:]) for t in r.transitions if isinstance(t, VisitEnded)]
+    assert [o.roi_id for e in ended for o in e.rois] == [1]

@@ -12,7 +12,7 @@ from storewatch.analysis.device_analyzer import DeviceAnalyzer, FrameResult, Roi
 from storewatch.analysis.thresholds import Thresholds
 from storewatch.analysis.tracker import HOLD_SECONDS
 from storewatch.analysis.transitions import (
-    InteractionCancelled, InteractionEnded, InteractionStarted, LightingChange)
+    InteractionCancelled, InteractionStarted, LightingChange, VisitEnded, VisitStarted)
 
 TOP_MIDDLE = roi_around(2)          # the yellow box on the top shelf
 BOTTOM_RIGHT = roi_around(9, 10)    # two items on the bottom shelf, right
@@ -28,6 +28,11 @@ def events(results: list[FrameResult], kind: type, roi_id: int | None = None) ->
     return [t for t in found if roi_id is None or t.roi_id == roi_id]
 
 
+def outcomes(results: list[FrameResult], roi_id: int | None = None) -> list:
+    """Each ROI outcome of every visit that ended, in order."""
+    return [o for v in events(results, VisitEnded) for o in v.rois if roi_id is None or o.roi_id == roi_id]
+
+
 def overlaps(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
@@ -40,30 +45,31 @@ def take() -> Sequence:
 def test_item_taken_gives_one_interaction_with_a_change_over_the_item(take: Sequence) -> None:
     results = run(take, [RoiSpec(1, TOP_MIDDLE)])
     assert len(events(results, InteractionStarted)) == 1
-    (ended,) = events(results, InteractionEnded)
+    (visit,) = events(results, VisitEnded)
+    (ended,) = visit.rois
     assert ended.decision.changed
     assert overlaps(ended.decision.box, ITEMS[2].box)
-    assert ended.pre_frame_id < ended.peak_frame_id < ended.post_frame_id
-    assert not ended.forced
+    assert visit.pre_frame_id < ended.peak_frame_id < visit.post_frame_id
+    assert not visit.forced
 
 
 def test_item_touched_gives_one_interaction_without_change() -> None:
     results = run(reach_sequence(2, "touch", side="left"), [RoiSpec(1, TOP_MIDDLE)])
     assert len(events(results, InteractionStarted)) == 1
-    (ended,) = events(results, InteractionEnded)
+    (ended,) = outcomes(results)
     assert not ended.decision.changed
 
 
 def test_item_placed_is_a_change() -> None:
     results = run(reach_sequence(9, "place", side="right"), [RoiSpec(1, BOTTOM_RIGHT)])
-    (ended,) = events(results, InteractionEnded)
+    (ended,) = outcomes(results)
     assert ended.decision.changed
     assert overlaps(ended.decision.box, ITEMS[9].box)
 
 
 def test_an_interaction_in_one_roi_leaves_another_alone(take: Sequence) -> None:
     results = run(take, [RoiSpec(1, TOP_MIDDLE), RoiSpec(2, BOTTOM_RIGHT)])
-    assert len(events(results, InteractionEnded, 1)) == 1
+    assert [o.roi_id for o in outcomes(results)] == [1]
     assert events(results, InteractionStarted, 2) == []
 
 
@@ -111,7 +117,7 @@ def test_irregular_timing_baseline_then_burst(take: Sequence) -> None:
     times += [times[-1] + 0.5 * (k + 1) for k in range(len(take.jpegs) - 8)]
     seq = Sequence(take.frames, times, jpegs=take.jpegs)
     results = run(seq, [RoiSpec(1, TOP_MIDDLE)])
-    (ended,) = events(results, InteractionEnded)
+    (ended,) = outcomes(results)
     assert ended.decision.changed
     assert times[8] <= ended.start_ts <= times[10]
 
@@ -125,17 +131,10 @@ def touch_then_take() -> Sequence:
     return Sequence(frames, uniform_times(len(frames)), jpegs=first.jpegs + second.jpegs)
 
 
-def test_activity_within_the_merge_gap_continues_the_same_interaction(touch_then_take: Sequence) -> None:
-    thr = Thresholds.from_overrides({"merge_gap_seconds": 5.0})
-    results = run(touch_then_take, [RoiSpec(1, TOP_MIDDLE, thr)])
-    (ended,) = events(results, InteractionEnded)
-    assert ended.decision.changed
-
-
 def test_two_visits_apart_by_a_settled_shelf_are_two_interactions(touch_then_take: Sequence) -> None:
     results = run(touch_then_take, [RoiSpec(1, TOP_MIDDLE)])
-    touched, taken = events(results, InteractionEnded)
-    assert (touched.decision.verdict, taken.decision.verdict) == ("unchanged", "taken")
+    touched, taken = events(results, VisitEnded)
+    assert [o.verdict for v in (touched, taken) for o in v.rois] == ["unchanged", "taken"]
     # the take's Before is the settled shelf after the touch, before the second arm shows (frame 21)
     assert touched.post_frame_id <= taken.pre_frame_id < 21 and not taken.forced
 
@@ -154,10 +153,10 @@ def held_reach(item: int, hold: int, idle: int = 8, after: int = 20) -> Sequence
 def test_a_hand_resting_still_neither_ends_the_interaction_nor_is_decided_on() -> None:
     idle, hold = 8, 16  # 8 s without motion: well past quiet_seconds
     results = run(held_reach(2, hold, idle), [RoiSpec(1, TOP_MIDDLE)])
-    (ended,) = events(results, InteractionEnded)
+    (visit,) = events(results, VisitEnded)
     left = idle + 2 + hold + 3  # the first frame with no arm in view
-    assert ended.pre_frame_id < idle and ended.post_frame_id >= left
-    assert ended.decision.verdict == "taken" and not ended.forced
+    assert visit.pre_frame_id < idle and visit.post_frame_id >= left
+    assert [o.verdict for o in visit.rois] == ["taken"] and not visit.forced
 
 
 def test_a_still_change_reaching_out_of_the_roi_is_decided_after_the_longest_hold() -> None:
@@ -167,10 +166,9 @@ def test_a_still_change_reaching_out_of_the_roi_is_decided_after_the_longest_hol
     seq = held_reach(2, hold, after=0)
     frames = 10 + hold  # up to the end of the hold: the arm never leaves
     analyzer = DeviceAnalyzer([RoiSpec(1, TOP_MIDDLE)])
-    states = [analyzer.feed(decode_gray(j), ts, i) and analyzer.trackers[1].state
-              for i, (j, ts) in enumerate(zip(seq.jpegs[:frames], seq.times[:frames]))]
-    assert "active" in states
-    settled = seq.times[states.index("settled")] - seq.times[10]  # since the arm stopped
+    results = [analyzer.feed(decode_gray(j), ts, i) for i, (j, ts) in enumerate(zip(seq.jpegs[:frames], seq.times[:frames]))]
+    (visit,) = events(results, VisitEnded)
+    settled = visit.ts - seq.times[10]  # since the arm stopped
     assert longest - 1.0 <= settled <= longest + 1.0
 
 
@@ -179,7 +177,7 @@ def test_interaction_longer_than_max_duration_is_forced_closed() -> None:
     seq = Sequence(frames, uniform_times(len(frames))).render()
     thr = Thresholds.from_overrides({"max_duration_seconds": 3.0})
     results = run(seq, [RoiSpec(1, TOP_MIDDLE, thr)])
-    assert any(e.forced for e in events(results, InteractionEnded))
+    assert any(e.forced for e in events(results, VisitEnded))
 
 
 def replace_arm(k: int):
@@ -189,8 +187,8 @@ def replace_arm(k: int):
 
 def test_wants_burst_while_an_interaction_is_open(take: Sequence) -> None:
     results = run(take, [RoiSpec(1, TOP_MIDDLE)])
-    started = next(i for i, r in enumerate(results) if events([r], InteractionStarted))
-    ended = next(i for i, r in enumerate(results) if events([r], InteractionEnded))
+    started = next(i for i, r in enumerate(results) if events([r], VisitStarted))
+    ended = next(i for i, r in enumerate(results) if events([r], VisitEnded))
     assert not results[started - 2].wants_burst
     assert all(r.wants_burst for r in results[started:ended])
     assert not results[-1].wants_burst

@@ -1,8 +1,10 @@
-"""All ROIs of one device, and the lighting state they share.
+"""All ROIs of one device, the lighting state they share, and the visit they make together.
 
 `feed` takes each decoded frame (float or uint8 gray at the analysis size) with its
 capture time; a frame of a new size restarts the warm-up, since references of
-another size cannot be compared.
+another size cannot be compared. Per frame: the lighting first, then every ROI's
+tracker, then the device's visit (`visit.py`), which reports one `VisitEnded` with
+every touched ROI's outcome when the view is quiet again.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from storewatch.analysis.lighting import LightingDetector, LightingStatus
 from storewatch.analysis.roi_mask import polygon_mask, roi_grid
 from storewatch.analysis.thresholds import Thresholds
 from storewatch.analysis.tracker import RoiTracker
-from storewatch.analysis.transitions import LightingChange, Transition
+from storewatch.analysis.transitions import LightingChange, LightingSettled, Transition
+from storewatch.analysis.visit import VisitKeeper
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,7 @@ class RoiSpec:
 class FrameResult:
     """Per-frame outcome: ROI scores, whether lighting is changing, and transitions.
 
-    `wants_burst` is true while any ROI is active, settling or about to start.
+    `wants_burst` is true while a visit is open or any ROI is about to start one.
     """
 
     scores: dict[int, float]
@@ -53,18 +56,23 @@ class DeviceAnalyzer:
         self.shape: tuple[int, int] | None = None
         self.lighting = LightingDetector(self.thresholds)
         self.trackers: dict[int, RoiTracker] = {}
+        self.visits = VisitKeeper()
 
     def feed(self, gray: np.ndarray, ts: float, frame_id: int) -> FrameResult:
         frame = _as_uint8(gray)
         if frame.shape != self.shape:
             self._restart(frame.shape)
-        status: LightingStatus = self.lighting.update(frame, ts)
+        status: LightingStatus = self.lighting.update(frame, ts, frame_id)
         transitions: list[Transition] = [LightingChange(ts, frame_id)] if status.started else []
+        if status.rebase and status.since is not None:
+            transitions.append(LightingSettled(status.since, ts, status.before_frame_id, frame_id))
+        visiting = self.visits.holds_references(self.trackers, self.visits.current)
         scores: dict[int, float] = {}
         for roi_id, tracker in self.trackers.items():
-            scores[roi_id], events = tracker.feed(frame, ts, frame_id, status)
+            scores[roi_id], events = tracker.feed(frame, ts, frame_id, status, visiting)
             transitions.extend(events)
-        busy = any(t.busy for t in self.trackers.values())
+        transitions.extend(self.visits.update(self.trackers, frame, ts, frame_id, status))
+        busy = self.visits.current is not None or any(t.busy for t in self.trackers.values())
         return FrameResult(scores, status.lighting, transitions, busy)
 
     def update_rois(self, rois: Sequence[RoiSpec]) -> None:
@@ -92,6 +100,7 @@ class DeviceAnalyzer:
         self.shape = (int(shape[0]), int(shape[1]))
         self.lighting = LightingDetector(self.thresholds)
         self.trackers = {roi_id: self._tracker(roi) for roi_id, roi in self.rois.items()}
+        self.visits = VisitKeeper()
 
     def _tracker(self, roi: RoiSpec) -> RoiTracker:
         grid = roi_grid(polygon_mask(roi.polygon, self.shape))

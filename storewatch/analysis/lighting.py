@@ -30,9 +30,14 @@ _MIN_STRUCTURE_CELLS = 0.1
 
 @dataclass(frozen=True)
 class LightingStatus:
+    """`started`: a change began at this frame; `rebase`: it is over at this frame, and then
+    `since` is when it began and `before_frame_id` the last frame before it (None: unknown)."""
+
     lighting: bool = False
     started: bool = False
     rebase: bool = False
+    since: float | None = None
+    before_frame_id: int | None = None
 
 
 class LightingDetector:
@@ -43,8 +48,12 @@ class LightingDetector:
         self.snapshot: np.ndarray | None = None
         self.prev_mean: np.ndarray | None = None
         self.unstable_since: float | None = None
+        self.last_frame_id: int | None = None  # the frame fed before this one
+        self.before_frame_id: int | None = None  # the last frame before the change in progress
 
-    def update(self, frame: np.ndarray, ts: float) -> LightingStatus:
+    def update(self, frame: np.ndarray, ts: float, frame_id: int | None = None) -> LightingStatus:
+        """Advance with the uint8 gray frame taken at `ts`; `frame_id` names it in a settled change."""
+        last_frame_id, self.last_frame_id = self.last_frame_id, frame_id
         img = frame.astype(np.float32)
         stats = scoring.cell_stats(img)
         prev_mean, self.prev_mean = self.prev_mean, stats.mean
@@ -57,7 +66,7 @@ class LightingDetector:
             snap = self.snapshot.astype(np.float32)
             verdict = self._compare(snap, scoring.cell_stats(snap), img, stats)
             if verdict == _RELIT:
-                self.unstable_since = ts
+                self.unstable_since, self.before_frame_id = ts, last_frame_id
                 return LightingStatus(lighting=True, started=True)
             # Follow the scene's content (doors close, people leave) but not a drift in
             # its brightness, which must build up until it counts as a lighting change.
@@ -66,8 +75,9 @@ class LightingDetector:
             return LightingStatus()
         if steady or ts - self.unstable_since >= thr.lighting_max_seconds:
             self.snapshot = frame.copy()
-            self.unstable_since = None
-            return LightingStatus(lighting=True, rebase=True)
+            since, before = self.unstable_since, self.before_frame_id
+            self.unstable_since = self.before_frame_id = None
+            return LightingStatus(lighting=True, rebase=True, since=since, before_frame_id=before)
         return LightingStatus(lighting=True)
 
     def _compare(self, snap: np.ndarray, snap_stats: scoring.CellStats,

@@ -3,21 +3,22 @@
 The format is an npz archive (no pickle): a JSON header of scalars plus uint8 images
 (each distinct frame crop once) and the lighting detector's small float arrays.
 A restored analyzer continues exactly like one that was never interrupted. ROIs
-whose polygon or thresholds differ from the saved ones start afresh.
+whose polygon or thresholds differ from the saved ones start afresh. A state saved
+before visits existed has no visit: its engaged ROIs open one on the next frame.
 """
 
 from __future__ import annotations
 
 import io
 import json
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from typing import Any
 
 import numpy as np
 
-from storewatch.analysis.inventory import InventoryDecision
 from storewatch.analysis.scoring import CELL
 from storewatch.analysis.tracker import RoiTracker, _Image, _Interaction
+from storewatch.analysis.visit import Visit
 
 VERSION = 1
 _IMAGE_SLOTS = ("ref", "prev", "pre")
@@ -41,6 +42,8 @@ def encode(analyzer: Any) -> bytes:
         "version": VERSION,
         "shape": list(analyzer.shape) if analyzer.shape else None,
         "unstable_since": light.unstable_since,
+        "light_frame_ids": [light.last_frame_id, light.before_frame_id],
+        "visit": None if analyzer.visits.current is None else asdict(analyzer.visits.current),
         "rois": [_encode_tracker(analyzer.rois[roi_id], t, arrays) for roi_id, t in analyzer.trackers.items()],
     }
     arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
@@ -66,10 +69,13 @@ def decode(data: bytes, analyzer: Any) -> Any:
     light.snapshot = arrays.get("light_snapshot")
     light.prev_mean = arrays.get("light_prev_mean")
     light.unstable_since = header["unstable_since"]
+    light.last_frame_id, light.before_frame_id = header.get("light_frame_ids", (None, None))
     for saved in header["rois"]:
         roi = analyzer.rois.get(saved["id"])
         if roi is not None and _same_spec(roi, saved):
             _decode_tracker(analyzer.trackers[roi.id], saved, arrays)
+    visit = header.get("visit")
+    analyzer.visits.current = None if visit is None else Visit(**visit)
     return analyzer
 
 
@@ -136,19 +142,16 @@ def _with_crop(grid: Any, band: np.ndarray, img: _Image) -> np.ndarray:
 def _encode_interaction(i: _Interaction | None) -> dict | None:
     if i is None:
         return None
-    data = asdict(i)
-    data["decision"] = None if i.decision is None else asdict(i.decision)
-    return data
+    return asdict(i)
+
+
+_INTERACTION_FIELDS = frozenset(f.name for f in fields(_Interaction))
 
 
 def _decode_interaction(data: dict | None) -> _Interaction | None:
     if data is None:
         return None
-    data = dict(data)
-    if data["decision"] is not None:
-        d = data["decision"]
-        data["decision"] = InventoryDecision(d["changed"], d["score"], tuple(d["box"]) if d["box"] else None,
-                                             d.get("verdict"))  # a state saved before verdicts: from changed
-    return _Interaction(**data)
+    # A state saved before visits carries a decision made on settling; the visit decides now.
+    return _Interaction(**{k: v for k, v in data.items() if k in _INTERACTION_FIELDS})
 
 

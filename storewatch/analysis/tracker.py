@@ -1,12 +1,13 @@
-"""The per-ROI state machine: warming -> idle -> active -> settled -> (closed) idle.
+"""The per-ROI state machine: warming -> idle -> active -> settled -> (finished) idle.
 
 Fed one frame at a time with its capture time. Two scores drive it: *change*, the
 ROI's changed share against the settled reference (starts an interaction), and
 *motion*, the changed share against the previous frame (its absence for
 quiet_seconds settles one; a permanent change such as a taken box does not keep
-an interaction open). After settling, new activity within merge_gap_seconds
-continues the same interaction; otherwise it closes with the inventory decision of
-the pre image against the first settled frame after it.
+an interaction open). A settled ROI waits for the device's visit to end
+(`visit.py`): new activity before then continues the same interaction, and the
+visit's end `finish`es it with the inventory decision of the pre image (the
+reference from before the visit) against the visit's clean After.
 
 Quiet is not enough to settle while an arm is in the ROI: a hand held still must
 neither end the interaction nor be decided on. An arm is connected -- its change
@@ -14,8 +15,8 @@ against the clean pre image runs through the ROI's border into the band just out
 it -- while a taken, placed or moved item leaves a change enclosed in the ROI. That
 test runs only when the ROI is about to settle (not every frame), and holds the
 settling back for at most HOLD_SECONDS of stillness (a bag left across the border
-is decided then). After a lighting change during the interaction the pre image no
-longer matches the light, so the test is skipped and quiet alone settles, as before.
+is decided then). The test's cell measure is lighting-blind, so it holds through a
+change of light too.
 """
 
 from __future__ import annotations
@@ -25,12 +26,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from storewatch.analysis import scoring
-from storewatch.analysis.inventory import InventoryDecision, decide_in_grid
+from storewatch.analysis.inventory import decide_in_grid
 from storewatch.analysis.lighting import LightingStatus
 from storewatch.analysis.roi_mask import RoiGrid
 from storewatch.analysis.thresholds import Thresholds
-from storewatch.analysis.transitions import (
-    InteractionCancelled, InteractionEnded, InteractionStarted, Transition)
+from storewatch.analysis.transitions import InteractionCancelled, InteractionStarted, RoiOutcome, Transition
 
 WARMING, IDLE, ACTIVE, SETTLED = "warming", "idle", "active", "settled"
 HOLD_SECONDS = 10.0  # longest stillness, beyond quiet_seconds, that an arm in view holds off settling
@@ -46,10 +46,9 @@ class _Interaction:
     peak_frame_id: int
     last_active_ts: float
     settled_ts: float | None = None
-    post_frame_id: int | None = None
-    decision: InventoryDecision | None = None
     arm_seen_ts: float | None = None  # when an arm was last found reaching in while quiet
-    relit: bool = False  # the lighting changed since it started: pre no longer shows the arm test's light
+    relit: bool = False  # the lighting changed since it started
+    pre_ts: float | None = None  # when the pre image was taken (None in a state saved before visits)
 
 
 class _Image:
@@ -78,6 +77,10 @@ class RoiTracker:
         self.ref_wide: np.ndarray | None = None
         self.pre_wide: np.ndarray | None = None
         self._frame: np.ndarray | None = None  # the frame being fed
+        self._visiting = False  # a visit is open: an idle ROI holds its reference
+        # Idle, but this frame moved and differs from the reference, below start_threshold: the
+        # first sign of a visit, perhaps the only frame of it at the baseline rate. Set per frame.
+        self.stirring = False
         self.stable_since: float | None = None
         self.refreshed_ts: float | None = None
         self.settled_frame_id: int | None = None
@@ -87,17 +90,29 @@ class RoiTracker:
 
     @property
     def busy(self) -> bool:
-        """Active, settling or about to start: the camera should keep bursting."""
-        return self.state in (ACTIVE, SETTLED) or self.cand_count > 0
+        """Active, settling, about to start or stirring: the camera should burst."""
+        return self.state in (ACTIVE, SETTLED) or self.cand_count > 0 or self.stirring
 
-    def feed(self, frame: np.ndarray, ts: float, frame_id: int, light: LightingStatus) -> tuple[float, list[Transition]]:
-        """Advance with a full uint8 gray frame (the analysis size) taken at `ts`."""
+    @property
+    def engaged(self) -> bool:
+        """Part of an open visit: active, or settled and waiting for the visit to end."""
+        return self.state in (ACTIVE, SETTLED)
+
+    def feed(self, frame: np.ndarray, ts: float, frame_id: int, light: LightingStatus,
+             visiting: bool = False) -> tuple[float, list[Transition]]:
+        """Advance with a full uint8 gray frame (the analysis size) taken at `ts`.
+
+        `visiting`: a visit is open elsewhere in the view, so an idle ROI keeps its
+        reference from before it (the visit's Before) instead of refreshing it.
+        """
         if self.grid.weights.size == 0:
             return 0.0, []
         img = _Image(np.ascontiguousarray(self.grid.crop(frame)), frame_id)
         motion = None if self.prev is None else self._score(self.prev, img)
         events: list[Transition] = []
         self._frame = frame
+        self._visiting = visiting
+        self.stirring = False
         handler = {WARMING: self._warming, IDLE: self._idle, ACTIVE: self._active, SETTLED: self._settled}[self.state]
         score = handler(img, motion, ts, light, events)
         self.prev = img
@@ -144,8 +159,11 @@ class RoiTracker:
                 events.append(InteractionStarted(self.roi_id, self.cand.start_ts, self.cand.start_frame_id))
         else:
             self.cand_count, self.cand = 0, None
-            quiet = (motion is None or motion < self.thr.end_threshold) and change < self.thr.end_threshold
-            if quiet and ts - self.refreshed_ts >= self.thr.reference_refresh_seconds:
+            moving = motion is not None and motion >= self.thr.end_threshold
+            self.stirring = moving and change >= self.thr.end_threshold
+            quiet = not moving and change < self.thr.end_threshold
+            due = ts - self.refreshed_ts >= self.thr.reference_refresh_seconds
+            if quiet and due and not self._visiting:
                 self._settle_reference(img, ts)
         return change
 
@@ -153,7 +171,8 @@ class RoiTracker:
         """Count one frame above start_threshold; True once there are enough in a row."""
         if self.cand_count == 0:
             self.pre, self.pre_wide = self.ref, self.ref_wide
-            self.cand = _Interaction(ts, img.frame_id, self.pre.frame_id, change, img.frame_id, ts)
+            self.cand = _Interaction(ts, img.frame_id, self.pre.frame_id, change, img.frame_id, ts,
+                                     pre_ts=self.refreshed_ts)
         elif change > self.cand.peak_score:
             self.cand.peak_score, self.cand.peak_frame_id = change, img.frame_id
         self.cand.last_active_ts = ts
@@ -166,25 +185,19 @@ class RoiTracker:
         change = self._score(self.pre, img)
         if light.started and ts - cur.start_ts < self.thr.quiet_seconds:
             events.append(InteractionCancelled(self.roi_id, cur.start_ts, ts, img.frame_id))
-            self.state, self.current, self.pre = IDLE, None, None
+            self.state, self.current, self.pre, self.pre_wide = IDLE, None, None, None
             return change
         if light.lighting:
             cur.relit = True
             return change
         if change > cur.peak_score:
             cur.peak_score, cur.peak_frame_id = change, img.frame_id
-        if ts - cur.start_ts >= self.thr.max_duration_seconds:
-            cur.decision = self._decide(img)
-            cur.post_frame_id = img.frame_id
-            self._close(events, forced=True)
-            self._settle_reference(img, ts)
-        elif motion is not None and motion >= self.thr.end_threshold:
+        if motion is not None and motion >= self.thr.end_threshold:
             cur.last_active_ts = ts
         elif ts - cur.last_active_ts >= self.thr.quiet_seconds:
             if ts - cur.last_active_ts < self.thr.quiet_seconds + HOLD_SECONDS and self._arm_held(cur, ts):
                 return change
-            cur.decision = self._decide(img)
-            cur.settled_ts, cur.post_frame_id = ts, img.frame_id
+            cur.settled_ts = ts
             cur.arm_seen_ts = None
             self.state = SETTLED
             self.ref, self.ref_wide = img, self._wide()
@@ -194,10 +207,6 @@ class RoiTracker:
     def _settled(self, img: _Image, motion: float | None, ts: float, light: LightingStatus,
                  events: list[Transition]) -> float:
         cur = self.current
-        if ts - cur.settled_ts > self.thr.merge_gap_seconds:
-            self._close(events, forced=False)
-            self._settle_reference(self.ref, cur.settled_ts, fed=False)
-            return self._idle(img, motion, ts, light, events)
         change = self._score(self.ref, img)
         if light.rebase:
             self.ref, self.ref_wide = img, self._wide()
@@ -210,7 +219,7 @@ class RoiTracker:
             cur.peak_score, cur.peak_frame_id = change, img.frame_id
         if self.cand_count >= self.thr.min_active_frames:
             self.state = ACTIVE  # the same interaction continues
-            cur.settled_ts = cur.post_frame_id = cur.decision = None
+            cur.settled_ts = None
             self.cand_count, self.cand = 0, None
         return change
 
@@ -218,7 +227,9 @@ class RoiTracker:
         """Is an arm still reaching in (seen lately, or now)? Then the ROI must not settle yet."""
         if cur.arm_seen_ts is not None and ts - cur.arm_seen_ts < ARM_RECHECK_SECONDS:
             return True
-        if self.pre_wide is None or self._frame is None or cur.relit:
+        # A lighting change since (relit) does not stop the test: its cell measure is lighting-blind,
+        # and a hand held still through a change of light must not be decided on either.
+        if self.pre_wide is None or self._frame is None:
             return False
         inside = self.grid.wide_inside()
         if self.pre_wide.shape != (inside.shape[0] * scoring.CELL, inside.shape[1] * scoring.CELL):
@@ -228,16 +239,42 @@ class RoiTracker:
             return True
         return False
 
-    def _decide(self, img: _Image) -> InventoryDecision:
-        return decide_in_grid(self.pre.f32, img.f32, self.grid, self.thr)
+    def arm_in_view(self, frame: np.ndarray, ts: float) -> bool:
+        """Does an arm reach into this settled ROI now (against the frame it settled on)?
 
-    def _close(self, events: list[Transition], forced: bool) -> None:
+        The visit's last check before it ends; seen lately counts as now, so a held-still
+        arm is looked at again at most every ARM_RECHECK_SECONDS.
+        """
         cur = self.current
-        events.append(InteractionEnded(
-            self.roi_id, cur.start_ts, cur.last_active_ts, cur.peak_score, cur.peak_frame_id,
-            cur.pre_frame_id, cur.post_frame_id, cur.decision, forced))
+        if cur is None or self.state != SETTLED or self.ref_wide is None:
+            return False
+        if cur.arm_seen_ts is not None and ts - cur.arm_seen_ts < ARM_RECHECK_SECONDS:
+            return True
+        inside = self.grid.wide_inside()
+        if self.ref_wide.shape != (inside.shape[0] * scoring.CELL, inside.shape[1] * scoring.CELL):
+            return False
+        if arm_reaches_in(self.ref_wide, self.grid.wide_crop(frame), inside, self.thr):
+            cur.arm_seen_ts = ts
+            return True
+        return False
+
+    def finish(self, frame: np.ndarray, ts: float) -> RoiOutcome | None:
+        """The visit is over: decide the pre image against this frame (the last one fed) and go idle.
+
+        The frame becomes the reference; None if this ROI was not part of a visit.
+        """
+        cur, img = self.current, self.prev
+        if cur is None or self.pre is None or img is None:
+            return None
+        decision = decide_in_grid(self.pre.f32, img.f32, self.grid, self.thr)
+        outcome = RoiOutcome(self.roi_id, cur.start_ts, cur.last_active_ts, cur.peak_score, cur.peak_frame_id,
+                             decision)
         self.state = IDLE
         self.current, self.pre, self.pre_wide = None, None, None
+        self._frame = frame
+        self._settle_reference(img, ts)
+        self._frame = None
+        return outcome
 
 
 def arm_reaches_in(pre: np.ndarray, now: np.ndarray, inside: np.ndarray, thr: Thresholds) -> bool:

@@ -1,0 +1,138 @@
+"""Visits: one event per visit to the device's view, with every touched ROI's net outcome.
+
+Scripted scenes of the simulated shelf (`storewatch.camera.scene`), rendered at the
+analysis size, know where the hand is in every frame: the visit's Before and After
+pictures must show none in the touched ROIs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from storewatch.analysis.decode import decode_gray
+from storewatch.analysis.device_analyzer import DeviceAnalyzer, FrameResult, RoiSpec
+from storewatch.analysis.thresholds import Thresholds
+from storewatch.analysis.transitions import (
+    InteractionEnded, LightingChange, LightingSettled, VisitEnded, VisitStarted)
+from storewatch.camera import scenarios
+from storewatch.camera.scene import SKIN_TONES, FrameTruth, Lighting, Reach, Script, ScriptRenderer
+
+SIZE = (320, 240)  # the analysis size: no downscale, cheap to render
+
+
+def play(script: Script, fps: float = 2.0, rois: list[RoiSpec] | None = None,
+         ) -> tuple[list[FrameResult], list[FrameTruth], list[float]]:
+    """Feed the script's frames (frame id = index); the results and the truth of each frame."""
+    times = script.times(fps)
+    _, truth = script.truth(times, SIZE)
+    renderer = ScriptRenderer(script, SIZE)
+    specs = rois or [RoiSpec(k + 1, polygon) for k, (_, polygon) in enumerate(script.rois)]
+    analyzer = DeviceAnalyzer(specs)
+    results = [analyzer.feed(decode_gray(renderer.jpeg(t, i)), t, i) for i, t in enumerate(times)]
+    return results, truth, times
+
+
+def found(results: list[FrameResult], kind: type) -> list:
+    return [t for r in results for t in r.transitions if isinstance(t, kind)]
+
+
+def verdicts(visit: VisitEnded) -> dict[int, str]:
+    return {o.roi_id: o.verdict for o in visit.rois}
+
+
+def assert_clean(visit: VisitEnded, truth: list[FrameTruth]) -> None:
+    """Before and After show no hand in any touched ROI, and are frames that were fed."""
+    for frame_id in (visit.pre_frame_id, visit.post_frame_id):
+        assert 0 <= frame_id < len(truth)
+        assert not any(truth[frame_id].hand_in_roi[o.roi_id - 1] for o in visit.rois), frame_id
+
+
+def half_shelves(script: Script) -> Script:
+    """The script with each shelf's ROI cut to its left half (an arm covers more of it)."""
+    rois = tuple((name, tuple((min(x, 0.52), y) for x, y in polygon)) for name, polygon in script.rois)
+    return replace(script, rois=rois)
+
+
+def test_an_arm_across_three_shelves_is_one_visit_shelf_3_taken_the_others_unchanged():
+    results, truth, _ = play(half_shelves(scenarios.across_shelves()))
+    (started,) = found(results, VisitStarted)
+    (visit,) = found(results, VisitEnded)
+    assert verdicts(visit) == {1: "unchanged", 2: "unchanged", 3: "taken"}
+    assert visit.start_ts == started.ts and not visit.forced
+    assert_clean(visit, truth)
+    assert found(results, InteractionEnded) == []  # the visit is the event, not each ROI
+
+
+def test_a_take_and_a_shifted_return_in_one_visit_net_to_moved():
+    results, truth, _ = play(scenarios.return_shifted())
+    (visit,) = found(results, VisitEnded)
+    assert verdicts(visit) == {2: "moved"}
+    assert_clean(visit, truth)
+
+
+def test_two_visits_a_few_quiet_seconds_apart_are_two_events():
+    results, truth, _ = play(scenarios.two_visits(), fps=5.0)
+    first, second = found(results, VisitEnded)
+    assert (verdicts(first), verdicts(second)) == ({1: "taken"}, {1: "placed"})
+    assert len(found(results, VisitStarted)) == 2
+    assert first.post_frame_id <= second.pre_frame_id < second.start_frame_id
+    for visit in (first, second):
+        assert_clean(visit, truth)
+
+
+def held_still(seconds: float) -> Script:
+    stock, _ = scenarios.stock(31)
+    reach = Reach(scenarios.LEAD_S, 3.0 + seconds, "take", 11, "left", SKIN_TONES[1], stock[11].item, hold=seconds)
+    return Script("held-still", 31, reach.end + scenarios.TAIL_S, stock, (reach,))
+
+
+def test_a_hand_held_still_8_s_is_one_visit_never_decided_on_a_hand_frame():
+    script = held_still(8.0)
+    results, truth, times = play(script)
+    (visit,) = found(results, VisitEnded)
+    assert verdicts(visit) == {2: "taken"}
+    assert visit.ts >= script.reaches[0].end  # not while the hand rested
+    assert_clean(visit, truth)
+
+
+def test_a_visit_starting_at_the_baseline_rate_bursts_on_its_first_frame():
+    results, truth, times = play(scenarios.baseline_take())
+    first = next(n for n, f in enumerate(truth) if any(f.hand_in_roi))
+    assert times[first] - times[first - 1] == pytest.approx(30.0)  # nothing seen before it
+    assert not results[first - 1].wants_burst and results[first].wants_burst
+    (visit,) = found(results, VisitEnded)
+    assert verdicts(visit) == {1: "taken"} and first <= visit.start_frame_id <= first + 1
+    assert_clean(visit, truth)
+
+
+def test_a_visit_during_which_the_lights_change_is_still_one_visit():
+    # A 5 s take from the middle shelf; 3 s in, with the hand still there, the lights dim to amber.
+    keys = ((0.0, 1.0, (1.0, 1.0, 1.0)), (11.0, 1.0, (1.0, 1.0, 1.0)), (11.1, 0.65, scenarios.AMBER))
+    script = replace(held_still(2.0), lighting=Lighting(keys))
+    results, truth, times = play(script, fps=5.0)
+    (visit,) = found(results, VisitEnded)
+    (change,), (settled,) = found(results, LightingChange), found(results, LightingSettled)
+    assert visit.start_ts < change.ts < settled.ts < visit.end_ts  # the lights changed mid-visit
+    assert verdicts(visit) == {2: "taken"}
+    assert_clean(visit, truth)
+
+
+def test_lighting_settled_gives_the_frames_before_and_after_the_change_and_no_visit():
+    results, _, times = play(scenarios.lights_switch())
+    changes, settled = found(results, LightingChange), found(results, LightingSettled)
+    assert len(changes) == len(settled) == 2
+    for change, done in zip(changes, settled):
+        assert done.start_ts == change.ts and done.before_frame_id == change.frame_id - 1
+        assert done.after_frame_id > change.frame_id and times[done.after_frame_id] == done.ts
+    assert found(results, VisitStarted) == []
+
+
+def test_a_visit_longer_than_max_duration_is_forced_to_end():
+    short = Thresholds.from_overrides({"max_duration_seconds": 4.0})
+    script = held_still(8.0)
+    rois = [RoiSpec(k + 1, polygon, short) for k, (_, polygon) in enumerate(script.rois)]
+    results, _, _ = play(script, rois=rois)
+    visits = found(results, VisitEnded)
+    assert visits[0].forced and visits[0].ts - visits[0].start_ts == pytest.approx(4.0, abs=0.6)
