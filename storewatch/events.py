@@ -19,7 +19,7 @@ from typing import Any
 import apsw
 
 from storewatch import contract
-from storewatch.analysis.verdict import VERDICTS
+from storewatch.analysis.verdict import VERDICTS  # noqa: F401  (re-exported: the API and CLI take it from here)
 from storewatch.db import Database, Row
 from storewatch.storage import ImageStore
 

@@ -27,7 +27,7 @@ from storewatch.analysis.transitions import (
 )
 from storewatch.appliance import DATABASE_FILE, Appliance
 from storewatch.cli import main
-from storewatch.events import EventStore, TouchedRoi, Visit, epoch_to_ts
+from storewatch.events import EventImage, EventStore, TouchedRoi, Visit, epoch_to_ts
 from storewatch.jobs import outputs
 from storewatch.retention import run_retention
 from storewatch.rois import RoiStore
@@ -61,8 +61,7 @@ def arm_visit(shelves: dict[str, int], start_capture_id: int = 1) -> Visit:
         touched(shelves["Shelf 2"], "unchanged", 0.02, offset=0.2)))
 
 
-def pictures(tag: bytes) -> list:
-    from storewatch.events import EventImage
+def pictures(tag: bytes) -> list[EventImage]:
     return [EventImage(kind, None, tag + kind.encode()) for kind in ("pre", "peak", "post", "diff")]
 
 
@@ -240,7 +239,9 @@ def admin(appliance: Appliance) -> Iterator[httpx.Client]:
 
 
 def test_the_api_shows_visits_and_filters_on_any_of_their_rois(two_visits, admin):
-    found = lambda **params: [e["id"] for e in admin.get("/api/v1/admin/events", params=params).json()["events"]]  # noqa: E731
+    def found(**params: object) -> list[int]:
+        return [e["id"] for e in admin.get("/api/v1/admin/events", params=params).json()["events"]]
+
     [moved, arm] = admin.get("/api/v1/admin/events").json()["events"]
     assert arm["id"] == two_visits["arm"] and arm["device_name"] == "Aisle 3 camera"
     assert [(r["roi_name"], r["verdict"], r["score"]) for r in arm["rois"]] == [
@@ -288,7 +289,8 @@ def test_export_csv_has_one_row_per_touched_roi(two_visits, appliance, tmp_path)
         events = json.loads(archive.read("events.json"))
     assert [(int(r["event_id"]), r["roi_name"], r["verdict"], r["decision"]) for r in rows] == [
         (two_visits["arm"], "Shelf 3", "taken", "changed"), (two_visits["arm"], "Shelf 2", "unchanged", "unchanged"),
-        (two_visits["arm"], "Shelf 1", "unchanged", "unchanged"), (two_visits["moved"], "Shelf 1", "moved", "unchanged"),
+        (two_visits["arm"], "Shelf 1", "unchanged", "unchanged"),
+        (two_visits["moved"], "Shelf 1", "moved", "unchanged"),
         (events[2]["id"], "", "", "")]
     assert json.loads(rows[0]["box"]) == TAKEN_BOX and rows[0]["score"] == "0.3" and rows[1]["box"] == ""
     assert rows[0]["device_name"] == "Aisle 3 camera" and rows[0]["roi_start_ts"] == "2026-09-21T14:13:20.500Z"
@@ -308,9 +310,8 @@ def gray_jpeg(level: int, size: tuple[int, int] = (640, 480)) -> bytes:
 def store_captures(appliance: Appliance, levels: list[int]) -> list[int]:
     ids = []
     for seq, level in enumerate(levels):
-        meta = {"device_id": "cam", "capture_ts": "2026-09-21T14:13:20Z", "seq": seq, "width": 640,
-                "height": 480, "jpeg_quality": 90}
-        meta["capture_ts"] = f"2026-09-21T14:13:{20 + seq:02d}Z"
+        meta = {"device_id": "cam", "capture_ts": f"2026-09-21T14:13:{20 + seq:02d}Z", "seq": seq, "width": 640,
+                "height": 480, "jpeg_quality": 90}  # one a second from T0
         ids.append(appliance.captures.store(meta, gray_jpeg(level)).capture_id)
     return ids
 
@@ -354,7 +355,8 @@ def test_outputs_write_a_visit_with_three_rois_and_its_four_pictures(appliance, 
         "pre": pre, "peak": arm3, "post": post, "diff": None}  # peak: shelf 3's, the highest
     captured = {row["id"]: row["path"] for row in appliance.db.query("SELECT id, path FROM captures")}
     for kind in ("pre", "peak", "post"):
-        assert appliance.images.read(images[kind]["path"]) == appliance.images.read(captured[images[kind]["capture_id"]])
+        original = captured[images[kind]["capture_id"]]
+        assert appliance.images.read(images[kind]["path"]) == appliance.images.read(original)
     diff = np.asarray(Image.open(io.BytesIO(appliance.images.read(images["diff"]["path"]))).convert("RGB"))
     assert diff.shape == (480, 640, 3)
     assert red_near(diff, TAKEN_BOX[0], 0.80) and red_near(diff, 0.40, TAKEN_BOX[1])  # shelf 3's changed box
