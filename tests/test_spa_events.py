@@ -218,3 +218,10 @@ def test_an_event_without_a_list_of_areas_or_a_view_box_reads_as_its_one_area(se
     assert read["areas"] == [["Top shelf", "taken"]] and read["outlines"] == [[0.2, 0.3, 0.4, 0.5]]
     assert _near(read["view"], [0.12, 0.22, 0.48, 0.58])  # the changed box with a margin
     assert (read["lights"], read["lightsView"], read["badBox"]) == (0, None, None)
+
+
+def test_the_overview_names_every_area_of_the_last_visit(server: LiveServer, shop: dict, page: Page) -> None:
+    login(page, server, "/")
+    last = page.locator(".stat-card").filter(has_text="Last event")
+    expect(last).to_contain_text("Coffee: Placed")  # the newest visit, in words, not "changed"
+    expect(last).not_to_contain_text("changed")

@@ -7,6 +7,7 @@ import {ago, bytes, duration, epochSeconds, number, percent} from "../format.js"
 import {lineChart} from "../widgets/chart.js";
 import {cameraProblem} from "../widgets/camera-state.js";
 import {deviceStatus} from "../widgets/device-status.js";
+import {VERDICT_WORDS, areaName, isLighting, touchedAreas} from "../widgets/verdicts.js";
 
 const REFRESH_MS = 15000;
 const DAY_S = 86400;
@@ -66,8 +67,16 @@ function statCards(metrics, devices, lastEvent) {
          + ` · reserve ${bytes(disk.reserve_bytes)}`,
          h("p", {class: "stat-sub"}, `images ${bytes(disk.events_bytes)} · staging ${bytes(disk.staging_bytes)}`)),
     stat("Last event", lastEvent ? ago(lastEvent.start_ts) : "none yet",
-         lastEvent ? `${lastEvent.roi_name || lastEvent.type} · ${lastEvent.decision || "open"}` : "events appear when a shelf is touched",
+         lastEvent ? lastEventLine(lastEvent) : "events appear when a shelf is touched",
          h("a", {href: lastEvent ? `/events?open=${lastEvent.id}` : "/events", class: "small"}, "Events →")));
+}
+
+/** "Shelf 3: Taken · Shelf 1: Unchanged", or "Lights changed". */
+function lastEventLine(event) {
+  if (isLighting(event)) return "Lights changed";
+  const areas = touchedAreas(event).map((area) =>
+    `${areaName(area)}: ${(VERDICT_WORDS[area.verdict] || ["not decided"])[0]}`);
+  return areas.join(" · ") || "a shelf visit";
 }
 
 function rateSeries(samples, key) {

@@ -5,6 +5,7 @@ import * as api from "../api.js";
 import {h, replace} from "../dom.js";
 import {epochSeconds, number} from "../format.js";
 import {lineChart} from "./chart.js";
+import {VERDICT_WORDS} from "./verdicts.js";
 
 const SPANS = [["15 min", 900], ["1 h", 3600], ["6 h", 21600], ["24 h", 86400]];
 const REFRESH_MS = 15000;
@@ -14,7 +15,7 @@ function chartOptions(roi, answer, since, until) {
   const thresholds = roi.effective_thresholds || {};
   const bands = answer.events.filter((e) => e.roi_id === roi.id).map((e) => ({
     start: epochSeconds(e.start_ts), end: e.end_ts ? epochSeconds(e.end_ts) : null,
-    label: `interaction${e.decision ? ` · ${e.decision}` : ""}`,
+    label: `visit${e.verdict ? ` · ${VERDICT_WORDS[e.verdict]?.[0] || e.verdict}` : ""}`,
   }));
   const markers = answer.lighting.map((ts) => ({t: epochSeconds(ts), label: "lighting change"}));
   const options = {
@@ -24,7 +25,7 @@ function chartOptions(roi, answer, since, until) {
       {label: `start ${number(thresholds.start_threshold, 3)}`, value: thresholds.start_threshold, color: "#dc2626"},
       {label: `end ${number(thresholds.end_threshold, 3)}`, value: thresholds.end_threshold, color: "#d97706"},
     ].filter((t) => Number.isFinite(t.value)),
-    bands, markers, bandLabel: "interaction", markerLabel: "lighting change",
+    bands, markers, bandLabel: "visit", markerLabel: "lighting change",
     xRange: [since, until], yMin: 0, height: 180, gapSeconds: 300,
     emptyText: roi.enabled ? "No scores in this span" : "This ROI is disabled",
   };
