@@ -18,6 +18,7 @@ import pytest
 
 from storewatch import contract
 from storewatch.appliance import Appliance
+from storewatch.camera.modes import DEFAULT_CONFIG, clean_config
 from conftest import LiveServer, capture_ts, make_jpeg, start_live_server
 
 FRAME = contract.INGEST_FRAME_PATH
@@ -382,6 +383,36 @@ def test_config_has_an_etag_and_answers_304_when_unchanged(live_server, device):
                         headers={**auth, "If-None-Match": first.headers["etag"]})
     assert changed.status_code == 200 and changed.json()["jpeg_quality"] == 70
     assert changed.json()["config_version"] != config["config_version"]
+
+
+def _config_at(server: LiveServer, device_id: str, token: str, edge: str) -> tuple[dict, dict]:
+    """Set every capture setting to its lowest or highest value; the config that follows."""
+    settings = {rule.name: getattr(rule, edge) for rule in contract.CONFIG_FIELDS if rule.kind is not bool}
+    with server.admin_client() as admin:
+        admin.patch(f"/api/v1/admin/devices/{device_id}", json={"settings": settings}).raise_for_status()
+    config = httpx.get(server.url + contract.DEVICE_CONFIG_PATH, params={"device_id": device_id},
+                       headers={"Authorization": f"Bearer {token}"}).json()
+    return settings, config
+
+
+def test_a_config_at_any_bound_the_admin_can_set_is_taken_whole_by_the_camera(live_server, device):
+    device_id, token = device
+    for edge in ("minimum", "maximum"):
+        settings, config = _config_at(live_server, device_id, token, edge)
+        applied = clean_config(config, DEFAULT_CONFIG)
+        for rule in contract.CONFIG_FIELDS:
+            value = config
+            for key in rule.json_path:
+                value = value[key]
+            assert rule.accepts(value), (edge, rule.name, value)
+            if rule.name in settings:
+                assert value == settings[rule.name], (edge, rule.name)
+                shown = applied.motion_trigger[rule.json_path[-1]] if len(rule.json_path) > 1 else getattr(
+                    applied, rule.name)
+                assert shown == settings[rule.name], (edge, rule.name)
+    with live_server.admin_client() as admin:
+        refused = admin.patch(f"/api/v1/admin/devices/{device_id}", json={"settings": {"burst_interval_s": 61}})
+    assert refused.status_code == 422 and "burst_interval_s must be at most 60" in refused.text
 
 
 def test_config_requires_the_callers_own_device_id(live_server, device):

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from storewatch import contract
 from storewatch.settings import (
     APPLIANCE_SETTINGS,
     DEVICE_SETTINGS,
@@ -108,3 +109,7 @@ def test_default_data_dir_falls_back_to_xdg_then_home(monkeypatch: pytest.Monkey
     monkeypatch.delenv("XDG_DATA_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert default_data_dir() == tmp_path / "home" / ".local" / "share" / "storewatch"
+
+
+def test_the_body_limit_default_is_the_contracts():
+    assert APPLIANCE_SETTINGS["max_body_bytes"].default == contract.DEFAULT_MAX_BODY_BYTES == 10 * 1024 * 1024
