@@ -2,7 +2,9 @@
 
 Increments land in memory and are flushed to the `counters` table in one transaction
 (periodically and at shutdown), so a flood of bad requests cannot turn into a flood of
-SD-card writes.
+SD-card writes. That transaction commits without a flush of its own (a power cut loses
+the last minute's increments anyway, those still in memory): the next flushed commit, or
+the checkpoint at a clean stop, makes it durable.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ class Counters:
         if not pending:
             return
         try:
-            with self.db.write() as conn:
+            with self.db.write(flush=False) as conn:
                 for (name, label), amount in pending.items():
                     conn.execute(
                         "INSERT INTO counters (name, label, value) VALUES (?, ?, ?)"

@@ -2,8 +2,10 @@
 
 Every file is written as a temp file in its final folder, fsynced, renamed into place,
 and the folder fsynced. Temp files carry TEMP_PREFIX, so start-up can sweep the ones a
-crash left behind. A batch of files (ImageStore.write_many) is made durable with one
-syncfs(2) of its filesystem where Linux offers it, instead of an fsync per file and folder.
+crash left behind. Staging frames (ImageStore.write_many), which count only once their
+row commits after them: a batch of several is made durable with one syncfs(2) of its
+filesystem where Linux offers it, instead of an fsync per file and folder; a lone frame,
+the usual case in baseline, is renamed into place and then fsynced with its folder.
 """
 
 from __future__ import annotations
@@ -60,9 +62,15 @@ def atomic_write(path: Path, data: bytes, *, sync_folder: bool = True) -> None:
         fsync_dir(path.parent)
 
 
-def _place(path: Path, data: bytes, *, sync_file: bool) -> None:
+def _place(path: Path, data: bytes, *, sync_file: bool, renamed_first: bool = False) -> None:
     """Write a temp file beside `path` and rename it into place; the file is fsynced first
     unless the caller makes the whole batch durable at once (sync_file=False).
+
+    renamed_first=True renames before the fsync (see ImageStore.write_many): the fsync of the
+    file then commits its data and its name in one journal transaction, where an fsync
+    before the rename needs a second one for the rename. Only for files whose database row
+    is what makes them count: until the fsyncs and the row, a crash may leave the name with
+    less than the whole file, and no row, and such files are deleted at the next start.
 
     Plain os calls rather than a file object: fewer syscalls, and fewer times the thread
     must win the GIL back, which is what a busy server makes its writer wait for.
@@ -76,18 +84,23 @@ def _place(path: Path, data: bytes, *, sync_file: bool) -> None:
     except OSError as exc:
         _raise_disk_full_if_so(exc)
         raise
+    placed = temp
     try:
         try:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view):]
+            if renamed_first:
+                os.replace(temp, path)
+                placed = path
             if sync_file:
                 os.fsync(fd)
         finally:
             os.close(fd)
-        os.replace(temp, path)
+        if not renamed_first:
+            os.replace(temp, path)
     except BaseException as exc:
-        _remove_quietly(temp)
+        _remove_quietly(placed)
         if isinstance(exc, OSError):
             _raise_disk_full_if_so(exc)
         raise
@@ -253,23 +266,37 @@ class ImageStore:
         atomic_write(self.absolute(relative), data)
 
     def write_many(self, files: dict[str, bytes]) -> dict[str, Exception | None]:
-        """Write several files atomically and make them durable together: the outcome per path.
+        """Write several files and make them durable together: the outcome per path.
 
-        One failed file (a full disk, say) leaves nothing of itself and does not stop the
+        For files whose database row commits after this returns, and counts them (staging
+        frames: a file without a row is deleted at the next start). One failed file (a full disk, say) leaves nothing of itself and does not stop the
         others. Where syncfs(2) is available, the files are not fsynced one by one: a
         single syncfs of their filesystem then makes files, names and folders durable with
         one device flush, where an fsync per file and folder costs a flush each (on an SD
         card, a journal commit each). The price: it also waits for other programs' pending
-        writes to that filesystem, which on the appliance are few. Elsewhere each file is
-        fsynced and each folder once. A failed sync takes the files it covered back out.
+        writes to that filesystem, which on the appliance are few. Elsewhere, and for a lone
+        file, each file is fsynced and each folder once. A failed sync takes the files it
+        covered back out.
+
+        A lone file (a camera in baseline sends one frame every 30 s) is fsynced with its
+        folder instead: syncfs would also flush every other dirty page of the disk, among
+        them the database's WAL index (-shm), which every commit dirties again, and on a
+        filesystem without a journal its bitmaps; each frame would write them all anew
+        (~10-30 KiB per frame, bench-sdwrites). It is renamed into place before its fsync,
+        so that fsync commits the data and the name in one ext4 journal transaction, as
+        syncfs did (fsync, rename, fsync of the folder take two). The rows of these files
+        commit only after the fsyncs (captures.py), and a file that has no row is deleted
+        at the next start (CaptureStore.recover), so a crash before that leaves nothing
+        that counts, whatever the file then holds.
         """
-        one_flush = _SYNCFS is not None
+        one_flush = _SYNCFS is not None and len(files) > 1
+        lone = len(files) == 1
         outcomes: dict[str, Exception | None] = {}
         folders: dict[Path, list[str]] = {}
         for relative, data in files.items():
             try:
                 path = self.absolute(relative)
-                _place(path, data, sync_file=not one_flush)
+                _place(path, data, sync_file=not one_flush, renamed_first=lone)
             except Exception as exc:
                 outcomes[relative] = exc
                 continue

@@ -5,20 +5,28 @@ appends whole pages to it): a new database uses 1 KiB pages, so a frame's ingest
 appends about a quarter of what 4 KiB pages did; an existing 4 KiB file keeps working as
 it is. The idle checkpoint of the analysis no longer follows every baseline frame, and a
 camera's config polls (every 10 s) are recorded once a minute, not each with a commit, and
-so are the counters.
+so are the counters. A lone frame's file is fsynced with its folder rather than with a
+syncfs of the whole disk (which flushed the WAL index and, without a journal, the bitmaps
+at every frame), and the worker's claim of a job commits without a flush of its own.
 `scripts/bench-sdwrites` measures the whole appliance (docs/PERFORMANCE.md, "SD card writes").
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import apsw
+import pytest
 
 from conftest import make_jpeg
-from storewatch import contract
+from storewatch import contract, storage
 from storewatch.appliance import Appliance
 from storewatch.db import Database
 from storewatch.db.connection import PAGE_SIZE
@@ -29,6 +37,7 @@ from storewatch.server.app import COUNTER_FLUSH_S
 from storewatch.settings import DEVICE_SETTINGS
 
 WAL_FRAME_HEADER = 24
+REPO = Path(__file__).resolve().parents[1]
 
 
 def wal_bytes(data_dir: Path) -> int:
@@ -237,3 +246,188 @@ def test_a_worker_in_the_same_process_carries_its_tasks_without_writing_huey_db(
             again.broker.close()
     finally:
         appliance.close()
+
+
+def test_a_lone_frame_is_made_durable_with_its_own_fsyncs_not_a_syncfs_of_the_disk(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A camera in baseline sends one frame at a time. syncfs flushed every dirty page of the
+    # disk with it, among them the database's WAL index (-shm) that every commit dirties
+    # again, so each frame wrote those pages anew (~20 KiB of -shm per frame, bench-sdwrites).
+    # The file is renamed before its fsync: that fsync then commits data and name in one
+    # ext4 journal transaction (fsync, rename, fsync of the folder took two).
+    synced, fsynced = [], []
+    real_fsync = os.fsync
+    monkeypatch.setattr(storage, "sync_filesystem", synced.append)
+    monkeypatch.setattr(storage.os, "fsync", lambda fd: (fsynced.append(os.readlink(f"/proc/self/fd/{fd}")),
+                                                         real_fsync(fd)))
+    store = storage.ImageStore(tmp_path)
+    store.write("staging/cam/20260101/000000000000-first.jpg", b"first")  # the folders exist
+    fsynced.clear()
+    relative = "staging/cam/20260101/000000000001-abc.jpg"
+    assert store.write_many({relative: b"frame"}) == {relative: None}
+    assert store.read(relative) == b"frame"
+    assert synced == []
+    assert fsynced == [str(tmp_path / relative), str((tmp_path / relative).parent)]
+    assert not list(tmp_path.rglob(f"{storage.TEMP_PREFIX}*"))
+
+
+DIE_AT_THE_FRAMES_FSYNC = """
+import os, sys
+from pathlib import Path
+from storewatch import storage
+from storewatch.appliance import Appliance
+real_fsync = os.fsync
+def fsync(fd):
+    if os.readlink(f"/proc/self/fd/{fd}").endswith(".jpg"):  # renamed into place, not yet durable
+        os._exit(9)
+    real_fsync(fd)
+storage.os.fsync = fsync
+appliance = Appliance(Path(sys.argv[1]))
+appliance.captures.store({"device_id": sys.argv[2], "seq": 2, "capture_ts": sys.argv[3], "width": 64,
+                          "height": 48, "jpeg_quality": 85}, bytes.fromhex(sys.argv[4]))
+"""
+
+
+def test_a_crash_between_a_frames_rename_and_its_fsync_leaves_nothing_that_counts(data_dir: Path) -> None:
+    # The bad moment of renaming first: the final name exists, its bytes may not be on the
+    # card yet, and no row points to it. The next start deletes it; the camera's retry stores
+    # the frame again.
+    jpeg = make_jpeg(seed=2)
+    appliance = Appliance(data_dir)
+    try:
+        device_id, _ = appliance.devices.add("crash cam", "crash-cam")
+        appliance.captures.store(frame_meta(device_id, 1), make_jpeg(seed=1))
+    finally:
+        appliance.close()
+    died = subprocess.run([sys.executable, "-c", DIE_AT_THE_FRAMES_FSYNC, str(data_dir), device_id,
+                           frame_meta(device_id, 2)["capture_ts"], jpeg.hex()],
+                          cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert died.returncode == 9, died.stderr
+    left = sorted(p.name for p in (data_dir / "staging").rglob("*.jpg"))
+    assert len(left) == 2, left  # frame 1, and frame 2 under its final name
+    appliance = Appliance(data_dir)
+    try:
+        assert appliance.db.scalar("SELECT COUNT(*) FROM captures") == 1
+        assert appliance.captures.recover() == {"temp_files": 0, "orphan_files": 1}
+        assert len(list((data_dir / "staging").rglob("*.jpg"))) == 1
+        stored = appliance.captures.store(frame_meta(device_id, 2), jpeg)  # the camera's retry
+        assert not stored.duplicate and appliance.images.read(appliance.captures.find(device_id, 2)["path"]) == jpeg
+    finally:
+        appliance.close()
+
+
+class _CountedFile(apsw.VFSFile):
+    def __init__(self, syncs: list[str], name: apsw.URIFilename | str | None, flags: list[int]):
+        self.syncs = syncs
+        self.label = name.filename() if isinstance(name, apsw.URIFilename) else str(name)
+        super().__init__("unix", name, flags)
+
+    def xSync(self, flags: int) -> None:
+        self.syncs.append(Path(self.label).name)
+        super().xSync(flags)
+
+
+class _SyncCounter(apsw.VFS):
+    """SQLite's own unix VFS, noting the file of every sync SQLite asks for."""
+
+    def __init__(self) -> None:
+        self.syncs: list[str] = []
+        super().__init__("sync-counter", base="unix", makedefault=True)
+
+    def xOpen(self, name: apsw.URIFilename | str | None, flags: list[int]) -> apsw.VFSFile:
+        return _CountedFile(self.syncs, name, flags)
+
+
+@contextlib.contextmanager
+def counted_syncs() -> Iterator[list[str]]:
+    """Every connection opened inside (the worker's threads' too) goes through _SyncCounter."""
+    counter = _SyncCounter()
+    try:
+        yield counter.syncs
+    finally:
+        counter.unregister()
+
+
+def test_a_frame_flushes_the_wal_twice_its_ingest_and_its_result_not_its_claim(data_dir: Path) -> None:
+    # Each flush of the WAL is its last page written again, its inode, and a journal commit
+    # on the SD card. The claim (the lease and the attempt) only has to outlive the worker's
+    # process, not a power cut: it commits unflushed, and the result's flush covers it.
+    from worker_support import add_roi, running_worker, wait_finished
+
+    with counted_syncs() as syncs:
+        appliance = Appliance(data_dir)
+        try:
+            device_id, _ = appliance.devices.add("flush cam", "flush-cam")
+            add_roi(appliance, device_id, "top", 2)
+            with running_worker(appliance) as service:
+                appliance.captures.store(frame_meta(device_id, 1), make_jpeg(seed=1))  # first rows, checkpoint
+                wait_finished(appliance, 1)
+                assert service.processor.in_hand() == frozenset()
+                syncs.clear()
+                appliance.captures.store(frame_meta(device_id, 2), make_jpeg(seed=2))
+                wait_finished(appliance, 2)
+                wal_syncs = syncs.count("storewatch.db-wal")
+            job = appliance.db.query_one("SELECT state, attempts FROM jobs WHERE seq = 2")
+            assert job == {"state": "done", "attempts": 1}
+        finally:
+            appliance.close()
+    assert wal_syncs == 2, syncs
+
+
+DIE_MID_JOB = """
+import os, sys
+from pathlib import Path
+from storewatch.appliance import Appliance
+from storewatch.jobs.service import WorkerService
+appliance = Appliance(Path(sys.argv[1]))
+service = WorkerService(appliance)  # not started: its processor alone, in this thread
+service.processor.fault_hook = lambda point, job: os._exit(9) if point == "before_decode" else None
+service.processor.drain(sys.argv[2])
+"""
+
+
+def test_an_unflushed_claim_outlives_the_process_that_died_in_its_job(data_dir: Path) -> None:
+    # What the claim is for: a frame that kills its worker still has its attempt counted, and
+    # runs out of attempts. The claim is in the kernel's page cache, which the process's death
+    # does not touch; the next worker sees a lease of a gone process and takes the job over.
+    from worker_support import running_worker, wait_finished
+
+    appliance = Appliance(data_dir)
+    try:
+        device_id, _ = appliance.devices.add("dying cam", "dying-cam")
+        appliance.captures.store(frame_meta(device_id, 1), make_jpeg(seed=1))
+        died = subprocess.run([sys.executable, "-c", DIE_MID_JOB, str(data_dir), device_id], cwd=REPO,
+                              capture_output=True, text=True, timeout=60)
+        assert died.returncode == 9, died.stderr
+        job = appliance.db.query_one("SELECT state, attempts, lease_owner FROM jobs")
+        assert job["state"] == "running" and job["attempts"] == 1, job
+        assert int(job["lease_owner"].split(":")[1]) != os.getpid()  # the dead process's lease
+        with running_worker(appliance):
+            wait_finished(appliance, 1)
+        job = appliance.db.query_one("SELECT state, attempts FROM jobs")
+        assert job == {"state": "done", "attempts": 2}  # the dead process's attempt still counts
+    finally:
+        appliance.close()
+
+
+def test_a_counter_flush_commits_unflushed_and_a_clean_close_makes_it_durable(data_dir: Path) -> None:
+    # Once a minute the counters commit; a power cut loses the increments still in memory
+    # anyway, so that commit needs no flush (an SD card flush) of its own.
+    with counted_syncs() as syncs:
+        appliance = Appliance(data_dir)
+        other = Database(data_dir / "storewatch.db", migrate_schema=False)  # as another process, e.g. the CLI
+        try:
+            appliance.counters.add("ingest_frames", "accepted")
+            syncs.clear()
+            appliance.counters.flush()
+            assert syncs.count("storewatch.db-wal") == 0, syncs
+            assert other.scalar("SELECT value FROM counters WHERE name = 'ingest_frames'") == 1  # seen at once
+            appliance.close()  # not the last connection: SQLite alone would not checkpoint (nor sync) now
+            assert "storewatch.db-wal" in syncs, syncs
+        finally:
+            other.close()
+    reopened = Database(data_dir / "storewatch.db")
+    try:
+        assert reopened.scalar("SELECT value FROM counters WHERE name = 'ingest_frames'") == 1
+    finally:
+        reopened.close()

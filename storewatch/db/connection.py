@@ -55,6 +55,7 @@ class Database:
         self._write_lock = threading.RLock()
         self._all: list[apsw.Connection] = []
         self._all_lock = threading.Lock()
+        self._unflushed = False  # a commit with flush=False since the last flushed one
         make_private(Path(self.path))  # before SQLite creates it (and its -wal, -shm) world-readable
         if migrate_schema:
             with self._write_lock:
@@ -91,28 +92,60 @@ class Database:
         return None if row is None else next(iter(row.values()))
 
     @contextmanager
-    def write(self) -> Iterator[apsw.Connection]:
-        """One IMMEDIATE transaction: commits on success, rolls back on any exception."""
+    def write(self, *, flush: bool = True) -> Iterator[apsw.Connection]:
+        """One IMMEDIATE transaction: commits on success, rolls back on any exception.
+
+        flush=False commits without an fsync of its own (synchronous=NORMAL for this one
+        commit): at once visible to every connection and process, and kept through a crash
+        of this process (it is in the kernel's page cache), but a power cut may take it back
+        until the next flushed commit, which makes it durable with its own. For bookkeeping
+        that a power cut may lose, as the worker's claim of a job (see jobs/queue.py): each
+        flush is a WAL page written again, the WAL's inode and a journal commit on the SD card.
+        A nested use joins the open transaction, and so its flush. `close` flushes what
+        is left unflushed.
+        """
         with self._write_lock:
             conn = self.connection()
             if conn.in_transaction:  # nested use joins the open transaction
                 yield conn
                 return
             try:
-                conn.execute("BEGIN IMMEDIATE")
+                if not flush:
+                    conn.execute("PRAGMA synchronous=NORMAL")
                 try:
-                    yield conn
-                    conn.execute("COMMIT")
-                except BaseException:
-                    if conn.in_transaction:  # also after a failed COMMIT, or the next write would join it
-                        conn.execute("ROLLBACK")
-                    raise
+                    conn.execute("BEGIN IMMEDIATE")
+                    changes = conn.total_changes()
+                    try:
+                        yield conn
+                        conn.execute("COMMIT")
+                        if conn.total_changes() != changes:  # an empty commit writes (and syncs) nothing
+                            self._unflushed = not flush  # a flushed commit syncs the WAL, earlier commits too
+                    except BaseException:
+                        if conn.in_transaction:  # also after a failed COMMIT, or the next write would join it
+                            conn.execute("ROLLBACK")
+                        raise
+                finally:
+                    if not flush:
+                        conn.execute("PRAGMA synchronous=FULL")
             except DISK_ERRORS as exc:
                 raise storage_error(exc) from exc
 
     def close(self) -> None:
+        if self._unflushed:
+            self._flush_wal()
         with self._all_lock:
             for conn in self._all:
                 conn.close()
             self._all.clear()
         self._local = threading.local()
+
+    def _flush_wal(self) -> None:
+        """Make unflushed commits durable before a clean stop: a checkpoint syncs the WAL first
+        (the last connection to close checkpoints anyway, but not while another process has
+        the file open)."""
+        try:
+            with self._write_lock:
+                self.connection().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                self._unflushed = False
+        except apsw.Error:  # a failing disk: closing goes on, as a power cut would have had it
+            pass

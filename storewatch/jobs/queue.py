@@ -6,6 +6,13 @@
 A job is claimed with a lease (lease_until, lease_owner) and an attempt is counted at the
 claim, so a frame that kills its worker still runs out of attempts. Huey only carries
 job ids; whatever it loses, the reconciler finds again from here.
+
+Claims and lease renewals commit without a flush of their own (Database.write(flush=False)):
+other processes see the lease at once, and a crash of the worker's process keeps the
+attempt counted, which is what they are for. Only a power cut can take one back, and then
+the job is simply queued (or running for a gone worker) again and re-runs; the job's
+result commits flushed, and so makes its claim durable with it. That spares the SD card a
+flush per frame (~4-8 KiB: the WAL's last page again and its inode, a journal commit).
 """
 
 from __future__ import annotations
@@ -57,8 +64,8 @@ class JobQueue:
             " ORDER BY j.seq LIMIT 1", (device_id,))
 
     def claim(self, job: Row, owner: str, lease_s: float, now: datetime) -> bool:
-        """Take the job as it was read (compare-and-set); counts one attempt."""
-        with self.db.write() as conn:
+        """Take the job as it was read (compare-and-set); counts one attempt (not flushed: see above)."""
+        with self.db.write(flush=False) as conn:
             conn.execute(
                 "UPDATE jobs SET state = 'running', attempts = attempts + 1, started_at = ?,"
                 " lease_until = ?, lease_owner = ?, updated_at = ? WHERE id = ? AND state = ? AND attempts = ?",
@@ -67,9 +74,9 @@ class JobQueue:
             return conn.changes() == 1
 
     def renew(self, job_ids: Iterable[int], owner: str, until: datetime) -> int:
-        """Extend the leases `owner` still holds on these running jobs; returns how many."""
+        """Extend the leases `owner` still holds on these running jobs; returns how many (not flushed)."""
         renewed = 0
-        with self.db.write() as conn:
+        with self.db.write(flush=False) as conn:
             for job_id in job_ids:
                 conn.execute("UPDATE jobs SET lease_until = ? WHERE id = ? AND state = 'running' AND lease_owner = ?",
                              (ts(until), job_id, owner))
