@@ -13,6 +13,7 @@ from storewatch import contract
 from storewatch.credentials import (SHA256_PREFIX, SLOW_HASHES, HashBusy, hash_random_secret, hash_secret,
                                     token_hash, verify_random_secret, verify_secret)
 from storewatch.db import Database
+from storewatch.errors import PasswordTooWeak
 from storewatch.storage import StorageUnavailable
 
 log = logging.getLogger("storewatch.admins")
@@ -42,9 +43,9 @@ class Admins:
 
     @staticmethod
     def validate_password(password: str) -> None:
-        """Raise ValueError for a password too weak to set (before spending a hash on it)."""
+        """Raise PasswordTooWeak for a password too weak to set (before spending a hash on it)."""
         if len(password) < MIN_PASSWORD_LENGTH:
-            raise ValueError(f"the password must be at least {MIN_PASSWORD_LENGTH} characters")
+            raise PasswordTooWeak(f"the password must be at least {MIN_PASSWORD_LENGTH} characters")
 
     def set_password(self, password: str) -> None:
         self.validate_password(password)
@@ -60,7 +61,7 @@ class Admins:
         return row is not None and verify_secret(password, json.loads(row["value"]))
 
     def change_password(self, current: str, new: str) -> bool:
-        """Set `new` if `current` is the password (False if not); ValueError for a weak `new`."""
+        """Set `new` if `current` is the password (False if not); PasswordTooWeak for a weak `new`."""
         self.validate_password(new)
         if not self.check_password(current):
             return False

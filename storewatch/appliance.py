@@ -13,6 +13,7 @@ from storewatch.counters import Counters
 from storewatch.credentials import load_or_create_key
 from storewatch.db import Database
 from storewatch.devices import DeviceRegistry
+from storewatch.errors import load_stored_json
 from storewatch.settings import APPLIANCE_SETTINGS, validate_values
 from storewatch.storage import ImageStore
 
@@ -39,7 +40,9 @@ class ApplianceSettings:
         if time.monotonic() - loaded_at > self.CACHE_SECONDS:
             stored = {row["key"]: row["value"] for row in self.db.query("SELECT key, value FROM settings")}
             self._cache = (time.monotonic(), stored)
-        return json.loads(stored[name]) if name in stored else APPLIANCE_SETTINGS[name].default
+        if name not in stored:
+            return APPLIANCE_SETTINGS[name].default
+        return load_stored_json(stored[name], f"settings.{name}")
 
     def all(self) -> dict[str, Any]:
         return {name: self.get(name) for name in APPLIANCE_SETTINGS}

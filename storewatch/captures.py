@@ -16,25 +16,9 @@ import apsw
 
 from storewatch import contract
 from storewatch.db import Database, Row
+from storewatch.errors import FrameConflict, SeqTooOld
 from storewatch.nonces import SeenNonces
 from storewatch.storage import ImageStore
-
-
-class FrameConflict(Exception):
-    """The seq is already stored with different bytes."""
-
-
-class SeqTooOld(Exception):
-    """The seq is not above the last one analysed for its device, and not a stored frame.
-
-    The worker would skip it as late, so it would be kept but never analysed. The mark
-    lives in analysis_state, which retention never deletes: a seq re-used after its frame
-    expired is refused as well.
-    """
-
-    def __init__(self, device_id: str, seq: int, last_seq: int):
-        super().__init__(f"seq {seq} of {device_id} is not above {last_seq}, the last seq already analysed")
-        self.last_seq = last_seq
 
 
 @dataclass(frozen=True)

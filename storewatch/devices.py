@@ -10,16 +10,13 @@ from typing import Any
 from storewatch import contract
 from storewatch.credentials import derive_device_token, new_salt, token_hash
 from storewatch.db import Database, Row
+from storewatch.errors import DeviceIdTaken, DeviceInvalid, DeviceNotFound, load_stored_json
 from storewatch.nonces import SeenNonces
 from storewatch.settings import DEVICE_SETTINGS, validate_values
 
 # last_config_fetch is this coarse: a camera polls every 10 s, and recording each poll was a
 # commit (an SD card flush) three times per baseline frame.
 CONFIG_FETCH_RECORD_S = 60.0
-
-
-class DeviceNotFound(LookupError):
-    pass
 
 
 class DeviceRegistry:
@@ -33,18 +30,18 @@ class DeviceRegistry:
     def add(self, name: str, device_id: str | None = None, auth_scheme: str = "bearer") -> tuple[str, str]:
         """Register a device; returns (device_id, token). The token is shown only now."""
         if auth_scheme not in ("bearer", "hmac"):
-            raise ValueError("auth scheme must be bearer or hmac")
+            raise DeviceInvalid("auth scheme must be bearer or hmac")
         name = name.strip()
         if not name or len(name) > 200:
-            raise ValueError("a device name must be 1 to 200 characters")
+            raise DeviceInvalid("a device name must be 1 to 200 characters")
         with self.db.write() as conn:
             device_id = device_id or self._free_id(_slug(name))
             if not contract.valid_device_id(device_id):
-                raise ValueError("a device id must match [A-Za-z0-9._-]{1,64}")
+                raise DeviceInvalid("a device id must match [A-Za-z0-9._-]{1,64}")
             if device_id in (".", ".."):  # the id is a folder name under staging/ and events/
-                raise ValueError("a device id cannot be . or ..")
+                raise DeviceInvalid("a device id cannot be . or ..")
             if self.db.query_one("SELECT 1 FROM devices WHERE id = ?", (device_id,)):
-                raise ValueError(f"device {device_id} already exists")
+                raise DeviceIdTaken(f"device {device_id} already exists")
             salt = new_salt()
             token = derive_device_token(self.key, device_id, salt)
             conn.execute(
@@ -97,14 +94,14 @@ class DeviceRegistry:
         shown["enabled"] = bool(device["enabled"])
         shown["config_version"] = version_string(device)
         shown["mode"] = effective_mode(device, _utcnow())
-        shown["health"] = json.loads(device["health"])
+        shown["health"] = load_stored_json(device["health"], "devices.health", device["id"])
         shown["settings"] = self.settings_of(device["id"])
         return shown
 
     def settings_of(self, device_id: str) -> dict[str, Any]:
         row = self.db.query_one("SELECT values_json FROM device_settings WHERE device_id = ?",
                                 (device_id,))
-        overrides = json.loads(row["values_json"]) if row else {}
+        overrides = load_stored_json(row["values_json"], "device_settings.values_json", device_id) if row else {}
         return {name: overrides.get(name, s.default) for name, s in DEVICE_SETTINGS.items()}
 
     # --- changes that bump config_version ------------------------------------------------
@@ -114,7 +111,7 @@ class DeviceRegistry:
 
     def set_auth_scheme(self, device_id: str, scheme: str) -> None:
         if scheme not in ("bearer", "hmac"):
-            raise ValueError("auth scheme must be bearer or hmac")
+            raise DeviceInvalid("auth scheme must be bearer or hmac")
         self._update(device_id, "auth_scheme = ?", (scheme,))
 
     def update_settings(self, device_id: str, values: dict[str, Any]) -> dict[str, Any]:
@@ -196,7 +193,8 @@ class DeviceRegistry:
             motion_trigger={
                 "enabled": values["motion_trigger_enabled"],
                 "threshold": values["motion_threshold"],
-                "rois": [{"id": r["id"], "polygon": json.loads(r["polygon"])} for r in rois],
+                "rois": [{"id": r["id"], "polygon": load_stored_json(r["polygon"], "rois.polygon", f"ROI {r['id']}")}
+                         for r in rois],
             },
         )
 

@@ -21,6 +21,7 @@ from storewatch.analysis.device_analyzer import RoiSpec
 from storewatch.analysis.thresholds import BOUNDS, HELP, Thresholds
 from storewatch.db import Database, Row
 from storewatch.devices import DeviceRegistry
+from storewatch.errors import RoiInvalid, RoiNameTaken, RoiNotFound, load_stored_json
 
 log = logging.getLogger("storewatch.rois")
 
@@ -30,12 +31,7 @@ MAX_NAME = 100
 THRESHOLDS_KEY = "analysis_thresholds"
 
 
-class RoiNotFound(LookupError):
-    pass
-
-
-class RoiError(ValueError):
-    """An ROI or threshold value is not acceptable; the message says why."""
+RoiError = RoiInvalid  # the name the CLI and the tests know it by
 
 
 # --- validation ------------------------------------------------------------------------
@@ -145,7 +141,7 @@ class RoiStore:
 
     def default_overrides(self) -> dict[str, Any]:
         row = self.db.query_one("SELECT value FROM settings WHERE key = ?", (THRESHOLDS_KEY,))
-        return json.loads(row["value"]) if row else {}
+        return load_stored_json(row["value"], f"settings.{THRESHOLDS_KEY}") if row else {}
 
     def defaults(self) -> Thresholds:
         try:
@@ -167,8 +163,9 @@ class RoiStore:
         new_defaults = Thresholds.from_overrides(clean)
         with self.db.write() as conn:
             for roi in self.db.query("SELECT * FROM rois ORDER BY id"):
+                overrides = _stored(roi, "thresholds")  # damaged: not the request's fault, so outside the try
                 try:
-                    Thresholds.from_overrides(json.loads(roi["thresholds"]), new_defaults)
+                    Thresholds.from_overrides(overrides, new_defaults)
                 except ValueError as exc:
                     raise RoiError(f"ROI {roi['name']!r} of {roi['device_id']} would become invalid: {exc}") from None
             conn.execute("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key)"
@@ -199,9 +196,9 @@ class RoiStore:
         return row
 
     def public(self, row: Row, defaults: Thresholds | None = None) -> dict[str, Any]:
-        overrides = json.loads(row["thresholds"])
+        overrides = _stored(row, "thresholds")
         return {"id": row["id"], "device_id": row["device_id"], "name": row["name"],
-                "polygon": json.loads(row["polygon"]), "enabled": bool(row["enabled"]),
+                "polygon": _stored(row, "polygon"), "enabled": bool(row["enabled"]),
                 "thresholds": overrides,
                 "effective_thresholds": self._effective(overrides, defaults or self.defaults()).to_dict(),
                 "created_at": row["created_at"], "updated_at": row["updated_at"]}
@@ -211,8 +208,8 @@ class RoiStore:
         defaults = self.defaults()
         rows = self.db.query("SELECT id, polygon, thresholds FROM rois WHERE device_id = ? AND enabled = 1"
                              " ORDER BY id", (device_id,))
-        specs = [RoiSpec(row["id"], tuple(tuple(p) for p in json.loads(row["polygon"])),
-                         self._effective(json.loads(row["thresholds"]), defaults)) for row in rows]
+        specs = [RoiSpec(row["id"], tuple(tuple(p) for p in _stored(row, "polygon")),
+                         self._effective(_stored(row, "thresholds"), defaults)) for row in rows]
         return specs, defaults
 
     def _effective(self, overrides: dict[str, Any], defaults: Thresholds) -> Thresholds:
@@ -259,7 +256,7 @@ class RoiStore:
             if thresholds is not None:
                 if not isinstance(thresholds, dict):
                     raise RoiError("thresholds must be an object {name: value or null}")
-                merged = merge_overrides(json.loads(row["thresholds"]), thresholds)
+                merged = merge_overrides(_stored(row, "thresholds"), thresholds)
                 values["thresholds"] = json.dumps(validate_overrides(merged, self.defaults()))
             if all(values[k] == row[k] for k in values):
                 return row
@@ -277,7 +274,12 @@ class RoiStore:
 
     def _check_free_name(self, device_id: str, name: str) -> None:
         if self.db.query_one("SELECT 1 FROM rois WHERE device_id = ? AND name = ?", (device_id, name)):
-            raise RoiError(f"device {device_id} already has an ROI named {name!r}")
+            raise RoiNameTaken(f"device {device_id} already has an ROI named {name!r}")
+
+
+def _stored(row: Row, column: str) -> Any:
+    """An ROI's JSON column as stored; a damaged one is CorruptStoredValue, not bad input."""
+    return load_stored_json(row[column], f"rois.{column}", f"ROI {row['id']}")
 
 
 def _now() -> str:

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from storewatch.contract import CONFIG_FIELDS, DEFAULT_MAX_BODY_BYTES
+from storewatch.errors import InvalidInput
 
 
-class SettingError(ValueError):
+class SettingError(InvalidInput):
     """A setting's name or value is not acceptable; the message says what is."""
 
 

@@ -15,6 +15,7 @@ from storewatch import contract
 from storewatch.analysis.thresholds import BOUNDS, Thresholds
 from storewatch.appliance import Appliance
 from storewatch.cli import main
+from storewatch.errors import RoiNameTaken
 from storewatch.rois import (RoiError, RoiNotFound, RoiStore, parse_polygon_text, parse_threshold_words,
                              validate_polygon)
 
@@ -93,7 +94,7 @@ def test_every_change_bumps_the_config_version_and_reaches_the_device_config(app
 
 def test_names_are_unique_per_device_and_rois_are_found_by_id_or_name(appliance: Appliance, store: RoiStore) -> None:
     roi = store.add("cam", "shelf", SQUARE)
-    with pytest.raises(RoiError, match="already has"):
+    with pytest.raises(RoiNameTaken, match="already has"):
         store.add("cam", "shelf", SQUARE)
     appliance.devices.add("other", "other")
     store.add("other", "shelf", SQUARE)  # another device may use the name
@@ -190,7 +191,7 @@ def test_roi_api_errors(admin: httpx.Client) -> None:
     assert_error(admin.patch(f"{ROIS}/999999", json={"enabled": False}), 404, "roi_not_found")
     assert_error(admin.delete(f"{ROIS}/999999"), 404, "roi_not_found")
     roi = admin.post(ROIS, json={"name": "dup", "polygon": SQUARE}).json()
-    assert_error(admin.post(ROIS, json={"name": "dup", "polygon": SQUARE}), 422, "validation_failed")
+    assert_error(admin.post(ROIS, json={"name": "dup", "polygon": SQUARE}), 409, "roi_name_taken")  # a conflict
     assert_error(admin.patch(f"{ROIS}/{roi['id']}", json={"colour": "red"}), 422, "validation_failed")
     assert_error(admin.post(ROIS, content=b"[1]"), 400, "bad_json")
     with httpx.Client(base_url=admin.base_url) as anonymous:

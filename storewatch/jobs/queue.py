@@ -24,6 +24,7 @@ from typing import Any
 
 from storewatch import contract
 from storewatch.db import Database, Row
+from storewatch.errors import JobNotFound, JobNotRetryable
 
 STATES = ("queued", "running", "done", "failed", "dead")
 PURGEABLE = ("done", "dead")
@@ -212,9 +213,10 @@ class JobQueue:
                 for job_id in ids:
                     job = self.get(job_id)
                     if job is None:
-                        raise LookupError(f"no job {job_id}")
+                        raise JobNotFound(f"no job {job_id}")
                     if job["state"] not in ("dead", "failed"):
-                        raise ValueError(f"job {job_id} is {job['state']}; only dead or failed jobs are retried")
+                        raise JobNotRetryable(f"job {job_id} is {job['state']}; only dead or failed jobs"
+                                              " are retried")
             for job_id in ids:
                 conn.execute("UPDATE jobs SET state = 'queued', attempts = 0, next_attempt_at = NULL,"
                              " enqueued_at = NULL, finished_at = NULL, updated_at = ? WHERE id = ?",

@@ -12,10 +12,9 @@ from starlette.routing import Route
 
 from storewatch import camera_state, contract
 from storewatch.appliance import Appliance
-from storewatch.devices import DeviceNotFound
+from storewatch.errors import DeviceInvalid
 from storewatch.server.errors import ApiError
 from storewatch.server.json_body import read_json_object
-from storewatch.settings import SettingError
 
 
 def _appliance(request: Request) -> Appliance:
@@ -23,12 +22,8 @@ def _appliance(request: Request) -> Appliance:
 
 
 async def _run(fn: Any, *args: Any) -> Any:
-    try:
-        return await anyio.to_thread.run_sync(fn, *args)
-    except DeviceNotFound as exc:
-        raise ApiError(404, "device_not_found", str(exc)) from None
-    except (SettingError, ValueError) as exc:
-        raise ApiError(422, "validation_failed", str(exc)) from None
+    """In a worker thread; what it raises is answered through server/errors.ERROR_TABLE."""
+    return await anyio.to_thread.run_sync(fn, *args)
 
 
 def _public(appliance: Appliance, device: Any) -> dict[str, Any]:
@@ -74,13 +69,13 @@ async def update_device(request: Request) -> Response:
             devices.get(device_id)
             if "enabled" in payload:
                 if not isinstance(payload["enabled"], bool):
-                    raise ValueError("enabled must be true or false")
+                    raise DeviceInvalid("enabled must be true or false")
                 devices.set_enabled(device_id, payload["enabled"])
             if "auth_scheme" in payload:
                 devices.set_auth_scheme(device_id, str(payload["auth_scheme"]))
             if "settings" in payload:
                 if not isinstance(payload["settings"], dict):
-                    raise ValueError("settings must be an object")
+                    raise DeviceInvalid("settings must be an object")
                 devices.update_settings(device_id, payload["settings"])
         return devices.public(devices.get(device_id))
 

@@ -57,12 +57,7 @@ async def retry(request: Request) -> Response:
             hand_over([job["id"] for job in jobs])
         return [public_job(job) for job in jobs]
 
-    try:
-        jobs = await anyio.to_thread.run_sync(apply)
-    except LookupError as exc:
-        raise ApiError(404, "job_not_found", str(exc)) from None
-    except ValueError as exc:
-        raise ApiError(409, "job_not_retryable", str(exc)) from None
+    jobs = await anyio.to_thread.run_sync(apply)  # JobNotFound 404, JobNotRetryable 409: server/errors.py
     return JSONResponse({"retried": len(jobs), "jobs": jobs})
 
 

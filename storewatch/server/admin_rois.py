@@ -15,10 +15,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from storewatch.appliance import Appliance
-from storewatch.devices import DeviceNotFound
+from storewatch.errors import InvalidInput
 from storewatch.events import epoch_to_ts
 from storewatch.jobs import scores
-from storewatch.rois import RoiError, RoiNotFound, RoiStore
+from storewatch.rois import RoiStore
 from storewatch.server.errors import ApiError
 from storewatch.server.json_body import read_json_object
 from storewatch.server.query_params import time_param
@@ -37,14 +37,8 @@ def _rois(request: Request) -> RoiStore:
 
 
 async def _run(fn: Any, *args: Any) -> Any:
-    try:
-        return await anyio.to_thread.run_sync(fn, *args)
-    except DeviceNotFound as exc:
-        raise ApiError(404, "device_not_found", str(exc)) from None
-    except RoiNotFound as exc:
-        raise ApiError(404, "roi_not_found", str(exc)) from None
-    except (RoiError, ValueError) as exc:
-        raise ApiError(422, "validation_failed", str(exc)) from None
+    """In a worker thread; what it raises is answered through server/errors.ERROR_TABLE."""
+    return await anyio.to_thread.run_sync(fn, *args)
 
 
 def _ids(request: Request) -> tuple[str, int]:
@@ -119,7 +113,7 @@ async def score_history(request: Request) -> Response:
         until = asked_until.timestamp() if asked_until else _newest_score(appliance, device_id)
         since = asked_since.timestamp() if asked_since else until - DEFAULT_SPAN_S
         if since > until:
-            raise ValueError("since must not be after until")
+            raise InvalidInput("since must not be after until")
         defaults = store.defaults()
         body = {"device_id": device_id, "since": epoch_to_ts(since), "until": epoch_to_ts(until),
                 "rois": [store.public(row, defaults) for row in store.list(device_id)]}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from typing import Any
 
 import anyio.to_thread
@@ -12,11 +13,11 @@ from starlette.routing import Route
 
 from storewatch import contract
 from storewatch.appliance import Appliance
-from storewatch.captures import FrameConflict, SeqTooOld
+from storewatch.errors import FrameConflict, SeqTooOld
 from storewatch.db import Row
 from storewatch.jpeg import NotAJpeg, inspect_jpeg
 from storewatch.server.device_auth import Caller, DeviceAuthenticator, require_same_device
-from storewatch.server.errors import ApiError
+from storewatch.server.errors import ApiError, api_error
 from storewatch.server.ingest_writer import IngestWriter, Stored, WriterStopped
 from storewatch.server.json_body import parse_json_object
 from storewatch.server.multipart import parse_multipart, read_body
@@ -91,7 +92,7 @@ def _validated_frame(request: Request, device: Row, body: bytes) -> tuple[dict[s
     try:
         width, height = inspect_jpeg(jpeg)
     except NotAJpeg as exc:
-        raise ApiError(415, "not_a_jpeg", f"The image part is not a decodable JPEG: {exc}.") from None
+        raise api_error(exc) from None  # as an ApiError here: ingest counts refusals by code
     mismatched = [{"field": name, "message": f"is {meta[name]} but the JPEG is {actual}"}
                   for name, actual in (("width", width), ("height", height)) if meta[name] != actual]
     if mismatched:
@@ -120,15 +121,10 @@ async def _store(request: Request, meta: dict[str, Any], jpeg: bytes) -> Stored:
     writer: IngestWriter = request.app.state.ingest_writer
     try:
         return await writer.store(meta, jpeg)
-    except FrameConflict as exc:
-        raise ApiError(409, "seq_conflict", f"{exc}; a device must never reuse a seq.") from None
-    except SeqTooOld as exc:
-        raise ApiError(409, "seq_too_old", f"{exc}; a device must never reuse a seq.",
-                       [{"field": "seq", "message": f"must be above {exc.last_seq}"},
-                        {"field": "last_seq", "message": str(exc.last_seq)}]) from None
-    except (DiskFull, apsw.FullError):  # the file or its row did not fit; nothing was left behind
-        raise ApiError(507, "disk_reserve", "The appliance is below its disk reserve; keep the frame "
-                       "and retry later.", headers={"Retry-After": "60"}) from None
+    except (FrameConflict, SeqTooOld, DiskFull) as exc:  # as ApiErrors here: ingest counts refusals by code
+        raise api_error(exc) from None
+    except apsw.FullError:  # its row did not fit: a full disk like a file that did not; nothing was left behind
+        raise api_error(DiskFull(errno.ENOSPC, "the database is full")) from None
     except WriterStopped:
         raise _shutting_down() from None
 

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from storewatch import errors as domain
 from storewatch.contract import error_body
 from storewatch.db.connection import DISK_ERRORS, storage_error
-from storewatch.storage import StorageUnavailable
+from storewatch.jpeg import NotAJpeg
+from storewatch.settings import SettingError
+from storewatch.storage import DiskFull, StorageUnavailable
+
+log = logging.getLogger("storewatch.server")
 
 _DEFAULT_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                   405: "method_not_allowed", 408: "request_timeout", 409: "conflict",
@@ -37,6 +46,91 @@ def error_response(status: int, code: str, message: str,
 async def handle_api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
     return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
+
+
+# --- the table: every domain error's status and code -------------------------------------------
+#
+# 404 the thing named does not exist; 422 the request is wrong whatever is stored; 409 the
+# request is well formed but what is stored refuses it now (a job that is not dead, a name
+# already taken, a seq already used); 500 the appliance's own data is damaged, which is
+# never the caller's fault. The device contract fixes its codes (seq_conflict, seq_too_old,
+# not_a_jpeg, disk_reserve, validation_failed): do not rename them.
+
+
+def _own_words(exc: BaseException) -> str:
+    return str(exc)
+
+
+def _no_details(exc: BaseException) -> list[dict[str, str]]:
+    return []
+
+
+@dataclass(frozen=True)
+class ErrorRule:
+    status: int
+    code: str
+    message: Callable[[BaseException], str] = _own_words
+    details: Callable[[BaseException], list[dict[str, str]]] = _no_details
+    headers: dict[str, str] | None = field(default=None)
+
+
+def _seq_too_old_details(exc: BaseException) -> list[dict[str, str]]:
+    assert isinstance(exc, domain.SeqTooOld)
+    return [{"field": "seq", "message": f"must be above {exc.last_seq}"},
+            {"field": "last_seq", "message": str(exc.last_seq)}]
+
+
+def _damaged(exc: BaseException) -> str:
+    return (f"The appliance's own stored data is damaged ({exc}); the request was fine. "
+            "See its log (journalctl -u storewatch); restoring a backup may be needed.")
+
+
+_INVALID = ErrorRule(422, "validation_failed")
+_DISK_RESERVE = ErrorRule(507, "disk_reserve", lambda exc: "The appliance is below its disk reserve; keep the "
+                          "frame and retry later.", headers={"Retry-After": "60"})
+
+ERROR_TABLE: dict[type[BaseException], ErrorRule] = {
+    domain.DeviceNotFound: ErrorRule(404, "device_not_found"),
+    domain.RoiNotFound: ErrorRule(404, "roi_not_found"),
+    domain.JobNotFound: ErrorRule(404, "job_not_found"),
+    domain.InvalidInput: _INVALID,
+    domain.DeviceInvalid: _INVALID,
+    domain.RoiInvalid: _INVALID,
+    domain.PasswordTooWeak: _INVALID,
+    SettingError: _INVALID,
+    domain.DeviceIdTaken: ErrorRule(409, "device_id_taken"),
+    domain.RoiNameTaken: ErrorRule(409, "roi_name_taken"),
+    domain.JobNotRetryable: ErrorRule(409, "job_not_retryable"),
+    domain.FrameConflict: ErrorRule(409, "seq_conflict", lambda exc: f"{exc}; a device must never reuse a seq."),
+    domain.SeqTooOld: ErrorRule(409, "seq_too_old", lambda exc: f"{exc}; a device must never reuse a seq.",
+                                _seq_too_old_details),
+    domain.CorruptStoredValue: ErrorRule(500, "stored_data_damaged", _damaged),
+    NotAJpeg: ErrorRule(415, "not_a_jpeg", lambda exc: f"The image part is not a decodable JPEG: {exc}."),
+    DiskFull: _DISK_RESERVE,
+}
+
+
+def rule_for(exc: BaseException) -> ErrorRule | None:
+    """The table's row for `exc`: its own class's, else its nearest mapped base's."""
+    for kind in type(exc).__mro__:
+        if kind in ERROR_TABLE:
+            return ERROR_TABLE[kind]
+    return None
+
+
+def api_error(exc: BaseException) -> ApiError:
+    """`exc` as the API answers it, for a route that must know the code (to count it)."""
+    rule = rule_for(exc)
+    if rule is None:
+        raise TypeError(f"{type(exc).__name__} has no row in ERROR_TABLE") from exc
+    return ApiError(rule.status, rule.code, rule.message(exc), rule.details(exc), rule.headers)
+
+
+async def handle_domain_error(request: Request, exc: Exception) -> Response:
+    error = api_error(exc)
+    if error.status >= 500:
+        log.error("%s %s: %s", request.method, request.url.path, exc, exc_info=exc)
+    return error_response(error.status, error.code, error.message, error.details, error.headers)
 
 
 async def handle_http_exception(request: Request, exc: Exception) -> Response:
@@ -69,6 +163,7 @@ async def handle_unexpected(request: Request, exc: Exception) -> Response:
 
 EXCEPTION_HANDLERS = {
     ApiError: handle_api_error,
+    **{kind: handle_domain_error for kind in ERROR_TABLE},
     HTTPException: handle_http_exception,
     StorageUnavailable: handle_storage_unavailable,
     **{kind: handle_storage_unavailable for kind in DISK_ERRORS},  # SQLite's, outside a write transaction
