@@ -391,3 +391,13 @@ def _snapshot(appliance: Appliance) -> dict[str, Any]:
     db = appliance.db
     return {table: db.query(f"SELECT * FROM {table} ORDER BY 1") for table in
             ("devices", "device_settings", "rois", "captures", "jobs", "settings", "events")}
+
+
+def test_every_error_a_case_provokes_is_documented_for_its_operation(world: World) -> None:
+    paths = world.client.get("/api/v1/openapi.json").json()["paths"]
+    undocumented = set()
+    for case in CASES:
+        operation = paths[re.sub(r":[a-z]+}", "}", case.route)][case.method.lower()]
+        if case.status < 500 and str(case.status) not in operation["responses"]:  # any route can answer 500
+            undocumented.add(f"{case.method} {case.route} {case.status}")
+    assert undocumented == set()

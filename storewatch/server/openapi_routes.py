@@ -191,14 +191,16 @@ def _query(name: str, schema: Schema, description: str = "") -> Schema:
 _JPEG_ANSWER = {"description": "A JPEG image.", "content": {"image/jpeg": {"schema": {"type": "string",
                                                                                       "format": "binary"}}}}
 D = f"{A}/devices/{{device_id}}"
+_ROI_NAME_TAKEN = "The device already has an ROI of that name (roi_name_taken)."
 
 ANALYSIS_OPERATIONS = [
     Operation("GET", f"{D}/rois", "A device's ROIs",
               answers={200: {"type": "object", "properties": {"rois": {"type": "array", "items": _ROI}}}}),
     Operation("POST", f"{D}/rois", "Add an ROI", body={**_ROI_BODY, "required": ["name", "polygon"]},
-              answers={201: _ROI}),
+              answers={201: _ROI}, errors={409: _ROI_NAME_TAKEN}),
     Operation("GET", f"{D}/rois/{{roi_id:int}}", "One ROI", answers={200: _ROI}),
-    Operation("PATCH", f"{D}/rois/{{roi_id:int}}", "Change an ROI", body=_ROI_BODY, answers={200: _ROI}),
+    Operation("PATCH", f"{D}/rois/{{roi_id:int}}", "Change an ROI", body=_ROI_BODY, answers={200: _ROI},
+              errors={409: _ROI_NAME_TAKEN}),
     Operation("DELETE", f"{D}/rois/{{roi_id:int}}", "Remove an ROI",
               answers={200: {"type": "object", "properties": {"deleted": {"type": "boolean"},
                                                               "id": {"type": "integer"}}}}),
