@@ -92,3 +92,19 @@ def test_dirtied_folios_are_summed_per_inode_and_phase_with_their_sizes(bench: M
     assert unsized == {"steady": 2}
     kinds = bench.breakdown(per_phase["steady"], {16: "/x/data/storewatch.db-wal"}, metadata_inode=17)
     assert kinds == {"app DB WAL (storewatch.db-wal)": 5 * bench.PAGE, bench.METADATA: bench.PAGE}
+
+
+def test_the_filesystem_of_the_data_directory_is_named(bench: ModuleType, tmp_path: Path) -> None:
+    found = bench.filesystem(tmp_path)
+    assert found["type"] != "?" and found["device"], found
+    assert found["type"] in bench.describe_filesystem(found)
+    if found["type"] == "ext4":  # /sys/fs/ext4 tells whether jbd2 writes the metadata
+        assert found["journal"] in (True, False)
+
+
+def test_a_filesystem_of_the_runs_own_gets_a_row_of_its_device_writes(bench: ModuleType, tiny_run: dict) -> None:
+    assert all(p["device_bytes"] is None for p in tiny_run["phases"])  # a shared filesystem: not measured
+    assert not any("device writes" in line for line in bench.table(tiny_run))
+    measured = {**tiny_run, "phases": [{**p, "device_bytes": 2 * p["jpeg_bytes"]} for p in tiny_run["phases"]]}
+    rows = [line for line in bench.table(measured) if "device writes" in line]
+    assert len(rows) == 1 and "(2.00x)" in rows[0]
