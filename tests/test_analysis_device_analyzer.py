@@ -127,3 +127,46 @@ def test_a_state_saved_before_the_margin_bands_still_loads_and_decides(held) -> 
     assert restored.trackers[1].state == "active" and restored.trackers[1].pre_wide is None
     ended = [t for r in feed_all(restored, held[12:]) for t in r.transitions if isinstance(t, VisitEnded)]
     assert [o.roi_id for e in ended for o in e.rois] == [1]
+
+
+def _visits(results) -> list[VisitEnded]:
+    return [t for r in results for t in r.transitions if isinstance(t, VisitEnded)]
+
+
+@pytest.mark.parametrize("split", [11, 14, 18])  # the arm in view, leaving, the shelf settling
+def test_a_state_saved_mid_visit_gives_the_same_visit_ended(frames, split: int) -> None:
+    (whole,) = _visits(feed_all(DeviceAnalyzer(ROIS), frames))
+    first = DeviceAnalyzer(ROIS)
+    head = feed_all(first, frames[:split])
+    assert first.visits.current is not None and _visits(head) == []
+    restored = DeviceAnalyzer.from_state(first.to_state(), ROIS)
+    assert restored.visits.current == first.visits.current
+    assert _visits(feed_all(restored, frames[split:])) == [whole]
+    assert [o.verdict for o in whole.rois] == ["taken"]
+
+
+def _as_before_visits(state: bytes) -> bytes:
+    """`state` as saved before visits: no visit, no lighting frame ids; interactions as they were then."""
+    with np.load(io.BytesIO(state), allow_pickle=False) as archive:
+        arrays = {name: archive[name] for name in archive.files}
+    header = json.loads(arrays["header"].tobytes())
+    del header["visit"], header["light_frame_ids"]
+    for roi in header["rois"]:
+        for slot in ("cand", "current"):
+            if roi[slot] is not None:
+                del roi[slot]["pre_ts"]
+                roi[slot].update(post_frame_id=None, decision=None)
+    arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+    out = io.BytesIO()
+    np.savez_compressed(out, **arrays)
+    return out.getvalue()
+
+
+def test_a_state_saved_before_visits_loads_and_its_open_interaction_ends_as_a_visit(frames) -> None:
+    first = DeviceAnalyzer(ROIS)
+    feed_all(first, frames[:14])
+    assert first.trackers[1].state == "active"
+    restored = DeviceAnalyzer.from_state(_as_before_visits(first.to_state()), ROIS)
+    assert restored.visits.current is None and restored.trackers[1].state == "active"
+    (visit,) = _visits(feed_all(restored, frames[14:]))
+    assert [(o.roi_id, o.verdict) for o in visit.rois] == [(1, "taken")]

@@ -152,7 +152,7 @@ class RoiTracker:
             self._settle_reference(img, ts)
         elif light.lighting:
             self.cand_count, self.cand = 0, None
-        elif change >= self.thr.start_threshold:
+        elif self._starts(change, motion):
             if self._candidate(img, change, ts):
                 self.state = ACTIVE
                 self.current = self.cand
@@ -166,6 +166,18 @@ class RoiTracker:
             if quiet and due and not self._visiting:
                 self._settle_reference(img, ts)
         return change
+
+    def _starts(self, change: float, motion: float | None) -> bool:
+        """Does this frame count towards starting an interaction?
+
+        A frame at start_threshold begins a candidate; while one runs, a frame at half of
+        it (not below end_threshold) continues it. One item on a wide shelf, and the thin
+        arm that takes it, are a few percent of the ROI: the take may reach start_threshold
+        in one frame only, and the gap it leaves stays below it.
+        """
+        if change >= self.thr.start_threshold:
+            return True
+        return self.cand_count > 0 and change >= max(self.thr.end_threshold, self.thr.start_threshold / 2)
 
     def _candidate(self, img: _Image, change: float, ts: float) -> bool:
         """Count one frame above start_threshold; True once there are enough in a row."""
