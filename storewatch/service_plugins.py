@@ -238,7 +238,8 @@ class ServerWatchdog:
 
 def build_services(appliance: Appliance, *, camera: str, host: str, port: int, workers: int,
                    camera_options: dict[str, Any] | None = None) -> list:
-    """The worker, the server's watchdog, the built-in camera unless `none`, housekeeping.
+    """The worker, the server's watchdog, the built-in camera unless `none`, housekeeping,
+    the notification sender.
 
     The watchdog is fed from the server's side even with a camera: a failing camera is
     retried in-process, and must not get the whole appliance killed by systemd.
@@ -250,7 +251,15 @@ def build_services(appliance: Appliance, *, camera: str, host: str, port: int, w
         local_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
         services.append(BuiltinCamera(appliance, camera, f"http://{local_host}:{port}", camera_options))
     services += _housekeeping(appliance)
+    services.append(_notifications(appliance, host, port))
     return services
+
+
+def _notifications(appliance: Appliance, host: str, port: int) -> Any:
+    """The notification sender (storewatch/notify/deliver.py)."""
+    from storewatch.notify.deliver import sender_service
+
+    return sender_service(appliance, host, port)
 
 
 def _housekeeping(appliance: Appliance) -> list:

@@ -67,9 +67,9 @@ def _register() -> None:
 
     for module in (admin, camera, captures, device, events, queue, roi, run, worker):
         module.register(main)
-    from storewatch.cli import camera_test, db, doctor, export, retention, status
+    from storewatch.cli import camera_test, db, doctor, export, notify, retention, status
 
-    for module in (camera_test, db, doctor, export, retention, status):
+    for module in (camera_test, db, doctor, export, notify, retention, status):
         module.register(main)
 
 

@@ -247,6 +247,46 @@ MIGRATIONS: list[str] = [
         SELECT id, roi_id, roi_name, verdict, decision, decision_score, box, peak_score, start_ts, end_ts
         FROM events WHERE type = 'interaction_detected';
     """,
+    # 9: notification channels and their outbox (storewatch/notify/). An outbox row is one
+    # delivery of one event to one channel, decided when the event is written; its
+    # delivery_id stays the same on every retry. No foreign key to events: a delivery whose
+    # event was deleted meanwhile ends as dead, saying so, rather than vanishing.
+    """
+    CREATE TABLE notify_channels (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL CHECK (kind IN ('webhook', 'apprise')),
+        url TEXT NOT NULL,               -- secret for Apprise (tokens in it): never shown in full
+        secret TEXT,                     -- the webhook's HMAC key
+        verdicts TEXT NOT NULL,          -- JSON list of verdicts
+        devices TEXT,                    -- JSON list of device ids; NULL: every device
+        rois TEXT,                       -- JSON list of ROI ids; NULL: every ROI
+        cooldown_s REAL NOT NULL DEFAULT 0,
+        enabled INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE notify_outbox (
+        id INTEGER PRIMARY KEY,
+        delivery_id TEXT NOT NULL UNIQUE,
+        channel_id INTEGER NOT NULL REFERENCES notify_channels(id) ON DELETE CASCADE,
+        event_id INTEGER NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('queued', 'sending', 'delivered', 'dead')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL,        -- unix seconds
+        next_attempt_at REAL NOT NULL,
+        last_attempt_at REAL,
+        delivered_at REAL,
+        last_error TEXT,
+        UNIQUE (channel_id, event_id)
+    );
+    CREATE INDEX notify_outbox_due ON notify_outbox (state, next_attempt_at);
+    CREATE TABLE notify_cooldowns (
+        channel_id INTEGER NOT NULL REFERENCES notify_channels(id) ON DELETE CASCADE,
+        roi_id INTEGER NOT NULL,
+        last_epoch REAL NOT NULL,        -- start of the last visit of this ROI that was notified
+        PRIMARY KEY (channel_id, roi_id)
+    ) WITHOUT ROWID;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

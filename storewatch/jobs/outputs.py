@@ -26,6 +26,7 @@ from storewatch.analysis.transitions import (
 from storewatch.appliance import Appliance
 from storewatch.db import Row
 from storewatch.events import EventImage, EventStore, TouchedRoi, Visit, significance, visit_decision
+from storewatch.notify.outbox import Outbox
 
 log = logging.getLogger("storewatch.jobs")
 
@@ -198,6 +199,7 @@ def commit(appliance: Appliance, events: EventStore, outputs: FrameOutputs) -> l
                          (roi_id, capture["id"], outputs.device_id, capture["capture_epoch"], round(score, 5),
                           int(result.lighting)))
         event_ids = [events.record_visit(p.visit, p.pictures, merge=p.merge) for p in outputs.visits]
+        Outbox(appliance.db).enqueue_events(event_ids)  # its notifications, in the event's own transaction
         for change in outputs.lighting_starts:
             events.record_lighting(outputs.device_id, change.ts, change.frame_id)
         for settled in outputs.lighting_settled:

@@ -1,0 +1,155 @@
+"""`storewatch notify …`: where the appliance tells the owner about shelf events."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import click
+
+from storewatch.cli import CliContext, print_json
+from storewatch.notify.channels import KINDS, MAX_COOLDOWN_S, ChannelError, ChannelNotFound, ChannelStore
+from storewatch.notify.outbox import STATES, Outbox, public_row
+
+
+@click.group()
+def notify() -> None:
+    """Notification channels (webhooks, Apprise: ntfy, Telegram, e-mail, ...) and their outbox."""
+
+
+def _words(value: str | None) -> list[str] | None:
+    return None if value is None else [part.strip() for part in value.split(",") if part.strip()]
+
+
+def _roi_ids(value: str | None) -> list[int] | None:
+    words = _words(value)
+    if words is None:
+        return None
+    if not all(word.isdigit() for word in words):
+        raise click.BadParameter("give ROI ids as numbers, for example --rois 3,4 (see `storewatch roi list`)")
+    return [int(word) for word in words]
+
+
+@notify.command("add")
+@click.argument("name")
+@click.option("--kind", required=True, type=click.Choice(KINDS), help="webhook: a signed JSON POST; apprise: "
+              "any service Apprise knows (ntfy://, tgram://, mailto://, ...).")
+@click.option("--url", required=True, help="Where to send: the webhook's http(s) URL, or the Apprise URL.")
+@click.option("--secret", help="The webhook's signing secret (at least 16 characters); made for you if left out.")
+@click.option("--verdicts", default="taken,placed", show_default=True,
+              help="Which verdicts of a touched shelf area to tell about: taken, placed, moved, unchanged.")
+@click.option("--devices", help="Only these cameras (device ids, comma-separated). Default: every camera.")
+@click.option("--rois", help="Only these shelf areas (ROI ids, comma-separated). Default: every area.")
+@click.option("--cooldown", "cooldown_s", default=0.0, show_default=True, type=click.FloatRange(0, MAX_COOLDOWN_S),
+              help="Seconds after a notification about a shelf area before the next one about that area.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def add(ctx: CliContext, name: str, kind: str, url: str, secret: str | None, verdicts: str, devices: str | None,
+        rois: str | None, cooldown_s: float, as_json: bool) -> None:
+    """Add a channel called NAME."""
+    try:
+        channel, made = ChannelStore(ctx.appliance.db).add(
+            name, kind, url, secret=secret, verdicts=_words(verdicts), devices=_words(devices),
+            rois=_roi_ids(rois), cooldown_s=cooldown_s)
+    except ChannelError as exc:
+        raise click.ClickException(f"channel not added: {exc}") from None
+    if as_json:
+        print_json({**channel.public(), **({"secret": made} if made else {})})
+        return
+    click.echo(f"Added {channel.kind} channel {channel.name!r}: {', '.join(channel.verdicts)} "
+               f"{_scope(channel.public())}.")
+    if made:
+        click.echo(f"Its signing secret (shown only now; the receiver checks X-Storewatch-Signature with it): {made}")
+    click.echo(f"Try it: storewatch notify test {channel.name!r}")
+
+
+def _scope(shown: dict[str, Any]) -> str:
+    devices = "every camera" if shown["devices"] is None else "camera " + ", ".join(shown["devices"])
+    rois = "every area" if shown["rois"] is None else "area " + ", ".join(map(str, shown["rois"]))
+    cooldown = f", at most once per {shown['cooldown_s']:g} s per area" if shown["cooldown_s"] else ""
+    return f"on {devices}, {rois}{cooldown}"
+
+
+@notify.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def list_channels(ctx: CliContext, as_json: bool) -> None:
+    """Channels with their last delivery's result (URLs and secrets masked)."""
+    summary = Outbox(ctx.appliance.db).summary()
+    shown = [{**channel.public(), **summary.get(channel.id, {"counts": dict.fromkeys(STATES, 0), "last": None})}
+             for channel in ChannelStore(ctx.appliance.db).list()]
+    if as_json:
+        print_json(shown)
+        return
+    if not shown:
+        click.echo("No channels. Add one: storewatch notify add NAME --kind apprise --url ntfy://my-shop-topic")
+        return
+    for channel in shown:
+        click.echo(f"{channel['name']}  ({channel['kind']} {channel['url']}): {', '.join(channel['verdicts'])} "
+                   f"{_scope(channel)}")
+        counts, last = channel["counts"], channel["last"]
+        click.echo(f"    waiting {counts['queued'] + counts['sending']}, delivered {counts['delivered']}, "
+                   f"given up {counts['dead']}; last: {_last(last)}")
+
+
+def _last(last: dict[str, Any] | None) -> str:
+    if last is None:
+        return "nothing sent yet"
+    if last["state"] == "delivered":
+        return f"delivered event {last['event_id']} at {last['delivered_at']}"
+    word = "given up" if last["state"] == "dead" else "failed, will retry"
+    return f"event {last['event_id']} {word} at {last['last_attempt_at']}: {last['last_error']}"
+
+
+@notify.command("test")
+@click.argument("name")
+@click.pass_obj
+def test(ctx: CliContext, name: str) -> None:
+    """Send a test message on channel NAME now and say what happened."""
+    from storewatch.notify.deliver import send
+    from storewatch.notify.message import test_message
+
+    try:
+        channel = ChannelStore(ctx.appliance.db).named(name)
+    except ChannelNotFound as exc:
+        raise click.ClickException(str(exc)) from None
+    result = send(channel, test_message(channel.name, f"test-{uuid.uuid4().hex}"))
+    if not result.ok:
+        raise click.ClickException(f"the test message was not sent: {result.detail}")
+    click.echo(f"Test message sent on {channel.name!r}: {result.detail}.")
+
+
+@notify.command("remove")
+@click.argument("name")
+@click.pass_obj
+def remove(ctx: CliContext, name: str) -> None:
+    """Remove channel NAME and what it still had to send."""
+    try:
+        channel = ChannelStore(ctx.appliance.db).remove(name)
+    except ChannelNotFound as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Removed channel {channel.name!r}.")
+
+
+@notify.command("outbox")
+@click.option("--state", type=click.Choice(STATES), help="Only deliveries in this state.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def outbox(ctx: CliContext, state: str | None, limit: int, as_json: bool) -> None:
+    """Deliveries, newest first: waiting, being sent, delivered, or given up (dead) and why."""
+    rows = [public_row(row) for row in Outbox(ctx.appliance.db).list(state=state, limit=limit)]
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        click.echo("The outbox is empty.")
+        return
+    click.echo(f"{'EVENT':>6}  {'CHANNEL':<16} {'STATE':<10} {'TRIES':>5}  DELIVERY ID                       WHY")
+    for row in rows:
+        click.echo(f"{row['event_id']:>6}  {row['channel']:<16} {row['state']:<10} {row['attempts']:>5}  "
+                   f"{row['delivery_id']}  {row['last_error'] or ''}")
+
+
+def register(main: click.Group) -> None:
+    main.add_command(notify)

@@ -1,0 +1,179 @@
+"""The notification channels table: where a channel sends, and which events it wants.
+
+Secrets (a webhook's HMAC key, an Apprise URL with its tokens) are kept in the app
+database, whose file and side files are 0600 (storewatch.db.Database); everything that
+shows a channel (`public`) masks them, and nothing here logs them.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from storewatch import contract
+from storewatch.db import Database, Row
+from storewatch.events import VERDICTS
+
+KINDS = ("webhook", "apprise")
+DEFAULT_VERDICTS = ("taken", "placed")
+MAX_NAME = 64
+MAX_URL = 2048
+MAX_COOLDOWN_S = 7 * 86400
+MIN_SECRET = 16  # characters: an HMAC key anyone could guess signs nothing
+
+
+class ChannelError(ValueError):
+    """Bad input for a channel, said for a person; nothing was stored."""
+
+
+class ChannelNotFound(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class Channel:
+    id: int
+    name: str
+    kind: str
+    url: str
+    secret: str | None
+    verdicts: tuple[str, ...]
+    devices: tuple[str, ...] | None  # None: every device
+    rois: tuple[int, ...] | None  # None: every ROI
+    cooldown_s: float
+    enabled: bool
+
+    @classmethod
+    def from_row(cls, row: Row) -> Channel:
+        devices, rois = json.loads(row["devices"] or "null"), json.loads(row["rois"] or "null")
+        return cls(row["id"], row["name"], row["kind"], row["url"], row["secret"], tuple(json.loads(row["verdicts"])),
+                   None if devices is None else tuple(devices), None if rois is None else tuple(rois),
+                   float(row["cooldown_s"]), bool(row["enabled"]))
+
+    def public(self) -> dict[str, Any]:
+        """The channel as the CLI shows it: URL and secret masked."""
+        return {"id": self.id, "name": self.name, "kind": self.kind, "url": mask_url(self.url, self.kind),
+                "secret": mask_secret(self.secret), "verdicts": list(self.verdicts),
+                "devices": None if self.devices is None else list(self.devices),
+                "rois": None if self.rois is None else list(self.rois),
+                "cooldown_s": self.cooldown_s, "enabled": self.enabled}
+
+
+def mask_secret(secret: str | None) -> str | None:
+    """The first 3 characters and an ellipsis: enough to tell two secrets apart."""
+    return None if not secret else f"{secret[:3]}…"
+
+
+def mask_url(url: str, kind: str) -> str:
+    """Scheme and host only: Apprise URLs carry tokens anywhere (user, host, path, query)."""
+    parts = urlsplit(url)
+    if kind == "webhook":
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+        rest = "/…" if (parts.path.strip("/") or parts.query) else ""
+        return f"{parts.scheme}://{host}{port}{rest}"
+    return f"{parts.scheme}://…"
+
+
+def _check_url(kind: str, url: str) -> str:
+    url = url.strip()
+    if not url or len(url) > MAX_URL:
+        raise ChannelError(f"the URL must be 1 to {MAX_URL} characters")
+    if kind == "webhook":
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ChannelError("a webhook URL starts with http:// or https:// and names a host, "
+                               "for example http://192.168.1.20:8123/hook")
+        return url
+    from storewatch.notify.apprise_channel import understands
+
+    if not understands(url):  # Apprise's reason may quote the URL's tokens, so say only this
+        raise ChannelError(f"Apprise does not understand this URL (a {urlsplit(url).scheme or 'missing'}:// "
+                           "service); see https://github.com/caronc/apprise/wiki for the URL of each service")
+    return url
+
+
+def _check_verdicts(verdicts: list[str] | None) -> list[str]:
+    chosen = list(DEFAULT_VERDICTS) if verdicts is None else [v.strip() for v in verdicts if v.strip()]
+    wrong = [v for v in chosen if v not in VERDICTS]
+    if wrong or not chosen:
+        raise ChannelError(f"verdicts are some of {', '.join(VERDICTS)} (given: {', '.join(wrong) or 'none'})")
+    return sorted(set(chosen), key=VERDICTS.index)
+
+
+class ChannelStore:
+    def __init__(self, db: Database):
+        self.db = db
+
+    def add(self, name: str, kind: str, url: str, *, secret: str | None = None, verdicts: list[str] | None = None,
+            devices: list[str] | None = None, rois: list[int] | None = None, cooldown_s: float = 0.0,
+            enabled: bool = True) -> tuple[Channel, str | None]:
+        """A new channel, and the webhook secret when one was made for it (shown once)."""
+        name = name.strip()
+        if not name or len(name) > MAX_NAME or not name.isprintable():
+            raise ChannelError(f"a channel name is 1 to {MAX_NAME} printable characters")
+        if kind not in KINDS:
+            raise ChannelError(f"the kind is one of {', '.join(KINDS)}")
+        url = _check_url(kind, url)
+        made = None
+        if kind == "apprise" and secret is not None:
+            raise ChannelError("--secret is for webhooks; an Apprise URL carries its own tokens")
+        if kind == "webhook":
+            if secret is None:
+                secret = made = secrets.token_urlsafe(24)
+            elif len(secret) < MIN_SECRET or not secret.isprintable():
+                raise ChannelError(f"a webhook secret is at least {MIN_SECRET} printable characters")
+        chosen = _check_verdicts(verdicts)
+        if not 0 <= cooldown_s <= MAX_COOLDOWN_S:
+            raise ChannelError(f"the cooldown is 0 to {MAX_COOLDOWN_S} seconds")
+        with self.db.write() as conn:
+            self._check_targets(conn, devices, rois)
+            if conn.execute("SELECT 1 FROM notify_channels WHERE name = ?", (name,)).fetchone():
+                raise ChannelError(f"there is already a channel called {name!r}")
+            channel_id = conn.execute(
+                "INSERT INTO notify_channels (name, kind, url, secret, verdicts, devices, rois, cooldown_s, enabled,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                (name, kind, url, secret, json.dumps(chosen), None if devices is None else json.dumps(devices),
+                 None if rois is None else json.dumps(rois), float(cooldown_s), int(enabled),
+                 contract.format_timestamp(contract.utc_now()))).fetchone()["id"]
+        return self.get(channel_id), made
+
+    @staticmethod
+    def _check_targets(conn: Any, devices: list[str] | None, rois: list[int] | None) -> None:
+        for label, table, wanted in (("device", "devices", devices), ("ROI", "rois", rois)):
+            if wanted is None:
+                continue
+            if not wanted:
+                raise ChannelError(f"give at least one {label}, or leave the option out for every {label}")
+            known = {row["id"] for row in conn.execute(
+                f"SELECT id FROM {table} WHERE id IN ({','.join('?' * len(wanted))})", wanted)}
+            missing = [str(item) for item in wanted if item not in known]
+            if missing:
+                raise ChannelError(f"no {label} {', '.join(missing)} (see `storewatch {label.lower()} list`)")
+
+    def get(self, channel_id: int) -> Channel:
+        row = self.db.query_one("SELECT * FROM notify_channels WHERE id = ?", (channel_id,))
+        if row is None:
+            raise ChannelNotFound(f"no channel {channel_id}")
+        return Channel.from_row(row)
+
+    def named(self, name: str) -> Channel:
+        row = self.db.query_one("SELECT * FROM notify_channels WHERE name = ?", (name,))
+        if row is None:
+            raise ChannelNotFound(f"no channel called {name!r} (see `storewatch notify list`)")
+        return Channel.from_row(row)
+
+    def list(self, conn: Any = None) -> list[Channel]:
+        rows = (conn.execute("SELECT * FROM notify_channels ORDER BY id").fetchall() if conn is not None
+                else self.db.query("SELECT * FROM notify_channels ORDER BY id"))
+        return [Channel.from_row(row) for row in rows]
+
+    def remove(self, name: str) -> Channel:
+        """Delete the channel with its outbox (queued deliveries are dropped with it)."""
+        with self.db.write() as conn:
+            channel = self.named(name)
+            conn.execute("DELETE FROM notify_channels WHERE id = ?", (channel.id,))
+        return channel
