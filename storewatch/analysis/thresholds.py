@@ -20,8 +20,8 @@ class Thresholds:
     min_active_frames: int = 2
     quiet_seconds: float = 2.0
     max_duration_seconds: float = 300.0
-    # Short: a hand held still no longer settles an ROI (tracker.arm_reaches_in), so presence, not
-    # this timer, keeps a visit open, and two visits a few seconds apart stay two.
+    # Unused since visits (analysis/visit.py) end on the frame the view is quiet again; kept so
+    # saved settings and ROI overrides that name it stay valid.
     merge_gap_seconds: float = 2.0
     reference_refresh_seconds: float = 10.0
     cell_change: float = 0.5
@@ -83,10 +83,10 @@ BOUNDS: dict[str, tuple[float, float]] = {
 HELP: dict[str, str] = {
     "start_threshold": "ROI area fraction that must differ from the settled reference to start an interaction.",
     "end_threshold": "Frame-to-frame ROI area fraction below which the ROI counts as quiet.",
-    "min_active_frames": "Consecutive frames above start_threshold needed to start an interaction.",
+    "min_active_frames": "Consecutive frames needed to start an interaction: the first above start_threshold, the rest above half of it.",
     "quiet_seconds": "Quiet time before an interaction (or the warm-up reference) counts as settled.",
     "max_duration_seconds": "An interaction still active after this long is closed and the reference re-based.",
-    "merge_gap_seconds": "New activity within this time after settling continues the same interaction.",
+    "merge_gap_seconds": "Not used any more: a visit ends as soon as every touched ROI has settled with nobody in view.",
     "reference_refresh_seconds": "While idle and quiet, the reference is refreshed from the frame at most this often.",
     "cell_change": "Per-cell dissimilarity (0..1) above which a cell counts as changed when scoring activity.",
     "change_threshold": "Per-cell dissimilarity (0..1) above which a cell counts as changed in the inventory decision.",
