@@ -7,13 +7,14 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from shelf_scenes import ITEMS, Frame, Item, render, roi_around
 from storewatch.analysis.decode import decode_gray
 from storewatch.analysis.inventory import InventoryDecision, decide
 from storewatch.analysis.roi_mask import polygon_mask
 from storewatch.analysis.thresholds import Thresholds
+from storewatch.camera import scenarios, scene
 
 SIZE = (640, 480)
 CELL_X, CELL_Y = 8 / 320, 8 / 240  # one analysis cell, normalized
@@ -171,3 +172,102 @@ def test_a_decision_without_a_verdict_takes_it_from_changed() -> None:
     assert InventoryDecision(False, 0.0, None).verdict == "unchanged"
     with pytest.raises(ValueError):
         InventoryDecision(True, 0.2, None, "stolen")
+
+
+# ---- the scripted shop shelf (storewatch.camera.scene): backgrounds, light, turns ------------
+
+SHELF_SIZE = (640, 480)
+TOP_SHELF = scene.starter_rois()[0][1]  # one ROI over the whole top board, as a newcomer draws it
+SHELF_ITEMS = scenarios.items(11)
+FULL_SHELF = {slot: scene.Placed(SHELF_ITEMS[slot]) for slot in range(8) if slot != 5}  # slot 5 empty
+BACKGROUND_KINDS = ("grey", "white", "wall", "textured")
+# (Before's light, After's light): gain and per-channel cast applied before the JPEG (so before grey).
+SHELF_LIGHTS = {
+    "same light": ({}, {}),
+    "dim": ({"gain": 0.5}, {"gain": 0.5}),
+    "lights dimmed between": ({}, {"gain": 0.6}),
+    "white balance shift": ({}, {"cast": (1.1, 0.95, 0.7)}),
+    "heavy sensor noise": ({"noise": 8.0}, {"noise": 8.0}),
+}
+
+
+def _shelf_background(kind: str) -> Image.Image:
+    """The scene's plain grey, plain white or shaded wall, or a wallpaper of small coloured tiles."""
+    if kind != "textured":
+        return scene.render_background(*SHELF_SIZE, kind=kind)
+    image = scene.render_background(*SHELF_SIZE, kind="wall")
+    draw = ImageDraw.Draw(image)
+    rng = np.random.default_rng(5)
+    width, height = SHELF_SIZE
+    for _ in range(900):
+        x, y, side = int(rng.integers(0, width)), int(rng.integers(0, height)), int(rng.integers(3, 14))
+        draw.rectangle((x, y, x + side, y + side // 2 + 2), fill=tuple(int(v) for v in rng.integers(60, 230, 3)))
+    for top in scene.SHELF_TOPS:  # the boards again, in front of the wallpaper
+        y, board = int(top * height), max(3, int(0.035 * height))
+        draw.rectangle((0, y, width, y + board), fill=(120, 85, 55))
+    return image
+
+
+def shelf_gray(kind: str, stock: dict[int, scene.Placed], index: int, gain: float = 1.0,
+               cast: tuple[float, float, float] = (1.0, 1.0, 1.0), noise: float = 3.0) -> np.ndarray:
+    """The top shelf holding `stock` (slot -> item), lit, noisy, through a real JPEG, decoded as the worker does."""
+    image = _shelf_background(kind)
+    draw = ImageDraw.Draw(image)
+    for slot, placed in stock.items():
+        scene.draw_item(draw, SHELF_SIZE, slot, placed.item, placed.dx, placed.turn)
+    pixels = np.asarray(scene.apply_light(image, gain, cast), np.float32)
+    pixels = pixels + np.random.default_rng(index).normal(0.0, noise, pixels.shape)
+    return decode_gray(_jpeg(pixels))
+
+
+def _with(stock: dict[int, scene.Placed], **changes: scene.Placed | None) -> dict[int, scene.Placed]:
+    out = dict(stock)
+    for slot, placed in changes.items():
+        out.pop(int(slot[1:]))
+        if placed is not None:
+            out[int(slot[1:])] = placed
+    return out
+
+
+def _put(slot: int, dx: float = 0.0, turn: float = 0.0, item: int | None = None) -> scene.Placed:
+    return scene.Placed(SHELF_ITEMS[slot if item is None else item], dx, turn)
+
+
+WITHOUT_6 = {slot: placed for slot, placed in FULL_SHELF.items() if slot != 6}
+SHELF_CASES = {  # name: (Before's stock, After's stock, verdict)
+    "take between two neighbours": (FULL_SHELF, _with(FULL_SHELF, s3=None), "taken"),
+    "take at the end of the row": (FULL_SHELF, _with(FULL_SHELF, s0=None), "taken"),
+    "place into the gap": (FULL_SHELF, {**FULL_SHELF, 5: _put(5, item=20)}, "placed"),
+    **{f"shift right by {share} width": (FULL_SHELF, _with(FULL_SHELF, s4=_put(4, dx=share)), "moved")
+       for share in (0.3, 0.6, 1.0)},
+    **{f"shift left by {share} width": (WITHOUT_6, _with(WITHOUT_6, s7=_put(7, dx=-share)), "moved")
+       for share in (0.3, 0.6, 1.0)},
+    **{f"turn by {angle:g} degrees": (FULL_SHELF, _with(FULL_SHELF, s3=_put(3, turn=angle)), "moved")
+       for angle in (30.0, 60.0, 90.0)},
+    "as it was": (FULL_SHELF, FULL_SHELF, "unchanged"),
+}
+
+
+@pytest.mark.parametrize("light", SHELF_LIGHTS)
+@pytest.mark.parametrize("kind", BACKGROUND_KINDS)
+def test_verdicts_on_the_scripted_shelf(kind: str, light: str) -> None:
+    """Every case on every background and light: a turned item or one put back up to its width off
+    its place is moved, never taken or placed; a take next to a neighbour is taken."""
+    before_light, after_light = SHELF_LIGHTS[light]
+    mask = polygon_mask(TOP_SHELF, (240, 320))
+    said = {}
+    for name, (before, after, _) in SHELF_CASES.items():
+        decision = decide(shelf_gray(kind, before, 0, **before_light), shelf_gray(kind, after, 1, **after_light),
+                          mask, Thresholds())
+        said[name] = decision.verdict
+        assert decision.changed == (decision.verdict in ("taken", "placed"))
+    assert said == {name: verdict for name, (_, _, verdict) in SHELF_CASES.items()}
+
+
+@pytest.mark.parametrize("kind", BACKGROUND_KINDS)
+def test_the_box_of_a_take_covers_the_item(kind: str) -> None:
+    mask = polygon_mask(TOP_SHELF, (240, 320))
+    decision = decide(shelf_gray(kind, FULL_SHELF, 0), shelf_gray(kind, _with(FULL_SHELF, s3=None), 1), mask,
+                      Thresholds())
+    assert decision.verdict == "taken"
+    assert_box_covers(decision, scene.item_box(3, SHELF_ITEMS[3].height))

@@ -1,22 +1,31 @@
 """What happened inside an ROI: taken, placed, moved or unchanged.
 
 Given the clean Before and After crops and the cells that changed between them
-(`scoring`, lighting-blind), the changed region is read on both sides, after the
-common lighting change of the ROI has been divided out:
+(`scoring`, lighting-blind), the common lighting change of the ROI is divided out and
+the pixels that differ inside the changed cells are read on both sides. Two questions,
+each asked of Before and of After, must agree before anything counts as a change of stock:
 
-- *moved*: the same things are there, re-arranged. The changed region holds the
-  same mix of grey levels before and after (an item shifted inside the region, or
-  turned, brings its own pixels along) and about as much structure.
-- *taken* / *placed*: one side of the changed region has the object, the other the
-  background. The object's side has more edge energy (a removal uncovers a plainer
-  wall or shelf, a placement adds edges and texture). When both sides are about as
-  structured (a textured background), the side that looks like the unchanged rest of
-  the ROI is the empty one.
+- *Whose outline is it?* Along the border of the differing pixels, the side that has
+  an edge there (a jump to the unchanged surroundings) holds the object; the side that
+  runs on smoothly into the surroundings shows what is behind it. A removal leaves the
+  edges on Before only, a placement on After only. A shifted item has its old outline on
+  Before and its new one on After; a turned item keeps its outline on both.
+- *Is the emptied side empty?* The side said to show the background must be plainer than
+  the other side inside the region, or no busier than the unchanged surroundings just
+  around it (a textured wall). A turned item shows its side face where its front was:
+  both sides stay busy, so it is not a removal even where the outline says so.
+
+Taken / placed when both agree; otherwise the same things are there, re-arranged: moved.
+With too few differing pixels to read an outline (a change only of brightness, say a dark
+sleeve left on a white shelf), the older reading decides: the same grey-level mix and
+about as much structure is a move, else the fuller side says placed or taken.
 
 It runs once per interaction, on a small crop: a few numpy passes, no search.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -25,14 +34,26 @@ from storewatch.analysis.scoring import CELL, cell_mean, common_gain
 TAKEN, PLACED, MOVED, UNCHANGED = "taken", "placed", "moved", "unchanged"
 VERDICTS = (TAKEN, PLACED, MOVED, UNCHANGED)
 
-# Edge energy (grey levels per pixel) added to both sides so sensor noise on a plain
-# surface does not make big ratios out of small numbers.
+# A pixel differs when its 3x3 mean moved by this many grey levels (sensor noise of sigma 8
+# moves a 3x3 mean by about 4), and stays put below half of it.
+_DIFFERS = 12.0
+_OUTLINE_STEP = 2  # pixels from a border pixel to the surroundings it is compared with (JPEG blurs edges)
+_MIN_OUTLINE = 16  # border pixels needed to read an outline at all
+# Outline share (After's edges minus Before's, over all) beyond which one side holds the object:
+# a removal or placement measures 0.5-1.0, a shift up to an item's width -0.32..0.25 (half over
+# a neighbour), so on a busy background, where emptiness is less sure, the outline must say more.
+_OUTLINE_SIDED, _OUTLINE_SIDED_BUSY = 0.3, 0.45
+# The emptied side is plain enough when its edge energy is at most _PLAINER of the other side's;
+# or, on a busy background, when it is still the plainer side (_PLAINER_AT_ALL) and no busier than
+# its own surroundings (_LIKE_SURROUNDINGS: the differing pixels of a textured wall are its busiest
+# ones). A turned item's side face measures 0.65-1.0 of its front and 2.3 times its surroundings
+# and up; _ENERGY_NOISE (grey levels per pixel) keeps noise on plain surfaces from making ratios.
+_PLAINER, _PLAINER_AT_ALL, _LIKE_SURROUNDINGS, _ENERGY_NOISE = 0.5, 0.8, 1.6, 1.0
+_RING = (1, 5)  # the surroundings: this many pixels out from the differing region
+
+# The older reading (too few differing pixels): edge energy per cell, grey-level mix.
 _ENERGY_FLOOR = 3.0
-# |log energy ratio| beyond which one side is the fuller one (an item on a plain wall: 0.5-1.2).
 _BALANCED = 0.35
-# Grey-level mix distance (0 same .. ~1 unrelated) below which the region holds the same things:
-# moves measure 0.0-0.1 (a dark item in dim light up to 0.25), takes and placements 0.2 and up.
-# A close mix with an energy within _MOVED_BALANCE, or a looser one with an even energy, is a move.
 _SAME_MIX, _MOVED_BALANCE = 0.18, 0.6
 _SIMILAR_MIX = 0.35
 _QUANTILES = np.linspace(0.05, 0.95, 19)
@@ -46,18 +67,10 @@ def classify(pre: np.ndarray, post: np.ndarray, changed: np.ndarray, weights: np
     """
     if not changed.any():
         return UNCHANGED
-    gain = _common_gain(pre, post, changed, weights)
-    post = post / gain
+    post = post / _common_gain(pre, post, changed, weights)
     pixels = _pixel_mask(changed, pre.shape)
-    balance = _energy_balance(pre, post, changed)
-    mix = _mix_distance(pre[pixels], post[pixels])
-    if (mix < _SAME_MIX and abs(balance) < _MOVED_BALANCE) or (mix < _SIMILAR_MIX and abs(balance) < _BALANCED):
-        return MOVED
-    if balance <= -_BALANCED:
-        return TAKEN
-    if balance >= _BALANCED:
-        return PLACED
-    return _by_background(pre, post, pixels, changed, weights, balance)
+    verdict = _by_outline(_mean3(pre), _mean3(post), pixels)
+    return verdict if verdict is not None else _by_mix(pre, post, pixels, changed, weights)
 
 
 def _common_gain(pre: np.ndarray, post: np.ndarray, changed: np.ndarray, weights: np.ndarray) -> float:
@@ -76,12 +89,121 @@ def _pixel_mask(cells: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return out
 
 
+# ---- the outline reading --------------------------------------------------------------
+
+def _by_outline(pre: np.ndarray, post: np.ndarray, cells: np.ndarray) -> str | None:
+    """taken / placed / moved from the differing pixels of 3x3-mean crops; None: too few to tell."""
+    gap = np.abs(pre - post)
+    region = cells & (gap > _DIFFERS)
+    still = gap < _DIFFERS / 2
+    sided = _outline_side(pre, post, region, still)
+    if sided is None:
+        return None
+    ring = _grow(region, _RING[1]) & ~_grow(region, _RING[0]) & still
+    e_pre, e_post = _gradient(pre), _gradient(post)
+    inside_pre, inside_post = float(e_pre[region].mean()), float(e_post[region].mean())
+    around_pre = float(e_pre[ring].mean()) if ring.any() else 0.0
+    around_post = float(e_post[ring].mean()) if ring.any() else 0.0
+    if -sided >= _outline_needed(inside_post, inside_pre, around_post):
+        return TAKEN
+    if sided >= _outline_needed(inside_pre, inside_post, around_pre):
+        return PLACED
+    return MOVED
+
+
+def _outline_side(pre: np.ndarray, post: np.ndarray, region: np.ndarray, still: np.ndarray) -> float | None:
+    """(After's outline - Before's) / all outline along the region's border, -1..1; None: too short.
+
+    Each border pixel of `region` is compared with the unchanged pixel _OUTLINE_STEP away
+    outside it: the jump only one side has counts for that side, the part both have for neither.
+    """
+    only_pre = only_post = both = 0.0
+    count = 0
+    k = _OUTLINE_STEP
+    for dy, dx in ((0, k), (0, -k), (k, 0), (-k, 0)):
+        inner, outer = _pairs(region.shape, dy, dx)
+        border = region[inner] & still[outer]
+        if not border.any():
+            continue
+        jump_pre = np.abs(pre[inner][border] - pre[outer][border])
+        jump_post = np.abs(post[inner][border] - post[outer][border])
+        only_pre += float(np.maximum(jump_pre - jump_post, 0.0).sum())
+        only_post += float(np.maximum(jump_post - jump_pre, 0.0).sum())
+        both += float(np.minimum(jump_pre, jump_post).sum())
+        count += int(border.sum())
+    total = only_pre + only_post + both
+    if count < _MIN_OUTLINE or total <= 0.0:
+        return None
+    return (only_post - only_pre) / total
+
+
+def _pairs(shape: tuple[int, ...], dy: int, dx: int) -> tuple[tuple[slice, slice], tuple[slice, slice]]:
+    """Slices (inner, outer) such that outer pixel = inner pixel + (dy, dx), both in the image."""
+    def axis(n: int, d: int) -> tuple[slice, slice]:
+        return (slice(0, n - d), slice(d, n)) if d >= 0 else (slice(-d, n), slice(0, n + d))
+    (iy, oy), (ix, ox) = axis(shape[0], dy), axis(shape[1], dx)
+    return (iy, ix), (oy, ox)
+
+
+def _outline_needed(inside: float, other: float, around: float) -> float:
+    """How one-sided the outline must be to call this side of the region empty (inf: it is not empty).
+
+    Much plainer than the other side: _OUTLINE_SIDED. Only a little plainer but no busier than
+    its surroundings (a textured wall, or busy neighbours): the outline must say more.
+    """
+    if inside <= _PLAINER * other + _ENERGY_NOISE:
+        return _OUTLINE_SIDED
+    if inside <= _PLAINER_AT_ALL * other and inside <= _LIKE_SURROUNDINGS * around + _ENERGY_NOISE:
+        return _OUTLINE_SIDED_BUSY
+    return math.inf
+
+
+def _mean3(img: np.ndarray) -> np.ndarray:
+    """3x3 mean (edges repeated): sensor noise down by 3 before pixels are compared."""
+    padded = np.pad(img, 1, mode="edge")
+    rows = padded[:-2] + padded[1:-1] + padded[2:]
+    return (rows[:, :-2] + rows[:, 1:-1] + rows[:, 2:]) / 9.0
+
+
+def _gradient(img: np.ndarray) -> np.ndarray:
+    """Absolute horizontal plus vertical difference per pixel (grey levels per pixel)."""
+    g = np.zeros_like(img)
+    g[:, :-1] += np.abs(np.diff(img, axis=1))
+    g[:-1, :] += np.abs(np.diff(img, axis=0))
+    return g
+
+
+def _grow(mask: np.ndarray, steps: int) -> np.ndarray:
+    """`mask` grown by `steps` pixels (4-neighbour)."""
+    out = mask.copy()
+    for _ in range(steps):
+        grown = out.copy()
+        grown[1:] |= out[:-1]
+        grown[:-1] |= out[1:]
+        grown[:, 1:] |= out[:, :-1]
+        grown[:, :-1] |= out[:, 1:]
+        out = grown
+    return out
+
+
+# ---- the older reading: grey-level mix and edge energy per cell -----------------------
+
+def _by_mix(pre: np.ndarray, post: np.ndarray, pixels: np.ndarray, changed: np.ndarray,
+            weights: np.ndarray) -> str:
+    balance = _energy_balance(pre, post, changed)
+    mix = _mix_distance(pre[pixels], post[pixels])
+    if (mix < _SAME_MIX and abs(balance) < _MOVED_BALANCE) or (mix < _SIMILAR_MIX and abs(balance) < _BALANCED):
+        return MOVED
+    if balance <= -_BALANCED:
+        return TAKEN
+    if balance >= _BALANCED:
+        return PLACED
+    return _by_background(pre, post, pixels, changed, weights, balance)
+
+
 def _edge_energy(img: np.ndarray) -> np.ndarray:
     """Mean absolute gradient of each cell (grey levels per pixel)."""
-    e = np.zeros_like(img)
-    e[:, :-1] += np.abs(np.diff(img, axis=1))
-    e[:-1, :] += np.abs(np.diff(img, axis=0))
-    return cell_mean(e)
+    return cell_mean(_gradient(img))
 
 
 def _energy_balance(pre: np.ndarray, post: np.ndarray, changed: np.ndarray) -> float:
