@@ -95,3 +95,12 @@ def test_a_visit_takes_then_puts_back_and_its_frames_know_the_hand(bench: Module
     # The frame the camera is given first (HAND_AFTER_S into the reach) shows the hand.
     assert segments[0].hands[int(bench.HAND_AFTER_S * 2.0)]
     assert len(first) == bench.QUIET_VARIANTS and segments[1].after != segments[0].after
+
+
+def test_scripts_bench_carries_the_hand_written_section_over() -> None:
+    loader = importlib.machinery.SourceFileLoader("storewatch_bench_all", str(REPO / "scripts" / "bench"))
+    spec = importlib.util.spec_from_loader("storewatch_bench_all", loader)
+    report = importlib.util.module_from_spec(spec)
+    loader.exec_module(report)
+    kept = report.kept_sections(REPO / "docs" / "PERFORMANCE.md", report.KEPT_SECTIONS)
+    assert "## Visit latency: `scripts/bench-latency`" in kept.splitlines()
