@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -71,7 +71,7 @@ class ErrorRule:
     code: str
     message: Callable[[BaseException], str] = _own_words
     details: Callable[[BaseException], list[dict[str, str]]] = _no_details
-    headers: dict[str, str] | None = field(default=None)
+    headers: dict[str, str] | None = None
 
 
 def _seq_too_old_details(exc: BaseException) -> list[dict[str, str]]:
@@ -86,8 +86,6 @@ def _damaged(exc: BaseException) -> str:
 
 
 _INVALID = ErrorRule(422, "validation_failed")
-_DISK_RESERVE = ErrorRule(507, "disk_reserve", lambda exc: "The appliance is below its disk reserve; keep the "
-                          "frame and retry later.", headers={"Retry-After": "60"})
 
 ERROR_TABLE: dict[type[BaseException], ErrorRule] = {
     domain.DeviceNotFound: ErrorRule(404, "device_not_found"),
@@ -106,7 +104,8 @@ ERROR_TABLE: dict[type[BaseException], ErrorRule] = {
                                 _seq_too_old_details),
     domain.CorruptStoredValue: ErrorRule(500, "stored_data_damaged", _damaged),
     NotAJpeg: ErrorRule(415, "not_a_jpeg", lambda exc: f"The image part is not a decodable JPEG: {exc}."),
-    DiskFull: _DISK_RESERVE,
+    DiskFull: ErrorRule(507, "disk_reserve", lambda exc: "The appliance is below its disk reserve; keep the frame "
+                        "and retry later.", headers={"Retry-After": "60"}),
 }
 
 
