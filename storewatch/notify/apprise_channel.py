@@ -14,7 +14,8 @@ from apprise.attachment.memory import AttachMemory
 
 from storewatch.notify.channels import Channel
 from storewatch.notify.message import Message
-from storewatch.notify.result import SendResult, redact
+from storewatch.notify.redaction import redact
+from storewatch.notify.result import SendResult
 
 # Apprise logs under "apprise"; it must not propagate to the root handlers (the journal).
 logging.getLogger("apprise").propagate = False

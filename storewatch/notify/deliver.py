@@ -21,7 +21,8 @@ from storewatch.notify import apprise_channel, webhook
 from storewatch.notify.channels import Channel, ChannelNotFound, ChannelStore
 from storewatch.notify.message import EventGone, Message, event_message
 from storewatch.notify.outbox import Outbox, RetryPolicy
-from storewatch.notify.result import SendResult, redact
+from storewatch.notify.redaction import REDACTOR, guard_logs, redact
+from storewatch.notify.result import SendResult
 
 log = logging.getLogger("storewatch.notify")
 
@@ -52,7 +53,10 @@ def _lan_address() -> str:
 
 
 def send(channel: Channel, message: Message) -> SendResult:
-    """One attempt on the channel's kind; the result's words never hold its URL or secret."""
+    """One attempt on the channel's kind; the result's words never hold its URL or secret,
+    nor do the log lines of the libraries under it (on the root logger's handlers)."""
+    guard_logs()
+    REDACTOR.remember(channel.url, channel.secret)
     sender = webhook.send if channel.kind == "webhook" else apprise_channel.send
     result = sender(channel, message)
     return SendResult(result.ok, redact(result.detail, channel.url, channel.secret))

@@ -1,0 +1,167 @@
+"""The sender in this process against a real HTTP receiver on 127.0.0.1: signed webhooks in the
+events API's shape, Apprise's json:// with the After picture, outages, giving up, and no
+secret in the log."""
+
+from __future__ import annotations
+
+import base64
+import io
+import logging
+import time
+from collections.abc import Iterator
+
+import pytest
+from PIL import Image
+
+from notify_support import Receiver, wait_for, write_visit
+from storewatch.appliance import Appliance
+from storewatch.notify.channels import ChannelStore
+from storewatch.notify.deliver import NotifySender
+from storewatch.notify.outbox import RetryPolicy
+from storewatch.rois import RoiStore
+
+BASE = "http://192.168.1.5:8080"
+SECRET = "s3cret-for-the-test-0123456789"
+FAST = RetryPolicy(base_s=0.1, cap_s=0.3, give_up_s=60, jitter=0.1)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    started = Receiver()
+    yield started
+    started.close()
+
+
+@pytest.fixture
+def shelf(appliance: Appliance) -> int:
+    appliance.devices.add("Aisle camera", "cam")
+    return RoiStore(appliance.db, appliance.devices).add("cam", "top shelf",
+                                                         [[0.2, 0.2], [0.6, 0.2], [0.6, 0.6], [0.2, 0.6]])["id"]
+
+
+@pytest.fixture
+def sender(appliance: Appliance) -> Iterator[NotifySender]:
+    started = NotifySender(appliance, BASE, policy=FAST, poll_s=0.05)
+    started.start()
+    yield started
+    started.stop(5)
+
+
+def states(appliance: Appliance) -> list[str]:
+    return [row["state"] for row in appliance.db.query("SELECT state FROM notify_outbox ORDER BY id")]
+
+
+def test_webhook_posts_the_event_signed_with_a_stable_delivery_id(appliance: Appliance, shelf: int,
+                                                                   receiver: Receiver, sender: NotifySender) -> None:
+    ChannelStore(appliance.db).add("hook", "webhook", receiver.url, secret=SECRET)
+    event_id = write_visit(appliance, "cam", [(shelf, "taken")])
+    (request,) = wait_for(lambda: receiver.requests)
+    assert request.signed_with(SECRET) and not request.signed_with(SECRET + "x")
+    body = request.json
+    assert (body["id"], body["device_id"], body["device_name"], body["type"]) == (
+        event_id, "cam", "Aisle camera", "interaction_detected")
+    assert [(roi["roi_id"], roi["roi_name"], roi["verdict"]) for roi in body["rois"]] == [(shelf, "top shelf", "taken")]
+    assert body["images"]["post"] == f"{BASE}/api/v1/admin/events/{event_id}/images/post"
+    assert request.delivery == appliance.db.scalar("SELECT delivery_id FROM notify_outbox")
+    wait_for(lambda: states(appliance) == ["delivered"])
+
+
+def test_a_receiver_that_was_down_gets_everything_once_when_back(appliance: Appliance, shelf: int,
+                                                                receiver: Receiver, sender: NotifySender) -> None:
+    ChannelStore(appliance.db).add("hook", "webhook", receiver.url, secret=SECRET)
+    receiver.down()
+    events = [write_visit(appliance, "cam", [(shelf, "taken")], capture_id=n) for n in range(1, 6)]
+    wait_for(lambda: appliance.db.scalar("SELECT MAX(attempts) FROM notify_outbox") >= 3)
+    tried = appliance.db.query("SELECT attempts, last_error FROM notify_outbox ORDER BY id")
+    assert "could not reach the receiver" in tried[0]["last_error"]
+    assert sum(row["attempts"] for row in tried) < 3 * len(events)  # one probe per backoff step, not one per row
+    receiver.up()
+    wait_for(lambda: states(appliance) == ["delivered"] * 5, timeout=10)
+    assert sorted(request.json["id"] for request in receiver.requests) == events  # each once
+    assert len(set(receiver.deliveries())) == 5
+
+
+def test_an_error_status_is_retried_with_the_same_delivery_id(appliance: Appliance, shelf: int,
+                                                              receiver: Receiver, sender: NotifySender) -> None:
+    ChannelStore(appliance.db).add("hook", "webhook", receiver.url, secret=SECRET)
+    receiver.status = 503
+    write_visit(appliance, "cam", [(shelf, "taken")])
+    wait_for(lambda: len(receiver.requests) >= 2)
+    receiver.status = 200
+    wait_for(lambda: states(appliance) == ["delivered"])
+    assert len(set(receiver.deliveries())) == 1
+
+
+def test_a_delivery_that_keeps_failing_ends_dead_in_bounded_time(appliance: Appliance, shelf: int,
+                                                                receiver: Receiver) -> None:
+    ChannelStore(appliance.db).add("hook", "webhook", receiver.url, secret=SECRET)
+    receiver.status = 500
+    sender = NotifySender(appliance, BASE, policy=RetryPolicy(base_s=0.1, cap_s=0.2, give_up_s=1.0), poll_s=0.05)
+    sender.start()
+    try:
+        write_visit(appliance, "cam", [(shelf, "taken")])
+        started = time.monotonic()
+        wait_for(lambda: states(appliance) == ["dead"], timeout=5)
+        assert time.monotonic() - started < 3
+    finally:
+        sender.stop(5)
+    row = appliance.db.query_one("SELECT * FROM notify_outbox")
+    assert row["last_error"] == "the receiver answered HTTP 500" and row["attempts"] >= 3
+
+
+def test_apprise_json_sends_title_body_and_the_cropped_after(appliance: Appliance, shelf: int,
+                                                              receiver: Receiver, sender: NotifySender) -> None:
+    ChannelStore(appliance.db).add("phone", "apprise", f"json://127.0.0.1:{receiver.port}/apprise")
+    event_id = write_visit(appliance, "cam", [(shelf, "taken")])
+    (request,) = wait_for(lambda: receiver.requests)
+    assert request.path == "/apprise"
+    body = request.json
+    assert body["title"].startswith("Aisle camera: top shelf taken at ")
+    assert f"{BASE}/#/events/{event_id}" in body["message"]
+    (attachment,) = body["attachments"]
+    assert (attachment["filename"], attachment["mimetype"]) == ("after.jpg", "image/jpeg")
+    picture = Image.open(io.BytesIO(base64.b64decode(attachment["base64"])))
+    assert picture.format == "JPEG" and picture.size[0] < 320 and picture.size[1] < 240  # cut to the shelf
+    wait_for(lambda: states(appliance) == ["delivered"])
+
+
+def test_secrets_never_reach_the_log(appliance: Appliance, shelf: int, receiver: Receiver) -> None:
+    """As `storewatch run -v` logs: everything at DEBUG through a handler on the root logger."""
+    token = "tok3n-in-the-apprise-url"
+    ChannelStore(appliance.db).add("hook", "webhook", f"{receiver.url}?key=hidden-key-123", secret=SECRET)
+    ChannelStore(appliance.db).add("phone", "apprise", f"json://{token}@127.0.0.1:{receiver.port}/a")
+    receiver.status = 500
+    written, root = io.StringIO(), logging.getLogger()
+    handler, level = logging.StreamHandler(written), root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    sender = NotifySender(appliance, BASE, policy=FAST, poll_s=0.05)
+    sender.start()
+    try:
+        write_visit(appliance, "cam", [(shelf, "taken")])
+        wait_for(lambda: len(receiver.requests) >= 4)
+    finally:
+        sender.stop(5)
+        root.removeHandler(handler)
+        root.setLevel(level)
+    log = written.getvalue()
+    assert "not delivered yet" in log and "HTTP Request: POST" in log  # httpx's own line, masked
+    errors = " ".join(row["last_error"] or "" for row in appliance.db.query("SELECT last_error FROM notify_outbox"))
+    for secret in (SECRET, token, "hidden-key-123"):
+        assert secret not in log and secret not in errors
+
+
+def test_an_event_deleted_before_sending_ends_dead_saying_so(appliance: Appliance, shelf: int,
+                                                             receiver: Receiver) -> None:
+    ChannelStore(appliance.db).add("hook", "webhook", receiver.url, secret=SECRET)
+    event_id = write_visit(appliance, "cam", [(shelf, "taken")])
+    with appliance.db.write() as conn:
+        conn.execute("DELETE FROM events WHERE id = ?", (event_id,))
+    sender = NotifySender(appliance, BASE, policy=FAST, poll_s=0.05)
+    sender.start()
+    try:
+        wait_for(lambda: states(appliance) == ["dead"])
+    finally:
+        sender.stop(5)
+    assert "was deleted" in appliance.db.scalar("SELECT last_error FROM notify_outbox")
+    assert receiver.requests == []
