@@ -201,19 +201,24 @@ class DeviceRegistry:
     def record_config_fetch(self, device_id: str) -> None:
         """Note the poll, at most once per CONFIG_FETCH_RECORD_S: a camera polls every 10 s, and
         each write is a flush of the SD card. A poll within it changes no row, so its
-        transaction commits nothing (and writes nothing) unless nonces wait to be saved."""
+        transaction commits nothing (and writes nothing) unless nonces wait to be saved.
+        The record itself commits unflushed (`record_heartbeat`)."""
         now = contract.utc_now()
         stamp = contract.format_timestamp(now)
         cutoff = contract.format_timestamp(now - timedelta(seconds=CONFIG_FETCH_RECORD_S))
-        with self.nonces.transaction() as conn:
+        with self.nonces.transaction(flush=False) as conn:
             conn.execute("UPDATE devices SET last_config_fetch = ?, last_seen = ? WHERE id = ?"
                          " AND (last_config_fetch IS NULL OR last_config_fetch <= ?)",
                          (stamp, stamp, device_id, cutoff))
 
     def record_heartbeat(self, device_id: str, beat: dict[str, Any]) -> None:
+        """The device's last word on its health. Commits without a flush of its own (one SD card
+        flush fewer per heartbeat): other processes see it at once, and all a power cut can
+        take back is the last heartbeats, which the device sends again within a minute. The
+        HMAC nonces saved with it make it flush (see SeenNonces.transaction)."""
         health = {k: v for k, v in beat.items() if k != "device_id"}
         health["received_at"] = _now()
-        with self.nonces.transaction() as conn:
+        with self.nonces.transaction(flush=False) as conn:
             conn.execute(
                 "UPDATE devices SET last_seen = ?, health = ?, reported_mode = COALESCE(?, reported_mode),"
                 " fw_version = COALESCE(?, fw_version) WHERE id = ?",

@@ -71,16 +71,18 @@ class SeenNonces:
             return True
 
     @contextmanager
-    def transaction(self) -> Iterator[apsw.Connection]:
+    def transaction(self, flush: bool = True) -> Iterator[apsw.Connection]:
         """A write transaction that also saves the nonces remembered so far.
 
         If it rolls back they stay waiting for the next one. Use it as the outermost
         transaction: a nested one commits with (and may roll back with) its outer one.
+        flush=False (Database.write) is honoured only when no nonce waits: a saved nonce
+        must outlive a power cut.
         """
         with self._lock:
             pending, self._unsaved = self._unsaved, []
         try:
-            with self.db.write() as conn:
+            with self.db.write(flush=flush or bool(pending)) as conn:
                 yield conn
                 self._save(conn, pending)
         except BaseException:

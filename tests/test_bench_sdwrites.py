@@ -48,9 +48,11 @@ def test_the_steady_phase_counts_the_frames_and_at_least_their_bytes(tiny_run: d
     refused = {k: v for k, v in steady["errors"].items() if str(k).isdigit() and 400 <= int(k) < 500 and int(k) != 429}
     assert refused == {}, steady["errors"]
     assert steady["jpeg_bytes"] > 0
-    # The JPEGs are written, whole pages each; the floor is exactly that much.
+    # The JPEGs are written, whole pages each; the floor is that much, plus on ext4 without a
+    # journal (this VM) the inode, bitmap and folder blocks its fsyncs write, when nobody else
+    # dirtied them first: up to ~6 pages per file.
     assert steady["write_bytes"] >= steady["jpeg_bytes"]
-    assert steady["jpeg_bytes"] <= steady["floor_bytes"] <= steady["jpeg_bytes"] + 2 * PAGE * steady["frames"]
+    assert steady["jpeg_bytes"] <= steady["floor_bytes"] <= steady["jpeg_bytes"] + 8 * PAGE * steady["frames"]
     assert steady["ratio"] == pytest.approx(steady["write_bytes"] / steady["jpeg_bytes"], abs=1e-3)
     assert tiny_run["idle_bytes_per_s"] is not None and tiny_run["idle_bytes_per_s"] >= 0
 

@@ -431,3 +431,25 @@ def test_a_counter_flush_commits_unflushed_and_a_clean_close_makes_it_durable(da
         assert reopened.scalar("SELECT value FROM counters WHERE name = 'ingest_frames'") == 1
     finally:
         reopened.close()
+
+
+def test_heartbeats_and_poll_records_commit_unflushed_unless_a_nonce_waits(data_dir: Path) -> None:
+    # A heartbeat a minute and a poll record a minute per camera were one flushed commit each
+    # per two baseline frames. They are status: a power cut may take back the last one, which
+    # the camera sends again within a minute. A saved HMAC nonce must outlive the power cut.
+    with counted_syncs() as syncs:
+        appliance = Appliance(data_dir)
+        try:
+            device_id, _ = appliance.devices.add("status cam", "status-cam")
+            syncs.clear()
+            appliance.devices.record_heartbeat(device_id, {"device_id": device_id, "uptime_s": 5})
+            appliance.devices.record_config_fetch(device_id)
+            assert syncs.count("storewatch.db-wal") == 0, syncs
+            device = appliance.devices.get(device_id)
+            assert device["last_config_fetch"] is not None and '"uptime_s": 5' in device["health"]
+            assert appliance.devices.nonces.remember(device_id, "b" * 32, time.time())
+            appliance.devices.record_heartbeat(device_id, {"device_id": device_id, "uptime_s": 65})
+            assert syncs.count("storewatch.db-wal") == 1, syncs
+            assert appliance.db.scalar("SELECT COUNT(*) FROM hmac_nonces") == 1
+        finally:
+            appliance.close()
