@@ -17,7 +17,7 @@ from typing import Any
 from storewatch.appliance import Appliance
 from storewatch.db import Row
 from storewatch.events import EventStore
-from storewatch.notify import apprise_channel, webhook
+from storewatch.notify import webhook
 from storewatch.notify.channels import Channel, ChannelNotFound, ChannelStore
 from storewatch.notify.message import EventGone, Message, event_message
 from storewatch.notify.outbox import Outbox, RetryPolicy
@@ -57,8 +57,12 @@ def send(channel: Channel, message: Message) -> SendResult:
     nor do the log lines of the libraries under it (on the root logger's handlers)."""
     guard_logs()
     REDACTOR.remember(channel.url, channel.secret)
-    sender = webhook.send if channel.kind == "webhook" else apprise_channel.send
-    result = sender(channel, message)
+    if channel.kind == "webhook":
+        result = webhook.send(channel, message)
+    else:  # Apprise takes half a second to import (more on a Pi): only when a channel uses it
+        from storewatch.notify import apprise_channel
+
+        result = apprise_channel.send(channel, message)
     return SendResult(result.ok, redact(result.detail, channel.url, channel.secret))
 
 
