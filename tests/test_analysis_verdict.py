@@ -234,9 +234,12 @@ def _put(slot: int, dx: float = 0.0, turn: float = 0.0, item: int | None = None)
 
 
 WITHOUT_6 = {slot: placed for slot, placed in FULL_SHELF.items() if slot != 6}
+TIGHT_ROW = {**FULL_SHELF, 2: _put(2, dx=0.31), 4: _put(4, dx=-0.31)}  # items 2-4 touch
 SHELF_CASES = {  # name: (Before's stock, After's stock, verdict)
     "take between two neighbours": (FULL_SHELF, _with(FULL_SHELF, s3=None), "taken"),
     "take at the end of the row": (FULL_SHELF, _with(FULL_SHELF, s0=None), "taken"),
+    "take from between touching neighbours": (TIGHT_ROW, _with(TIGHT_ROW, s3=None), "taken"),
+    "shift left against a neighbour": (FULL_SHELF, _with(FULL_SHELF, s4=_put(4, dx=-0.3)), "moved"),
     "place into the gap": (FULL_SHELF, {**FULL_SHELF, 5: _put(5, item=20)}, "placed"),
     **{f"shift right by {share} width": (FULL_SHELF, _with(FULL_SHELF, s4=_put(4, dx=share)), "moved")
        for share in (0.3, 0.6, 1.0)},

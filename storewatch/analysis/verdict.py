@@ -39,16 +39,19 @@ VERDICTS = (TAKEN, PLACED, MOVED, UNCHANGED)
 _DIFFERS = 12.0
 _OUTLINE_STEP = 2  # pixels from a border pixel to the surroundings it is compared with (JPEG blurs edges)
 _MIN_OUTLINE = 16  # border pixels needed to read an outline at all
-# Outline share (After's edges minus Before's, over all) beyond which one side holds the object:
-# a removal or placement measures 0.5-1.0, a shift up to an item's width -0.32..0.25 (half over
-# a neighbour), so on a busy background, where emptiness is less sure, the outline must say more.
-_OUTLINE_SIDED, _OUTLINE_SIDED_BUSY = 0.3, 0.45
-# The emptied side is plain enough when its edge energy is at most _PLAINER of the other side's;
-# or, on a busy background, when it is still the plainer side (_PLAINER_AT_ALL) and no busier than
-# its own surroundings (_LIKE_SURROUNDINGS: the differing pixels of a textured wall are its busiest
-# ones). A turned item's side face measures 0.65-1.0 of its front and 2.3 times its surroundings
-# and up; _ENERGY_NOISE (grey levels per pixel) keeps noise on plain surfaces from making ratios.
-_PLAINER, _PLAINER_AT_ALL, _LIKE_SURROUNDINGS, _ENERGY_NOISE = 0.5, 0.8, 1.6, 1.0
+# Outline share (After's edges minus Before's, over all) beyond which one side holds the object.
+# A removal or placement measures 0.5-1.0, or down to 0.25 for an item packed between touching
+# neighbours (their edges are on both sides); a shift up to an item's width -0.35..0.25. So the
+# plainer the emptied side, the less the outline has to say: from _OUTLINE_SIDED when it is
+# _PLAINER than the other side, less _OUTLINE_PER_PLAIN per e-fold plainer, down to _OUTLINE_LEAST.
+_OUTLINE_SIDED, _OUTLINE_PER_PLAIN, _OUTLINE_LEAST = 0.3, 0.1, 0.15
+_PLAINER = 0.5
+# On a busy background the emptied side is still the plainer one (_PLAINER_AT_ALL) and no busier
+# than its own surroundings (_LIKE_SURROUNDINGS: the differing pixels of a textured wall are its
+# busiest ones); being less sure, the outline must say _OUTLINE_SIDED_BUSY. A turned item's side
+# face measures 0.65-1.0 of its front and 2.3 times its surroundings and up.
+_PLAINER_AT_ALL, _LIKE_SURROUNDINGS, _OUTLINE_SIDED_BUSY = 0.8, 1.6, 0.45
+_ENERGY_NOISE = 1.0  # grey levels per pixel: noise on a plain surface does not make big ratios
 _RING = (1, 5)  # the surroundings: this many pixels out from the differing region
 
 # The older reading (too few differing pixels): edge energy per cell, grey-level mix.
@@ -148,11 +151,12 @@ def _pairs(shape: tuple[int, ...], dy: int, dx: int) -> tuple[tuple[slice, slice
 def _outline_needed(inside: float, other: float, around: float) -> float:
     """How one-sided the outline must be to call this side of the region empty (inf: it is not empty).
 
-    Much plainer than the other side: _OUTLINE_SIDED. Only a little plainer but no busier than
-    its surroundings (a textured wall, or busy neighbours): the outline must say more.
+    `inside` and `other` are the edge energies of this side and of the other inside the region,
+    `around` this side's in the unchanged surroundings.
     """
-    if inside <= _PLAINER * other + _ENERGY_NOISE:
-        return _OUTLINE_SIDED
+    plainer = math.log((other + _ENERGY_NOISE) / (inside + _ENERGY_NOISE))
+    if plainer >= -math.log(_PLAINER):
+        return max(_OUTLINE_LEAST, _OUTLINE_SIDED - _OUTLINE_PER_PLAIN * (plainer + math.log(_PLAINER)))
     if inside <= _PLAINER_AT_ALL * other and inside <= _LIKE_SURROUNDINGS * around + _ENERGY_NOISE:
         return _OUTLINE_SIDED_BUSY
     return math.inf
