@@ -50,6 +50,7 @@ class LightingDetector:
         self.unstable_since: float | None = None
         self.last_frame_id: int | None = None  # the frame fed before this one
         self.before_frame_id: int | None = None  # the last frame before the change in progress
+        self._snap: tuple[np.ndarray, np.ndarray, scoring.CellStats] | None = None  # snapshot as float, with stats
 
     def update(self, frame: np.ndarray, ts: float, frame_id: int | None = None) -> LightingStatus:
         """Advance with the uint8 gray frame taken at `ts`; `frame_id` names it in a settled change."""
@@ -63,8 +64,8 @@ class LightingDetector:
         thr = self.thresholds
         steady = _median_log_change(stats.mean, prev_mean, thr.dark_level) < thr.lighting_delta * _SETTLED_FRACTION
         if self.unstable_since is None:
-            snap = self.snapshot.astype(np.float32)
-            verdict = self._compare(snap, scoring.cell_stats(snap), img, stats)
+            snap, snap_stats = self._snapshot_f32()
+            verdict = self._compare(snap, snap_stats, img, stats)
             if verdict == _RELIT:
                 self.unstable_since, self.before_frame_id = ts, last_frame_id
                 return LightingStatus(lighting=True, started=True)
@@ -79,6 +80,13 @@ class LightingDetector:
             self.unstable_since = self.before_frame_id = None
             return LightingStatus(lighting=True, rebase=True, since=since, before_frame_id=before)
         return LightingStatus(lighting=True)
+
+    def _snapshot_f32(self) -> tuple[np.ndarray, scoring.CellStats]:
+        """The snapshot as float32 with its cell stats, worked out once per snapshot (not per frame)."""
+        if self._snap is None or self._snap[0] is not self.snapshot:
+            snap = self.snapshot.astype(np.float32)
+            self._snap = (self.snapshot, snap, scoring.cell_stats(snap))
+        return self._snap[1], self._snap[2]
 
     def _compare(self, snap: np.ndarray, snap_stats: scoring.CellStats,
                  img: np.ndarray, stats: scoring.CellStats) -> str:
