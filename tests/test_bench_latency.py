@@ -1,10 +1,10 @@
 """scripts/bench-latency keeps working: a tiny run reports every figure it promises.
 
 One device at 5 frames/s against a real `storewatch run`, 320x240 frames, a compressed
-baseline (2 s), two visits (a take, then the item put back): each visit is seen from a
-baseline frame with a hand in it, gets its event, and has a latency, a burst request and a
-visit-end moment consistent with its event's end_ts; the floor figures are there. No
-speed is asserted: speed targets live in the benchmark's output, not in tests.
+baseline (2 s, burst held 3 s), two visits (a take, then the item put back): each visit is
+seen from a baseline frame with a hand in it, gets its event, and has a latency, a burst
+request and a visit-end moment consistent with its event's end_ts; the floor figures are
+there. No speed is asserted: speed targets live in the benchmark's output, not in tests.
 """
 
 from __future__ import annotations
@@ -41,9 +41,10 @@ def bench() -> ModuleType:
 def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """The script itself, as a user runs it, with its JSON written out."""
     out = tmp_path_factory.mktemp("latency") / "result.json"
-    done = subprocess.run([sys.executable, str(SCRIPT), "--visits", "2", "--rates", "5", "--size", "320x240",
-                           "--baseline", "2", "--hold", "2", "--poll", "1", "--floor-frames", "4", "--label", "tiny", "--json", str(out)],
-                          capture_output=True, text=True, timeout=150, cwd=REPO)
+    # A 3 s hold: the server asks for burst only while the hand frame's capture time + hold is ahead.
+    args = ["--visits", "2", "--rates", "5", "--size", "320x240", "--baseline", "2", "--hold", "3", "--poll", "1",
+            "--floor-frames", "4", "--label", "tiny", "--json", str(out)]
+    done = subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=150, cwd=REPO)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     assert "visit end -> event row appears" in done.stdout
     return json.loads(out.read_text())
@@ -62,7 +63,7 @@ def test_every_visit_is_found_with_its_latency_and_burst(tiny_run: dict) -> None
         assert visit["burst_request_s"] is not None and visit["burst_request_s"] >= 0, visit
         assert visit["camera_burst_s"] is not None and visit["camera_burst_s"] > 0, visit
         # The visit-end moment is a frame the camera sent, quiet_seconds or a little more after end_ts.
-        assert rate["quiet_s"] <= visit["visit_end"] - visit["end_ts"] + 0.001 < rate["quiet_s"] + 0.5, visit
+        assert rate["quiet_s"] <= visit["visit_end"] - visit["end_ts"] + 0.001 < rate["quiet_s"] + 1.0, visit
         assert visit["hand_frame_epoch"] < visit["end_ts"], visit
     assert tiny_run["all"]["with_event"] == 2
     for figure in ("latency_s", "created_latency_s", "burst_request_s", "camera_burst_s"):
