@@ -59,6 +59,7 @@ def channel_count(data_dir: Path) -> int:
     (["--kind", "apprise", "--url", "nosuchservice://x"], "Apprise does not understand"),
     (["--kind", "apprise", "--url", "ntfy://topic", "--secret", "0123456789abcdefgh"], "for webhooks"),
     (["--kind", "mqtt", "--url", "mqtt://h"], "'mqtt' is not one of"),
+    (["--kind", "webhook", "--url", "http://h/x", "--schedule", "weekdays"], "the schedule: 'weekdays' is not a day"),
 ])
 def test_bad_input_is_refused_clearly_and_stores_nothing(data_dir: Path, shop: int, args: list[str],
                                                          says: str) -> None:
@@ -77,7 +78,8 @@ def test_a_name_is_taken_once(data_dir: Path, shop: int) -> None:
 
 def test_add_list_show_secrets_masked_and_the_made_secret_once(data_dir: Path, shop: int) -> None:
     added = run(data_dir, "add", "shop", "--kind", "webhook", "--url", "http://10.0.0.2:8123/api/webhook/s3cr3tid",
-                "--devices", "cam", "--rois", str(shop), "--verdicts", "taken", "--cooldown", "30", "--json")
+                "--devices", "cam", "--rois", str(shop), "--verdicts", "taken", "--cooldown", "30",
+                "--schedule", "mon-fri 18:00-08:00; sat,sun", "--json")
     assert added.exit_code == 0, added.output
     made = json.loads(added.output)["secret"]
     assert len(made) >= 16
@@ -87,7 +89,8 @@ def test_add_list_show_secrets_masked_and_the_made_secret_once(data_dir: Path, s
     shown = {channel["name"]: channel for channel in json.loads(listed.output)}
     assert shown["shop"]["url"] == "http://10.0.0.2:8123/…" and shown["shop"]["secret"] == made[:3] + "…"
     assert (shown["shop"]["devices"], shown["shop"]["rois"], shown["shop"]["verdicts"],
-            shown["shop"]["cooldown_s"]) == (["cam"], [shop], ["taken"], 30.0)
+            shown["shop"]["cooldown_s"], shown["shop"]["schedule"]) == (
+        ["cam"], [shop], ["taken"], 30.0, "mon,tue,wed,thu,fri 18:00-08:00; sat,sun")
     assert shown["phone"]["url"] == "ntfy://…" and shown["phone"]["verdicts"] == ["taken", "placed"]
     assert shown["phone"]["last"] is None and shown["phone"]["counts"]["queued"] == 0
     text = run(data_dir, "list").output

@@ -3,6 +3,8 @@ and the retry schedule of a delivery (real SQLite file)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
 from notify_support import T0, write_visit
@@ -81,6 +83,14 @@ def test_cooldown_counts_per_roi(appliance: Appliance, shop: dict[str, int]) -> 
     other_roi = write_visit(appliance, "cam", [(shop["bottom"], "taken")], start=T0 + 40, capture_id=3)
     again = write_visit(appliance, "cam", [(shop["top"], "placed")], start=T0 + 61, capture_id=4)
     assert queued(appliance, channel) == [first, other_roi, again]
+
+
+def test_schedule_picks_visits_by_their_start_in_local_time(appliance: Appliance, shop: dict[str, int]) -> None:
+    channel = hook(appliance, schedule="mon-fri 18:00-08:00; sat,sun")
+    times = [datetime(2026, 12, 2, 12, 0), datetime(2026, 12, 4, 19, 0), datetime(2026, 12, 5, 12, 0)]  # Wed Fri Sat
+    written = [write_visit(appliance, "cam", [(shop["top"], "taken")], start=moment.timestamp(), capture_id=n)
+               for n, moment in enumerate(times, 1)]
+    assert queued(appliance, channel) == written[1:]
 
 
 def test_a_disabled_channel_makes_nothing(appliance: Appliance, shop: dict[str, int]) -> None:

@@ -10,6 +10,7 @@ import click
 from storewatch.cli import CliContext, print_json
 from storewatch.notify.channels import KINDS, MAX_COOLDOWN_S, ChannelError, ChannelNotFound, ChannelStore
 from storewatch.notify.outbox import STATES, Outbox, public_row
+from storewatch.notify.schedule import EXAMPLE
 
 
 @click.group()
@@ -42,15 +43,17 @@ def _roi_ids(value: str | None) -> list[int] | None:
 @click.option("--rois", help="Only these shelf areas (ROI ids, comma-separated). Default: every area.")
 @click.option("--cooldown", "cooldown_s", default=0.0, show_default=True, type=click.FloatRange(0, MAX_COOLDOWN_S),
               help="Seconds after a notification about a shelf area before the next one about that area.")
+@click.option("--schedule", help="Only at these times, in the appliance's time zone: days, then an optional "
+              f"HH:MM-HH:MM, windows separated by ';' (for example {EXAMPLE!r}). Default: at any time.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 def add(ctx: CliContext, name: str, kind: str, url: str, secret: str | None, verdicts: str, devices: str | None,
-        rois: str | None, cooldown_s: float, as_json: bool) -> None:
+        rois: str | None, cooldown_s: float, schedule: str | None, as_json: bool) -> None:
     """Add a channel called NAME."""
     try:
         channel, made = ChannelStore(ctx.appliance.db).add(
             name, kind, url, secret=secret, verdicts=_words(verdicts), devices=_words(devices),
-            rois=_roi_ids(rois), cooldown_s=cooldown_s)
+            rois=_roi_ids(rois), cooldown_s=cooldown_s, schedule=schedule)
     except ChannelError as exc:
         raise click.ClickException(f"channel not added: {exc}") from None
     if as_json:
@@ -67,7 +70,8 @@ def _scope(shown: dict[str, Any]) -> str:
     devices = "every camera" if shown["devices"] is None else "camera " + ", ".join(shown["devices"])
     rois = "every area" if shown["rois"] is None else "area " + ", ".join(map(str, shown["rois"]))
     cooldown = f", at most once per {shown['cooldown_s']:g} s per area" if shown["cooldown_s"] else ""
-    return f"on {devices}, {rois}{cooldown}"
+    when = f", only {shown['schedule']}" if shown["schedule"] else ""
+    return f"on {devices}, {rois}{cooldown}{when}"
 
 
 @notify.command("list")

@@ -287,6 +287,10 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (channel_id, roi_id)
     ) WITHOUT ROWID;
     """,
+    # 10: a channel's schedule (storewatch/notify/schedule.py), as written: NULL is always
+    """
+    ALTER TABLE notify_channels ADD COLUMN schedule TEXT;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

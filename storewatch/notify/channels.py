@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from storewatch import contract
 from storewatch.db import Database, Row
 from storewatch.events import VERDICTS
+from storewatch.notify.schedule import Schedule, ScheduleError, parse_schedule
 
 KINDS = ("webhook", "apprise")
 DEFAULT_VERDICTS = ("taken", "placed")
@@ -45,13 +46,15 @@ class Channel:
     rois: tuple[int, ...] | None  # None: every ROI
     cooldown_s: float
     enabled: bool
+    schedule: Schedule | None = None  # None: at any time
 
     @classmethod
     def from_row(cls, row: Row) -> Channel:
         devices, rois = json.loads(row["devices"] or "null"), json.loads(row["rois"] or "null")
         return cls(row["id"], row["name"], row["kind"], row["url"], row["secret"], tuple(json.loads(row["verdicts"])),
                    None if devices is None else tuple(devices), None if rois is None else tuple(rois),
-                   float(row["cooldown_s"]), bool(row["enabled"]))
+                   float(row["cooldown_s"]), bool(row["enabled"]),
+                   parse_schedule(row["schedule"]) if row.get("schedule") else None)
 
     def public(self) -> dict[str, Any]:
         """The channel as the CLI shows it: URL and secret masked."""
@@ -59,7 +62,8 @@ class Channel:
                 "secret": mask_secret(self.secret), "verdicts": list(self.verdicts),
                 "devices": None if self.devices is None else list(self.devices),
                 "rois": None if self.rois is None else list(self.rois),
-                "cooldown_s": self.cooldown_s, "enabled": self.enabled}
+                "cooldown_s": self.cooldown_s, "enabled": self.enabled,
+                "schedule": None if self.schedule is None else self.schedule.text()}
 
 
 def mask_secret(secret: str | None) -> str | None:
@@ -110,7 +114,7 @@ class ChannelStore:
 
     def add(self, name: str, kind: str, url: str, *, secret: str | None = None, verdicts: list[str] | None = None,
             devices: list[str] | None = None, rois: list[int] | None = None, cooldown_s: float = 0.0,
-            enabled: bool = True) -> tuple[Channel, str | None]:
+            enabled: bool = True, schedule: str | None = None) -> tuple[Channel, str | None]:
         """A new channel, and the webhook secret when one was made for it (shown once)."""
         name = name.strip()
         if not name or len(name) > MAX_NAME or not name.isprintable():
@@ -129,15 +133,19 @@ class ChannelStore:
         chosen = _check_verdicts(verdicts)
         if not 0 <= cooldown_s <= MAX_COOLDOWN_S:
             raise ChannelError(f"the cooldown is 0 to {MAX_COOLDOWN_S} seconds")
+        try:
+            written = None if schedule is None else parse_schedule(schedule).text()
+        except ScheduleError as exc:
+            raise ChannelError(f"the schedule: {exc}") from None
         with self.db.write() as conn:
             self._check_targets(conn, devices, rois)
             if conn.execute("SELECT 1 FROM notify_channels WHERE name = ?", (name,)).fetchone():
                 raise ChannelError(f"there is already a channel called {name!r}")
             channel_id = conn.execute(
                 "INSERT INTO notify_channels (name, kind, url, secret, verdicts, devices, rois, cooldown_s, enabled,"
-                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                " schedule, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (name, kind, url, secret, json.dumps(chosen), None if devices is None else json.dumps(devices),
-                 None if rois is None else json.dumps(rois), float(cooldown_s), int(enabled),
+                 None if rois is None else json.dumps(rois), float(cooldown_s), int(enabled), written,
                  contract.format_timestamp(contract.utc_now()))).fetchone()["id"]
         return self.get(channel_id), made
 

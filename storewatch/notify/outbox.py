@@ -94,10 +94,10 @@ class Outbox:
         if conn.execute("SELECT 1 FROM notify_outbox WHERE channel_id = ? AND event_id = ?",
                         (channel.id, event["id"])).fetchone():
             return 0
-        picked = picked_rois(channel, event["device_id"], touches)
+        start = contract.parse_timestamp(event["start_ts"]).timestamp()
+        picked = picked_rois(channel, event["device_id"], touches, start)
         if not picked:
             return 0
-        start = contract.parse_timestamp(event["start_ts"]).timestamp()
         last = {row["roi_id"]: row["last_epoch"] for row in conn.execute(
             "SELECT roi_id, last_epoch FROM notify_cooldowns WHERE channel_id = ?", (channel.id,))}
         if not out_of_cooldown(channel, picked, last, start):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import tzinfo
 
 from storewatch.notify.channels import Channel
 
@@ -16,9 +17,13 @@ class Touch:
     verdict: str | None
 
 
-def picked_rois(channel: Channel, device_id: str, touches: Iterable[Touch]) -> list[Touch]:
-    """The event's touched ROIs that this channel is about: its device, ROIs and verdicts."""
+def picked_rois(channel: Channel, device_id: str, touches: Iterable[Touch], start_epoch: float,
+                zone: tzinfo | None = None) -> list[Touch]:
+    """The event's touched ROIs that this channel is about: its device, ROIs and verdicts, in
+    its schedule (at the visit's start, in the appliance's time zone `zone`; None: the system's)."""
     if not channel.enabled or (channel.devices is not None and device_id not in channel.devices):
+        return []
+    if channel.schedule is not None and not channel.schedule.contains_epoch(start_epoch, zone):
         return []
     return [touch for touch in touches if touch.verdict in channel.verdicts
             and (channel.rois is None or touch.roi_id in channel.rois)]
