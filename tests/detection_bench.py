@@ -25,7 +25,7 @@ from storewatch.camera.scene import VERDICTS, FrameTruth, Script, ScriptRenderer
 from storewatch.jobs.live import CHECKPOINT_EVERY
 from storewatch.jobs.processor import ANALYSIS_WIDTH
 
-# What the analysis said: `changed` is today's decision; `open` an interaction not closed by
+# What the analysis said: `changed` is issue 12's decision (before verdicts); `open` a visit not closed by
 # the last frame; `missing` no event for that ROI in that visit.
 COLUMNS = (*VERDICTS, "changed", "open", "missing")
 MATCH_SLACK_S = 1.5  # an event belongs to a visit it overlaps, give or take this much
@@ -37,7 +37,7 @@ TRUTH_SIZE = (ANALYSIS_WIDTH, ANALYSIS_WIDTH * 3 // 4)  # hand masks at the anal
 @dataclass(frozen=True)
 class RoiVerdict:
     roi_id: int
-    verdict: str  # taken | placed | moved | unchanged, or today's `changed`
+    verdict: str  # taken | placed | moved | unchanged, or issue 12's `changed`
     pre_frame_id: int | None
     post_frame_id: int | None
 
@@ -174,7 +174,7 @@ class Score:
 
 
 def right(expected: str, said: str) -> bool:
-    """A verdict is right when it is the expected one; today's `changed` is right for taken/placed,
+    """A verdict is right when it is the expected one; issue 12's `changed` is right for taken/placed,
     and no event at all is harmless (not wrong) for an ROI the visit left unchanged."""
     return (said == expected or (said == "changed" and expected in ("taken", "placed"))
             or (said == "missing" and expected == "unchanged"))
