@@ -120,13 +120,14 @@ def wait_for(check: Callable[[], Any], timeout: float = 10.0, step: float = 0.05
 
 
 def write_visit(appliance: Appliance, device_id: str, touched: list[tuple[int, str | None]],
-                start: float = T0, capture_id: int = 1, with_picture: bool = True) -> int:
+                start: float = T0, capture_id: int = 1, with_picture: bool = True, wants_burst: bool = False) -> int:
     """A visit of these (roi_id, verdict)s written by the worker's commit; returns its event id."""
     rois = tuple(TouchedRoi(roi_id, start, start + 2, 0.4, "changed" if verdict in ("taken", "placed")
                             else "unchanged", 0.3, [0.3, 0.3, 0.5, 0.5], verdict) for roi_id, verdict in touched)
     pictures = [EventImage("post", None, make_jpeg(320, 240, seed=capture_id))] if with_picture else []
     prepared = outputs.PreparedVisit(Visit(device_id, start, start + 2, capture_id, rois), pictures)
     frame = outputs.FrameOutputs(device_id, {"id": capture_id, "capture_epoch": start + 2},
-                                 FrameResult(scores={}, lighting=False, transitions=[]), [prepared], [])
+                                 FrameResult(scores={}, lighting=False, transitions=[], wants_burst=wants_burst),
+                                 [prepared], [])
     (event_id,) = outputs.commit(appliance, EventStore(appliance.db, appliance.images), frame)
     return event_id

@@ -76,7 +76,9 @@ def test_a_receiver_that_was_down_gets_everything_once_when_back(appliance: Appl
     assert "could not reach the receiver" in tried[0]["last_error"]
     assert sum(row["attempts"] for row in tried) < 3 * len(events)  # one probe per backoff step, not one per row
     receiver.up()
+    back = time.monotonic()
     wait_for(lambda: states(appliance) == ["delivered"] * 5, timeout=10)
+    assert time.monotonic() - back < FAST.cap_s + 2  # within one capped backoff step (and a poll) of its return
     assert sorted(request.json["id"] for request in receiver.requests) == events  # each once
     assert len(set(receiver.deliveries())) == 5
 

@@ -9,6 +9,7 @@ import pytest
 
 from notify_support import T0, write_visit
 from storewatch.appliance import Appliance
+from storewatch.jobs import outputs
 from storewatch.notify.channels import ChannelStore
 from storewatch.notify.outbox import Outbox, RetryPolicy
 from storewatch.rois import RoiStore
@@ -44,6 +45,23 @@ def test_written_event_gets_a_delivery_per_channel_in_its_own_transaction(applia
     rows = appliance.db.query("SELECT delivery_id, state, attempts FROM notify_outbox")
     assert {row["state"] for row in rows} == {"queued"} and {row["attempts"] for row in rows} == {0}
     assert len({row["delivery_id"] for row in rows}) == 2
+
+
+def test_a_job_whose_transaction_fails_leaves_neither_event_nor_delivery(appliance: Appliance, shop: dict[str, int],
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    hook(appliance)
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the disk failed after the visit was written")
+
+    monkeypatch.setattr(outputs, "_request_burst", fail)  # the last step of commit
+    with pytest.raises(RuntimeError):
+        write_visit(appliance, "cam", [(shop["top"], "taken")], wants_burst=True)
+    assert appliance.db.scalar("SELECT COUNT(*) FROM events") == 0
+    assert appliance.db.scalar("SELECT COUNT(*) FROM notify_outbox") == 0
+    monkeypatch.undo()
+    event = write_visit(appliance, "cam", [(shop["top"], "taken")])  # the job's retry
+    assert queued(appliance, 1) == [event]
 
 
 def test_an_event_written_again_keeps_its_one_delivery(appliance: Appliance, shop: dict[str, int]) -> None:

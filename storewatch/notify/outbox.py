@@ -74,6 +74,8 @@ class Outbox:
 
         Decided once per (channel, event): an event written again keeps what it had, and
         channels added later do not reach back to older events. Returns rows made."""
+        if not event_ids:  # most frames end no visit: no query for them
+            return 0
         now = time.time() if now is None else now
         made = 0
         with self.db.write() as conn:
