@@ -30,7 +30,8 @@ def shop(data_dir: Path) -> int:
     with_device = Appliance(data_dir)
     try:
         with_device.devices.add("Aisle camera", "cam")
-        return RoiStore(with_device.db, with_device.devices).add("cam", "top", [[0.1, 0.1], [0.5, 0.1], [0.5, 0.5]])["id"]
+        rois = RoiStore(with_device.db, with_device.devices)
+        return rois.add("cam", "top", [[0.1, 0.1], [0.5, 0.1], [0.5, 0.5]])["id"]
     finally:
         with_device.close()
 
