@@ -18,7 +18,7 @@ import apsw
 
 from storewatch.db.connection import BUSY_TIMEOUT_MS
 from storewatch.db.migrations import SCHEMA_VERSION
-from storewatch.storage import fsync_dir
+from storewatch.storage import fsync_dir, make_private
 
 Progress = Callable[[str], None]
 
@@ -90,6 +90,7 @@ def backup(source: Path, destination: Path, progress: Progress | None = None) ->
     destination.parent.mkdir(parents=True, exist_ok=True)
     partial = destination.with_name(f".{destination.name}.partial")
     _remove(partial)
+    make_private(partial, side_files=())  # owner-only like the live file: it holds hashes and channel secrets
     started = time.monotonic()
     pages = _copy(Path(source), partial, progress)
     result = check(partial)
