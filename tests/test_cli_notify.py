@@ -59,7 +59,9 @@ def channel_count(data_dir: Path) -> int:
     (["--kind", "webhook", "--url", "http://h/x", "--cooldown", "-1"], "-1"),
     (["--kind", "apprise", "--url", "nosuchservice://x"], "Apprise does not understand"),
     (["--kind", "apprise", "--url", "ntfy://topic", "--secret", "0123456789abcdefgh"], "for webhooks"),
-    (["--kind", "mqtt", "--url", "mqtt://h"], "'mqtt' is not one of"),
+    (["--kind", "sms", "--url", "mqtt://h"], "'sms' is not one of"),
+    (["--kind", "mqtt", "--url", "http://broker"], "starts with mqtt:// or mqtts://"),
+    (["--kind", "mqtt", "--url", "mqtt://h", "--secret", "0123456789abcdefgh"], "for webhooks"),
     (["--kind", "webhook", "--url", "http://h/x", "--schedule", "weekdays"], "the schedule: 'weekdays' is not a day"),
 ])
 def test_bad_input_is_refused_clearly_and_stores_nothing(data_dir: Path, shop: int, args: list[str],

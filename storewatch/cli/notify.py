@@ -34,8 +34,10 @@ def _roi_ids(value: str | None) -> list[int] | None:
 @notify.command("add")
 @click.argument("name")
 @click.option("--kind", required=True, type=click.Choice(KINDS), help="webhook: a signed JSON POST; apprise: "
-              "any service Apprise knows (ntfy://, tgram://, mailto://, ...).")
-@click.option("--url", required=True, help="Where to send: the webhook's http(s) URL, or the Apprise URL.")
+              "any service Apprise knows (ntfy://, tgram://, mailto://, ...); mqtt: an MQTT broker, with Home "
+              "Assistant discovery.")
+@click.option("--url", required=True, help="Where to send: the webhook's http(s) URL, the Apprise URL, or the broker "
+              "(mqtt://user:password@host:1883, mqtts:// for TLS).")
 @click.option("--secret", help="The webhook's signing secret (at least 16 characters); made for you if left out.")
 @click.option("--verdicts", default="taken,placed", show_default=True,
               help="Which verdicts of a touched shelf area to tell about: taken, placed, moved, unchanged.")

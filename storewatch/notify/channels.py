@@ -18,7 +18,7 @@ from storewatch.db import Database, Row
 from storewatch.events import VERDICTS
 from storewatch.notify.schedule import Schedule, ScheduleError, parse_schedule
 
-KINDS = ("webhook", "apprise")
+KINDS = ("webhook", "apprise", "mqtt")
 DEFAULT_VERDICTS = ("taken", "placed")
 MAX_NAME = 64
 MAX_URL = 2048
@@ -74,7 +74,7 @@ def mask_secret(secret: str | None) -> str | None:
 def mask_url(url: str, kind: str) -> str:
     """Scheme and host only: Apprise URLs carry tokens anywhere (user, host, path, query)."""
     parts = urlsplit(url)
-    if kind == "webhook":
+    if kind in ("webhook", "mqtt"):  # mqtt: the user and password are left out
         host = parts.hostname or ""
         port = f":{parts.port}" if parts.port else ""
         rest = "/…" if (parts.path.strip("/") or parts.query) else ""
@@ -91,6 +91,14 @@ def _check_url(kind: str, url: str) -> str:
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ChannelError("a webhook URL starts with http:// or https:// and names a host, "
                                "for example http://192.168.1.20:8123/hook")
+        return url
+    if kind == "mqtt":
+        from storewatch.notify.mqtt import parse_url
+
+        try:
+            parse_url(url)
+        except ValueError as exc:
+            raise ChannelError(str(exc)) from None
         return url
     from storewatch.notify.apprise_channel import understands
 
@@ -123,8 +131,9 @@ class ChannelStore:
             raise ChannelError(f"the kind is one of {', '.join(KINDS)}")
         url = _check_url(kind, url)
         made = None
-        if kind == "apprise" and secret is not None:
-            raise ChannelError("--secret is for webhooks; an Apprise URL carries its own tokens")
+        if kind in ("apprise", "mqtt") and secret is not None:
+            carries = "an Apprise URL carries its own tokens" if kind == "apprise" else "an MQTT URL its own password"
+            raise ChannelError(f"--secret is for webhooks; {carries}")
         if kind == "webhook":
             if secret is None:
                 secret = made = secrets.token_urlsafe(24)

@@ -17,7 +17,7 @@ from typing import Any
 from storewatch.appliance import Appliance
 from storewatch.db import Row
 from storewatch.events import EventStore
-from storewatch.notify import webhook
+from storewatch.notify import mqtt, webhook
 from storewatch.notify.channels import Channel, ChannelNotFound, ChannelStore
 from storewatch.notify.message import EventGone, Message, event_message
 from storewatch.notify.outbox import Outbox, RetryPolicy
@@ -59,6 +59,8 @@ def send(channel: Channel, message: Message) -> SendResult:
     REDACTOR.remember(channel.url, channel.secret)
     if channel.kind == "webhook":
         result = webhook.send(channel, message)
+    elif channel.kind == "mqtt":
+        result = mqtt.send(channel, message)
     else:  # Apprise takes half a second to import (more on a Pi): only when a channel uses it
         from storewatch.notify import apprise_channel
 
@@ -85,6 +87,7 @@ class NotifySender:
         if again:
             log.info("%d notification(s) were being sent when storewatch stopped; sending them again", again)
         self._stop.clear()
+        mqtt.LINKS.serve(self.appliance.db, self.channels.list())  # one long-lived connection per MQTT channel
         self._thread = threading.Thread(target=self._loop, name="notify-sender", daemon=True)
         self._thread.start()
 
@@ -92,6 +95,7 @@ class NotifySender:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
+        mqtt.LINKS.close_all()
 
     def _loop(self) -> None:
         while not self._stop.is_set():

@@ -1,0 +1,316 @@
+"""MQTT channel (paho-mqtt 2.x): events, per-ROI states, availability and Home Assistant discovery.
+
+URL: `mqtt://[user[:password]@]host[:port][/base]` (`mqtts://` for TLS; ports 1883 / 8883;
+base topic `storewatch`). Inside `storewatch run` each MQTT channel keeps one long-lived
+connection (paho's network thread; it reconnects by itself with capped backoff). On every
+connect it says `<base>/status` = online (retained; its last will says offline), publishes
+the discovery configs of every camera and shelf area and their states (retained).
+
+An event is published on `<base>/<device>/events` (JSON: the events API's shape and its
+`delivery_id`, QoS 1, not retained) after its retained states (the ROIs' last verdict,
+touched ON, the camera's last picture); it counts as delivered when the broker's PUBACK for
+it has come. A broker that is down fails the attempt at once, so the outbox retries it
+later; nothing here waits on the network longer than PUBLISH_TIMEOUT_S, and only on the
+sender's thread. "Touched" is derived from the event (written when the visit ends): ON with
+the event, OFF TOUCH_HOLD_S later, and OFF for every area on each connect.
+
+The password is in the channel's URL: shown masked (channels.mask_url), never logged (paho's
+logger is left off; our words never hold the URL).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
+
+from storewatch.db import Database
+from storewatch.notify.channels import Channel
+from storewatch.notify.ha_discovery import (OFF, OFFLINE, ON, ONLINE, DeviceInfo, RoiInfo, Topics,
+                                            discovery_configs, verdict_state)
+from storewatch.notify.message import Message
+from storewatch.notify.redaction import REDACTOR
+from storewatch.notify.result import SendResult
+
+if TYPE_CHECKING:
+    import paho.mqtt.client as paho
+
+log = logging.getLogger("storewatch.notify")
+
+SCHEMES = {"mqtt": 1883, "mqtts": 8883}
+KEEPALIVE_S = 30  # a broker notices an appliance gone without a goodbye (power cut) within 1.5 times this
+RECONNECT_MIN_S, RECONNECT_MAX_S = 1, 30
+CONNECT_WAIT_S = 5.0  # a fresh connection's first send waits this long for it
+PUBLISH_TIMEOUT_S = 10.0
+TOUCH_HOLD_S = 5.0
+MAX_QUEUED = 200  # paho's own queue (unacknowledged messages it re-sends on reconnect), bounded
+
+
+@dataclass(frozen=True)
+class Broker:
+    host: str
+    port: int
+    tls: bool
+    username: str | None
+    password: str | None
+    base: str
+
+
+def parse_url(url: str) -> Broker:
+    """The broker of an MQTT channel URL; ValueError in plain words (never quoting the URL)."""
+    parts = urlsplit(url)
+    example = "for example mqtt://user:password@192.168.1.20:1883"
+    if parts.scheme not in SCHEMES or not parts.hostname:
+        raise ValueError(f"an MQTT URL starts with mqtt:// or mqtts:// and names the broker, {example}")
+    try:
+        port = parts.port or SCHEMES[parts.scheme]
+    except ValueError:
+        raise ValueError(f"the MQTT URL's port must be a number from 1 to 65535, {example}") from None
+    base = parts.path.strip("/") or "storewatch"
+    if any(c in base for c in "+#") or "//" in base or parts.query or parts.fragment:
+        raise ValueError("the MQTT URL's path is the base topic (for example /storewatch): no +, #, ? or empty levels")
+    return Broker(parts.hostname, port, parts.scheme == "mqtts", unquote(parts.username) if parts.username else None,
+                  unquote(parts.password) if parts.password else None, base)
+
+
+def inventory(db: Database) -> list[DeviceInfo]:
+    """Every camera with its shelf areas and each area's last verdict."""
+    last = {row["roi_id"]: row["verdict"] for row in db.query(
+        "SELECT roi_id, verdict, MAX(start_ts) FROM event_rois WHERE roi_id IS NOT NULL GROUP BY roi_id")}
+    rois: dict[str, list[RoiInfo]] = {}
+    for row in db.query("SELECT id, device_id, name FROM rois ORDER BY id"):
+        rois.setdefault(row["device_id"], []).append(RoiInfo(row["id"], row["name"], last.get(row["id"])))
+    return [DeviceInfo(row["id"], row["name"], tuple(rois.get(row["id"], ())))
+            for row in db.query("SELECT id, name FROM devices ORDER BY id")]
+
+
+def _event_device(payload: dict[str, Any]) -> DeviceInfo:
+    return DeviceInfo(payload["device_id"], payload.get("device_name") or payload["device_id"],
+                      tuple(RoiInfo(roi["roi_id"], roi.get("roi_name") or "", roi.get("verdict"))
+                            for roi in payload.get("rois", []) if roi.get("roi_id") is not None))
+
+
+class Link:
+    """One connection to a broker. With `announce`, it owns the availability topic (last will
+    offline) and publishes discovery and states on every connect; without (a one-off test
+    send from the CLI) it only publishes."""
+
+    def __init__(self, broker: Broker, client_id: str, *, announce: bool,
+                 devices: Callable[[], list[DeviceInfo]] | None = None, keepalive: int = KEEPALIVE_S) -> None:
+        self.broker, self.announce, self._devices = broker, announce, devices
+        self.topics = Topics(broker.base)
+        self._connected = threading.Event()
+        self._lock = threading.Lock()
+        self._announced: set[tuple[str, int | None]] = set()  # (device, ROI) configs sent on this connection
+        self._pictures: dict[str, bytes] = {}  # device -> last event picture, to publish again after a reconnect
+        self._timers: dict[tuple[str, int], threading.Timer] = {}
+        self.last_error = "not connected yet"
+        import paho.mqtt.client as paho  # a third of a second to import (more on a Pi): only when a channel uses it
+        from paho.mqtt.enums import CallbackAPIVersion
+
+        client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv311,
+                             clean_session=True)
+        if broker.username is not None:
+            client.username_pw_set(broker.username, broker.password)
+        if broker.tls:
+            client.tls_set()
+        if announce:
+            client.will_set(self.topics.status, OFFLINE, qos=1, retain=True)
+        client.reconnect_delay_set(RECONNECT_MIN_S, RECONNECT_MAX_S)
+        client.max_queued_messages_set(MAX_QUEUED)
+        client.on_connect, client.on_disconnect = self._on_connect, self._on_disconnect
+        client.on_connect_fail = self._on_connect_fail
+        self._client = client
+        client.connect_async(broker.host, broker.port, keepalive=keepalive)
+        client.loop_start()  # paho's thread connects, and reconnects with backoff, by itself
+
+    # --- paho's thread ----------------------------------------------------------------------
+
+    def _on_connect(self, client: paho.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
+        if reason.is_failure:
+            self.last_error = f"the broker refused the connection: {reason}"
+            return
+        self.last_error = ""
+        with self._lock:
+            self._announced.clear()
+        if self.announce:
+            try:
+                self._announce_all()
+            except Exception:  # a busy database must not stop the connection; the next event announces again
+                log.exception("MQTT: announcing the cameras to Home Assistant failed")
+        self._connected.set()
+
+    def _on_disconnect(self, client: paho.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
+        self._connected.clear()
+        self.last_error = f"the connection to the broker was lost ({reason})"
+
+    def _on_connect_fail(self, client: paho.Client, userdata: Any) -> None:
+        self.last_error = "could not connect to the broker"
+
+    def _announce_all(self) -> None:
+        self._publish(self.topics.status, ONLINE, retain=True)
+        for device in self._devices() if self._devices else []:
+            self._announce(device, touched_off=True)
+        for device_id, picture in list(self._pictures.items()):
+            self._publish(self.topics.picture(device_id), picture, retain=True)
+
+    def _announce(self, device: DeviceInfo, touched_off: bool) -> None:
+        for topic, config in discovery_configs(self.topics, device):
+            self._publish(topic, json.dumps(config, sort_keys=True), retain=True)
+        for roi in device.rois:
+            if touched_off:
+                self._publish(self.topics.touched(device.device_id, roi.roi_id), OFF, retain=True)
+            if roi.last_verdict is not None or touched_off:
+                self._publish(self.topics.last_verdict(device.device_id, roi.roi_id),
+                              verdict_state(roi.last_verdict), retain=True)
+        with self._lock:
+            self._announced |= {(device.device_id, None)} | {(device.device_id, roi.roi_id) for roi in device.rois}
+
+    def _publish(self, topic: str, payload: str | bytes, retain: bool = False) -> paho.MQTTMessageInfo:
+        return self._client.publish(topic, payload, qos=1, retain=retain)
+
+    # --- the sender's thread ----------------------------------------------------------------
+
+    def connected(self, wait_s: float = 0.0) -> bool:
+        return self._connected.wait(wait_s) if wait_s > 0 else self._connected.is_set()
+
+    def deliver(self, message: Message, timeout: float = PUBLISH_TIMEOUT_S, wait_s: float = 0.0) -> SendResult:
+        if not self.connected(wait_s):  # not published at all: paho would queue it and the outbox re-send it too
+            return SendResult(False, f"the MQTT broker is not reachable ({self.last_error or 'connecting'})")
+        payload = message.payload
+        if payload.get("type") == "test":
+            info = self._publish(self.topics.test, json.dumps(payload, sort_keys=True))
+        else:
+            info = self._publish_event(message)
+        return self._acknowledged(info, timeout)
+
+    def _publish_event(self, message: Message) -> paho.MQTTMessageInfo:
+        payload = message.payload
+        device = _event_device(payload)
+        with self._lock:
+            known = {(device.device_id, None)} | {(device.device_id, roi.roi_id) for roi in device.rois}
+            fresh = not known <= self._announced
+        if self.announce and fresh:  # a camera or area added since the connect: its entities first
+            self._announce(device, touched_off=False)
+        for roi in device.rois:
+            self._publish(self.topics.last_verdict(device.device_id, roi.roi_id), verdict_state(roi.last_verdict),
+                          retain=True)
+            self._publish(self.topics.touched(device.device_id, roi.roi_id), ON, retain=True)
+            self._release_later(device.device_id, roi.roi_id)
+        if message.picture:
+            self._pictures[device.device_id] = message.picture
+            self._publish(self.topics.picture(device.device_id), message.picture, retain=True)
+        body = json.dumps({**payload, "delivery_id": message.delivery_id}, sort_keys=True)
+        return self._publish(self.topics.events(device.device_id), body)  # after its states: ordered on one link
+
+    def _release_later(self, device_id: str, roi_id: int) -> None:
+        key = (device_id, roi_id)
+        with self._lock:
+            if key in self._timers:
+                self._timers[key].cancel()
+            timer = threading.Timer(TOUCH_HOLD_S, self._release, key)
+            timer.daemon = True
+            self._timers[key] = timer
+        timer.start()
+
+    def _release(self, device_id: str, roi_id: int) -> None:
+        with self._lock:
+            self._timers.pop((device_id, roi_id), None)
+        if self.connected():  # not connected: the next connect sets every area OFF
+            self._publish(self.topics.touched(device_id, roi_id), OFF, retain=True)
+
+    def _acknowledged(self, info: paho.MQTTMessageInfo, timeout: float) -> SendResult:
+        try:
+            info.wait_for_publish(timeout)
+        except ValueError:
+            return SendResult(False, "too many messages wait for the MQTT broker")
+        except RuntimeError:
+            return SendResult(False, "the connection to the MQTT broker was lost while sending")
+        if not info.is_published():
+            return SendResult(False, f"the MQTT broker did not confirm the message within {timeout:g} s")
+        return SendResult(True, "the MQTT broker took the message")
+
+    def close(self, timeout: float = 2.0) -> None:
+        """Goodbye: areas OFF, status offline (retained: the will only fires when the link dies)."""
+        with self._lock:
+            pending = list(self._timers)
+            for timer in self._timers.values():
+                timer.cancel()
+            self._timers.clear()
+        if self.connected():
+            infos = [self._publish(self.topics.touched(d, r), OFF, retain=True) for d, r in pending]
+            if self.announce:
+                infos.append(self._publish(self.topics.status, OFFLINE, retain=True))
+            for info in infos:
+                try:
+                    info.wait_for_publish(timeout)
+                except (ValueError, RuntimeError):
+                    break
+        self._client.disconnect()
+        self._client.loop_stop()
+
+
+class LinkPool:
+    """The long-lived links of `storewatch run`, one per MQTT channel (keyed by id and URL)."""
+
+    def __init__(self) -> None:
+        self.db: Database | None = None
+        self._links: dict[tuple[int, str], Link] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def serving(self) -> bool:
+        return self.db is not None
+
+    def serve(self, db: Database, channels: list[Channel]) -> None:
+        """Connect every MQTT channel now, so Home Assistant sees the appliance before any event."""
+        self.db = db
+        for channel in channels:
+            if channel.kind == "mqtt" and channel.enabled:
+                try:
+                    self.link_for(channel)
+                except ValueError as exc:
+                    log.warning("MQTT channel %s cannot connect: %s", channel.name, exc)
+
+    def link_for(self, channel: Channel) -> Link:
+        key = (channel.id, channel.url)
+        with self._lock:
+            link = self._links.get(key)
+            if link is None:
+                REDACTOR.remember(channel.url, channel.secret)
+                db = self.db
+                link = Link(parse_url(channel.url), f"storewatch-{channel.id}-{socket.gethostname()}"[:64],
+                            announce=True, devices=(lambda: inventory(db)) if db is not None else None)
+                self._links[key] = link
+            return link
+
+    def close_all(self) -> None:
+        with self._lock:
+            links, self._links, self.db = list(self._links.values()), {}, None
+        for link in links:
+            link.close()
+
+
+LINKS = LinkPool()
+
+
+def send(channel: Channel, message: Message, timeout: float = PUBLISH_TIMEOUT_S) -> SendResult:
+    try:
+        broker = parse_url(channel.url)
+    except ValueError as exc:
+        return SendResult(False, str(exc))
+    if LINKS.serving:
+        link = LINKS.link_for(channel)
+        return link.deliver(message, timeout, wait_s=CONNECT_WAIT_S if link.last_error == "not connected yet" else 0)
+    # outside `storewatch run` (notify test): a one-off link that leaves the availability topic alone
+    link = Link(broker, f"storewatch-test-{uuid.uuid4().hex[:12]}", announce=False)
+    try:
+        return link.deliver(message, timeout, wait_s=CONNECT_WAIT_S)
+    finally:
+        link.close()
