@@ -127,6 +127,9 @@ class Outbox:
     def claim(self, limit: int, now: float | None = None) -> list[Row]:
         """Up to `limit` due rows, oldest due first, marked sending with one more attempt."""
         now = time.time() if now is None else now
+        if self.db.query_one("SELECT 1 FROM notify_outbox WHERE state = 'queued' AND next_attempt_at <= ? LIMIT 1",
+                             (now,)) is None:  # idle: a read, so the poll never takes the write lock
+            return []
         with self.db.write(flush=False) as conn:  # a claim lost to a power cut only means a re-send
             return conn.execute(
                 "UPDATE notify_outbox SET state = 'sending', attempts = attempts + 1, last_attempt_at = ?"
