@@ -58,3 +58,15 @@ def test_crop_cuts_to_the_box_and_keeps_what_it_cannot_cut() -> None:
     assert Image.open(io.BytesIO(crop(jpeg, [0.25, 0.5, 0.75, 1.0]))).size == (100, 50)
     assert crop(jpeg, [0.5, 0.5, 0.5, 0.5]) == jpeg
     assert crop(b"not a jpeg", [0, 0, 1, 1]) == b"not a jpeg"
+
+
+def test_the_runbooks_receiver_check_accepts_our_signature_only() -> None:
+    from conftest import REPO
+
+    text = (REPO / "docs" / "RUNBOOK.md").read_text()
+    start = text.index("```python\nimport hashlib, hmac\ndef genuine") + len("```python\n")
+    scope: dict = {}
+    exec(text[start:text.index("```", start)], scope)  # noqa: S102 - the runbook's own snippet
+    body = b'{"id":1}'
+    assert scope["genuine"](body, signature(body, "the-channel-secret"), "the-channel-secret")
+    assert not scope["genuine"](body + b" ", signature(body, "the-channel-secret"), "the-channel-secret")
