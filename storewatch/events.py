@@ -26,6 +26,10 @@ from storewatch.storage import ImageStore
 INTERACTION = "interaction_detected"
 LIGHTING = "lighting_change"
 IMAGE_KINDS = ("pre", "peak", "post", "diff")
+# Small pictures for the cards, cropped to what a card shows (storewatch/thumbnails.py).
+THUMB_KINDS = ("thumb_pre", "thumb_post", "thumb_diff")
+REVIEWS = ("confirmed", "false_alarm")
+MAX_REASON = 200
 MAX_LIMIT = 500
 # Most significant first: the headline ROI of a visit is the first of these, then the higher score.
 _VERDICT_RANK = {"taken": 0, "placed": 1, "moved": 2, "unchanged": 3}
@@ -68,6 +72,7 @@ class EventImage:
     capture_id: int | None
     data: bytes
     suffix: str = "jpg"
+    region: list[float] | None = None  # the part of the frame it shows; None: all of it
 
 
 def epoch_to_ts(epoch: float) -> str:
@@ -229,10 +234,11 @@ class EventStore:
             path = self.images.event_path(device_id, event_id, picture.kind, picture.suffix)
             self.images.write(path, picture.data)
             conn.execute(
-                "INSERT INTO event_images (event_id, kind, capture_id, path, size_bytes) VALUES (?, ?, ?, ?, ?)"
-                " ON CONFLICT (event_id, kind) DO UPDATE SET capture_id = excluded.capture_id,"
-                " path = excluded.path, size_bytes = excluded.size_bytes",
-                (event_id, picture.kind, picture.capture_id, path, len(picture.data)))
+                "INSERT INTO event_images (event_id, kind, capture_id, path, size_bytes, region)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (event_id, kind) DO UPDATE SET"
+                " capture_id = excluded.capture_id, path = excluded.path, size_bytes = excluded.size_bytes,"
+                " region = excluded.region",
+                (event_id, picture.kind, picture.capture_id, path, len(picture.data), _json_box(picture.region)))
 
     def record_lighting(self, device_id: str, epoch: float, capture_id: int) -> None:
         now = contract.format_timestamp(contract.utc_now())
@@ -268,29 +274,48 @@ class EventStore:
 
     _SELECT = "SELECT e.*, d.name AS device_name FROM events e LEFT JOIN devices d ON d.id = e.device_id"
 
-    def list(self, *, device_id: str | None = None, roi_id: int | None = None, decision: str | None = None,
-             event_type: str | None = INTERACTION, since: str | None = None, until: str | None = None,
-             limit: int = 100, before_id: int | None = None, verdict: str | None = None) -> list[Row]:
-        """Newest first; `since`/`until` bound start_ts (stored text form, see parse_time).
-
-        `roi_id` and `verdict` match an event when any of its touched ROIs does."""
-        clauses, params = [], []
-        for column, value in (("device_id", device_id), ("decision", decision), ("type", event_type)):
-            if value is not None:
-                clauses.append(f"e.{column} = ?")
-                params.append(value)
-        for column, value in (("roi_id", roi_id), ("verdict", verdict)):
-            if value is not None:  # the event's own column too: an event written without ROI rows
-                clauses.append(f"(e.{column} = ? OR EXISTS (SELECT 1 FROM event_rois r"
-                               f" WHERE r.event_id = e.id AND r.{column} = ?))")
-                params += [value, value]
-        for clause, value in (("e.start_ts >= ?", since), ("e.start_ts <= ?", until), ("e.id < ?", before_id)):
-            if value is not None:
-                clauses.append(clause)
-                params.append(value)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    def list(self, *, limit: int = 100, **filters: Any) -> list[Row]:
+        """Newest first; the filters are those of `_where`."""
+        where, params = _where(**filters)
         limit = max(1, min(int(limit), MAX_LIMIT))
         return self.db.query(f"{self._SELECT} {where} ORDER BY e.id DESC LIMIT ?", (*params, limit))
+
+    def newest_id(self, **filters: Any) -> int | None:
+        where, params = _where(**filters)
+        return self.db.scalar(f"SELECT MAX(e.id) FROM events e {where}", params)
+
+    def review(self, event_id: int, *, reviewed: bool | None = None, false_alarm: bool | None = None,
+               reason: str | None = None) -> tuple[Row, bool]:
+        """Set the owner's review; returns (event, whether its false-alarm mark changed).
+
+        A false alarm is reviewed; unreviewing clears the mark and its reason. `reason` goes
+        with a false alarm only (checked by the caller)."""
+        now = contract.format_timestamp(contract.utc_now())
+        with self.db.write() as conn:
+            before = self.get(event_id)
+            mark = bool(before["false_alarm"]) if false_alarm is None else false_alarm
+            done = (before["reviewed_at"] is not None or false_alarm is not None) if reviewed is None else reviewed
+            if not done:
+                mark = False
+            if mark:
+                kept = before["false_alarm_reason"] if before["false_alarm"] else None
+                note = kept if reason is None else (reason.strip() or None)
+            else:
+                note = None
+            conn.execute("UPDATE events SET false_alarm = ?, review = ?, reviewed_at = ?, false_alarm_reason = ?"
+                         " WHERE id = ?",
+                         (int(mark), ("false_alarm" if mark else "confirmed") if done else None,
+                          (before["reviewed_at"] or now) if done else None, note, event_id))
+        return self.get(event_id), bool(before["false_alarm"]) != mark
+
+    def review_all(self, until_id: int, **filters: Any) -> int:
+        """Mark every unreviewed event matching the filters, up to `until_id`, reviewed (confirmed)."""
+        where, params = _where(**filters, unreviewed_to=until_id)
+        now = contract.format_timestamp(contract.utc_now())
+        with self.db.write() as conn:
+            return len(conn.execute(
+                f"UPDATE events AS e SET reviewed_at = ?, review = 'confirmed' {where} RETURNING id",
+                (now, *params)).fetchall())
 
     def between(self, since: str, until: str | None = None, device_id: str | None = None) -> list[Row]:
         """Every event starting at or after `since` and before `until` (RFC 3339), oldest first."""
@@ -326,9 +351,9 @@ class EventStore:
         return rows
 
     def picture_path(self, event_id: int, kind: str) -> str:
-        """The stored relative path of one picture; the kind must be one of IMAGE_KINDS."""
-        if kind not in IMAGE_KINDS:
-            raise EventNotFound(f"no picture kind {kind!r}; kinds are {', '.join(IMAGE_KINDS)}")
+        """The stored relative path of one picture; the kind must be one of IMAGE_KINDS or THUMB_KINDS."""
+        if kind not in IMAGE_KINDS + THUMB_KINDS:
+            raise EventNotFound(f"no picture kind {kind!r}; kinds are {', '.join(IMAGE_KINDS + THUMB_KINDS)}")
         event = self.get(event_id)
         row = self.db.query_one("SELECT path FROM event_images WHERE event_id = ? AND kind = ?", (event_id, kind))
         if row is None or event["images_expired"]:
@@ -336,11 +361,8 @@ class EventStore:
         return row["path"]
 
     def set_false_alarm(self, event_id: int, false_alarm: bool) -> tuple[Row, bool]:
-        """Mark or unmark; returns (event, whether it changed)."""
-        with self.db.write() as conn:
-            before = self.get(event_id)
-            conn.execute("UPDATE events SET false_alarm = ? WHERE id = ?", (int(false_alarm), event_id))
-        return self.get(event_id), bool(before["false_alarm"]) != false_alarm
+        """Mark or unmark (a mark is a review); returns (event, whether it changed)."""
+        return self.review(event_id, false_alarm=false_alarm)
 
     def public(self, row: Row, pictures: dict[str, Row] | None = None, rois: list[Row] | None = None,
                url_prefix: str = "/api/v1/admin/events") -> dict[str, Any]:
@@ -358,15 +380,55 @@ class EventStore:
             "rois": [public_roi(roi) for roi in rois or []],
             "view_box": json.loads(row["view_box"]) if row.get("view_box") else None,
             "false_alarm": bool(row["false_alarm"]), "images_expired": expired,
+            "reviewed": row.get("reviewed_at") is not None, "reviewed_at": row.get("reviewed_at"),
+            "review": row.get("review"), "false_alarm_reason": row.get("false_alarm_reason"),
             "start_capture_id": row["start_capture_id"], "created_at": row["created_at"],
             "images": {kind: (f"{url_prefix}/{row['id']}/images/{kind}"
                               if kind in pictures and not expired else None) for kind in IMAGE_KINDS},
+            "thumbnails": {kind.removeprefix("thumb_"): f"{url_prefix}/{row['id']}/images/{kind}"
+                           for kind in THUMB_KINDS if kind in pictures and not expired},
+            "thumbnail_region": _thumb_region(pictures),
         }
 
     def public_many(self, rows: list[Row]) -> list[dict[str, Any]]:
         ids = [row["id"] for row in rows]
         pictures, rois = self.pictures(ids), self.touched_rois(ids)
         return [self.public(row, pictures.get(row["id"]), rois.get(row["id"])) for row in rows]
+
+
+def _where(*, device_id: str | None = None, roi_id: int | None = None, decision: str | None = None,
+           event_type: str | None = INTERACTION, since: str | None = None, until: str | None = None,
+           before_id: int | None = None, after_id: int | None = None, verdict: str | None = None,
+           reviewed: bool | None = None, unreviewed_to: int | None = None) -> tuple[str, list[Any]]:
+    """The WHERE clause of a listing: `since`/`until` bound start_ts (stored text form, see
+    parse_time); `roi_id` and `verdict` match an event when any of its touched ROIs does."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    for column, value in (("device_id", device_id), ("decision", decision), ("type", event_type)):
+        if value is not None:
+            clauses.append(f"e.{column} = ?")
+            params.append(value)
+    for column, value in (("roi_id", roi_id), ("verdict", verdict)):
+        if value is not None:  # the event's own column too: an event written without ROI rows
+            clauses.append(f"(e.{column} = ? OR EXISTS (SELECT 1 FROM event_rois r"
+                           f" WHERE r.event_id = e.id AND r.{column} = ?))")
+            params += [value, value]
+    for clause, value in (("e.start_ts >= ?", since), ("e.start_ts <= ?", until), ("e.id < ?", before_id),
+                          ("e.id > ?", after_id), ("e.reviewed_at IS NULL AND e.id <= ?", unreviewed_to)):
+        if value is not None:
+            clauses.append(clause)
+            params.append(value)
+    if reviewed is not None:
+        clauses.append("e.reviewed_at IS NOT NULL" if reviewed else "e.reviewed_at IS NULL")
+    return (f"WHERE {' AND '.join(clauses)}" if clauses else ""), params
+
+
+def _thumb_region(pictures: dict[str, Row]) -> list[float] | None:
+    for kind in THUMB_KINDS:
+        if kind in pictures:
+            region = pictures[kind].get("region")
+            return json.loads(region) if region else [0.0, 0.0, 1.0, 1.0]
+    return None
 
 
 def public_roi(roi: Row) -> dict[str, Any]:

@@ -351,8 +351,9 @@ def test_outputs_write_a_visit_with_three_rois_and_its_four_pictures(appliance, 
     assert [(r["roi_name"], r["verdict"]) for r in event["rois"]] == [
         ("Shelf 3", "taken"), ("Shelf 2", "unchanged"), ("Shelf 1", "unchanged")]
     images = {row["kind"]: row for row in appliance.db.query("SELECT * FROM event_images")}
-    assert {kind: row["capture_id"] for kind, row in images.items()} == {
+    assert {kind: row["capture_id"] for kind, row in images.items() if not kind.startswith("thumb_")} == {
         "pre": pre, "peak": arm3, "post": post, "diff": None}  # peak: shelf 3's, the highest
+    assert {kind for kind in images if kind.startswith("thumb_")} == {"thumb_pre", "thumb_post", "thumb_diff"}
     captured = {row["id"]: row["path"] for row in appliance.db.query("SELECT id, path FROM captures")}
     for kind in ("pre", "peak", "post"):
         original = captured[images[kind]["capture_id"]]
@@ -397,4 +398,4 @@ def test_outputs_give_a_settled_lighting_change_its_end_and_before_after_picture
     assert event["end_ts"] == "2026-09-21T14:13:22.000Z" and event["duration_s"] == 1.0 and event["rois"] == []
     assert [kind for kind, url in event["images"].items() if url] == ["pre", "post"]
     assert {r["kind"]: r["capture_id"] for r in appliance.db.query("SELECT * FROM event_images")} == {
-        "pre": before, "post": after}
+        "pre": before, "post": after, "thumb_pre": before, "thumb_post": after}  # whole-frame thumbnails

@@ -291,6 +291,85 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE notify_channels ADD COLUMN schedule TEXT;
     """,
+    # 11: the owner's review of an event (storewatch/events.py): reviewed_at (NULL: not yet),
+    # review confirmed or false_alarm (false_alarm stays, for old clients and the counter),
+    # an optional reason. event_images is rebuilt to take the card thumbnails (thumb_pre,
+    # thumb_post, thumb_diff) and the part of the frame a picture shows (`region`, NULL: all).
+    """
+    ALTER TABLE events ADD COLUMN reviewed_at TEXT;
+    ALTER TABLE events ADD COLUMN review TEXT CHECK (review IS NULL OR review IN ('confirmed', 'false_alarm'));
+    ALTER TABLE events ADD COLUMN false_alarm_reason TEXT;
+    UPDATE events SET review = 'false_alarm', reviewed_at = created_at WHERE false_alarm = 1;
+    CREATE INDEX events_unreviewed ON events (id) WHERE reviewed_at IS NULL;
+    CREATE TABLE event_images_new (
+        id INTEGER PRIMARY KEY,
+        event_id INTEGER NOT NULL REFERENCES events(id) ON DELETE CASCADE,
+        kind TEXT NOT NULL CHECK (kind IN ('pre', 'peak', 'post', 'diff', 'thumb_pre', 'thumb_post', 'thumb_diff')),
+        capture_id INTEGER,
+        path TEXT NOT NULL,
+        size_bytes INTEGER NOT NULL,
+        region TEXT,                     -- JSON [x0, y0, x1, y1] of the frame, normalized; NULL: the whole frame
+        UNIQUE (event_id, kind)
+    );
+    INSERT INTO event_images_new (id, event_id, kind, capture_id, path, size_bytes)
+        SELECT id, event_id, kind, capture_id, path, size_bytes FROM event_images;
+    DROP TABLE event_images;
+    ALTER TABLE event_images_new RENAME TO event_images;
+    """,
+    # 12: the MQTT channel kind (storewatch/notify/mqtt.py). SQLite cannot change a CHECK, so
+    # notify_channels is rebuilt; its outbox and cooldowns are set aside first and dropped, so
+    # that dropping the old channels table cascades to no row (foreign keys are on).
+    """
+    CREATE TEMP TABLE outbox_kept AS SELECT * FROM notify_outbox;
+    CREATE TEMP TABLE cooldowns_kept AS SELECT * FROM notify_cooldowns;
+    DROP TABLE notify_outbox;
+    DROP TABLE notify_cooldowns;
+    CREATE TABLE notify_channels_new (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL CHECK (kind IN ('webhook', 'apprise', 'mqtt')),
+        url TEXT NOT NULL,               -- secret for Apprise (tokens) and MQTT (password): never shown in full
+        secret TEXT,                     -- the webhook's HMAC key
+        verdicts TEXT NOT NULL,          -- JSON list of verdicts
+        devices TEXT,                    -- JSON list of device ids; NULL: every device
+        rois TEXT,                       -- JSON list of ROI ids; NULL: every ROI
+        cooldown_s REAL NOT NULL DEFAULT 0,
+        enabled INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL,
+        schedule TEXT
+    );
+    INSERT INTO notify_channels_new (id, name, kind, url, secret, verdicts, devices, rois, cooldown_s, enabled,
+                                     created_at, schedule)
+        SELECT id, name, kind, url, secret, verdicts, devices, rois, cooldown_s, enabled, created_at, schedule
+        FROM notify_channels;
+    DROP TABLE notify_channels;
+    ALTER TABLE notify_channels_new RENAME TO notify_channels;
+    CREATE TABLE notify_outbox (
+        id INTEGER PRIMARY KEY,
+        delivery_id TEXT NOT NULL UNIQUE,
+        channel_id INTEGER NOT NULL REFERENCES notify_channels(id) ON DELETE CASCADE,
+        event_id INTEGER NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('queued', 'sending', 'delivered', 'dead')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL,        -- unix seconds
+        next_attempt_at REAL NOT NULL,
+        last_attempt_at REAL,
+        delivered_at REAL,
+        last_error TEXT,
+        UNIQUE (channel_id, event_id)
+    );
+    CREATE INDEX notify_outbox_due ON notify_outbox (state, next_attempt_at);
+    INSERT INTO notify_outbox SELECT * FROM outbox_kept;
+    CREATE TABLE notify_cooldowns (
+        channel_id INTEGER NOT NULL REFERENCES notify_channels(id) ON DELETE CASCADE,
+        roi_id INTEGER NOT NULL,
+        last_epoch REAL NOT NULL,        -- start of the last visit of this ROI that was notified
+        PRIMARY KEY (channel_id, roi_id)
+    ) WITHOUT ROWID;
+    INSERT INTO notify_cooldowns SELECT * FROM cooldowns_kept;
+    DROP TABLE outbox_kept;
+    DROP TABLE cooldowns_kept;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -25,8 +25,9 @@ from storewatch.analysis.transitions import (
 )
 from storewatch.appliance import Appliance
 from storewatch.db import Row
-from storewatch.events import EventImage, EventStore, TouchedRoi, Visit, significance, visit_decision
+from storewatch.events import EventImage, EventStore, TouchedRoi, Visit, significance, view_box, visit_decision
 from storewatch.notify.outbox import Outbox
+from storewatch.thumbnails import thumbnails
 
 log = logging.getLogger("storewatch.jobs")
 
@@ -140,7 +141,7 @@ def _pictures(appliance: Appliance, pre_id: int | None, peak_id: int | None, pos
         diff = _difference(originals["pre"].data, originals["post"].data, specs, boxes)
         if diff is not None:
             pictures.append(EventImage("diff", None, diff))
-    return pictures
+    return pictures + thumbnails(pictures, view_box(spec.polygon for spec in specs))
 
 
 def _prepare_lighting(appliance: Appliance, device_id: str, settled: LightingSettled) -> PreparedLighting:
@@ -152,7 +153,7 @@ def _prepare_lighting(appliance: Appliance, device_id: str, settled: LightingSet
         data = _capture_bytes(appliance, capture_id)
         if data is not None:
             pictures.append(EventImage(kind, capture_id, data))
-    return PreparedLighting(settled.start_ts, settled.ts, start_capture, pictures)
+    return PreparedLighting(settled.start_ts, settled.ts, start_capture, pictures + thumbnails(pictures, None))
 
 
 def _capture_bytes(appliance: Appliance, capture_id: int | None) -> bytes | None:

@@ -21,7 +21,7 @@ from storewatch.server.openapi import (
     number as _number, rules_schema, settings_schema, setting_schema,
 )
 from storewatch.analysis.thresholds import BOUNDS, HELP, Thresholds
-from storewatch.events import IMAGE_KINDS
+from storewatch.events import IMAGE_KINDS, MAX_REASON, THUMB_KINDS
 from storewatch.events import MAX_LIMIT as EVENTS_MAX_LIMIT
 from storewatch.settings import APPLIANCE_SETTINGS, DEVICE_SETTINGS
 
@@ -177,7 +177,13 @@ _EVENT = {"type": "object", "required": ["id"], "properties": {
     "rois": {"type": "array", "items": _TOUCHED_ROI,
              "description": "The ROIs the visit touched, most significant first; empty for a lighting change."},
     "view_box": {**_NORMALIZED_BOX, "description": "What the touched ROIs span, with a margin (null: unknown)."},
-    "images": {"type": "object", "properties": {kind: {"type": ["string", "null"]} for kind in IMAGE_KINDS}}}}
+    "images": {"type": "object", "properties": {kind: {"type": ["string", "null"]} for kind in IMAGE_KINDS}},
+    "thumbnails": {"type": "object", "description": "Small card pictures (pre, post, diff) where made.",
+                   "additionalProperties": {"type": "string"}},
+    "thumbnail_region": {**_NORMALIZED_BOX, "description": "The part of the frame the thumbnails show."},
+    "reviewed": {"type": "boolean"}, "reviewed_at": {"type": ["string", "null"], "format": "date-time"},
+    "review": {"enum": ["confirmed", "false_alarm", None]},
+    "false_alarm": {"type": "boolean"}, "false_alarm_reason": {"type": ["string", "null"]}}}
 _TIME = {"type": "string", "format": "date-time"}
 
 
@@ -220,15 +226,27 @@ ANALYSIS_OPERATIONS = [
                      _query("type", {"type": "string"}, "An event type, or `all`."),
                      _query("limit", {"type": "integer", "minimum": 1, "maximum": EVENTS_MAX_LIMIT}),
                      _query("before_id", {"type": "integer", "minimum": 0}),
+                     _query("after_id", {"type": "integer", "minimum": 0}, "Only events newer than this id."),
+                     _query("reviewed", {"enum": ["true", "false"]}),
                      _query("since", _TIME), _query("until", _TIME)),
               answers={200: {"type": "object", "properties": {"events": {"type": "array", "items": _EVENT}}}},
               errors={422: "A filter is out of range or not a time."}),
     Operation("GET", f"{A}/events/{{event_id:int}}", "One event", answers={200: _EVENT}),
-    Operation("PATCH", f"{A}/events/{{event_id:int}}", "Mark or unmark an event as a false alarm",
-              body={"type": "object", "required": ["false_alarm"], "additionalProperties": False,
-                    "properties": {"false_alarm": {"type": "boolean"}}}, answers={200: _EVENT}),
+    Operation("PATCH", f"{A}/events/{{event_id:int}}", "Review an event: reviewed, or a false alarm with a reason",
+              body={"type": "object", "minProperties": 1, "additionalProperties": False,
+                    "properties": {"reviewed": {"type": "boolean"}, "false_alarm": {"type": "boolean"},
+                                   "reason": {"type": "string", "maxLength": MAX_REASON,
+                                              "description": 'Only with "false_alarm": true.'}}},
+              answers={200: _EVENT}),
+    Operation("POST", f"{A}/events/review-all", "Mark every unreviewed event up to until_id reviewed",
+              body={"type": "object", "required": ["until_id"], "properties": {
+                  "until_id": {"type": "integer", "minimum": 0}, "device": DEVICE_ID_SCHEMA,
+                  "roi": {"type": "integer"}, "decision": {"type": "string"}, "verdict": {"type": "string"},
+                  "type": {"type": "string"}, "since": _TIME, "until": _TIME}},
+              answers={200: {"type": "object", "properties": {"reviewed": {"type": "integer"}}}},
+              errors={422: "until_id is missing, or a filter is out of range."}),
     Operation("GET", f"{A}/events/{{event_id:int}}/images/{{kind}}", "One of an event's pictures",
-              params={"kind": {"type": "string", "enum": list(IMAGE_KINDS)}},
+              params={"kind": {"type": "string", "enum": list(IMAGE_KINDS + THUMB_KINDS)}},
               answers={200: {"description": "The picture.", "content": {
                   "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
                   "image/png": {"schema": {"type": "string", "format": "binary"}}}}},

@@ -1,0 +1,215 @@
+"""The owner's review of events: reviewed / unreviewed, false alarm with a reason, "mark all
+reviewed" up to the newest event shown, the reviewed filter and the live feed's after_id,
+through a real uvicorn on a real SQLite file; and the card thumbnails the worker's outputs
+make from a VisitEnded with real JPEGs (small, cropped to the touched ROIs)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import ADMIN_PASSWORD, in_process_server
+from storewatch.analysis.device_analyzer import FrameResult
+from storewatch.analysis.inventory import InventoryDecision
+from storewatch.analysis.transitions import RoiOutcome, VisitEnded
+from storewatch.appliance import Appliance
+from storewatch.events import EventStore, TouchedRoi, Visit
+from storewatch.jobs import outputs
+from storewatch.rois import RoiStore
+from storewatch.thumbnails import THUMB_WIDTH, card_region
+
+T0 = 1_790_000_000.0
+SHELF = [[0.6, 0.1], [0.9, 0.1], [0.9, 0.4], [0.6, 0.4]]  # top right
+EVENTS = "/api/v1/admin/events"
+
+
+@pytest.fixture
+def roi(appliance: Appliance) -> int:
+    appliance.devices.add("Till camera", "cam")
+    appliance.devices.add("Door camera", "door")
+    return RoiStore(appliance.db, appliance.devices).add("cam", "Sweets", SHELF)["id"]
+
+
+def _visit(device: str, roi_id: int, n: int, verdict: str = "taken") -> Visit:
+    return Visit(device, T0 + n * 10, T0 + n * 10 + 2, n + 1,
+                 (TouchedRoi(roi_id, T0 + n, T0 + n + 2, 0.5, "changed", 0.3, None, verdict),))
+
+
+@pytest.fixture
+def visits(appliance: Appliance, roi: int) -> list[int]:
+    store = EventStore(appliance.db, appliance.images)
+    return [store.record_visit(_visit("cam", roi, n), []) for n in range(4)]
+
+
+@pytest.fixture
+def admin(appliance: Appliance) -> Iterator[httpx.Client]:
+    appliance.admins.set_password(ADMIN_PASSWORD)
+    with in_process_server(appliance) as (url, _app), httpx.Client(base_url=url, timeout=10) as client:
+        answer = client.post("/api/v1/admin/login", json={"password": ADMIN_PASSWORD})
+        client.headers["X-CSRF-Token"] = answer.json()["csrf_token"]
+        yield client
+
+
+def _ids(admin: httpx.Client, **params: object) -> list[int]:
+    answer = admin.get(EVENTS, params=params)
+    assert answer.status_code == 200, answer.text
+    return [event["id"] for event in answer.json()["events"]]
+
+
+def _review_columns(appliance: Appliance) -> list[tuple]:
+    return [tuple(row.values()) for row in appliance.db.query(
+        "SELECT id, reviewed_at, review, false_alarm, false_alarm_reason FROM events ORDER BY id")]
+
+
+def test_a_new_event_is_unreviewed_and_reviewing_it_is_kept(visits, admin, appliance):
+    first = admin.get(f"{EVENTS}/{visits[0]}").json()
+    assert (first["reviewed"], first["review"], first["false_alarm"], first["false_alarm_reason"]) == (
+        False, None, False, None)
+    done = admin.patch(f"{EVENTS}/{visits[0]}", json={"reviewed": True})
+    assert done.status_code == 200, done.text
+    assert (done.json()["reviewed"], done.json()["review"]) == (True, "confirmed") and done.json()["reviewed_at"]
+    assert admin.get(f"{EVENTS}/{visits[0]}").json()["reviewed"] is True
+    undone = admin.patch(f"{EVENTS}/{visits[0]}", json={"reviewed": False}).json()
+    assert (undone["reviewed"], undone["review"], undone["reviewed_at"]) == (False, None, None)
+
+
+def test_a_false_alarm_with_a_reason_is_reviewed_and_counted_once(visits, admin, appliance):
+    marked = admin.patch(f"{EVENTS}/{visits[1]}", json={"false_alarm": True, "reason": "  the cat <b>again</b> "})
+    assert marked.status_code == 200, marked.text
+    body = marked.json()
+    assert (body["false_alarm"], body["reviewed"], body["review"], body["false_alarm_reason"]) == (
+        True, True, "false_alarm", "the cat <b>again</b>")  # kept as text; the SPA writes it as text
+    admin.patch(f"{EVENTS}/{visits[1]}", json={"false_alarm": True})  # again, no reason: the reason stays
+    assert admin.get(f"{EVENTS}/{visits[1]}").json()["false_alarm_reason"] == "the cat <b>again</b>"
+    assert appliance.counters.snapshot()["false_alarms"] == {"changed": 1}
+    cleared = admin.patch(f"{EVENTS}/{visits[1]}", json={"false_alarm": False}).json()  # the old body still works
+    assert (cleared["false_alarm"], cleared["review"], cleared["false_alarm_reason"]) == (False, "confirmed", None)
+    assert appliance.counters.snapshot()["false_alarms"] == {"changed": 0}
+    admin.patch(f"{EVENTS}/{visits[1]}", json={"false_alarm": True, "reason": "cat"})
+    unreviewed = admin.patch(f"{EVENTS}/{visits[1]}", json={"reviewed": False}).json()
+    assert (unreviewed["false_alarm"], unreviewed["false_alarm_reason"], unreviewed["reviewed"]) == (False, None, False)
+    assert appliance.counters.snapshot()["false_alarms"] == {"changed": 0}
+
+
+@pytest.mark.parametrize("body, field", [
+    ({}, "reviewed"), ({"reviewed": "yes"}, "reviewed"), ({"false_alarm": 1}, "false_alarm"),
+    ({"reviewed": True, "note": "x"}, "note"), ({"false_alarm": True, "reason": "x" * 201}, "reason"),
+    ({"false_alarm": True, "reason": 5}, "reason"), ({"false_alarm": True, "reason": "a\x00b"}, "reason"),
+    ({"reviewed": True, "reason": "why"}, "reason"), ({"reviewed": False, "false_alarm": True}, "reviewed"),
+])
+def test_a_bad_review_is_a_422_naming_the_field_and_changes_nothing(visits, admin, appliance, body, field):
+    before = _review_columns(appliance)
+    answer = admin.patch(f"{EVENTS}/{visits[2]}", json=body)
+    assert answer.status_code == 422, answer.text
+    error = answer.json()["error"]
+    assert error["code"] == "validation_failed" and field in [d["field"] for d in error["details"]], error
+    assert _review_columns(appliance) == before
+
+
+def test_reviewing_an_unknown_event_is_a_404(visits, admin):
+    answer = admin.patch(f"{EVENTS}/999999", json={"reviewed": True})
+    assert answer.status_code == 404 and answer.json()["error"]["code"] == "event_not_found"
+
+
+def test_the_reviewed_filter_and_after_id(visits, admin):
+    admin.patch(f"{EVENTS}/{visits[0]}", json={"reviewed": True})
+    admin.patch(f"{EVENTS}/{visits[2]}", json={"false_alarm": True})
+    assert _ids(admin, reviewed="true") == [visits[2], visits[0]]
+    assert _ids(admin, reviewed="false") == [visits[3], visits[1]]
+    assert _ids(admin, after_id=visits[1]) == [visits[3], visits[2]]  # what the live page asks for
+    assert _ids(admin, after_id=visits[3]) == []
+    for params in ({"reviewed": "maybe"}, {"after_id": "-1"}, {"after_id": "1e9"}):
+        answer = admin.get(EVENTS, params=params)
+        assert answer.status_code == 422 and answer.json()["error"]["code"] == "validation_failed", params
+
+
+def test_mark_all_reviewed_stops_at_the_newest_shown_and_keeps_to_the_filters(appliance, roi, visits, admin):
+    store = EventStore(appliance.db, appliance.images)
+    door = RoiStore(appliance.db, appliance.devices).add("door", "Door", SHELF)["id"]
+    other_device = store.record_visit(_visit("door", door, 9), [])
+    admin.patch(f"{EVENTS}/{visits[1]}", json={"false_alarm": True, "reason": "shadow"})
+    answer = admin.post(f"{EVENTS}/review-all", json={"until_id": visits[2], "device": "cam"})
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"reviewed": 2}  # visits 0 and 2; 1 was reviewed already, 3 came after the page
+    assert _ids(admin, reviewed="false", type="all") == [other_device, visits[3]]
+    assert admin.get(f"{EVENTS}/{visits[1]}").json()["review"] == "false_alarm"  # not turned into confirmed
+    assert admin.post(f"{EVENTS}/review-all", json={"until_id": visits[2], "device": "cam"}).json() == {"reviewed": 0}
+    by_verdict = admin.post(f"{EVENTS}/review-all", json={"until_id": other_device, "verdict": "placed"})
+    assert by_verdict.json() == {"reviewed": 0}
+
+
+@pytest.mark.parametrize("body, field", [
+    ({}, "until_id"), ({"until_id": "5"}, "until_id"), ({"until_id": True}, "until_id"), ({"until_id": -1}, "until_id"),
+    ({"until_id": 5, "colour": "red"}, "colour"), ({"until_id": 5, "verdict": "stolen"}, "verdict"),
+    ({"until_id": 5, "since": "yesterday"}, "since"), ({"until_id": 5, "reviewed": "maybe"}, "reviewed"),
+    ({"until_id": 5, "device": ["cam"]}, "device"),
+])
+def test_a_bad_mark_all_is_a_422_and_reviews_nothing(visits, admin, appliance, body, field):
+    before = _review_columns(appliance)
+    answer = admin.post(f"{EVENTS}/review-all", json=body)
+    assert answer.status_code == 422, answer.text
+    error = answer.json()["error"]
+    assert error["code"] == "validation_failed", error
+    assert field in [d["field"] for d in error["details"]] or field in error["message"], error
+    assert _review_columns(appliance) == before
+
+
+# --- thumbnails ----------------------------------------------------------------------------
+
+
+def _shelf_jpeg(level: int, size: tuple[int, int] = (1640, 1232)) -> bytes:
+    """A textured frame with a bright square inside SHELF, so a crop can be told from the whole."""
+    rng = np.random.default_rng(level)
+    pixels = (rng.integers(0, 60, size=(size[1] // 8, size[0] // 8, 3)) + level).astype(np.uint8)
+    image = Image.fromarray(pixels).resize(size, Image.NEAREST)
+    image.paste((250, 250, 250), (int(0.7 * size[0]), int(0.2 * size[1]), int(0.8 * size[0]), int(0.3 * size[1])))
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=90)
+    return out.getvalue()
+
+
+def test_outputs_make_small_thumbnails_cropped_to_the_touched_rois(appliance, roi, admin):
+    ids = []
+    for seq, level in enumerate([60, 90, 62]):
+        meta = {"device_id": "cam", "capture_ts": f"2026-09-21T14:13:{20 + seq:02d}Z", "seq": seq, "width": 1640,
+                "height": 1232, "jpeg_quality": 90}
+        ids.append(appliance.captures.store(meta, _shelf_jpeg(level)).capture_id)
+    pre, peak, post = ids
+    specs, _ = RoiStore(appliance.db, appliance.devices).specs("cam")
+    ended = VisitEnded(T0, peak, T0 + 2, T0 + 3, post, pre, post, (
+        RoiOutcome(roi, T0, T0 + 2, 0.6, peak, InventoryDecision(True, 0.3, (0.7, 0.2, 0.8, 0.3), "taken")),))
+    capture = appliance.db.query_one("SELECT * FROM captures WHERE id = ?", (post,))
+    store = EventStore(appliance.db, appliance.images)
+    outputs.commit(appliance, store, outputs.prepare(appliance, capture, FrameResult({}, False, [ended]), specs))
+
+    [event] = admin.get(EVENTS).json()["events"]
+    assert set(event["thumbnails"]) == {"pre", "post", "diff"}
+    region = event["thumbnail_region"]
+    assert region == card_region(event["view_box"], 1640 / 1232)
+    assert region[0] <= 0.6 and region[2] >= 0.9 and region[2] - region[0] < 0.5  # the shelf, not the frame
+    original = admin.get(event["images"]["post"]).content
+    for kind, url in event["thumbnails"].items():
+        answer = admin.get(url)
+        assert answer.status_code == 200 and answer.headers["content-type"] == "image/jpeg", kind
+        assert len(answer.content) < 30_000 and len(answer.content) * 5 < len(original), (kind, len(answer.content))
+        picture = Image.open(io.BytesIO(answer.content))
+        assert picture.size == (THUMB_WIDTH, 240), picture.size  # 4:3, as the card shows it
+    thumb = np.asarray(Image.open(io.BytesIO(admin.get(event["thumbnails"]["post"]).content)).convert("L"))
+    # The bright square (0.7..0.8, 0.2..0.3 of the frame) lies where the region puts it.
+    x = int(((0.75 - region[0]) / (region[2] - region[0])) * THUMB_WIDTH)
+    y = int(((0.25 - region[1]) / (region[3] - region[1])) * 240)
+    assert thumb[y, x] > 220 and thumb[5, 5] < 200
+    sizes = [row["size_bytes"] for row in appliance.db.query(
+        "SELECT size_bytes FROM event_images WHERE kind LIKE 'thumb_%'")]
+    assert len(sizes) == 3 and sum(sizes) < 60_000
+    assert admin.get(f"{EVENTS}/{event['id']}/images/thumb_peak").status_code == 404
+
+
+def test_an_event_without_thumbnails_says_so_and_keeps_its_pictures(visits, admin):
+    event = admin.get(f"{EVENTS}/{visits[0]}").json()
+    assert event["thumbnails"] == {} and event["thumbnail_region"] is None
