@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -180,10 +181,15 @@ def test_a_stopped_broker_gets_the_queued_event_once_it_is_back(
     link = wait_for(lambda: next(iter(mqtt.LINKS._links.values()), None))
     wait_for(link.connected)
     broker.stop()
+    down = time.monotonic()
     wait_for(lambda: not link.connected())
     event_id = write_visit(appliance, "cam", [(top, "placed")])
     row = wait_for(lambda: appliance.db.query_one("SELECT * FROM notify_outbox WHERE attempts >= 2"))
-    assert row["state"] in ("queued", "sending") and "not reachable" in (row["last_error"] or "")
+    assert row["state"] in ("queued", "sending") and "not connected to the MQTT broker" in (row["last_error"] or "")
+    began = time.monotonic()  # an attempt on a lost connection fails at once: the sender never hangs on it
+    assert not send(ChannelStore(appliance.db).named("ha"), make_test_message("ha", "t")).ok
+    assert time.monotonic() - began < 0.5
+    time.sleep(max(0.0, 3 - (time.monotonic() - down)))  # down for 3 s
     broker.start()  # the same port, a fresh broker (no persistence)
     subscriber = Subscriber(broker.port)
     try:
@@ -206,7 +212,9 @@ def test_a_wrong_password_is_said_plainly_and_retried(appliance: Appliance, shel
     sender.start()
     write_visit(appliance, "cam", [(top, "taken")])
     row = wait_for(lambda: appliance.db.query_one("SELECT * FROM notify_outbox WHERE last_error IS NOT NULL"))
-    assert "not reachable" in row["last_error"] and "wrong-password" not in row["last_error"]
+    row = wait_for(lambda: appliance.db.query_one("SELECT * FROM notify_outbox WHERE last_error LIKE '%refused%'"))
+    assert "not connected to the MQTT broker" in row["last_error"] and "not authorized" in row["last_error"].lower()
+    assert "wrong-password" not in row["last_error"]
     assert _states(appliance) != ["delivered"]
 
 
@@ -223,7 +231,7 @@ def test_notify_test_publishes_without_touching_the_availability(appliance: Appl
         subscriber.close()
     broker.stop()
     failed = send(channel, make_test_message("ha", "test-2"))
-    assert not failed.ok and "not reachable" in failed.detail and PASSWORD not in failed.detail
+    assert not failed.ok and "not connected to the MQTT broker" in failed.detail and PASSWORD not in failed.detail
 
 
 KILLED_LINK = textwrap.dedent("""

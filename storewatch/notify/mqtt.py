@@ -111,6 +111,7 @@ class Link:
         self._pictures: dict[str, bytes] = {}  # device -> last event picture, to publish again after a reconnect
         self._timers: dict[tuple[str, int], threading.Timer] = {}
         self.last_error = "not connected yet"
+        self._refusal = ""  # why the broker said no (a wrong password), kept over the disconnect that follows
         import paho.mqtt.client as paho  # a third of a second to import (more on a Pi): only when a channel uses it
         from paho.mqtt.enums import CallbackAPIVersion
 
@@ -133,10 +134,11 @@ class Link:
     # --- paho's thread ----------------------------------------------------------------------
 
     def _on_connect(self, client: paho.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
-        if reason.is_failure:
-            self.last_error = f"the broker refused the connection: {reason}"
+        if reason.is_failure:  # paho drops the connection and tries again later
+            self._refusal = f"the broker refused the connection: {reason}"
+            self.last_error = self._refusal
             return
-        self.last_error = ""
+        self.last_error = self._refusal = ""
         with self._lock:
             self._announced.clear()
         if self.announce:
@@ -148,7 +150,7 @@ class Link:
 
     def _on_disconnect(self, client: paho.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
         self._connected.clear()
-        self.last_error = f"the connection to the broker was lost ({reason})"
+        self.last_error = self._refusal or f"the connection to the broker was lost ({reason})"
 
     def _on_connect_fail(self, client: paho.Client, userdata: Any) -> None:
         self.last_error = "could not connect to the broker"
@@ -182,7 +184,7 @@ class Link:
 
     def deliver(self, message: Message, timeout: float = PUBLISH_TIMEOUT_S, wait_s: float = 0.0) -> SendResult:
         if not self.connected(wait_s):  # not published at all: paho would queue it and the outbox re-send it too
-            return SendResult(False, f"the MQTT broker is not reachable ({self.last_error or 'connecting'})")
+            return SendResult(False, f"not connected to the MQTT broker: {self.last_error or 'connecting'}")
         payload = message.payload
         if payload.get("type") == "test":
             info = self._publish(self.topics.test, json.dumps(payload, sort_keys=True))
