@@ -1,4 +1,22 @@
-// How times, sizes and numbers are written for people.
+// How times, sizes and numbers are written for people. Times are shown in the appliance's
+// time zone (its `time_zone` setting, learnt at start by app.js), not the browser's: a phone
+// set to another zone still reads the shop's clock.
+
+let timeZone;  // undefined: the browser's own, until the appliance's is known
+
+/** Show every time in `zone` (an IANA name); an unknown name keeps the browser's. */
+export function setTimeZone(zone) {
+  try {
+    new Intl.DateTimeFormat(undefined, {timeZone: zone || undefined});
+    timeZone = zone || undefined;
+  } catch {
+    timeZone = undefined;
+  }
+}
+
+export function currentTimeZone() {
+  return timeZone || Intl.DateTimeFormat().resolvedOptions().timeZone;
+}
 
 /** A Date from an RFC 3339 string or epoch seconds; null when absent or unreadable. */
 export function toDate(value) {
@@ -35,12 +53,43 @@ export function dateTime(value) {
   const date = toDate(value);
   if (!date) return "—";
   return date.toLocaleString(undefined, {year: "numeric", month: "short", day: "numeric",
-                                         hour: "2-digit", minute: "2-digit", second: "2-digit"});
+                                         hour: "2-digit", minute: "2-digit", second: "2-digit", timeZone});
 }
 
 export function time(value) {
   const date = toDate(value);
-  return date ? date.toLocaleTimeString(undefined, {hour: "2-digit", minute: "2-digit"}) : "—";
+  return date ? date.toLocaleTimeString(undefined, {hour: "2-digit", minute: "2-digit", timeZone}) : "—";
+}
+
+/** "14:03:27": hours, minutes and seconds, 24-hour, in the appliance's zone. */
+export function clockTime(value) {
+  const date = toDate(value);
+  return date ? date.toLocaleTimeString("en-GB", {hour: "2-digit", minute: "2-digit", second: "2-digit",
+                                                  hour12: false, timeZone}) : "—";
+}
+
+/** The wall clock of `value` in the appliance's zone as "YYYY-MM-DDTHH:MM" (a datetime-local input). */
+export function wallClockInput(value) {
+  const date = toDate(value);
+  if (!date) return "";
+  const parts = Object.fromEntries(new Intl.DateTimeFormat("en-CA", {
+    year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false,
+    timeZone}).formatToParts(date).map((p) => [p.type, p.value]));
+  return `${parts.year}-${parts.month}-${parts.day}T${parts.hour === "24" ? "00" : parts.hour}:${parts.minute}`;
+}
+
+/** The moment a "YYYY-MM-DDTHH:MM" wall clock in the appliance's zone stands for, as RFC 3339. */
+export function fromWallClockInput(text) {
+  if (!text) return "";
+  const asUtc = new Date(`${text}:00Z`);
+  if (Number.isNaN(asUtc.getTime())) return "";
+  // The zone's offset at that moment, found by reading the guess back (twice, for DST edges).
+  let guess = asUtc.getTime();
+  for (let i = 0; i < 2; i += 1) {
+    const shown = new Date(`${wallClockInput(new Date(guess))}:00Z`).getTime();
+    guess += asUtc.getTime() - shown;
+  }
+  return new Date(guess).toISOString();
 }
 
 export function bytes(n) {

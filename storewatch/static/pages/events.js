@@ -1,16 +1,23 @@
 // Events, newest first: filter by camera, shelf area, what happened (an event matches when any
 // of its touched areas did), decision, type and date; each is a card (widgets/visit-card.js);
-// mark false alarms there. The filters live in the URL, so a filtered list can be bookmarked.
+// review them there. The filters live in the URL, so a filtered list can be bookmarked.
+// Live: every POLL_MS the page asks for events newer than the newest it has (after_id) and
+// puts them on top, keeping the scroll position and an open viewer; it says when it last
+// asked. Polling, not server-sent events: each poll is one short request, so it never holds
+// one of the connections the appliance allows per address, and it resumes by itself.
+// On a phone the filters fold behind a "Filters" button.
 
 import * as api from "../api.js";
 import {h, replace} from "../dom.js";
-import {epochSeconds} from "../format.js";
+import {clockTime, fromWallClockInput, wallClockInput} from "../format.js";
 import {busy, field} from "../widgets/fields.js";
 import {viewEvent} from "../widgets/event-viewer.js";
 import {deviceNameOf, visitCard} from "../widgets/visit-card.js";
 import {toast} from "../widgets/toast.js";
 
 const PAGE_SIZE = 20;
+const POLL_MS = 5000;
+const REVIEWED = [["", "Reviewed or not"], ["false", "Not reviewed yet"], ["true", "Reviewed"]];
 const DECISIONS = [["", "Any decision"], ["changed", "Changed (item taken or placed)"],
                    ["unchanged", "Unchanged (touched)"], ["unknown", "Unknown"]];
 // What happened to at least one touched shelf area of the visit.
@@ -23,16 +30,9 @@ function select(name, options, value) {
   return h("select", {name}, options.map(([v, text]) => h("option", {value: v, selected: v === value}, text)));
 }
 
-function toLocalInput(value) {
-  const seconds = epochSeconds(value);
-  if (seconds === null) return "";
-  const date = new Date(seconds * 1000);
-  return new Date(date.getTime() - date.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
-}
-
-function fromLocalInput(text) {
-  return text ? new Date(text).toISOString() : "";
-}
+// From / To are wall-clock times in the appliance's time zone.
+const toLocalInput = wallClockInput;
+const fromLocalInput = fromWallClockInput;
 
 export async function render(main, context) {
   document.title = "Events · storewatch";
@@ -44,16 +44,31 @@ export async function render(main, context) {
   const verdictSelect = select("verdict", VERDICTS, q.get("verdict") || "");
   const decisionSelect = select("decision", DECISIONS, q.get("decision") || "");
   const typeSelect = select("type", TYPES, q.get("type") || "");
+  const reviewedSelect = select("reviewed", REVIEWED, q.get("reviewed") || "");
   const since = h("input", {type: "datetime-local", name: "since", value: toLocalInput(q.get("since"))});
   const until = h("input", {type: "datetime-local", name: "until", value: toLocalInput(q.get("until"))});
   const form = h("form", {class: "card filters", role: "search", "aria-label": "Filter events"},
     field("Device", deviceSelect), field("Shelf area", roiSelect), field("What happened", verdictSelect),
-    field("Decision", decisionSelect),
+    field("Decision", decisionSelect), field("Review", reviewedSelect),
     field("Type", typeSelect), field("From", since), field("To", until),
     h("div", {class: "actions"}, h("button", {type: "reset", class: "small"}, "Clear")));
+  form.id = "event-filters";
+  const foldButton = h("button", {type: "button", class: "small filters-toggle", "aria-controls": "event-filters",
+                                  "aria-expanded": "false"}, "Filters");
+  form.classList.add("folded");  // folded only where the screen is narrow (style.css)
+  foldButton.addEventListener("click", () => {
+    const open = form.classList.toggle("folded") === false;
+    foldButton.setAttribute("aria-expanded", String(open));
+  });
   const list = h("div", {class: "event-list", id: "event-list"});
   const more = h("button", {type: "button", hidden: true}, "Load older events");
   const summary = h("p", {class: "muted"});
+  const updated = h("p", {class: "muted small live-status", role: "status"});
+  const reviewAll = h("button", {type: "button", class: "small"}, "Mark all reviewed");
+  const shown = [];  // the events on the page, newest first: the viewer's previous / next
+  const nameOf = (event) => deviceNameOf(event, deviceNames);
+  const open = (event, kind) => viewEvent(event, kind, nameOf(event), {list: () => shown, nameOf});
+  const card = (event) => visitCard(event, deviceNames, {open});
 
   async function loadRois() {
     const device = deviceSelect.value;
@@ -67,22 +82,82 @@ export async function render(main, context) {
 
   function filters() {
     return {device: deviceSelect.value, roi: deviceSelect.value ? roiSelect.value : "", verdict: verdictSelect.value,
-            decision: decisionSelect.value,
+            decision: decisionSelect.value, reviewed: reviewedSelect.value,
             type: typeSelect.value, since: fromLocalInput(since.value), until: fromLocalInput(until.value)};
   }
 
-  let shown = 0;
+  function describe() {
+    const count = shown.length;
+    summary.textContent = count ? `${count} event${count === 1 ? "" : "s"} shown, newest first` : "";
+    reviewAll.hidden = !shown.some((event) => !event.reviewed);
+    if (!count && !list.querySelector(".empty")) list.append(h("div", {class: "card empty"}, "No events match these filters."));
+  }
+
+  let generation = 0;  // a newer load makes an older poll's answer stale
   async function load(beforeId) {
+    const mine = beforeId ? generation : ++generation;
     const answer = await api.get("/admin/events" + api.query({...filters(), limit: PAGE_SIZE, before_id: beforeId}),
                                  {signal: context.signal});
-    if (!beforeId) list.replaceChildren();
-    answer.events.forEach((event) => list.append(visitCard(event, deviceNames)));
-    shown = beforeId ? shown + answer.events.length : answer.events.length;
-    if (!shown) list.append(h("div", {class: "card empty"}, "No events match these filters."));
-    summary.textContent = shown ? `${shown} event${shown === 1 ? "" : "s"} shown, newest first` : "";
+    if (mine !== generation) return;
+    if (!beforeId) {
+      list.replaceChildren();
+      shown.length = 0;
+    }
+    answer.events.forEach((event) => list.append(card(event)));
+    shown.push(...answer.events);
+    describe();
+    updated.textContent = `Updated ${clockTime(new Date())}`;
     more.hidden = answer.events.length < PAGE_SIZE;
     more.onclick = () => busy(more, () => load(answer.events[answer.events.length - 1].id).catch((e) => toast(e.message, "error")));
   }
+
+  /** New events on top; the page stays where the owner is reading. */
+  async function poll() {
+    const mine = generation;
+    const newest = shown.length ? shown[0].id : 0;
+    const answer = await api.get("/admin/events" + api.query({...filters(), limit: PAGE_SIZE * 5, after_id: newest}),
+                                 {signal: context.signal});
+    if (mine !== generation) return;
+    updated.textContent = `Updated ${clockTime(new Date())}`;
+    const fresh = answer.events.filter((event) => event.id > newest);
+    if (!fresh.length) return;
+    const height = document.documentElement.scrollHeight;
+    list.querySelector(".empty")?.remove();
+    list.prepend(...fresh.map(card));
+    shown.unshift(...fresh);
+    if (window.scrollY > list.offsetTop) window.scrollBy(0, document.documentElement.scrollHeight - height);
+    describe();
+  }
+
+  function schedulePoll() {
+    const timer = setTimeout(async () => {
+      if (context.signal.aborted) return;
+      if (!document.hidden) {
+        try {
+          await poll();
+        } catch (exc) {
+          if (exc.name === "AbortError") return;
+          updated.textContent = `Not updated since ${clockTime(new Date())}: ${exc.message}`;
+        }
+      }
+      schedulePoll();
+    }, POLL_MS);
+    context.signal.addEventListener("abort", () => clearTimeout(timer), {once: true});
+  }
+
+  reviewAll.addEventListener("click", () => busy(reviewAll, async () => {
+    if (!shown.length) return;
+    const {device, roi, verdict, decision, reviewed, type, since: from, until: to} = filters();
+    const body = Object.fromEntries(Object.entries({device, roi, verdict, decision, reviewed, type, since: from,
+                                                    until: to}).filter(([, v]) => v !== ""));
+    try {
+      const answer = await api.post("/admin/events/review-all", {until_id: shown[0].id, ...body});
+      toast(`${answer.reviewed} event${answer.reviewed === 1 ? "" : "s"} marked reviewed.`, "success");
+      await load();
+    } catch (exc) {
+      toast(exc.message, "error");
+    }
+  }));
 
   async function apply() {
     const url = "/events" + api.query(filters());
@@ -94,16 +169,21 @@ export async function render(main, context) {
     }
   }
   deviceSelect.addEventListener("change", async () => { roiSelect.value = ""; await loadRois(); apply(); });
-  for (const control of [roiSelect, verdictSelect, decisionSelect, typeSelect, since, until]) control.addEventListener("change", apply);
+  for (const control of [roiSelect, verdictSelect, decisionSelect, reviewedSelect, typeSelect, since, until]) {
+    control.addEventListener("change", apply);
+  }
   form.addEventListener("submit", (event) => { event.preventDefault(); apply(); });
   form.addEventListener("reset", () => setTimeout(async () => { await loadRois(); apply(); }, 0));
 
-  main.append(h("div", {class: "page-header"}, h("div", {}, h("h1", {}, "Events"), summary)), form, list,
+  main.append(h("div", {class: "page-header"}, h("div", {}, h("h1", {}, "Events"), summary, updated),
+                h("div", {class: "actions"}, reviewAll, foldButton)), form, list,
               h("div", {class: "actions section"}, more));
   await loadRois();
   await load();
+  schedulePoll();
   if (q.get("open")) {
     api.get(`/admin/events/${encodeURIComponent(q.get("open"))}`, {signal: context.signal})
-      .then((event) => viewEvent(event, "post", deviceNameOf(event, deviceNames))).catch((exc) => toast(exc.message, "error"));
+      .then((event) => open(shown.find((e) => e.id === event.id) || event, "post"))
+      .catch((exc) => toast(exc.message, "error"));
   }
 }

@@ -42,12 +42,22 @@ function outlineLayer(outlines) {
       height: box[3] - box[1], "vector-effect": "non-scaling-stroke", dataset: {roi: String(roiId), name}})));
 }
 
+/** Place a picture of part of the frame (a server thumbnail of `region`) where that part lies. */
+function placeRegion(img, region) {
+  const [x0, y0, x1, y1] = region;
+  Object.assign(img.style, {position: "absolute", left: `${x0 * 100}%`, top: `${y0 * 100}%`,
+                            width: `${(x1 - x0) * 100}%`, height: `${(y1 - y0) * 100}%`});
+}
+
 /**
  * The picture at `src` inside a crop box. `view` null shows the whole frame; `fit: "frame"`
- * gives the box the frame's own shape (the full-size viewer) instead of the card's.
+ * gives the box the frame's own shape (the full-size viewer) instead of the card's. `region`:
+ * the picture shows only that part of the frame (a thumbnail the server cropped), placed there.
  */
-export function framedPicture({src, alt, view = null, outlines = [], kind, fit = "card"}) {
-  const img = h("img", {src, alt, dataset: {kind}, loading: fit === "card" ? "lazy" : null, decoding: "async"});
+export function framedPicture({src, alt, view = null, outlines = [], kind, fit = "card", region = null}) {
+  const img = h("img", {src, alt, dataset: region ? {kind, thumbnail: "true"} : {kind}, loading: fit === "card" ? "lazy" : null,
+                        decoding: "async"});
+  if (region) placeRegion(img, region);
   const frame = h("div", {class: "crop-frame"}, img, outlineLayer(outlines));
   const box = h("div", {class: ["crop", fit === "frame" && "crop-whole"], dataset: {kind}}, frame);
   const lay = (frameAspect) => {
@@ -60,7 +70,9 @@ export function framedPicture({src, alt, view = null, outlines = [], kind, fit =
   };
   lay(GUESSED_FRAME_ASPECT);
   img.addEventListener("load", () => {
-    if (img.naturalWidth && img.naturalHeight) lay(img.naturalWidth / img.naturalHeight);
+    if (!img.naturalWidth || !img.naturalHeight) return;
+    const aspect = img.naturalWidth / img.naturalHeight;  // of the region, for a thumbnail: scale to the frame's
+    lay(region ? aspect * (region[3] - region[1]) / Math.max(region[2] - region[0], MIN_SIDE) : aspect);
   });
   return box;
 }
