@@ -167,3 +167,23 @@ def test_an_event_deleted_before_sending_ends_dead_saying_so(appliance: Applianc
         sender.stop(5)
     assert "was deleted" in appliance.db.scalar("SELECT last_error FROM notify_outbox")
     assert receiver.requests == []
+
+
+def test_a_hanging_receiver_does_not_hold_up_another_channel(appliance: Appliance, shelf: int,
+                                                             receiver: Receiver, sender: NotifySender) -> None:
+    hanging = Receiver()
+    try:
+        ChannelStore(appliance.db).add("slow", "webhook", hanging.url, secret=SECRET)  # claimed first
+        ChannelStore(appliance.db).add("hook", "webhook", receiver.url, secret=SECRET)
+        hanging.hold()  # takes the request and does not answer (the webhook waits up to its 10 s timeout)
+        write_visit(appliance, "cam", [(shelf, "taken")], capture_id=1)
+        assert hanging.arrived.wait(5)
+        started = time.monotonic()
+        wait_for(lambda: receiver.requests, timeout=5)
+        assert time.monotonic() - started < 2
+        write_visit(appliance, "cam", [(shelf, "taken")], capture_id=2)
+        wait_for(lambda: len(receiver.requests) == 2, timeout=3)  # and goes on while the other still hangs
+        hanging.release()
+        wait_for(lambda: states(appliance).count("delivered") == 4, timeout=15)
+    finally:
+        hanging.close()

@@ -1,9 +1,11 @@
-"""The sender: a thread of `storewatch run` that delivers the outbox.
+"""The sender: threads of `storewatch run` that deliver the outbox.
 
-It never holds up ingest or analysis: it works on its own thread (and so its own database
-connection), its transactions are single short UPDATEs, and every send has a network
-timeout. When a channel fails, its other due rows wait for that channel's next try instead
-of each paying the same timeout, so one dead receiver costs one attempt per backoff step.
+It never holds up ingest or analysis: it works on its own threads (and so its own database
+connections), its transactions are single short UPDATEs, and every send has a network
+timeout. A few sending threads take one channel's rows each at a time, so a receiver that
+hangs holds up only its own channel. When a channel fails, its other due rows wait for that
+channel's next try instead of each paying the same timeout, so one dead receiver costs one
+attempt per backoff step.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import queue
 import threading
+import time
 from typing import Any
 
 from storewatch.appliance import Appliance
@@ -28,6 +32,7 @@ log = logging.getLogger("storewatch.notify")
 
 POLL_S = 0.5  # how soon a new outbox row is picked up; one indexed SELECT per poll when idle
 BATCH = 20
+SENDING_THREADS = 4  # channels sent to at once; more hanging receivers than this wait their turn
 PUBLIC_URL_ENV = "STOREWATCH_PUBLIC_URL"
 
 
@@ -80,7 +85,14 @@ class NotifySender:
         self.channels = ChannelStore(appliance.db)
         self.events = EventStore(appliance.db, appliance.images)
         self._stop = threading.Event()
+        self._wake = threading.Event()  # a channel's thread finished: claim again at once
         self._thread: threading.Thread | None = None
+        # A few long-lived sending threads (each keeps one database connection): a channel's rows
+        # go to one of them at a time, and the channel is busy until they are done.
+        self._jobs: queue.Queue[tuple[int, list[Row]] | None] = queue.Queue()
+        self._workers: list[threading.Thread] = []
+        self._busy: set[int] = set()
+        self._busy_lock = threading.Lock()
 
     def start(self) -> None:
         again = self.outbox.requeue_interrupted()
@@ -88,25 +100,62 @@ class NotifySender:
             log.info("%d notification(s) were being sent when storewatch stopped; sending them again", again)
         self._stop.clear()
         mqtt.LINKS.serve(self.appliance.db, self.channels.list())  # one long-lived connection per MQTT channel
+        self._workers = [threading.Thread(target=self._work, name=f"notify-send-{n}", daemon=True)
+                         for n in range(SENDING_THREADS)]
+        for worker in self._workers:
+            worker.start()
         self._thread = threading.Thread(target=self._loop, name="notify-sender", daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float) -> None:
+        """Stop claiming; let each channel's send in flight finish (within `timeout`) and record it."""
         self._stop.set()
+        self._wake.set()
+        deadline = time.monotonic() + timeout
         if self._thread is not None:
             self._thread.join(timeout)
+        for _ in self._workers:
+            self._jobs.put(None)
+        for worker in self._workers:
+            worker.join(max(0.0, deadline - time.monotonic()))
         mqtt.LINKS.close_all()
 
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                rows = self.outbox.claim(BATCH)
+                with self._busy_lock:
+                    busy = sorted(self._busy)
+                rows = self.outbox.claim(BATCH, exclude=busy)
                 if rows:
-                    self.deliver(rows)
+                    self._dispatch(rows)
                     continue
             except Exception:  # loop boundary: a busy disk or a bug must not end notifications
                 log.exception("the notification sender's round failed")
-            self._stop.wait(self.poll_s)
+            self._wake.wait(self.poll_s)
+            self._wake.clear()
+
+    def _dispatch(self, rows: list[Row]) -> None:
+        """Each channel's rows on a thread of their own: a receiver that hangs until its timeout
+        holds up only its own channel, never the others."""
+        by_channel: dict[int, list[Row]] = {}
+        for row in rows:
+            by_channel.setdefault(row["channel_id"], []).append(row)
+        for channel_id, group in by_channel.items():
+            with self._busy_lock:
+                self._busy.add(channel_id)
+            self._jobs.put((channel_id, group))
+
+    def _work(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            channel_id, rows = job
+            try:
+                self.deliver(rows)
+            except Exception:  # thread boundary: rows left `sending` are queued again at the next start
+                log.exception("the notification sender failed on channel %s", channel_id)
+            finally:
+                with self._busy_lock:
+                    self._busy.discard(channel_id)
+                self._wake.set()
 
     def deliver(self, rows: list[Row]) -> None:
         """Send claimed rows in order; a failing channel's later rows wait for its next try."""

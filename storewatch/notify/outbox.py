@@ -14,6 +14,7 @@ import os
 import random
 import time
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -124,17 +125,20 @@ class Outbox:
             conn.execute("UPDATE notify_outbox SET state = 'queued' WHERE state = 'sending'")
             return conn.changes()
 
-    def claim(self, limit: int, now: float | None = None) -> list[Row]:
-        """Up to `limit` due rows, oldest due first, marked sending with one more attempt."""
+    def claim(self, limit: int, now: float | None = None, exclude: Collection[int] = ()) -> list[Row]:
+        """Up to `limit` due rows, oldest due first, marked sending with one more attempt;
+        none of the channels in `exclude` (busy sending already)."""
         now = time.time() if now is None else now
-        if self.db.query_one("SELECT 1 FROM notify_outbox WHERE state = 'queued' AND next_attempt_at <= ? LIMIT 1",
-                             (now,)) is None:  # idle: a read, so the poll never takes the write lock
+        skip = f" AND channel_id NOT IN ({','.join('?' * len(exclude))})" if exclude else ""
+        due = f"state = 'queued' AND next_attempt_at <= ?{skip}"
+        if self.db.query_one(f"SELECT 1 FROM notify_outbox WHERE {due} LIMIT 1",
+                             (now, *exclude)) is None:  # idle: a read, so the poll never takes the write lock
             return []
         with self.db.write(flush=False) as conn:  # a claim lost to a power cut only means a re-send
             return conn.execute(
                 "UPDATE notify_outbox SET state = 'sending', attempts = attempts + 1, last_attempt_at = ?"
-                " WHERE id IN (SELECT id FROM notify_outbox WHERE state = 'queued' AND next_attempt_at <= ?"
-                " ORDER BY next_attempt_at, id LIMIT ?) RETURNING *", (now, now, limit)).fetchall()
+                f" WHERE id IN (SELECT id FROM notify_outbox WHERE {due} ORDER BY next_attempt_at, id LIMIT ?)"
+                " RETURNING *", (now, now, *exclude, limit)).fetchall()
 
     def delivered(self, row_id: int, now: float | None = None) -> None:
         with self.db.write(flush=False) as conn:  # lost to a power cut: sent again, which at-least-once allows
