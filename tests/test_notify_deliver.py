@@ -187,3 +187,27 @@ def test_a_hanging_receiver_does_not_hold_up_another_channel(appliance: Applianc
         wait_for(lambda: states(appliance).count("delivered") == 4, timeout=15)
     finally:
         hanging.close()
+
+
+def test_a_sending_thread_that_fails_puts_its_rows_back(appliance: Appliance, shelf: int, receiver: Receiver,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    ChannelStore(appliance.db).add("hook", "webhook", receiver.url, secret=SECRET)
+    sender = NotifySender(appliance, BASE, policy=FAST, poll_s=0.05)
+    broken = {"left": 1}
+    real = sender.deliver
+
+    def deliver_once_broken(rows: list) -> None:
+        if broken["left"]:
+            broken["left"] -= 1
+            raise RuntimeError("the disk went away for a moment")
+        real(rows)
+
+    monkeypatch.setattr(sender, "deliver", deliver_once_broken)
+    sender.start()
+    try:
+        write_visit(appliance, "cam", [(shelf, "taken")])
+        wait_for(lambda: states(appliance) == ["delivered"], timeout=5)
+    finally:
+        sender.stop(5)
+    assert len(receiver.requests) == 1
+    assert appliance.db.scalar("SELECT attempts FROM notify_outbox") == 1  # the failed round did not count

@@ -150,12 +150,19 @@ class NotifySender:
             channel_id, rows = job
             try:
                 self.deliver(rows)
-            except Exception:  # thread boundary: rows left `sending` are queued again at the next start
+            except Exception:  # thread boundary: what it left `sending` goes back to the queue
                 log.exception("the notification sender failed on channel %s", channel_id)
+                self._requeue(rows)
             finally:
                 with self._busy_lock:
                     self._busy.discard(channel_id)
                 self._wake.set()
+
+    def _requeue(self, rows: list[Row]) -> None:
+        try:
+            self.outbox.requeue(rows)
+        except Exception:  # the disk again: they are queued again at the next start
+            log.exception("could not put %d notification(s) back in the queue", len(rows))
 
     def deliver(self, rows: list[Row]) -> None:
         """Send claimed rows in order; a failing channel's later rows wait for its next try."""

@@ -125,6 +125,13 @@ class Outbox:
             conn.execute("UPDATE notify_outbox SET state = 'queued' WHERE state = 'sending'")
             return conn.changes()
 
+    def requeue(self, rows: list[Row]) -> None:
+        """These rows, if still `sending`, back to the queue as they were (their sender failed)."""
+        ids = [row["id"] for row in rows]
+        with self.db.write(flush=False) as conn:
+            conn.execute(f"UPDATE notify_outbox SET state = 'queued', attempts = MAX(0, attempts - 1)"
+                         f" WHERE state = 'sending' AND id IN ({','.join('?' * len(ids))})", ids)
+
     def claim(self, limit: int, now: float | None = None, exclude: Collection[int] = ()) -> list[Row]:
         """Up to `limit` due rows, oldest due first, marked sending with one more attempt;
         none of the channels in `exclude` (busy sending already)."""
