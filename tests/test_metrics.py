@@ -36,9 +36,27 @@ def admin_token(data_dir) -> str:
         opened.close()
 
 
-def parse_exposition(text: str) -> dict[str, float]:
-    """{'name{labels}': value}; asserts every line is well formed and every family typed once."""
-    values, typed = {}, set()
+LABEL = re.compile(r'([a-z_]+)="((?:[^"\\]|\\.)*)"')
+
+
+def sample_key(key: str) -> str:
+    """`name{labels}` with its labels in name order: the exposition's label order means nothing."""
+    name, brace, labels = key.partition("{")
+    if not brace:
+        return key
+    return name + "{" + ",".join(f'{k}="{v}"' for k, v in sorted(LABEL.findall(labels))) + "}"
+
+
+class Exposition(dict):
+    """{'name{labels}': value}, looked up whatever the order of the labels in the key."""
+
+    def __getitem__(self, key: str) -> float:
+        return super().__getitem__(sample_key(key))
+
+
+def parse_exposition(text: str) -> Exposition:
+    """Asserts every line is well formed and every family typed once."""
+    values, typed = Exposition(), set()
     for line in text.splitlines():
         if line.startswith("# TYPE "):
             name = line.split()[2]
@@ -49,7 +67,7 @@ def parse_exposition(text: str) -> dict[str, float]:
         else:
             assert SAMPLE_LINE.match(line), line
             key, _, value = line.rpartition(" ")
-            values[key] = float(value)
+            values[sample_key(key)] = float(value)
     return values
 
 
@@ -119,7 +137,7 @@ def test_metrics_text_needs_an_admin_token_unless_metrics_open(live_server):
         assert httpx.get(f"{live_server.url}/metrics", cookies=admin.cookies).status_code == 401
         assert admin.patch("/api/v1/admin/settings", json={"metrics_open": True}).status_code == 200
     opened = httpx.get(f"{live_server.url}/metrics")
-    assert opened.status_code == 200 and "storewatch_queue_depth 0" in opened.text
+    assert opened.status_code == 200 and parse_exposition(opened.text)["storewatch_queue_depth"] == 0
 
 
 def test_admin_metrics_need_an_admin(live_server):
@@ -180,3 +198,20 @@ def test_label_values_are_escaped(appliance):
     text = render(metrics.collect(appliance))
     assert 'reason="we\\"ird\\\\code\\n"' in text
     parse_exposition(text)
+
+
+def test_every_family_keeps_its_name_and_type(appliance):
+    """The names and types scrapers and dashboards know (prometheus_client writes the text)."""
+    text = render(metrics.collect(appliance))
+    types = dict(line.split()[2:4] for line in text.splitlines() if line.startswith("# TYPE "))
+    counters = {"ingest_frames_total", "ingest_bytes_total", "events_total", "lighting_changes_total",
+                "storage_unavailable_total", "retention_deleted_total", "retention_freed_bytes_total"}
+    gauges = {"queue_jobs", "queue_depth", "queue_oldest_queued_age_seconds", "disk_total_bytes",
+              "disk_free_bytes", "disk_reserve_bytes", "disk_used_bytes", "staging_frames",
+              "device_last_seen_age_seconds", "device_last_config_fetch_age_seconds", "device_mode",
+              "device_spool_frames", "device_spool_bytes", "device_dropped_frames"}
+    expected = {f"storewatch_{n}": "counter" for n in counters} | {f"storewatch_{n}": "gauge" for n in gauges}
+    assert types == expected | {"storewatch_job_duration_seconds": "histogram"}
+    values = parse_exposition(text)
+    assert values["storewatch_ingest_frames_total{result=\"accepted\"}"] == 0
+    assert values["storewatch_job_duration_seconds_count"] == 0  # no buckets before the first job
