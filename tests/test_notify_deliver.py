@@ -1,6 +1,6 @@
 """The sender in this process against a real HTTP receiver on 127.0.0.1: signed webhooks in the
-events API's shape, Apprise's json:// with the After picture, outages, giving up, and no
-secret in the log."""
+events API's shape, Apprise's json:// and ntfy:// with the After picture, outages, a hanging
+receiver, giving up, and no secret in the log."""
 
 from __future__ import annotations
 
@@ -211,3 +211,18 @@ def test_a_sending_thread_that_fails_puts_its_rows_back(appliance: Appliance, sh
         sender.stop(5)
     assert len(receiver.requests) == 1
     assert appliance.db.scalar("SELECT attempts FROM notify_outbox") == 1  # the failed round did not count
+
+
+def test_apprise_ntfy_posts_the_after_with_title_and_message(appliance: Appliance, shelf: int,
+                                                              receiver: Receiver, sender: NotifySender) -> None:
+    from urllib.parse import parse_qs, urlsplit
+
+    ChannelStore(appliance.db).add("phone", "apprise", f"ntfy://127.0.0.1:{receiver.port}/shop-alerts")
+    write_visit(appliance, "cam", [(shelf, "taken")])
+    (request,) = wait_for(lambda: receiver.requests)
+    where = urlsplit(request.path)
+    query = parse_qs(where.query)
+    assert where.path == "/shop-alerts" and query["filename"] == ["after.jpg"]
+    assert query["title"][0].startswith("Aisle camera: top shelf taken at ")
+    assert Image.open(io.BytesIO(request.body)).format == "JPEG"  # the picture is the body
+    wait_for(lambda: states(appliance) == ["delivered"])
