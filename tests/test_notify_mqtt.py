@@ -327,3 +327,19 @@ def test_a_database_from_before_mqtt_keeps_its_channels_outbox_and_cooldowns(tmp
         assert db.scalar("SELECT COUNT(*) FROM notify_cooldowns") == 0
     finally:
         db.close()
+
+
+def test_a_big_shop_is_announced_whole(broker: Mosquitto) -> None:
+    """150 areas make 301 configs and 300 states in one connect, more than paho's queue holds."""
+    device = DeviceInfo("cam", "Aisle camera", tuple(RoiInfo(n, f"shelf {n}", "taken") for n in range(1, 151)))
+    link = mqtt.Link(mqtt.parse_url(broker.url), "storewatch-big", announce=True, devices=lambda: [device])
+    try:
+        assert link.connected(10)
+        late = Subscriber(broker.port, ("homeassistant/#", "storewatch/cam/roi/+/last_verdict"))
+        try:
+            wait_for(lambda: len(late.messages) == 301 + 150)
+            assert len({m.topic for m in late.messages}) == 451
+        finally:
+            late.close()
+    finally:
+        link.close()

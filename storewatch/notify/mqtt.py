@@ -50,6 +50,10 @@ CONNECT_WAIT_S = 5.0  # a fresh connection's first send waits this long for it
 PUBLISH_TIMEOUT_S = 10.0
 TOUCH_HOLD_S = 5.0
 MAX_QUEUED = 200  # paho's own queue (unacknowledged messages it re-sends on reconnect), bounded
+# Discovery and states sent on a connect go at QoS 0: they are not queued (hundreds of areas
+# would fill MAX_QUEUED inside the connect callback, where no PUBACK can be read), and one
+# lost with the connection is sent again on the next connect.
+ANNOUNCE_QOS = 0
 
 
 @dataclass(frozen=True)
@@ -160,22 +164,22 @@ class Link:
         for device in self._devices() if self._devices else []:
             self._announce(device, touched_off=True)
         for device_id, picture in list(self._pictures.items()):
-            self._publish(self.topics.picture(device_id), picture, retain=True)
+            self._publish(self.topics.picture(device_id), picture, retain=True, qos=ANNOUNCE_QOS)
 
     def _announce(self, device: DeviceInfo, touched_off: bool) -> None:
         for topic, config in discovery_configs(self.topics, device):
-            self._publish(topic, json.dumps(config, sort_keys=True), retain=True)
+            self._publish(topic, json.dumps(config, sort_keys=True), retain=True, qos=ANNOUNCE_QOS)
         for roi in device.rois:
             if touched_off:
-                self._publish(self.topics.touched(device.device_id, roi.roi_id), OFF, retain=True)
+                self._publish(self.topics.touched(device.device_id, roi.roi_id), OFF, retain=True, qos=ANNOUNCE_QOS)
             if roi.last_verdict is not None or touched_off:
                 self._publish(self.topics.last_verdict(device.device_id, roi.roi_id),
-                              verdict_state(roi.last_verdict), retain=True)
+                              verdict_state(roi.last_verdict), retain=True, qos=ANNOUNCE_QOS)
         with self._lock:
             self._announced |= {(device.device_id, None)} | {(device.device_id, roi.roi_id) for roi in device.rois}
 
-    def _publish(self, topic: str, payload: str | bytes, retain: bool = False) -> paho.MQTTMessageInfo:
-        return self._client.publish(topic, payload, qos=1, retain=retain)
+    def _publish(self, topic: str, payload: str | bytes, retain: bool = False, qos: int = 1) -> paho.MQTTMessageInfo:
+        return self._client.publish(topic, payload, qos=qos, retain=retain)
 
     # --- the sender's thread ----------------------------------------------------------------
 
