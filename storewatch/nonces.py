@@ -82,7 +82,8 @@ class SeenNonces:
         with self._lock:
             pending, self._unsaved = self._unsaved, []
         try:
-            with self.db.write(flush=flush or bool(pending)) as conn:
+            unflushed = not flush and not pending
+            with (self.db.write(flush=False) if unflushed else self.db.write()) as conn:
                 yield conn
                 self._save(conn, pending)
         except BaseException:
