@@ -169,3 +169,19 @@ def test_removing_a_channel_drops_its_outbox(appliance: Appliance, shop: dict[st
     ChannelStore(appliance.db).remove("hook")
     assert appliance.db.scalar("SELECT COUNT(*) FROM notify_outbox") == 0
     assert appliance.db.scalar("SELECT COUNT(*) FROM notify_cooldowns") == 0
+
+
+def test_delivered_and_dead_rows_are_forgotten_after_the_keep_time(appliance: Appliance,
+                                                                   shop: dict[str, int]) -> None:
+    hook(appliance)
+    outbox, policy = Outbox(appliance.db), RetryPolicy(give_up_s=1)
+    for n in range(1, 4):
+        write_visit(appliance, "cam", [(shop["top"], "taken")], capture_id=n, start=T0 + 100 * n)
+    created = appliance.db.scalar("SELECT MAX(created_at) FROM notify_outbox")
+    delivered, dead, waiting = outbox.claim(3, now=created + 1)
+    outbox.delivered(delivered["id"], now=created + 1)
+    outbox.failed(dead, "gone", policy, now=created + 2)
+    outbox.failed(waiting, "down", RetryPolicy(), now=created + 2)
+    assert outbox.prune(keep_s=10, now=created + 5) == 0
+    assert outbox.prune(keep_s=10, now=created + 12) == 2
+    assert [row["state"] for row in appliance.db.query("SELECT state FROM notify_outbox")] == ["queued"]

@@ -32,6 +32,7 @@ log = logging.getLogger("storewatch.notify")
 
 POLL_S = 0.5  # how soon a new outbox row is picked up; one indexed SELECT per poll when idle
 BATCH = 20
+PRUNE_EVERY_S = 3600.0
 SENDING_THREADS = 4  # channels sent to at once; more hanging receivers than this wait their turn
 PUBLIC_URL_ENV = "STOREWATCH_PUBLIC_URL"
 
@@ -121,8 +122,12 @@ class NotifySender:
         mqtt.LINKS.close_all()
 
     def _loop(self) -> None:
+        pruned_at = float("-inf")
         while not self._stop.is_set():
             try:
+                if time.monotonic() - pruned_at >= PRUNE_EVERY_S:
+                    pruned_at = time.monotonic()
+                    self.outbox.prune()
                 with self._busy_lock:
                     busy = sorted(self._busy)
                 rows = self.outbox.claim(BATCH, exclude=busy)

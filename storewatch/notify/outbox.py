@@ -26,6 +26,7 @@ from storewatch.notify.rules import Touch, out_of_cooldown, picked_rois
 
 STATES = ("queued", "sending", "delivered", "dead")
 MAX_ERROR = 300  # characters of last_error kept
+KEEP_S = 30 * 86400.0  # delivered and dead rows are kept this long, for `notify outbox`
 
 
 def _env_seconds(name: str, default: float, low: float, high: float) -> float:
@@ -178,6 +179,15 @@ class Outbox:
             conn.execute("UPDATE notify_outbox SET state = ?, attempts = attempts - 1, next_attempt_at = ?,"
                          " last_error = ? WHERE id = ?", ("dead" if dead else "queued", until, error[:MAX_ERROR],
                                                           row["id"]))
+
+    def prune(self, keep_s: float = KEEP_S, now: float | None = None) -> int:
+        """Forget delivered and dead rows older than `keep_s` (their events' retention is longer
+        gone by then); returns how many."""
+        cutoff = (time.time() if now is None else now) - keep_s
+        with self.db.write(flush=False) as conn:
+            conn.execute("DELETE FROM notify_outbox WHERE (state = 'delivered' AND delivered_at < ?)"
+                         " OR (state = 'dead' AND created_at < ?)", (cutoff, cutoff))
+            return conn.changes()
 
     # --- reading ------------------------------------------------------------------------------
 
