@@ -343,3 +343,22 @@ def test_a_big_shop_is_announced_whole(broker: Mosquitto) -> None:
             late.close()
     finally:
         link.close()
+
+
+def test_a_channel_added_or_removed_while_running_connects_or_lets_go(
+        appliance: Appliance, shelf: tuple[int, int], broker: Mosquitto, sender: NotifySender,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(mqtt, "WATCH_S", 0.2)
+    subscriber = Subscriber(broker.port, ("storewatch/status", "homeassistant/#"))
+    try:
+        sender.start()
+        store = ChannelStore(appliance.db)
+        store.add("ha", "mqtt", broker.url)  # no event needed: Home Assistant sees it at once
+        wait_for(lambda: [m.payload for m in subscriber.on("storewatch/status")] == [b"online"], timeout=5)
+        wait_for(lambda: subscriber.on("homeassistant/camera/storewatch_cam/last_event/config"))
+        store.remove("ha")
+        wait_for(lambda: [m.payload for m in subscriber.on("storewatch/status")] == [b"online", b"offline"],
+                 timeout=5)
+        assert mqtt.LINKS._links == {}
+    finally:
+        subscriber.close()

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from storewatch.db import Database
-from storewatch.notify.channels import Channel
+from storewatch.notify.channels import Channel, ChannelStore
 from storewatch.notify.ha_discovery import (OFF, OFFLINE, ON, ONLINE, DeviceInfo, RoiInfo, Topics,
                                             discovery_configs, verdict_state)
 from storewatch.notify.message import Message
@@ -49,6 +49,7 @@ RECONNECT_MIN_S, RECONNECT_MAX_S = 1, 30
 CONNECT_WAIT_S = 5.0  # a fresh connection's first send waits this long for it
 PUBLISH_TIMEOUT_S = 10.0
 TOUCH_HOLD_S = 5.0
+WATCH_S = 10.0  # how soon `storewatch run` connects a channel added (or lets go of one removed) while it runs
 MAX_QUEUED = 200  # paho's own queue (unacknowledged messages it re-sends on reconnect), bounded
 # Discovery and states sent on a connect go at QoS 0: they are not queued (hundreds of areas
 # would fill MAX_QUEUED inside the connect callback, where no PUBACK can be read), and one
@@ -263,12 +264,16 @@ class Link:
 
 
 class LinkPool:
-    """The long-lived links of `storewatch run`, one per MQTT channel (keyed by id and URL)."""
+    """The long-lived links of `storewatch run`, one per enabled MQTT channel (keyed by id and
+    URL). A watcher follows the channels table: a channel added while running is announced
+    within WATCH_S, one removed says offline and lets go of its connection."""
 
     def __init__(self) -> None:
         self.db: Database | None = None
         self._links: dict[tuple[int, str], Link] = {}
         self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._watcher: threading.Thread | None = None
 
     @property
     def serving(self) -> bool:
@@ -277,12 +282,29 @@ class LinkPool:
     def serve(self, db: Database, channels: list[Channel]) -> None:
         """Connect every MQTT channel now, so Home Assistant sees the appliance before any event."""
         self.db = db
-        for channel in channels:
-            if channel.kind == "mqtt" and channel.enabled:
-                try:
-                    self.link_for(channel)
-                except ValueError as exc:
-                    log.warning("MQTT channel %s cannot connect: %s", channel.name, exc)
+        self._sync(channels)
+        self._stopping.clear()
+        self._watcher = threading.Thread(target=self._watch, args=(db,), name="mqtt-channels", daemon=True)
+        self._watcher.start()
+
+    def _watch(self, db: Database) -> None:
+        while not self._stopping.wait(WATCH_S):
+            try:
+                self._sync(ChannelStore(db).list())
+            except Exception:  # loop boundary: a busy database must not end the watcher
+                log.exception("MQTT: following the channels table failed")
+
+    def _sync(self, channels: list[Channel]) -> None:
+        wanted = {(c.id, c.url): c for c in channels if c.kind == "mqtt" and c.enabled}
+        with self._lock:
+            gone = [self._links.pop(key) for key in list(self._links) if key not in wanted]
+        for link in gone:
+            link.close()
+        for channel in wanted.values():
+            try:
+                self.link_for(channel)
+            except ValueError as exc:
+                log.warning("MQTT channel %s cannot connect: %s", channel.name, exc)
 
     def link_for(self, channel: Channel) -> Link:
         key = (channel.id, channel.url)
@@ -297,6 +319,10 @@ class LinkPool:
             return link
 
     def close_all(self) -> None:
+        self._stopping.set()
+        if self._watcher is not None:
+            self._watcher.join(WATCH_S + 5)
+            self._watcher = None
         with self._lock:
             links, self._links, self.db = list(self._links.values()), {}, None
         for link in links:
