@@ -15,12 +15,13 @@ import pytest
 from playwright.sync_api import Page, expect
 
 import shelf_scenes
-from browser import Shots, browser, login, page, shots  # noqa: F401 (fixtures)
+from browser import PHONE, Shots, browser, login, open_page, page, shots  # noqa: F401 (fixtures)
 from conftest import LiveServer, make_jpeg
 from storewatch import contract
 from storewatch.db import Database
 from storewatch.events import INTERACTION, EventImage, EventStore, TouchedRoi, Visit, epoch_to_ts
 from storewatch.storage import ImageStore
+from storewatch.thumbnails import thumbnails
 
 AREAS = {"Cereal": 2, "Coffee": 3, "Tea": 4}  # shelf area name -> the item it is drawn around
 TOLERANCE = 0.012  # of the frame's width or height
@@ -225,3 +226,150 @@ def test_the_overview_names_every_area_of_the_last_visit(server: LiveServer, sho
     last = page.locator(".stat-card").filter(has_text="Last event")
     expect(last).to_contain_text("Coffee: Placed")  # the newest visit, in words, not "changed"
     expect(last).not_to_contain_text("changed")
+
+
+# --- live feed, review, previous / next, thumbnails, the phone's filters -----------------
+
+FRAME_GEOMETRY = """(root) => [...root.querySelectorAll('.crop')].map((crop) => {
+  const frame = crop.querySelector('.crop-frame').getBoundingClientRect();
+  const at = (r) => [(r.left - frame.left) / frame.width, (r.top - frame.top) / frame.height,
+                     (r.right - frame.left) / frame.width, (r.bottom - frame.top) / frame.height];
+  const img = crop.querySelector('img');
+  return {kind: crop.dataset.kind, thumbnail: img.dataset.thumbnail === 'true', src: img.getAttribute('src'),
+          shown: at(crop.getBoundingClientRect()), img: at(img.getBoundingClientRect()),
+          boxes: Object.fromEntries([...crop.querySelectorAll('rect.changed-box')].map(
+            (r) => [r.dataset.name, at(r.getBoundingClientRect())]))};
+})"""
+
+
+@pytest.fixture(scope="module")
+def aisle7(server: LiveServer, admin: httpx.Client) -> dict:
+    """A second camera with one shelf area and two visits, for the live tests."""
+    device = admin.post("/api/v1/admin/devices", json={"name": "Aisle 7"}).json()["device_id"]
+    roi = admin.post(f"/api/v1/admin/devices/{device}/rois",
+                     json={"name": "Cereal", "polygon": [list(p) for p in shelf_scenes.roi_around(2)]}).json()
+    store = EventStore(Database(server.data_dir / "storewatch.db", migrate_schema=False), ImageStore(server.data_dir))
+    ids = [_aisle7_visit(store, device, roi["id"], n) for n in range(2)]
+    store.db.close()
+    return {"device": device, "roi": roi, "ids": ids, "server": server}
+
+
+def _aisle7_visit(store: EventStore, device: str, roi_id: int, n: int, thumbs: bool = False) -> int:
+    frame = shelf_scenes.Frame
+    pictures = [EventImage("pre", 11, shelf_scenes.render(frame())),
+                EventImage("post", 13, shelf_scenes.render(frame(removed=frozenset({2})))),
+                EventImage("diff", 13, make_jpeg(640, 480, seed=n))]
+    polygon = [list(p) for p in shelf_scenes.roi_around(2)]
+    if thumbs:
+        from storewatch.events import view_box
+        pictures += thumbnails(pictures, view_box([polygon]))
+    start = time.time() - 600 + n * 30
+    return store.record_visit(Visit(device, start, start + 6, 1000 + n, (
+        TouchedRoi(roi_id=roi_id, start_epoch=start, end_epoch=start + 6, peak_score=0.5, decision="changed",
+                   decision_score=0.3, box=_item_box(2), verdict="taken"),)), pictures)
+
+
+def test_a_new_visit_appears_on_top_without_a_reload_and_the_viewer_steps_through_the_list(
+        aisle7: dict, admin: httpx.Client, page: Page, shots: Shots) -> None:
+    server = aisle7["server"]
+    login(page, server, f"/events?device={aisle7['device']}")
+    cards = page.locator(".event-card")
+    expect(cards).to_have_count(2)
+    expect(page.locator(".live-status")).to_have_text(re.compile(r"Updated \d\d:\d\d:\d\d"))
+    page.evaluate("() => { window.notReloaded = true; window.scrollTo(0, 120); }")
+    cards.nth(1).get_by_role("button", name="Full pictures").click()  # the older one
+    viewer = page.locator("dialog[open]")
+    expect(viewer.get_by_role("heading")).to_have_text(f"Event {aisle7['ids'][0]} · Aisle 7")
+    expect(viewer.locator(".viewer-position")).to_have_text("2 of 2")
+
+    store = EventStore(Database(server.data_dir / "storewatch.db", migrate_schema=False), ImageStore(server.data_dir))
+    fresh = _aisle7_visit(store, aisle7["device"], aisle7["roi"]["id"], 2, thumbs=True)
+    store.db.close()
+    expect(cards).to_have_count(3, timeout=12_000)  # one poll (5 s) later
+    assert cards.first.get_attribute("data-event") == str(fresh)
+    assert page.evaluate("() => window.notReloaded === true")
+    expect(viewer).to_be_visible()  # the open viewer stayed, and the list it steps through grew
+    expect(viewer.locator(".viewer-position")).to_have_text("3 of 3")
+
+    page.keyboard.press("ArrowLeft")
+    expect(viewer.get_by_role("heading")).to_have_text(f"Event {aisle7['ids'][1]} · Aisle 7")
+    viewer.get_by_role("button", name="← Previous").click()
+    expect(viewer.get_by_role("heading")).to_have_text(f"Event {fresh} · Aisle 7")
+    expect(viewer.get_by_role("button", name="← Previous")).to_be_disabled()
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    expect(viewer.get_by_role("heading")).to_have_text(f"Event {aisle7['ids'][0]} · Aisle 7")
+    expect(viewer.get_by_role("button", name="Next →")).to_be_disabled()
+    page.wait_for_function("() => { const i = document.querySelector('dialog[open] .viewer-picture img');"
+                           " return i && i.complete && i.naturalWidth === 640; }")  # the original, full size
+    page.keyboard.press("Escape")
+
+    new_card = cards.first
+    _wait_loaded(page, new_card)
+    pictures = new_card.evaluate(FRAME_GEOMETRY)
+    assert [p["kind"] for p in pictures] == ["pre", "post", "diff"]
+    for picture in pictures:  # the server's small picture, placed where its part of the frame lies
+        assert picture["thumbnail"] and picture["src"].endswith(f"/images/thumb_{picture['kind']}"), picture
+        assert _near(picture["img"], picture["shown"]), picture  # it fills the card's crop exactly
+        assert _near(picture["boxes"]["Cereal"], _item_box(2)), picture
+    assert new_card.locator("img").first.evaluate("(img) => img.naturalWidth") == 320
+    old_picture = cards.nth(2).evaluate(FRAME_GEOMETRY)[0]
+    assert not old_picture["thumbnail"] and old_picture["src"].endswith("/images/pre")  # made before: the original
+    shots(page, "live-card-on-top", full_page=False)
+
+
+def test_review_on_the_card_and_mark_all_reviewed(aisle7: dict, admin: httpx.Client, page: Page, shots: Shots) -> None:
+    server = aisle7["server"]
+    login(page, server, f"/events?device={aisle7['device']}")
+    cards = page.locator(".event-card")
+    expect(cards.first).to_be_visible()
+    count = cards.count()
+    first, second = cards.nth(0), cards.nth(1)
+    first_id, second_id = int(first.get_attribute("data-event")), int(second.get_attribute("data-event"))
+    expect(first.get_by_text("new", exact=True)).to_be_visible()
+    first.get_by_role("button", name="Mark reviewed").click()
+    expect(first.get_by_role("button", name="Reviewed ✓")).to_have_attribute("aria-pressed", "true")
+    expect(first.get_by_text("new", exact=True)).to_have_count(0)
+    assert admin.get(f"/api/v1/admin/events/{first_id}").json()["review"] == "confirmed"
+
+    second.get_by_role("button", name="Mark as false alarm").click()
+    reason = second.get_by_label("Why was it a false alarm? (optional)")
+    reason.fill("<img src=x onerror=alert(1)> the cat")
+    second.get_by_role("button", name="Save reason").click()
+    expect(second.locator(".false-alarm-reason")).to_have_text("<img src=x onerror=alert(1)> the cat")  # as text
+    assert second.locator(".false-alarm-reason img").count() == 0
+    answer = admin.get(f"/api/v1/admin/events/{second_id}").json()
+    assert (answer["false_alarm"], answer["false_alarm_reason"]) == (True, "<img src=x onerror=alert(1)> the cat")
+
+    page.get_by_role("button", name="Mark all reviewed").click()
+    expect(page.locator(".event-card.unreviewed")).to_have_count(0)
+    events = admin.get("/api/v1/admin/events", params={"device": aisle7["device"]}).json()["events"]
+    assert len(events) == count and all(event["reviewed"] for event in events)
+    assert [e["review"] for e in events if e["id"] == second_id] == ["false_alarm"]  # not overwritten
+    page.get_by_label("Review").select_option(label="Not reviewed yet")
+    expect(page.get_by_text("No events match these filters.")).to_be_visible()
+    assert "reviewed=false" in page.url
+    shots(page, "reviewed")
+
+
+def test_on_a_phone_the_filters_fold_behind_a_button(aisle7: dict, browser, shots: Shots) -> None:
+    phone, errors = open_page(browser, PHONE)
+    try:
+        login(phone, aisle7["server"], f"/events?device={aisle7['device']}")
+        button = phone.get_by_role("button", name="Filters")
+        expect(button).to_be_visible()
+        expect(button).to_have_attribute("aria-expanded", "false")
+        expect(phone.get_by_label("What happened")).to_be_hidden()
+        expect(phone.locator(".event-card").first).to_be_visible()
+        card_top = phone.locator(".event-card").first.bounding_box()["y"]
+        assert card_top < PHONE["height"]  # the first card is on the first screen
+        button.click()
+        expect(phone.get_by_label("What happened")).to_be_visible()
+        expect(button).to_have_attribute("aria-expanded", "true")
+        shots(phone, "phone-filters-open", full_page=False)
+        button.click()
+        expect(phone.get_by_label("What happened")).to_be_hidden()
+        assert phone.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth + 1")
+    finally:
+        phone.context.close()
+    assert not errors, errors

@@ -67,7 +67,9 @@ export async function render(main, context) {
   const reviewAll = h("button", {type: "button", class: "small"}, "Mark all reviewed");
   const shown = [];  // the events on the page, newest first: the viewer's previous / next
   const nameOf = (event) => deviceNameOf(event, deviceNames);
-  const open = (event, kind) => viewEvent(event, kind, nameOf(event), {list: () => shown, nameOf});
+  const watchers = new Set();  // open viewers, told when the list changes
+  const watch = (callback) => { watchers.add(callback); return () => watchers.delete(callback); };
+  const open = (event, kind) => viewEvent(event, kind, nameOf(event), {list: () => shown, nameOf, watch});
   const card = (event) => visitCard(event, deviceNames, {open});
 
   async function loadRois() {
@@ -90,6 +92,7 @@ export async function render(main, context) {
     const count = shown.length;
     summary.textContent = count ? `${count} event${count === 1 ? "" : "s"} shown, newest first` : "";
     reviewAll.hidden = !shown.some((event) => !event.reviewed);
+    watchers.forEach((callback) => callback());
     if (!count && !list.querySelector(".empty")) list.append(h("div", {class: "card empty"}, "No events match these filters."));
   }
 

@@ -40,7 +40,8 @@ function pictures(event, startKind, deviceName) {
 
 /**
  * Open the viewer on `event`. `nav`: {list: () => the events shown, in order; nameOf(event)}
- * adds Previous / Next through that list (read anew at each step, so live arrivals count).
+ * adds Previous / Next through that list (read anew at each step, so live arrivals count);
+ * nav.watch(callback), if given, is how the page says the list changed (returns an unwatch).
  */
 export function viewEvent(event, startKind = "post", deviceName = event.device_name || event.device_id, nav = null) {
   const body = h("div", {class: "viewer"});
@@ -49,13 +50,16 @@ export function viewEvent(event, startKind = "post", deviceName = event.device_n
   const prev = h("button", {type: "button", class: "small", "aria-keyshortcuts": "ArrowLeft"}, "← Previous");
   const next = h("button", {type: "button", class: "small", "aria-keyshortcuts": "ArrowRight"}, "Next →");
   const position = h("span", {class: "muted small viewer-position"});
-  const render = () => {
-    const name = nav ? nav.nameOf(current) : deviceName;
+  const placeInList = () => {
     const list = nav ? nav.list() : [current];
     const at = list.findIndex((e) => e.id === current.id);
     prev.disabled = at <= 0;
     next.disabled = at < 0 || at >= list.length - 1;
     position.textContent = at >= 0 && nav ? `${at + 1} of ${list.length}` : "";
+  };
+  const render = () => {
+    const name = nav ? nav.nameOf(current) : deviceName;
+    placeInList();
     const heading = body.closest("dialog") && body.closest("dialog").querySelector(".dialog-header h2");
     if (heading) heading.textContent = `Event ${current.id} · ${name}`;
     body.dataset.event = String(current.id);
@@ -72,17 +76,26 @@ export function viewEvent(event, startKind = "post", deviceName = event.device_n
     kind = pressed ? pressed.dataset.kind : kind;  // keep looking at the same kind of picture
     render();
   };
-  prev.addEventListener("click", () => step(-1));
-  next.addEventListener("click", () => step(1));
+  const stepFrom = (button, offset, other) => {
+    step(offset);
+    if (button.disabled) other.focus();  // keep the focus in the dialog
+  };
+  prev.addEventListener("click", () => stepFrom(prev, -1, next));
+  next.addEventListener("click", () => stepFrom(next, 1, prev));
   render();
   const opened = openDialog({title: `Event ${event.id} · ${deviceName}`, wide: true, content: body});
   if (nav) {
     const dialog = body.closest("dialog");
-    dialog.addEventListener("keydown", (key) => {
+    const unwatch = nav.watch ? nav.watch(placeInList) : () => {};
+    dialog.addEventListener("close", unwatch);
+    // On the document: a button that became disabled (the end of the list) drops the focus to the body.
+    const onKey = (key) => {
       if (key.target.closest && key.target.closest("input, textarea, select")) return;
       if (key.key === "ArrowLeft") { key.preventDefault(); step(-1); }
       if (key.key === "ArrowRight") { key.preventDefault(); step(1); }
-    });
+    };
+    document.addEventListener("keydown", onKey);
+    dialog.addEventListener("close", () => document.removeEventListener("keydown", onKey));
   }
   return opened;
 }
