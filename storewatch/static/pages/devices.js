@@ -9,6 +9,7 @@ import {cameraBanner} from "../widgets/camera-state.js";
 import {statusBadge} from "../widgets/device-status.js";
 import {busy, clearErrors, field, showErrors} from "../widgets/fields.js";
 import {toast} from "../widgets/toast.js";
+import {poll} from "../poll.js";
 import {tokenPanel} from "../widgets/token-panel.js";
 import {editDeviceSettings} from "../widgets/device-settings.js";
 
@@ -148,17 +149,17 @@ export async function render(main, context) {
     if (focused && document.querySelector("dialog[open]")) return;
     replace(list, devices.map((d) => deviceCard(d, reload)));
   };
+  // left out while a dialog is open or a card's control has the focus: a redraw would lose it
+  const refresher = poll(reload, {everyMs: REFRESH_MS, signal: context.signal,
+                                  skip: () => Boolean(document.querySelector("dialog[open]"))
+                                    || list.contains(document.activeElement)});
   main.append(
     h("div", {class: "page-header"},
       h("div", {}, h("h1", {}, "Devices"), summary),
       h("div", {class: "actions"},
         h("button", {type: "button", class: "primary", onclick: () => addDevice(reload)}, "Add a device"))),
+    refresher.note,
     list);
-  await reload();
-  const timer = setInterval(() => {
-    if (document.hidden || document.querySelector("dialog[open]")) return;
-    if (list.contains(document.activeElement)) return;
-    reload().catch(() => {});
-  }, REFRESH_MS);
-  return () => clearInterval(timer);
+  await refresher.start();
+  return refresher.stop;
 }

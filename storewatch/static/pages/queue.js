@@ -6,6 +6,7 @@ import {h, replace} from "../dom.js";
 import {ago, dateTime, duration, number} from "../format.js";
 import {confirmAction} from "../widgets/dialog.js";
 import {busy} from "../widgets/fields.js";
+import {poll} from "../poll.js";
 import {toast} from "../widgets/toast.js";
 
 const STATES = [["queued", "Queued", "info"], ["running", "Running", "info"], ["done", "Done", "ok"],
@@ -76,7 +77,7 @@ export async function render(main, context) {
         const answer = await api.post("/admin/queue/retry", body);
         toast(`${answer.retried} job${answer.retried === 1 ? "" : "s"} queued again.`, "success");
         selected.clear();
-        await reload();
+        await refresher.now();
         refreshView();
       } catch (exc) {
         toast(exc.message, "error");
@@ -89,16 +90,17 @@ export async function render(main, context) {
                             "Retry all")) retry({all_dead: true}, retryAll);
   });
 
+  const refresher = poll(reload, {everyMs: REFRESH_MS, signal: context.signal});
   main.append(
     h("div", {class: "page-header"}, h("div", {}, h("h1", {}, "Queue"),
       h("p", {class: "muted"}, "Every stored frame is one analysis job."))),
+    refresher.note,
     counts,
     h("section", {class: "card section", "aria-labelledby": "dead-heading"},
       h("div", {class: "copy-row"}, h("h2", {id: "dead-heading"}, "Dead jobs"), h("div", {class: "actions"}, retrySelected, retryAll)),
       h("p", {class: "muted small"}, "A job is dead after it failed every attempt (Settings → job max attempts)."),
       deadBody));
-  await reload();
+  await refresher.start();
   refreshView();
-  const timer = setInterval(() => { if (!document.hidden) reload().catch(() => {}); }, REFRESH_MS);
-  return () => clearInterval(timer);
+  return refresher.stop;
 }
