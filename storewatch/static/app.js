@@ -4,6 +4,7 @@
 
 import * as api from "./api.js";
 import {h, replace} from "./dom.js";
+import {confirmAction} from "./widgets/dialog.js";
 import {toast} from "./widgets/toast.js";
 
 const ROUTES = [
@@ -16,7 +17,9 @@ const ROUTES = [
   {pattern: /^\/login\/?$/, page: "login", open: true},
 ];
 
-const state = {authenticated: false, cleanup: null, controller: null, renderId: 0};
+// leaveGuard: the page's "is there work that leaving would lose?" (context.guardLeave);
+// shown: the address the page on screen belongs to (the back button has changed it already).
+const state = {authenticated: false, cleanup: null, controller: null, renderId: 0, leaveGuard: null, shown: null};
 
 function match(pathname) {
   for (const route of ROUTES) {
@@ -30,7 +33,16 @@ function match(pathname) {
   return null;
 }
 
-export function navigate(to, {replace: replaceEntry = false} = {}) {
+/** May the page on screen go? Asks the owner first when it has unsaved work. */
+async function mayLeave() {
+  if (!state.leaveGuard || !state.leaveGuard()) return true;
+  return confirmAction("Leave without saving?", "This page has changes that are not saved yet. "
+                       + "If you leave now, they are lost.", "Leave without saving", true);
+}
+
+/** Go to `to` in the app; `force` skips the unsaved-work question (a lost session). */
+export async function navigate(to, {replace: replaceEntry = false, force = false} = {}) {
+  if (!force && !(await mayLeave())) return;
   if (to === location.pathname + location.search) replaceEntry = true;
   history[replaceEntry ? "replaceState" : "pushState"](null, "", to);
   render();
@@ -42,6 +54,7 @@ function loginUrl() {
 }
 
 function stopPage() {
+  state.leaveGuard = null;
   if (state.controller) state.controller.abort();
   if (typeof state.cleanup === "function") {
     try {
@@ -71,6 +84,7 @@ function markCurrentLink(pathname) {
 async function render() {
   const renderId = ++state.renderId;
   stopPage();
+  state.shown = location.pathname + location.search;
   const main = document.getElementById("main");
   const found = match(location.pathname);
   if (!found) {
@@ -85,7 +99,7 @@ async function render() {
     return;
   }
   if (!found.route.open && !state.authenticated) {
-    navigate(loginUrl(), {replace: true});
+    navigate(loginUrl(), {replace: true, force: true});
     return;
   }
   showShell(state.authenticated && !found.route.open);
@@ -97,6 +111,7 @@ async function render() {
     signal: state.controller.signal,
     navigate,
     loggedIn: onLoggedIn,
+    guardLeave: (hasUnsavedWork) => { if (renderId === state.renderId) state.leaveGuard = hasUnsavedWork; },
   };
   let module;
   try {
@@ -131,13 +146,13 @@ function focusHeading(main) {
 function onLoggedIn(next) {
   state.authenticated = true;
   const safeNext = next && next.startsWith("/") && !next.startsWith("//") ? next : "/";
-  navigate(safeNext, {replace: true});
+  navigate(safeNext, {replace: true, force: true});
 }
 
 function onLoggedOut() {
   if (!state.authenticated && location.pathname.startsWith("/login")) return;
   state.authenticated = false;
-  navigate(loginUrl(), {replace: true});
+  navigate(loginUrl(), {replace: true, force: true});
 }
 
 function closeMenu() {
@@ -157,7 +172,12 @@ function wireShell() {
     event.preventDefault();
     navigate(target.pathname + target.search);
   });
-  window.addEventListener("popstate", render);
+  window.addEventListener("popstate", async () => {
+    const wanted = location.pathname + location.search;
+    if (!state.leaveGuard || !state.leaveGuard()) { render(); return; }
+    history.pushState(null, "", state.shown);  // stay, until the owner says to leave
+    if (await mayLeave()) navigate(wanted, {force: true});
+  });
   document.getElementById("menu-toggle").addEventListener("click", (event) => {
     const nav = document.getElementById("nav");
     const open = !nav.classList.contains("open");
@@ -165,13 +185,14 @@ function wireShell() {
     event.currentTarget.setAttribute("aria-expanded", String(open));
   });
   document.getElementById("logout").addEventListener("click", async () => {
+    if (!(await mayLeave())) return;
     try {
       await api.logout();
     } catch (exc) {
       toast(exc.message, "error");
     }
     state.authenticated = false;
-    navigate("/login", {replace: true});
+    navigate("/login", {replace: true, force: true});
   });
 }
 

@@ -8,6 +8,7 @@ import {confirmAction} from "../widgets/dialog.js";
 import {cameraBanner} from "../widgets/camera-state.js";
 import {statusBadge} from "../widgets/device-status.js";
 import {busy} from "../widgets/fields.js";
+import {poll} from "../poll.js";
 import {roiEditor} from "../widgets/roi-editor.js";
 import {thresholdsForm} from "../widgets/thresholds-form.js";
 import {toast} from "../widgets/toast.js";
@@ -45,11 +46,10 @@ function frameLoader(deviceId, editor, metaEl, signal) {
       response = await api.get(`/admin/devices/${encodeURIComponent(deviceId)}/latest-frame`, {signal, raw: true});
     } catch (exc) {
       if (exc.name === "AbortError") return;
-      if (exc.status === 404 && !img) {
+      if (exc.status !== 404) throw exc;  // poll() says the frame is not up to date
+      if (!img) {
         editor.setBackground(null, "No frame from this device yet. It appears here once the camera uploads one.");
         metaEl.textContent = "";
-      } else if (exc.status !== 404) {
-        metaEl.textContent = `Could not load the frame: ${exc.message}`;
       }
       return;
     }
@@ -234,6 +234,8 @@ export async function render(main, context) {
   }));
 
   const tuning = tuningPanel({deviceId, signal: context.signal});
+  const frameLoad = frameLoader(deviceId, editor, metaEl, context.signal);
+  const frames = poll(frameLoad.load, {everyMs: FRAME_REFRESH_MS, signal: context.signal});
 
   main.append(
     h("div", {class: "page-header"},
@@ -251,7 +253,7 @@ export async function render(main, context) {
       h("section", {class: "card", "aria-label": "Frame and ROI editor"},
         h("div", {class: "toolbar", role: "toolbar", "aria-label": "Drawing tools"},
           Object.values(toolButtons), finishButton, cancelButton),
-        editor.element, hintEl, metaEl),
+        editor.element, hintEl, metaEl, frames.note),
       h("section", {class: "card", "aria-labelledby": "roi-heading"},
         h("div", {class: "copy-row"}, h("h2", {id: "roi-heading"}, "Regions of interest"), saveAllButton),
         listEl)),
@@ -260,17 +262,18 @@ export async function render(main, context) {
   setTool("select");
   editor.setRois(rois);
   renderList();
-  const frames = frameLoader(deviceId, editor, metaEl, context.signal);
-  await frames.load();
-  const timer = setInterval(() => { if (!document.hidden) frames.load(); }, FRAME_REFRESH_MS);
+  await frames.start({mayFail: true});
   tuning.refresh();
+  // unsaved ROI edits: the app asks before another page (link, back button, log out), the
+  // browser before the tab is closed or reloaded
+  context.guardLeave(() => rois.some(isDirty));
   const beforeUnload = (event) => {
     if (rois.some(isDirty)) event.preventDefault();
   };
   window.addEventListener("beforeunload", beforeUnload);
   return () => {
-    clearInterval(timer);
     frames.stop();
+    frameLoad.stop();
     tuning.stop();
     window.removeEventListener("beforeunload", beforeUnload);
   };
