@@ -21,6 +21,7 @@ from click.testing import CliRunner
 
 from mosquitto import MOSQUITTO, PASSWD, PASSWORD, Mosquitto, Subscriber
 from notify_support import wait_for, write_visit
+from conftest import start_live_server
 from storewatch.appliance import Appliance
 from storewatch.cli import main
 from storewatch.db import Database
@@ -130,8 +131,9 @@ def test_urls_are_checked_and_the_password_is_masked(appliance: Appliance) -> No
 
 def test_event_states_and_discovery_reach_a_subscriber_and_a_late_one(
         appliance: Appliance, shelf: tuple[int, int], broker: Mosquitto, sender: NotifySender,
-        caplog: pytest.LogCaptureFixture) -> None:
+        caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
     top, bottom = shelf
+    monkeypatch.setattr(mqtt, "TOUCH_HOLD_S", 0.5)
     caplog.set_level(logging.DEBUG)
     ChannelStore(appliance.db).add("ha", "mqtt", broker.url)
     early = Subscriber(broker.port)
@@ -148,7 +150,7 @@ def test_event_states_and_discovery_reach_a_subscriber_and_a_late_one(
         wait_for(lambda: _states(appliance) == ["delivered"])
         assert early.last(f"storewatch/cam/roi/{top}/touched").payload == b"ON"
         wait_for(lambda: early.last(f"storewatch/cam/roi/{top}/touched").payload == b"OFF",
-                 timeout=mqtt.TOUCH_HOLD_S + 5)
+                 timeout=5)
     finally:
         early.close()
 
@@ -218,7 +220,9 @@ def test_a_wrong_password_is_said_plainly_and_retried(appliance: Appliance, shel
     assert _states(appliance) != ["delivered"]
 
 
-def test_notify_test_publishes_without_touching_the_availability(appliance: Appliance, broker: Mosquitto) -> None:
+def test_notify_test_publishes_without_touching_the_availability(appliance: Appliance, broker: Mosquitto,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(mqtt, "CONNECT_WAIT_S", 1.0)
     channel, _ = ChannelStore(appliance.db).add("ha", "mqtt", broker.url)
     subscriber = Subscriber(broker.port)
     try:
@@ -362,3 +366,29 @@ def test_a_channel_added_or_removed_while_running_connects_or_lets_go(
         assert mqtt.LINKS._links == {}
     finally:
         subscriber.close()
+
+
+def test_storewatch_run_announces_itself_says_offline_when_stopped_and_its_will_when_killed(data_dir: Path,
+                                                                               broker: Mosquitto) -> None:
+    opened = Appliance(data_dir)
+    try:
+        opened.devices.add("Aisle camera", "cam")
+        roi = RoiStore(opened.db, opened.devices).add("cam", "top", [[0.1, 0.1], [0.5, 0.1], [0.5, 0.5]])["id"]
+        ChannelStore(opened.db).add("ha", "mqtt", broker.url)
+    finally:
+        opened.close()
+    subscriber = Subscriber(broker.port, ("storewatch/status", "homeassistant/#"))
+    server = start_live_server(data_dir)
+    try:
+        wait_for(lambda: [m.payload for m in subscriber.on("storewatch/status")] == [b"online"])
+        wait_for(lambda: subscriber.on(f"homeassistant/binary_sensor/storewatch_cam/roi_{roi}_touched/config"))
+        server.stop(signal.SIGKILL)  # the broker sees the connection die and publishes the will
+        wait_for(lambda: [m.payload for m in subscriber.on("storewatch/status")] == [b"online", b"offline"])
+        server.start()
+        wait_for(lambda: [m.payload for m in subscriber.on("storewatch/status")][2:] == [b"online"])
+        assert server.stop() == 0  # a stop says goodbye itself
+        wait_for(lambda: [m.payload for m in subscriber.on("storewatch/status")][2:] == [b"online", b"offline"])
+    finally:
+        server.stop()
+        subscriber.close()
+    assert PASSWORD not in server.log()
