@@ -156,6 +156,14 @@ def test_session_route_tells_the_spa_its_csrf_token(server: LiveServer) -> None:
     assert answer.json() == {"authenticated": True, "csrf_token": csrf}
 
 
+def test_session_route_says_not_logged_in_without_an_error(server: LiveServer) -> None:
+    # a 401 here is a console error in the browser on every first visit to the login page
+    for cookies in ({}, {COOKIE: "an-ended-session"}):
+        answer = httpx.get(f"{server.url}{ADMIN}/session", cookies=cookies)
+        assert (answer.status_code, answer.json()) == (200, {"authenticated": False, "csrf_token": None})
+    assert_error(httpx.get(f"{server.url}{ADMIN}/session", headers={"Authorization": "Bearer wrong"}), 401)
+
+
 def test_cookie_with_the_right_csrf_token_can_change_things(server: LiveServer) -> None:
     _, cookie, csrf = login(server)
     url = f"{server.url}{ADMIN}/devices"

@@ -32,7 +32,9 @@ COOKIE = "storewatch_session"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 ADMIN_PREFIX = "/api/v1/admin/"
-OPEN_ADMIN_PATHS = frozenset({"/api/v1/admin/login", "/api/v1/admin/logout"})
+# session checks for itself: without a session it answers "not logged in" rather than 401,
+# which a browser logs as a console error on every first visit to the login page.
+OPEN_ADMIN_PATHS = frozenset({"/api/v1/admin/login", "/api/v1/admin/logout", "/api/v1/admin/session"})
 
 
 class LoginLimiter:
@@ -207,10 +209,17 @@ async def logout(request: Request) -> Response:
 
 
 async def session(request: Request) -> Response:
-    """Who am I: the CSRF token of the current session (the SPA calls this after a reload)."""
-    cookie = request.cookies.get(COOKIE)
-    csrf = _admins(request).session_csrf(cookie) if cookie else None
-    return JSONResponse({"authenticated": True, "csrf_token": csrf})
+    """Who am I: the CSRF token of the current session (the SPA calls this after a reload).
+
+    No credentials, or a cookie whose session is gone: 200 "not logged in". An Authorization
+    header is checked as on every admin route (a wrong token is still 401).
+    """
+    if not request.headers.get("authorization", "").strip():
+        cookie = request.cookies.get(COOKIE)
+        csrf = await anyio.to_thread.run_sync(_admins(request).session_csrf, cookie) if cookie else None
+        return JSONResponse({"authenticated": csrf is not None, "csrf_token": csrf})
+    await anyio.to_thread.run_sync(authenticate_admin, request)
+    return JSONResponse({"authenticated": True, "csrf_token": None})
 
 
 ROUTES = [

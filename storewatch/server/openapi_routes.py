@@ -116,7 +116,12 @@ ADMIN_OPERATIONS = [
               answers={200: {"type": "object", "properties": {"csrf_token": {"type": "string"}}}},
               errors={401: "The password is wrong.", 429: ""}),
     Operation("POST", f"{A}/logout", "Log out (ends the session of the cookie, if any)", auth=NO_AUTH),
-    Operation("GET", f"{A}/session", "The current session's CSRF token"),
+    Operation("GET", f"{A}/session", "The current session's CSRF token",
+              answers={200: {"type": "object", "required": ["authenticated", "csrf_token"],
+                             "properties": {"authenticated": {"type": "boolean"},
+                                            "csrf_token": {"type": ["string", "null"]}}}},
+              description="Without a session (no cookie, or an ended one) it answers authenticated "
+                          "false rather than 401; a wrong admin API token is still 401."),
     Operation("GET", f"{A}/devices", "List the devices",
               answers={200: {"type": "object", "properties": {"devices": {"type": "array", "items": _DEVICE}}}}),
     Operation("POST", f"{A}/devices", "Add a device; its token is shown only in this answer",
