@@ -9,12 +9,14 @@ the same way, so the CLI, the admin API and the start-up checks give the same me
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from storewatch.contract import CONFIG_FIELDS, DEFAULT_MAX_BODY_BYTES
 from storewatch.errors import InvalidInput
+from storewatch.timezone import check_zone, system_zone_name
 
 
 class SettingError(InvalidInput):
@@ -29,6 +31,7 @@ class Setting:
     minimum: float | None = None
     maximum: float | None = None
     help: str = ""
+    check: Callable[[Any], Any] | None = None  # more than bounds (a time zone name); ValueError with a message
 
     def parse(self, raw: Any) -> Any:
         """Turn `raw` (a JSON value or a command-line string) into a checked value."""
@@ -40,6 +43,11 @@ class Setting:
             raise SettingError(f"{self.name} must be at least {self.minimum}, not {value}")
         if self.maximum is not None and value > self.maximum:
             raise SettingError(f"{self.name} must be at most {self.maximum}, not {value}")
+        if self.check is not None:
+            try:
+                value = self.check(value)
+            except ValueError as exc:
+                raise SettingError(f"{self.name}: {exc}") from None
         return value
 
 
@@ -85,6 +93,9 @@ APPLIANCE_SETTINGS = {s.name: s for s in (
     Setting("score_history_days", float, 2.0, 0.01, 365, "Per-ROI score history kept for the tuning chart."),
     Setting("job_max_attempts", int, 5, 1, 100, "Analysis attempts before a job is dead."),
     Setting("metrics_open", bool, False, help="Serve /metrics on the LAN without an admin token."),
+    Setting("time_zone", str, system_zone_name(), check=check_zone,
+            help="The shop's time zone (an IANA name such as Europe/Berlin): how times are shown and"
+                 " schedules read. The API answers in UTC."),
 )}
 
 # The capture settings a device's config carries: built from the contract's one table.

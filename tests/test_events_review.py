@@ -6,11 +6,16 @@ make from a VisitEnded with real JPEGs (small, cropped to the touched ROIs)."""
 from __future__ import annotations
 
 import io
+import json
+import time
 from collections.abc import Iterator
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import httpx
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from PIL import Image
 
 from conftest import ADMIN_PASSWORD, in_process_server
@@ -18,10 +23,12 @@ from storewatch.analysis.device_analyzer import FrameResult
 from storewatch.analysis.inventory import InventoryDecision
 from storewatch.analysis.transitions import RoiOutcome, VisitEnded
 from storewatch.appliance import Appliance
+from storewatch.cli import main
 from storewatch.events import EventStore, TouchedRoi, Visit
 from storewatch.jobs import outputs
 from storewatch.rois import RoiStore
 from storewatch.thumbnails import THUMB_WIDTH, card_region
+from storewatch.timezone import system_zone_name
 
 T0 = 1_790_000_000.0
 SHELF = [[0.6, 0.1], [0.9, 0.1], [0.9, 0.4], [0.6, 0.4]]  # top right
@@ -213,3 +220,56 @@ def test_outputs_make_small_thumbnails_cropped_to_the_touched_rois(appliance, ro
 def test_an_event_without_thumbnails_says_so_and_keeps_its_pictures(visits, admin):
     event = admin.get(f"{EVENTS}/{visits[0]}").json()
     assert event["thumbnails"] == {} and event["thumbnail_region"] is None
+
+
+# --- the appliance's time zone ----------------------------------------------------------
+
+
+def test_the_time_zone_defaults_to_the_systems_and_takes_only_known_names(tmp_path, monkeypatch):
+    monkeypatch.setenv("TZ", "Asia/Kolkata")
+    assert system_zone_name() == "Asia/Kolkata"
+    monkeypatch.setenv("TZ", "Mars/Olympus")
+    link = tmp_path / "localtime"
+    link.symlink_to("/usr/share/zoneinfo/America/Chicago")
+    assert system_zone_name(link, tmp_path / "none") == "America/Chicago"
+    monkeypatch.delenv("TZ")
+    assert system_zone_name(tmp_path / "missing", tmp_path / "none") == "UTC"
+
+
+@pytest.mark.parametrize("bad", ["Mars/Olympus", "../../etc/passwd", "", 5, "Europe/Berlin\n", "x" * 80])
+def test_a_bad_time_zone_setting_is_a_422_and_keeps_the_old_one(admin, appliance, bad):
+    good = admin.patch("/api/v1/admin/settings", json={"time_zone": "Europe/Berlin"})
+    assert good.status_code == 200 and good.json()["settings"]["time_zone"] == "Europe/Berlin"
+    answer = admin.patch("/api/v1/admin/settings", json={"time_zone": bad})
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"]["code"] == "validation_failed" and "time_zone" in answer.json()["error"]["message"]
+    assert admin.get("/api/v1/admin/settings").json()["settings"]["time_zone"] == "Europe/Berlin"
+
+
+def _cli(appliance: Appliance, *args: str):
+    return CliRunner().invoke(main, ["--data-dir", str(appliance.data_dir), "events", "list", *args])
+
+
+def test_the_cli_shows_times_in_the_appliance_zone_and_takes_since_1h(appliance, roi):
+    store = EventStore(appliance.db, appliance.images)
+    now = time.time()
+    older = store.record_visit(Visit("cam", now - 7200, now - 7190, 60, (
+        TouchedRoi(roi, now - 7200, now - 7190, 0.5, "changed", 0.3, None, "placed"),)), [])  # 2 h ago
+    recent = store.record_visit(Visit("cam", now - 1200, now - 1190, 50, (
+        TouchedRoi(roi, now - 1200, now - 1190, 0.5, "changed", 0.3, None, "taken"),)), [])  # 20 min ago
+    appliance.settings.update({"time_zone": "Asia/Kolkata"})  # +05:30, no summer time
+    table = _cli(appliance, "--since", "1h")
+    assert table.exit_code == 0, table.output
+    [line] = table.output.splitlines()[1:]
+    assert line.split()[0] == str(recent)
+    local = datetime.fromtimestamp(now - 1200, ZoneInfo("Asia/Kolkata")).strftime("%Y-%m-%d %H:%M:%S IST")
+    assert local in line, (local, line)
+    for since, ids in (("30m", [recent]), ("3h", [recent, older]), ("2d", [recent, older]), ("90 m", [recent])):
+        listed = _cli(appliance, "--since", since, "--json")
+        assert listed.exit_code == 0 and [e["id"] for e in json.loads(listed.output)] == ids, since
+    assert [e["start_ts"][-1] for e in json.loads(_cli(appliance, "--json").output)] == ["Z", "Z"]
+    until = _cli(appliance, "--until", "1h", "--json")
+    assert [e["id"] for e in json.loads(until.output)] == [older]
+    for bad in ("1y", "-1h", "soon", "1.5h"):
+        wrong = _cli(appliance, "--since", bad)
+        assert wrong.exit_code == 2 and "a time ago" in wrong.output, (bad, wrong.output)

@@ -373,3 +373,26 @@ def test_on_a_phone_the_filters_fold_behind_a_button(aisle7: dict, browser, shot
     finally:
         phone.context.close()
     assert not errors, errors
+
+
+def test_times_are_shown_in_the_appliance_time_zone(aisle7: dict, admin: httpx.Client, page: Page) -> None:
+    assert admin.patch("/api/v1/admin/settings", json={"time_zone": "Asia/Kolkata"}).status_code == 200
+    try:
+        login(page, aisle7["server"], f"/events?device={aisle7['device']}")
+        when = page.locator(".event-card time").first
+        expect(when).to_be_visible()
+        shown = when.inner_text()
+        stamp = when.get_attribute("datetime")
+        expected = page.evaluate("""(ts) => [new Date(ts).toLocaleString(undefined, {year: 'numeric', month: 'short',
+          day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit', timeZone: 'Asia/Kolkata'}),
+          new Date(ts).toLocaleString(undefined, {year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit',
+          minute: '2-digit', second: '2-digit', timeZone: 'UTC'})]""", stamp)
+        assert shown == expected[0] and shown != expected[1], (shown, expected)  # the shop's clock, not UTC
+        page.get_by_role("link", name="Settings").first.click()
+        expect(page.get_by_label("Time zone")).to_have_value("Asia/Kolkata")
+        page.get_by_label("Time zone").fill("Mars/Olympus")
+        page.get_by_role("button", name="Save settings").click()
+        expect(page.get_by_text(re.compile("not a time zone"))).to_be_visible()
+        assert admin.get("/api/v1/admin/settings").json()["settings"]["time_zone"] == "Asia/Kolkata"
+    finally:
+        admin.patch("/api/v1/admin/settings", json={"time_zone": "UTC"})

@@ -1,13 +1,35 @@
-"""`storewatch events …`: what the analysis detected."""
+"""`storewatch events …`: what the analysis detected. Times are shown in the appliance's
+time zone (the `time_zone` setting); --since and --until also take "1h", "30m", "2d" ago."""
 
 from __future__ import annotations
 
+import re
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import click
 
+from storewatch import contract
 from storewatch.cli import CliContext, print_json
 from storewatch.events import VERDICTS, EventStore, parse_time
+from storewatch.timezone import local_text, zone
+
+_RELATIVE = re.compile(r"([0-9]{1,6}) ?(s|m|h|d|w)")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+TIME_FORMS = "RFC 3339 (2026-01-31T08:00:00Z), epoch seconds, or a time ago: 30m, 1h, 2d, 1w"
+
+
+def parse_when(value: str, now: datetime | None = None) -> str:
+    """A time ago ("1h": an hour before now) or an absolute time, as the stored text form."""
+    found = _RELATIVE.fullmatch(value.strip().lower())
+    if found:
+        ago = timedelta(**{_UNITS[found.group(2)]: int(found.group(1))})
+        moment = max((now or contract.utc_now()) - ago, datetime(1970, 1, 1, tzinfo=timezone.utc))
+        return contract.format_timestamp(moment)
+    try:
+        return parse_time(value)
+    except ValueError:
+        raise ValueError(f"{value[:40]!r} is not a time: give {TIME_FORMS}") from None
 
 
 @click.group()
@@ -17,7 +39,7 @@ def events() -> None:
 
 @events.command("list")
 @click.option("--device", "device_id", help="Only this device's events.")
-@click.option("--since", help="Start time: RFC 3339 (2026-01-31T08:00:00Z) or epoch seconds.")
+@click.option("--since", help=f"Start time: {TIME_FORMS}.")
 @click.option("--until", help="End time, same forms.")
 @click.option("--decision", type=click.Choice(["changed", "unchanged"]))
 @click.option("--verdict", type=click.Choice(VERDICTS),
@@ -32,7 +54,7 @@ def list_events(ctx: CliContext, device_id: str | None, since: str | None, until
                 as_json: bool) -> None:
     """Events, newest first: one line per visit with its ROIs and their verdicts."""
     try:
-        bounds = {"since": parse_time(since) if since else None, "until": parse_time(until) if until else None}
+        bounds = {"since": parse_when(since) if since else None, "until": parse_when(until) if until else None}
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
     store = EventStore(ctx.appliance.db, ctx.appliance.images)
@@ -45,11 +67,13 @@ def list_events(ctx: CliContext, device_id: str | None, since: str | None, until
     if not shown:
         click.echo("No events.")
         return
+    tz = zone(ctx.appliance.settings.get("time_zone"))
     click.echo(f"{'ID':>6}  {'DEVICE':<16} {'START':<25} {'SECONDS':>7}  WHAT HAPPENED (VERDICT BY ROI)")
     for event in shown:
         seconds = "" if event["duration_s"] is None else f"{event['duration_s']:.1f}"
         mark = " (false alarm)" if event["false_alarm"] else ""
-        click.echo(f"{event['id']:>6}  {event['device_id']:<16} {event['start_ts']:<25} {seconds:>7}  "
+        start = local_text(contract.parse_timestamp(event["start_ts"]), tz)
+        click.echo(f"{event['id']:>6}  {event['device_id']:<16} {start:<25} {seconds:>7}  "
                    f"{describe(event)}{mark}")
 
 

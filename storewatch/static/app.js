@@ -3,6 +3,7 @@
 // which may return a function that stops what the page started (timers, listeners).
 
 import * as api from "./api.js";
+import {loadTimeZone} from "./appliance-zone.js";
 import {h, replace} from "./dom.js";
 import {confirmAction} from "./widgets/dialog.js";
 import {toast} from "./widgets/toast.js";
@@ -121,6 +122,7 @@ async function render() {
     replace(main, h("p", {class: "error"}, "This page could not be loaded. Reload to try again."));
     return;
   }
+  if (!found.route.open) await loadTimeZone();  // times on the shop's clock from the first render
   if (renderId !== state.renderId) return;
   main.replaceChildren();
   main.dataset.page = found.route.page;

@@ -124,11 +124,12 @@ export async function render(main, context) {
     updated.textContent = `Updated ${clockTime(new Date())}`;
     const fresh = answer.events.filter((event) => event.id > newest);
     if (!fresh.length) return;
-    const height = document.documentElement.scrollHeight;
+    const scroller = document.scrollingElement;
+    const height = scroller.scrollHeight;
     list.querySelector(".empty")?.remove();
     list.prepend(...fresh.map(card));
     shown.unshift(...fresh);
-    if (window.scrollY > list.offsetTop) window.scrollBy(0, document.documentElement.scrollHeight - height);
+    if (scroller.scrollTop > list.offsetTop) scroller.scrollTop += scroller.scrollHeight - height;
     describe();
   }
 

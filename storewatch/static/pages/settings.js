@@ -3,7 +3,7 @@
 
 import * as api from "../api.js";
 import {h} from "../dom.js";
-import {bytes, label} from "../format.js";
+import {bytes, label, setTimeZone} from "../format.js";
 import {busy, clearErrors, field, showErrors} from "../widgets/fields.js";
 import {thresholdsForm} from "../widgets/thresholds-form.js";
 import {toast} from "../widgets/toast.js";
@@ -12,6 +12,7 @@ const GROUPS = [
   ["Retention", ["event_image_retention_days", "staging_retention_hours", "staging_max_bytes", "score_history_days"]],
   ["Disk reserve", ["disk_reserve_bytes", "disk_reserve_percent"]],
   ["Ingest and analysis", ["max_body_bytes", "job_max_attempts", "metrics_open"]],
+  ["Time", ["time_zone"]],
 ];
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
@@ -19,6 +20,9 @@ const UNITS = {disk_reserve_bytes: [GiB, "GiB"], staging_max_bytes: [GiB, "GiB"]
 
 function settingInput(name, value, schema) {
   if (typeof schema.default === "boolean") return h("input", {type: "checkbox", name, checked: value});
+  if (typeof schema.default === "string") {
+    return h("input", {type: "text", name, value, autocomplete: "off", spellcheck: "false", dataset: {text: "true"}});
+  }
   const [factor, unit] = UNITS[name] || [1, ""];
   const shown = Number((value / factor).toPrecision(6));
   return h("input", {type: "number", name, value: shown, step: "any", inputmode: "decimal", dataset: {factor, unit}});
@@ -49,9 +53,9 @@ function settingsForm(answer) {
     const changes = {};
     for (const input of form.querySelectorAll("input[name]")) {
       const name = input.name;
-      const value = input.type === "checkbox" ? input.checked
+      const value = input.type === "checkbox" ? input.checked : input.dataset.text ? input.value.trim()
         : Math.round(Number(input.value) * Number(input.dataset.factor) * 1e6) / 1e6;
-      const number = input.type !== "checkbox" && UNITS[name] ? Math.round(value) : value;
+      const number = typeof value === "number" && UNITS[name] ? Math.round(value) : value;
       if (number !== answer.settings[name]) changes[name] = number;
     }
     if (!Object.keys(changes).length) {
@@ -61,6 +65,7 @@ function settingsForm(answer) {
     try {
       const saved = await busy(submit, () => api.patch("/admin/settings", changes));
       answer.settings = saved.settings;
+      setTimeZone(saved.settings.time_zone);  // times on every page follow at once
       toast("Settings saved.", "success");
     } catch (exc) {
       showErrors(form, exc);
