@@ -263,6 +263,11 @@ def _age(seconds: float | None) -> str:
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
 
 
+def stale_after_s(heartbeat_interval_s: float) -> float:
+    """How long a device may be silent before it counts as stale (doctor, status, health alerts)."""
+    return 5 * max(heartbeat_interval_s, 60)
+
+
 def check_devices(appliance: Appliance, now: datetime | None = None) -> list[Check]:
     now = now or contract.utc_now()
     checks = []
@@ -274,7 +279,7 @@ def check_devices(appliance: Appliance, now: datetime | None = None) -> list[Che
         name = f"device {device['id']}"
         if age is None:
             checks.append(Check(name, WARN, "never seen", "Set the device up with its token; see the runbook."))
-        elif age > 5 * max(interval, 60):
+        elif age > stale_after_s(interval):
             checks.append(Check(name, WARN, f"last seen {_age(age)} ago",
                                 "Is it powered and on the Wi-Fi? `journalctl -u storewatch-camera` on it."))
         elif device["dropped_frames"]:

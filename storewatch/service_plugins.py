@@ -265,6 +265,7 @@ def _notifications(appliance: Appliance, host: str, port: int) -> Any:
 def _housekeeping(appliance: Appliance) -> list:
     """Retention (at start, then every few minutes) and the metrics history sampler."""
     from storewatch.metrics import sampler_service
+    from storewatch.notify.health import health_service
     from storewatch.retention import retention_service
 
-    return [retention_service(appliance), sampler_service(appliance)]
+    return [retention_service(appliance), sampler_service(appliance), health_service(appliance)]

@@ -47,15 +47,17 @@ def _roi_ids(value: str | None) -> list[int] | None:
               help="Seconds after a notification about a shelf area before the next one about that area.")
 @click.option("--schedule", help="Only at these times, in the appliance's time zone: days, then an optional "
               f"HH:MM-HH:MM, windows separated by ';' (for example {EXAMPLE!r}). Default: at any time.")
+@click.option("--health", is_flag=True, help="Also tell about the appliance's health: a camera down or silent, the "
+              "disk almost full, pictures not analysed, a camera that stopped uploading (and when each is fine again).")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 def add(ctx: CliContext, name: str, kind: str, url: str, secret: str | None, verdicts: str, devices: str | None,
-        rois: str | None, cooldown_s: float, schedule: str | None, as_json: bool) -> None:
+        rois: str | None, cooldown_s: float, schedule: str | None, health: bool, as_json: bool) -> None:
     """Add a channel called NAME."""
     try:
         channel, made = ChannelStore(ctx.appliance.db).add(
             name, kind, url, secret=secret, verdicts=_words(verdicts), devices=_words(devices),
-            rois=_roi_ids(rois), cooldown_s=cooldown_s, schedule=schedule)
+            rois=_roi_ids(rois), cooldown_s=cooldown_s, schedule=schedule, health=health)
     except ChannelError as exc:
         raise click.ClickException(f"channel not added: {exc}") from None
     if as_json:
@@ -73,7 +75,8 @@ def _scope(shown: dict[str, Any]) -> str:
     rois = "every area" if shown["rois"] is None else "area " + ", ".join(map(str, shown["rois"]))
     cooldown = f", at most once per {shown['cooldown_s']:g} s per area" if shown["cooldown_s"] else ""
     when = f", only {shown['schedule']}" if shown["schedule"] else ""
-    return f"on {devices}, {rois}{cooldown}{when}"
+    health = "; and health alerts" if shown.get("health") else ""
+    return f"on {devices}, {rois}{cooldown}{when}{health}"
 
 
 @notify.command("list")
@@ -101,10 +104,11 @@ def list_channels(ctx: CliContext, as_json: bool) -> None:
 def _last(last: dict[str, Any] | None) -> str:
     if last is None:
         return "nothing sent yet"
+    what = "a health alert" if last["event_id"] is None else f"event {last['event_id']}"
     if last["state"] == "delivered":
-        return f"delivered event {last['event_id']} at {last['delivered_at']}"
+        return f"delivered {what} at {last['delivered_at']}"
     word = "given up" if last["state"] == "dead" else "failed, will retry"
-    return f"event {last['event_id']} {word} at {last['last_attempt_at']}: {last['last_error']}"
+    return f"{what} {word} at {last['last_attempt_at']}: {last['last_error']}"
 
 
 @notify.command("test")
@@ -153,7 +157,8 @@ def outbox(ctx: CliContext, state: str | None, limit: int, as_json: bool) -> Non
         return
     click.echo(f"{'EVENT':>6}  {'CHANNEL':<16} {'STATE':<10} {'TRIES':>5}  DELIVERY ID                       WHY")
     for row in rows:
-        click.echo(f"{row['event_id']:>6}  {row['channel']:<16} {row['state']:<10} {row['attempts']:>5}  "
+        about = row["event_id"] if row["event_id"] is not None else "health"
+        click.echo(f"{about:>6}  {row['channel']:<16} {row['state']:<10} {row['attempts']:>5}  "
                    f"{row['delivery_id']}  {row['last_error'] or ''}")
 
 

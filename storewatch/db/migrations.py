@@ -370,6 +370,52 @@ MIGRATIONS: list[str] = [
     DROP TABLE outbox_kept;
     DROP TABLE cooldowns_kept;
     """,
+    # 13: appliance health alerts (storewatch/notify/health.py). A channel opts in with
+    # `health`; health_conditions holds what is wrong now (so a restart neither repeats nor
+    # forgets an alert), health_alerts each "raised" and "resolved" message. An outbox row is
+    # now one event's or one alert's delivery: notify_outbox is rebuilt with event_id
+    # nullable and alert_id beside it, exactly one of the two set.
+    """
+    ALTER TABLE notify_channels ADD COLUMN health INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE health_conditions (
+        key TEXT PRIMARY KEY,            -- e.g. stale:aisle-3, disk, dead_jobs
+        since REAL NOT NULL,             -- unix seconds it was first seen
+        alert_id INTEGER NOT NULL        -- the health_alerts row that raised it
+    );
+    CREATE TABLE health_alerts (
+        id INTEGER PRIMARY KEY,
+        key TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('raised', 'resolved')),
+        title TEXT NOT NULL,
+        body TEXT NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE TEMP TABLE outbox_kept AS SELECT * FROM notify_outbox;
+    DROP TABLE notify_outbox;
+    CREATE TABLE notify_outbox (
+        id INTEGER PRIMARY KEY,
+        delivery_id TEXT NOT NULL UNIQUE,
+        channel_id INTEGER NOT NULL REFERENCES notify_channels(id) ON DELETE CASCADE,
+        event_id INTEGER,
+        state TEXT NOT NULL CHECK (state IN ('queued', 'sending', 'delivered', 'dead')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL,        -- unix seconds
+        next_attempt_at REAL NOT NULL,
+        last_attempt_at REAL,
+        delivered_at REAL,
+        last_error TEXT,
+        alert_id INTEGER REFERENCES health_alerts(id) ON DELETE CASCADE,
+        CHECK ((event_id IS NULL) != (alert_id IS NULL)),
+        UNIQUE (channel_id, event_id),
+        UNIQUE (channel_id, alert_id)
+    );
+    CREATE INDEX notify_outbox_due ON notify_outbox (state, next_attempt_at);
+    INSERT INTO notify_outbox (id, delivery_id, channel_id, event_id, state, attempts, created_at, next_attempt_at,
+                               last_attempt_at, delivered_at, last_error)
+        SELECT id, delivery_id, channel_id, event_id, state, attempts, created_at, next_attempt_at,
+               last_attempt_at, delivered_at, last_error FROM outbox_kept;
+    DROP TABLE outbox_kept;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

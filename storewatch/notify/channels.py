@@ -47,6 +47,7 @@ class Channel:
     cooldown_s: float
     enabled: bool
     schedule: Schedule | None = None  # None: at any time
+    health: bool = False  # also the appliance's health alerts (storewatch/notify/health.py)
 
     @classmethod
     def from_row(cls, row: Row) -> Channel:
@@ -54,7 +55,7 @@ class Channel:
         return cls(row["id"], row["name"], row["kind"], row["url"], row["secret"], tuple(json.loads(row["verdicts"])),
                    None if devices is None else tuple(devices), None if rois is None else tuple(rois),
                    float(row["cooldown_s"]), bool(row["enabled"]),
-                   parse_schedule(row["schedule"]) if row.get("schedule") else None)
+                   parse_schedule(row["schedule"]) if row.get("schedule") else None, bool(row.get("health")))
 
     def public(self) -> dict[str, Any]:
         """The channel as the CLI shows it: URL and secret masked."""
@@ -63,7 +64,7 @@ class Channel:
                 "devices": None if self.devices is None else list(self.devices),
                 "rois": None if self.rois is None else list(self.rois),
                 "cooldown_s": self.cooldown_s, "enabled": self.enabled,
-                "schedule": None if self.schedule is None else self.schedule.text()}
+                "schedule": None if self.schedule is None else self.schedule.text(), "health": self.health}
 
 
 def mask_secret(secret: str | None) -> str | None:
@@ -122,7 +123,7 @@ class ChannelStore:
 
     def add(self, name: str, kind: str, url: str, *, secret: str | None = None, verdicts: list[str] | None = None,
             devices: list[str] | None = None, rois: list[int] | None = None, cooldown_s: float = 0.0,
-            enabled: bool = True, schedule: str | None = None) -> tuple[Channel, str | None]:
+            enabled: bool = True, schedule: str | None = None, health: bool = False) -> tuple[Channel, str | None]:
         """A new channel, and the webhook secret when one was made for it (shown once)."""
         name = name.strip()
         if not name or len(name) > MAX_NAME or not name.isprintable():
@@ -139,6 +140,8 @@ class ChannelStore:
                 secret = made = secrets.token_urlsafe(24)
             elif len(secret) < MIN_SECRET or not secret.isprintable():
                 raise ChannelError(f"a webhook secret is at least {MIN_SECRET} printable characters")
+        if health and kind == "mqtt":  # its topics are per camera and area; an alert has neither
+            raise ChannelError("health alerts go to webhook and Apprise channels, not MQTT")
         chosen = _check_verdicts(verdicts)
         if not 0 <= cooldown_s <= MAX_COOLDOWN_S:
             raise ChannelError(f"the cooldown is 0 to {MAX_COOLDOWN_S} seconds")
@@ -152,10 +155,10 @@ class ChannelStore:
                 raise ChannelError(f"there is already a channel called {name!r}")
             channel_id = conn.execute(
                 "INSERT INTO notify_channels (name, kind, url, secret, verdicts, devices, rois, cooldown_s, enabled,"
-                " schedule, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                " schedule, created_at, health) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (name, kind, url, secret, json.dumps(chosen), None if devices is None else json.dumps(devices),
                  None if rois is None else json.dumps(rois), float(cooldown_s), int(enabled), written,
-                 contract.format_timestamp(contract.utc_now()))).fetchone()["id"]
+                 contract.format_timestamp(contract.utc_now()), int(health))).fetchone()["id"]
         return self.get(channel_id), made
 
     @staticmethod

@@ -23,6 +23,7 @@ from storewatch.db import Row
 from storewatch.events import EventStore
 from storewatch.notify import mqtt, webhook
 from storewatch.notify.channels import Channel, ChannelNotFound, ChannelStore
+from storewatch.notify.health import alert_message
 from storewatch.notify.message import EventGone, Message, event_message
 from storewatch.notify.outbox import Outbox, RetryPolicy
 from storewatch.notify.redaction import REDACTOR, guard_logs, redact
@@ -188,7 +189,9 @@ class NotifySender:
         """None when delivered (or nothing is left to do), else the channel's next try and why."""
         try:
             channel = self.channels.get(row["channel_id"])
-            message = event_message(self.events, row["event_id"], row["delivery_id"], self.base_url)
+            message = (alert_message(self.appliance.db, row["alert_id"], row["delivery_id"])
+                       if row.get("alert_id") is not None
+                       else event_message(self.events, row["event_id"], row["delivery_id"], self.base_url))
         except ChannelNotFound:  # removed meanwhile: its rows went with it
             return None
         except EventGone as exc:

@@ -220,6 +220,7 @@ def public_row(row: Row) -> dict[str, Any]:
         return None if value is None else epoch_to_ts(value)
 
     return {"delivery_id": row["delivery_id"], "channel": row.get("channel"), "event_id": row["event_id"],
+            "alert_id": row.get("alert_id"),
             "state": row["state"], "attempts": row["attempts"], "created_at": ts(row["created_at"]),
             "next_attempt_at": ts(row["next_attempt_at"]) if row["state"] == "queued" else None,
             "last_attempt_at": ts(row["last_attempt_at"]), "delivered_at": ts(row["delivered_at"]),
