@@ -64,12 +64,10 @@ def parse_timestamp(value: str) -> datetime:
     """Parse an RFC 3339 timestamp that carries an offset; raise ValueError otherwise."""
     if not isinstance(value, str) or not _RFC3339.match(value):
         raise ValueError("must be an RFC 3339 time with an offset, e.g. 2026-11-24T05:47:30.120Z")
-    text = value.replace("z", "Z").replace("t", "T").replace(" ", "T")
-    main, _, rest = text.partition(".")
-    if rest:  # Python accepts at most 6 fraction digits
-        digits = re.match(r"\d+", rest).group(0)  # type: ignore[union-attr]
-        text = f"{main}.{digits[:6]}{rest[len(digits):]}"
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    # Python 3.11's fromisoformat takes Z, a space and any number of fraction digits (it keeps
+    # 6) but not a lower-case t or z. It also takes forms RFC 3339 does not (no offset, basic
+    # 20261124T054730, week dates), so the pattern above stays the gate.
+    return datetime.fromisoformat(value.upper())
 
 
 def format_timestamp(moment: datetime) -> str:

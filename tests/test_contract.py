@@ -61,6 +61,12 @@ def test_parse_timestamp_keeps_the_given_offset() -> None:
     "２０２６-11-24T05:47:30Z",        # non-ASCII digits
     "1764000000",                     # unix seconds
     "",
+    # ISO 8601 forms that Python 3.11's datetime.fromisoformat takes but RFC 3339 does not:
+    "20261124T054730Z",               # basic format
+    "2026-11-24T054730Z",             # basic time
+    "2026-W48-2T05:47:30Z",           # week date
+    "2026-11-24T05:47:30+02",         # offset without minutes
+    "2026-11-24T05:47:30,5Z",         # comma before the fraction
 ])
 def test_parse_timestamp_refuses_malformed_text(text: str) -> None:
     with pytest.raises(ValueError):
