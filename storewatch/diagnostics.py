@@ -210,8 +210,9 @@ def check_server(url: str, get: Callable[..., httpx.Response] = httpx.get) -> Ch
                      "or give the right address with --url.")
     if answer.status_code in (401, 422):  # the API answering as it should to a stranger
         return Check("server", OK, f"{url} answers")
+    port = httpx.URL(url).port or 80
     return Check("server", WARN, f"{url} answered HTTP {answer.status_code}, not the appliance's 401",
-                 "Is something else on this port? `sudo ss -ltnp | grep 8080`")
+                 f"Is something else on this port? `sudo ss -ltnp | grep :{port}`")
 
 
 def systemd_present() -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import re
@@ -177,3 +178,42 @@ def test_the_camera_tuning_options_reach_the_pi_camera(tmp_path: Path) -> None:
     assert standalone["lock_white_balance"] and standalone["mains_hz"] == "50"
     with pytest.raises(Exception, match="'55' is not one of '50', '60'"):
         run.make_context("run", ["--mains-hz", "55"])
+
+
+def test_a_start_that_fails_sets_no_password_so_the_next_start_shows_one(data_dir: Path, runs: list[Run]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        failed = start(runs, data_dir, taken.getsockname()[1])
+        assert failed.finish(timeout=30) != 0
+    assert not any("password" in line for line in failed.lines)
+    run = start(runs, data_dir, free_port())
+    password = run.wait_for(r"First start: the admin password is\s+(\S+)").group(1)
+    url = run.wait_for(r"open (http://\S+) for the admin panel").group(1)
+    assert httpx.post(f"{url}api/v1/admin/login", json={"password": password}).status_code == 200
+    run.process.send_signal(signal.SIGTERM)
+    assert run.finish() == 0
+
+
+def test_run_records_its_address_for_doctor_and_removes_it_on_a_clean_stop(data_dir: Path, runs: list[Run]) -> None:
+    from storewatch import server_address
+
+    port = free_port()
+    run = start(runs, data_dir, port)
+    run.wait_for(r"open http://")
+    recorded = data_dir / server_address.FILE_NAME
+    assert recorded.stat().st_mode & 0o777 == 0o600
+    assert json.loads(recorded.read_text()) == {"url": f"http://127.0.0.1:{port}", "pid": run.process.pid}
+    doctor = subprocess.run([sys.executable, "-m", "storewatch", "--data-dir", str(data_dir), "doctor", "--json",
+                             "--camera", "none"], capture_output=True, text=True, cwd=REPO, timeout=60)
+    [check] = [c for c in json.loads(doctor.stdout)["checks"] if c["name"] == "server"]
+    assert (check["status"], check["message"]) == ("OK", f"http://127.0.0.1:{port} answers"), doctor.stdout
+    run.process.send_signal(signal.SIGTERM)
+    assert run.finish() == 0
+    assert not recorded.exists()
+
+    killed = start(runs, data_dir, port)  # killed: the file stays, naming a process that is gone
+    killed.wait_for(r"open http://")
+    killed.kill()
+    left = server_address.read(data_dir)
+    assert left is not None and left.url == f"http://127.0.0.1:{port}" and not left.running

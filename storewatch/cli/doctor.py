@@ -9,18 +9,27 @@ from storewatch.cli import CliContext, print_json
 DEFAULT_URL = "http://127.0.0.1:8080"
 
 
+def appliance_url(ctx: CliContext) -> str:
+    """The address `storewatch run` recorded in the data directory, else the default port's."""
+    from storewatch import server_address
+
+    found = server_address.read(ctx.data_dir)
+    return found.url if found else DEFAULT_URL
+
+
 @click.command("doctor")
-@click.option("--url", default=DEFAULT_URL, show_default=True, help="Where the appliance's server listens.")
+@click.option("--url", help="Where the appliance's server listens. Default: the address the running "
+                             f"appliance wrote in its data directory, else {DEFAULT_URL}.")
 @click.option("--camera", "camera", default="auto", show_default=True, metavar="auto|picamera2|simulated|dir:PATH|none",
               help="The frame source to test-capture from.")
 @click.option("--full", is_flag=True, help="Full database integrity_check (slower).")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
-def doctor(ctx: CliContext, url: str, camera: str, full: bool, as_json: bool) -> None:
+def doctor(ctx: CliContext, url: str | None, camera: str, full: bool, as_json: bool) -> None:
     """Check camera, database, disk, clock, server, services and worker; exit 1 on any FAIL."""
     from storewatch import diagnostics
 
-    checks = diagnostics.run_all(ctx.appliance, url, camera, full)
+    checks = diagnostics.run_all(ctx.appliance, url or appliance_url(ctx), camera, full)
     if as_json:
         print_json(diagnostics.summary(checks))
     else:

@@ -14,6 +14,9 @@ CAMERA_CHOICES = "auto|picamera2|simulated|dir:PATH|none"
 
 
 def _first_run_password(ctx: CliContext) -> None:
+    # Called once the appliance serves: a start that fails before that (a port in use) sets
+    # no password, so the next start makes one and shows it, instead of it scrolling past in
+    # a failed start's output and never being seen again.
     admins = ctx.appliance.admins
     if admins.has_password():
         return
@@ -21,7 +24,7 @@ def _first_run_password(ctx: CliContext) -> None:
     admins.set_password(password)
     click.echo("=" * 64)
     click.echo(f"First start: the admin password is  {password}")
-    click.echo("It is shown only now. Change it with `storewatch admin set-password`.")
+    click.echo("It is shown only now. Lost it? `storewatch admin set-password` sets a new one.")
     click.echo("=" * 64)
 
 
@@ -51,25 +54,28 @@ def _checked_address(ctx: click.Context, param: click.Parameter, value: str | No
 def run(ctx: CliContext, host: str, port: int, camera: str, workers: int, trusted_proxy: str | None,
         lock_exposure: bool, lock_white_balance: bool, mains_hz: str | None) -> None:
     """Run the appliance: server, analysis worker and camera thread."""
+    from storewatch import server_address
     from storewatch.runner import Supervisor, serve
     from storewatch.service_plugins import build_services
 
     click.echo(f"storewatch: data directory {ctx.data_dir}")
-    _first_run_password(ctx)
     supervisor = Supervisor()
     services = build_services(ctx.appliance, camera=camera, host=host, port=port, workers=workers,
                               camera_options=tuning(lock_exposure, lock_white_balance, mains_hz))
-    shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
 
     def ready(_: str) -> None:
         from storewatch.camera.sd_notify import Notifier
 
+        _first_run_password(ctx)
+        address = server_address.write(ctx.data_dir, host, port)  # for `storewatch doctor`
         Notifier.from_env().ready(f"serving on port {port}")
-        click.echo(f"storewatch is running: open http://{shown_host}:{port}/ for the admin panel "
-                   f"(Ctrl-C to stop).")
+        click.echo(f"storewatch is running: open {address.url}/ for the admin panel (Ctrl-C to stop).")
 
-    code = serve(ctx.appliance, host, port, services=services, on_ready=ready, supervisor=supervisor,
-                 trusted_proxy=trusted_proxy)
+    try:
+        code = serve(ctx.appliance, host, port, services=services, on_ready=ready, supervisor=supervisor,
+                     trusted_proxy=trusted_proxy)
+    finally:
+        server_address.remove(ctx.data_dir)
     click.echo("storewatch stopped." if code == 0 else "storewatch stopped after an error (see above).")
     click.get_current_context().exit(code)
 
