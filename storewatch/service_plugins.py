@@ -14,7 +14,7 @@ from storewatch.appliance import Appliance
 from storewatch.camera_state import FAILED, FINISHED, RUNNING, STARTING, STOPPED, CameraState
 
 if TYPE_CHECKING:
-    from storewatch.camera.uploader import Backoff
+    from storewatch.backoff import Backoff
 
 log = logging.getLogger("storewatch.run")
 
@@ -69,7 +69,7 @@ class BuiltinCamera:
                  source_options: dict[str, Any] | None = None, backoff: Backoff | None = None,
                  board_model_file: Path | None = None, stall_limit_s: float = STALL_LIMIT_S) -> None:
         from storewatch.camera.sd_notify import Notifier
-        from storewatch.camera.uploader import Backoff
+        from storewatch.backoff import Backoff
 
         self.appliance, self.source_spec, self.server_url = appliance, source_spec, server_url
         self.source_options = dict(source_options or {})

@@ -17,6 +17,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable
 
+from storewatch.backoff import Backoff
 from storewatch.camera.clock import ClockWatch, WatchedHttp
 from storewatch.camera.control import ControlLoop
 from storewatch.camera.health import cpu_temp_c, disk_free_bytes
@@ -27,7 +28,7 @@ from storewatch.camera.seq import SeqAllocator
 from storewatch.camera.source import CameraError, CaptureTimeoutError, FrameSource, SourceExhaustedError
 from storewatch.camera.spool import PendingFrame, Spool
 from storewatch.camera.transport import DeviceHttp
-from storewatch.camera.uploader import Backoff, Uploader
+from storewatch.camera.uploader import Uploader
 from storewatch.contract import ContractError, DeviceConfig, format_timestamp, utc_now, validate_frame_meta
 
 log = logging.getLogger("storewatch.camera")

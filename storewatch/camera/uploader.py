@@ -1,7 +1,7 @@
 """The upload thread: oldest spooled frame first, retried until it lands or is refused.
 
-Network errors, timeouts, 5xx, 429 and 507 keep the frame and back off (capped
-exponential with full jitter, never shorter than Retry-After); while that lasts the
+Network errors, timeouts, 5xx, 429 and 507 keep the frame and back off (storewatch.backoff:
+capped exponential with jitter, never shorter than Retry-After); while that lasts the
 spool keeps new frames on disk. Any other 4xx is logged, counted and the frame dropped.
 """
 
@@ -9,35 +9,15 @@ from __future__ import annotations
 
 import collections
 import logging
-import random
 import threading
 from dataclasses import dataclass, field
 
+from storewatch.backoff import Backoff
 from storewatch.camera.modes import ModeState
 from storewatch.camera.spool import PendingFrame, Spool
 from storewatch.camera.transport import Answer, DeviceHttp
 
 log = logging.getLogger("storewatch.camera")
-
-
-@dataclass
-class Backoff:
-    base_s: float = 1.0
-    cap_s: float = 60.0
-    retry_after_cap_s: float = 600.0
-    attempt: int = 0
-    rng: random.Random = field(default_factory=random.Random)
-
-    def next_delay(self, retry_after_s: float | None = None) -> float:
-        ceiling = min(self.cap_s, self.base_s * 2 ** min(self.attempt, 30))
-        self.attempt += 1
-        delay = self.rng.uniform(ceiling / 2, ceiling)  # jitter, but never near zero
-        if retry_after_s is not None:
-            delay = max(delay, min(retry_after_s, self.retry_after_cap_s))
-        return delay
-
-    def reset(self) -> None:
-        self.attempt = 0
 
 
 @dataclass

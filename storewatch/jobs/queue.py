@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from storewatch import contract
+from storewatch.backoff import capped_exponential
 from storewatch.db import Database, Row
 from storewatch.errors import JobNotFound, JobNotRetryable
 
@@ -39,7 +40,7 @@ class RetryPolicy:
     cap_s: float = 300.0
 
     def delay(self, attempts: int) -> float:
-        return min(self.cap_s, self.base_s * 2 ** max(0, attempts - 1))
+        return capped_exponential(self.base_s, self.cap_s, attempts - 1)
 
 
 def ts(moment: datetime) -> str:
