@@ -217,3 +217,15 @@ def test_run_records_its_address_for_doctor_and_removes_it_on_a_clean_stop(data_
     killed.kill()
     left = server_address.read(data_dir)
     assert left is not None and left.url == f"http://127.0.0.1:{port}" and not left.running
+
+
+def test_the_readmes_first_run_example_needs_nothing_outside_the_clone() -> None:
+    from storewatch.camera.source import check_spec
+
+    readme = (REPO / "README.md").read_text()
+    example = re.search(r"for example\s+`scripts/run ([^`]*)`", readme)
+    assert example is not None
+    camera = re.search(r"--camera (\S+)", example.group(1)).group(1)
+    check_spec(camera)  # refuses a name it does not know
+    assert not camera.startswith("dir:"), "a folder example needs files a fresh clone may not have"
+    assert "../shared" not in example.group(1)
