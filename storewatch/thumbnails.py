@@ -39,21 +39,24 @@ def card_region(view: list[float] | None, frame_aspect: float, box_aspect: float
     return [round(min(max(v, 0.0), 1.0), 6) for v in region]
 
 
-def thumbnail(data: bytes, view: list[float] | None) -> tuple[bytes, list[float]] | None:
-    """The JPEG `data` cropped to the card's region of `view`, THUMB_WIDTH wide; None if unreadable."""
+def thumbnail(data: bytes, view: list[float] | None, width_px: int = THUMB_WIDTH,
+              box_aspect: float | None = CARD_ASPECT) -> tuple[bytes, list[float]] | None:
+    """The JPEG `data` cropped to the card's region of `view`, `width_px` wide; None if unreadable.
+
+    With `view` and `box_aspect` None: the whole frame, scaled down."""
     try:
         image = Image.open(io.BytesIO(data))
         width, height = image.size
-        region = card_region(view, width / height)
+        region = card_region(view, width / height, box_aspect or width / height)
         crop_w = max(1.0, (region[2] - region[0]) * width)
-        image.draft("RGB", (round(width * THUMB_WIDTH / crop_w), 1))  # decode at a fraction where the crop allows
+        image.draft("RGB", (round(width * width_px / crop_w), 1))  # decode at a fraction where the crop allows
         scale = image.size[0] / width
         box = [round(region[0] * width * scale), round(region[1] * height * scale),
                round(region[2] * width * scale), round(region[3] * height * scale)]
         part = image.convert("RGB").crop(box)
         # The height from the region, not the rounded pixel box: a 4:3 region gives 320 x 240.
-        out_h = max(1, round(THUMB_WIDTH * (region[3] - region[1]) * height / crop_w))
-        small = part.resize((THUMB_WIDTH, out_h), Image.LANCZOS)
+        out_h = max(1, round(width_px * (region[3] - region[1]) * height / crop_w))
+        small = part.resize((width_px, out_h), Image.LANCZOS)
     except (UnidentifiedImageError, OSError, ValueError, ZeroDivisionError):
         return None
     out = io.BytesIO()

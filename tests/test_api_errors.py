@@ -269,6 +269,8 @@ CASES = [
          request=lambda w: {"params": {"since": "soon"}}),
     Case("GET", f"{DEVICE_ROUTE}/latest-frame", f"{ADMIN}/devices/nope/latest-frame", 404, "device_not_found"),
     Case("GET", f"{DEVICE_ROUTE}/latest-frame", f"{ADMIN}/devices/quiet/latest-frame", 404, "no_frame"),
+    Case("GET", f"{DEVICE_ROUTE}/latest-frame", f"{ADMIN}/devices/cam/latest-frame", 422, "validation_failed",
+         request=lambda w: {"params": {"width": "5000"}}),
     Case("GET", f"{ADMIN}/thresholds", f"{ADMIN}/thresholds", 500, "stored_data_damaged",
          state=lambda w: damaged(w, "settings", "value", "key", "analysis_thresholds")),
     Case("PATCH", f"{ADMIN}/thresholds", f"{ADMIN}/thresholds", 422, "validation_failed",

@@ -273,3 +273,18 @@ def test_the_cli_shows_times_in_the_appliance_zone_and_takes_since_1h(appliance,
     for bad in ("1y", "-1h", "soon", "1.5h"):
         wrong = _cli(appliance, "--since", bad)
         assert wrong.exit_code == 2 and "a time ago" in wrong.output, (bad, wrong.output)
+
+
+def test_the_newest_frame_is_scaled_down_on_the_server_when_asked(appliance, roi, admin):
+    meta = {"device_id": "cam", "capture_ts": "2026-09-21T14:13:20Z", "seq": 1, "width": 1640, "height": 1232,
+            "jpeg_quality": 90}
+    appliance.captures.store(meta, _shelf_jpeg(70))
+    whole = admin.get("/api/v1/admin/devices/cam/latest-frame")
+    small = admin.get("/api/v1/admin/devices/cam/latest-frame", params={"width": 480})
+    assert whole.status_code == small.status_code == 200 and small.headers["content-type"] == "image/jpeg"
+    assert Image.open(io.BytesIO(whole.content)).size == (1640, 1232)
+    assert Image.open(io.BytesIO(small.content)).size == (480, 361)  # the whole frame, its own shape
+    assert len(small.content) * 4 < len(whole.content)
+    for bad in ("10", "5000", "wide"):
+        answer = admin.get("/api/v1/admin/devices/cam/latest-frame", params={"width": bad})
+        assert answer.status_code == 422 and answer.json()["error"]["code"] == "validation_failed", bad

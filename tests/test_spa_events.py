@@ -7,6 +7,7 @@ own EventStore into the server's database; screenshots go to test-artifacts/."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 
@@ -396,3 +397,36 @@ def test_times_are_shown_in_the_appliance_time_zone(aisle7: dict, admin: httpx.C
         assert admin.get("/api/v1/admin/settings").json()["settings"]["time_zone"] == "Asia/Kolkata"
     finally:
         admin.patch("/api/v1/admin/settings", json={"time_zone": "UTC"})
+
+
+def test_the_overview_shows_each_cameras_newest_frame_and_the_last_events_thumbnails(
+        aisle7: dict, admin: httpx.Client, page: Page, shots: Shots) -> None:
+    server = aisle7["server"]
+    till = admin.post("/api/v1/admin/devices", json={"name": "Till"}).json()
+    meta = {"device_id": till["device_id"], "seq": 1, "width": 640, "height": 480, "jpeg_quality": 85,
+            "capture_ts": contract.format_timestamp(contract.utc_now())}
+    posted = httpx.post(f"{server.url}{contract.INGEST_FRAME_PATH}", timeout=10,
+                        headers={"Authorization": f"Bearer {till['token']}"},
+                        files={"meta": (None, json.dumps(meta), "application/json"),
+                               "image": ("f.jpg", shelf_scenes.render(shelf_scenes.Frame()), "image/jpeg")})
+    assert posted.status_code == 201, posted.text
+    store = EventStore(Database(server.data_dir / "storewatch.db", migrate_schema=False), ImageStore(server.data_dir))
+    newest = _aisle7_visit(store, aisle7["device"], aisle7["roi"]["id"], 7, thumbs=True)
+    store.db.close()
+
+    login(page, server, "/")
+    frame = page.locator(f".overview-frames figure[data-device='{till['device_id']}'] img")
+    expect(frame).to_be_visible()
+    page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=frame.element_handle())
+    assert frame.evaluate("(img) => img.naturalWidth") == 480  # scaled by the server, not the 640 px original
+    assert "width=480" in frame.get_attribute("src")
+    expect(page.locator(f".overview-frames figure[data-device='{aisle7['device']}']")).to_contain_text("No frame yet")
+    tiles = page.locator(".overview-thumbs figure")
+    expect(tiles.first).to_have_attribute("data-event", str(newest))
+    thumb = tiles.first.locator("img")
+    assert thumb.get_attribute("data-thumbnail") == "true" and thumb.get_attribute("src").endswith("/thumb_post")
+    expect(tiles.first).to_contain_text("Aisle 7: Cereal: Taken")
+    assert tiles.count() <= 6
+    shots(page, "overview-frames-and-thumbnails")
+    tiles.first.get_by_role("link").click()
+    expect(page.locator("dialog[open]").get_by_role("heading")).to_have_text(f"Event {newest} · Aisle 7")

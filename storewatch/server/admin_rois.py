@@ -21,7 +21,8 @@ from storewatch.jobs import scores
 from storewatch.rois import RoiStore
 from storewatch.server.errors import ApiError
 from storewatch.server.json_body import read_json_object
-from storewatch.server.query_params import time_param
+from storewatch.server.query_params import int_param, time_param
+from storewatch.thumbnails import thumbnail
 
 DEFAULT_SPAN_S = 3600.0
 LATEST_FRAME_TRIES = 5
@@ -129,7 +130,9 @@ def _newest_score(appliance: Appliance, device_id: str) -> float:
 
 
 async def latest_frame(request: Request) -> Response:
+    """The newest frame; `?width=N` (64..1024) scales it down on the server (the overview's tiles)."""
     appliance, device_id = _appliance(request), request.path_params["device_id"]
+    width = int_param(request.query_params, "width", 64, 1024)
 
     def read() -> tuple[dict[str, Any], bytes] | None:
         appliance.devices.get(device_id)
@@ -146,6 +149,9 @@ async def latest_frame(request: Request) -> Response:
     if found is None:
         raise ApiError(404, "no_frame", f"No frame of {device_id} is stored yet.")
     row, data = found
+    if width is not None:
+        small = await anyio.to_thread.run_sync(thumbnail, data, None, width, None)
+        data = small[0] if small is not None else data
     return Response(data, media_type="image/jpeg",
                     headers={"X-Capture-Id": str(row["id"]), "X-Capture-Ts": row["capture_ts"],
                              "Cache-Control": "no-store"})

@@ -1,16 +1,20 @@
 // Overview: anything wrong first, then devices, queue, disk and the last event at a glance,
+// then each camera's newest frame (scaled down by the server) and the last events' thumbnails,
 // then the last day's ingest rate, queue depth and free disk from the metrics history.
 
 import * as api from "../api.js";
 import {h, replace} from "../dom.js";
-import {ago, bytes, duration, epochSeconds, number, percent} from "../format.js";
+import {ago, bytes, dateTime, duration, epochSeconds, number, percent} from "../format.js";
 import {lineChart} from "../widgets/chart.js";
 import {cameraProblem} from "../widgets/camera-state.js";
 import {deviceStatus} from "../widgets/device-status.js";
-import {VERDICT_WORDS, areaName, isLighting, touchedAreas} from "../widgets/verdicts.js";
+import {framedPicture} from "../widgets/framed-picture.js";
+import {VERDICT_WORDS, areaName, eventTitle, isLighting, outlines, touchedAreas, viewBoxOf} from "../widgets/verdicts.js";
 
 const REFRESH_MS = 15000;
 const DAY_S = 86400;
+const LAST_EVENTS = 6;
+const FRAME_WIDTH = 480;  // the server scales the newest frame to this: a phone need not load 1640 px
 
 function problems(metrics, devices, lastEvent) {
   const found = [];
@@ -79,6 +83,43 @@ function lastEventLine(event) {
   return areas.join(" · ") || "a shelf visit";
 }
 
+/** Each enabled camera's newest frame, fetched anew at every refresh. */
+function cameraFrames(devices, stamp) {
+  const shown = devices.filter((device) => device.enabled !== false);
+  if (!shown.length) return "";
+  return h("section", {class: "card section", "aria-labelledby": "frames-heading"},
+    h("h2", {id: "frames-heading"}, "Cameras now"),
+    h("div", {class: "overview-frames"}, shown.map((device) => h("figure", {dataset: {device: device.id}},
+      h("a", {href: `/devices/${encodeURIComponent(device.id)}`},
+        h("img", {src: api.url(`/admin/devices/${encodeURIComponent(device.id)}/latest-frame`
+                              + api.query({width: FRAME_WIDTH, t: stamp})),
+                  alt: `The newest frame of ${device.name}`, loading: "lazy", decoding: "async",
+                  onerror: (error) => error.target.replaceWith(h("div", {class: "expired"}, "No frame yet"))})),
+      h("figcaption", {}, device.name, " · ", device.last_seen ? `seen ${ago(device.last_seen)}` : "never seen")))));
+}
+
+/** The last events as small pictures (the server's thumbnails, else the After picture cropped). */
+function lastEvents(events, devices) {
+  if (!events.length) return "";
+  const names = new Map(devices.map((d) => [d.id, d.name]));
+  return h("section", {class: "card section", "aria-labelledby": "last-events-heading"},
+    h("h2", {id: "last-events-heading"}, "Last events"),
+    h("div", {class: "overview-thumbs"}, events.map((event) => {
+      const name = event.device_name || names.get(event.device_id) || event.device_id;
+      const thumb = event.thumbnails && (event.thumbnails.post || event.thumbnails.pre);
+      const src = thumb || (event.images && (event.images.post || event.images.pre));
+      const kind = event.thumbnails && event.thumbnails.post ? "post" : "pre";
+      const picture = src ? framedPicture({src, kind, view: viewBoxOf(event), outlines: outlines(event),
+                                           region: thumb ? event.thumbnail_region : null,
+                                           alt: `${eventTitle(event, name)}`})
+        : h("div", {class: "expired"}, event.images_expired ? "Pictures expired" : "No picture");
+      return h("figure", {dataset: {event: String(event.id)}},
+        h("a", {href: `/events?open=${event.id}`, "aria-label": `Event ${event.id}: ${eventTitle(event, name)}`}, picture),
+        h("figcaption", {}, h("time", {datetime: event.start_ts}, dateTime(event.start_ts)), h("br"),
+          `${name}: ${lastEventLine(event)}`));
+    })));
+}
+
 function rateSeries(samples, key) {
   const points = [];
   for (let i = 1; i < samples.length; i += 1) {
@@ -119,11 +160,12 @@ export async function render(main, context) {
     const [metrics, {devices}, {events}, {samples}] = await Promise.all([
       api.get("/admin/metrics", {signal: context.signal}),
       api.get("/admin/devices", {signal: context.signal}),
-      api.get("/admin/events?limit=1", {signal: context.signal}),
+      api.get(`/admin/events?limit=${LAST_EVENTS}`, {signal: context.signal}),
       api.get("/admin/metrics/history" + api.query({since}), {signal: context.signal}),
     ]);
     const lastEvent = events[0] || null;
-    replace(body, alertList(problems(metrics, devices, lastEvent)), statCards(metrics, devices, lastEvent), charts(samples));
+    replace(body, alertList(problems(metrics, devices, lastEvent)), statCards(metrics, devices, lastEvent),
+            cameraFrames(devices, Date.now()), lastEvents(events, devices), charts(samples));
   }
   await reload();
   const timer = setInterval(() => { if (!document.hidden) reload().catch(() => {}); }, REFRESH_MS);
