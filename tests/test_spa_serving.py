@@ -92,3 +92,18 @@ def test_static_files_carry_the_same_csp_and_frame_headers_as_the_app(live_serve
     revalidated = httpx.get(live_server.url + path, headers={"If-None-Match": answer.headers["etag"]})
     assert revalidated.status_code == 304
     assert revalidated.headers.get("x-frame-options") == "DENY"
+
+
+@pytest.mark.parametrize("path", ["/static/app.js", "/devices/pi-cam-1"])
+def test_head_and_304_keep_the_headers_of_the_file(live_server, path):
+    got = httpx.get(live_server.url + path)
+    head = httpx.head(live_server.url + path)
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-length"] == str(len(got.content))
+    for name in ("content-type", "etag", "last-modified", "cache-control", "x-content-type-options",
+                 *DOCUMENT_HEADERS):
+        assert head.headers[name] == got.headers[name], name
+    not_modified = httpx.get(live_server.url + path, headers={"If-None-Match": got.headers["etag"]})
+    assert not_modified.status_code == 304
+    for name in ("etag", "last-modified", "cache-control", "x-content-type-options", *DOCUMENT_HEADERS):
+        assert not_modified.headers[name] == got.headers[name], name

@@ -7,14 +7,15 @@ took with index.html, so a reload on /devices/pi-cam-1 works; it never answers u
 
 from __future__ import annotations
 
-import hashlib
-from email.utils import formatdate
+import os
 from pathlib import Path
 
 from starlette.exceptions import HTTPException
+from starlette.datastructures import Headers
 from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Match, Route
+from starlette.responses import FileResponse, Response
+from starlette.routing import Match, Mount, Route
+from starlette.staticfiles import NotModifiedResponse, StaticFiles
 from starlette.types import Scope
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -60,25 +61,39 @@ def _static_file(relative: str, root: Path = STATIC_DIR) -> Path | None:
     return candidate
 
 
-def _file_response(request: Request, path: Path) -> Response:
-    stat = path.stat()
-    etag = '"' + hashlib.sha256(f"{stat.st_mtime_ns}-{stat.st_size}".encode()).hexdigest()[:20] + '"'
-    headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL, "X-Content-Type-Options": "nosniff",
-               "Last-Modified": formatdate(stat.st_mtime, usegmt=True), **DOCUMENT_HEADERS}
-    if etag in [tag.strip() for tag in request.headers.get("if-none-match", "").split(",")]:
-        return Response(status_code=304, headers=headers)
-    body = b"" if request.method == "HEAD" else path.read_bytes()
-    response = Response(body, media_type=CONTENT_TYPES[path.suffix], headers=headers)
-    if request.method == "HEAD":
-        response.headers["content-length"] = str(stat.st_size)
-    return response
+# Set on every file (and kept on its 304), beside StaticFiles' ETag and Last-Modified.
+FILE_HEADERS = {"Cache-Control": CACHE_CONTROL, "X-Content-Type-Options": "nosniff", **DOCUMENT_HEADERS}
+_KEPT_ON_304 = ("last-modified", *(name.lower() for name in FILE_HEADERS))
 
 
-async def static_asset(request: Request) -> Response:
-    path = _static_file(request.path_params["path"])
-    if path is None:
-        raise HTTPException(404, "No such file in the admin app.")
-    return _file_response(request, path)
+class _AdminAppFiles(StaticFiles):
+    """Starlette's StaticFiles (ETag, conditional GET, HEAD) with our content types, our
+    headers, and only the file kinds in CONTENT_TYPES (never a .py beside them)."""
+
+    def lookup_path(self, path: str) -> tuple[str, os.stat_result | None]:
+        found = _static_file(path, Path(self.directory or STATIC_DIR))
+        return (str(found), found.stat()) if found is not None else ("", None)
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        try:
+            return await super().get_response(path, scope)
+        except HTTPException as error:
+            if error.status_code != 404:
+                raise
+            raise HTTPException(404, "No such file in the admin app.") from None
+
+    def file_response(self, full_path: str | os.PathLike[str], stat_result: os.stat_result, scope: Scope,
+                      status_code: int = 200) -> Response:
+        response = FileResponse(full_path, status_code=status_code, headers=FILE_HEADERS, stat_result=stat_result,
+                                media_type=CONTENT_TYPES[Path(full_path).suffix])
+        if not self.is_not_modified(response.headers, Headers(scope=scope)):
+            return response
+        not_modified = NotModifiedResponse(response.headers)
+        not_modified.headers.update({name: response.headers[name] for name in _KEPT_ON_304})
+        return not_modified
+
+
+FILES = _AdminAppFiles(directory=STATIC_DIR)
 
 
 class _DeepLinkRoute(Route):
@@ -94,10 +109,11 @@ class _DeepLinkRoute(Route):
 
 async def index(request: Request) -> Response:
     """index.html for / and every deep link the app routes itself."""
-    return _file_response(request, STATIC_DIR / INDEX)
+    index_html = STATIC_DIR / INDEX
+    return FILES.file_response(index_html, index_html.stat(), request.scope)
 
 
 ROUTES = [
-    Route("/static/{path:path}", static_asset, methods=["GET", "HEAD"]),
+    Mount("/static", app=FILES, name="static"),
     _DeepLinkRoute("/{path:path}", index, methods=["GET", "HEAD"]),
 ]
