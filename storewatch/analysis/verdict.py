@@ -42,10 +42,11 @@ _MIN_OUTLINE = 16  # border pixels needed to read an outline at all
 # Outline share (After's edges minus Before's, over all) beyond which one side holds the object.
 # A removal or placement measures 0.5-1.0, or down to 0.25 for an item packed between touching
 # neighbours (their edges are on both sides); a shift up to an item's width -0.35..0.25. So the
-# plainer the emptied side, the less the outline has to say: from _OUTLINE_SIDED when it is
-# _PLAINER than the other side, less _OUTLINE_PER_PLAIN per e-fold plainer, down to _OUTLINE_LEAST.
+# plainer the emptied side, the less the outline has to say: _OUTLINE_SIDED when its edge energy
+# is _PLAINER of the other side's, _OUTLINE_PER_PLAIN less or more per e-fold plainer or busier
+# (down to _OUTLINE_LEAST; a side only _PLAINER_STILL of the other needs a strong outline).
 _OUTLINE_SIDED, _OUTLINE_PER_PLAIN, _OUTLINE_LEAST = 0.3, 0.1, 0.15
-_PLAINER = 0.5
+_PLAINER, _PLAINER_STILL, _OUTLINE_PER_BUSIER = 0.5, 0.65, 1.0
 # On a busy background the emptied side is still the plainer one (_PLAINER_AT_ALL) and no busier
 # than its own surroundings (_LIKE_SURROUNDINGS: the differing pixels of a textured wall are its
 # busiest ones); being less sure, the outline must say _OUTLINE_SIDED_BUSY. A turned item's side
@@ -155,11 +156,13 @@ def _outline_needed(inside: float, other: float, around: float) -> float:
     `around` this side's in the unchanged surroundings.
     """
     plainer = math.log((other + _ENERGY_NOISE) / (inside + _ENERGY_NOISE))
-    if plainer >= -math.log(_PLAINER):
-        return max(_OUTLINE_LEAST, _OUTLINE_SIDED - _OUTLINE_PER_PLAIN * (plainer + math.log(_PLAINER)))
+    beyond = plainer + math.log(_PLAINER)  # > 0: plainer than _PLAINER of the other side
+    if beyond >= 0:
+        return max(_OUTLINE_LEAST, _OUTLINE_SIDED - _OUTLINE_PER_PLAIN * beyond)
+    needed = _OUTLINE_SIDED - _OUTLINE_PER_BUSIER * beyond if plainer >= -math.log(_PLAINER_STILL) else math.inf
     if inside <= _PLAINER_AT_ALL * other and inside <= _LIKE_SURROUNDINGS * around + _ENERGY_NOISE:
-        return _OUTLINE_SIDED_BUSY
-    return math.inf
+        needed = min(needed, _OUTLINE_SIDED_BUSY)
+    return needed
 
 
 def _mean3(img: np.ndarray) -> np.ndarray:
