@@ -146,6 +146,21 @@ ROIS, ROIS_ROUTE = f"{DEVICE}/rois", f"{DEVICE_ROUTE}/rois"
 ROI, ROI_ROUTE = f"{ROIS}/{{roi}}", f"{ROIS_ROUTE}/{{roi_id:int}}"
 EVENT_ROUTE = f"{ADMIN}/events/{{event_id:int}}"
 FRAME, BEAT, CONFIG = contract.INGEST_FRAME_PATH, contract.HEARTBEAT_PATH, contract.DEVICE_CONFIG_PATH
+NOTIFY = f"{ADMIN}/notify/channels"
+CHANNEL_ROUTE = f"{NOTIFY}/{{channel_id}}"
+
+
+@contextlib.contextmanager
+def a_channel(world: World) -> Iterator[None]:
+    """A webhook channel called "taken" for the duration of a case."""
+    from storewatch.notify.channels import ChannelStore
+
+    store = ChannelStore(world.appliance.db)
+    store.add("taken", "webhook", "http://127.0.0.1:9/hook")
+    try:
+        yield
+    finally:
+        store.remove("taken")
 
 
 def beat(device_id: str = "cam", **fields: Any) -> Callable[[World], dict[str, Any]]:
@@ -308,6 +323,26 @@ CASES = [
     Case("GET", f"{ADMIN}/metrics/history", f"{ADMIN}/metrics/history", 422, "validation_failed",
          request=lambda w: {"params": {"since": "nan"}}),
     Case("GET", "/metrics", "/metrics", 401, "unauthorized", auth="none"),
+    # admin: notification channels
+    Case("GET", NOTIFY, NOTIFY, 401, "unauthorized", auth="none"),
+    Case("POST", NOTIFY, NOTIFY, 400, "bad_json", request=raw(b"[")),
+    Case("POST", NOTIFY, NOTIFY, 422, "validation_failed", request=body({})),
+    Case("POST", NOTIFY, NOTIFY, 422, "validation_failed",
+         request=body({"name": "x", "kind": "fax", "url": "http://127.0.0.1:9/hook"})),
+    Case("POST", NOTIFY, NOTIFY, 422, "validation_failed",
+         request=body({"name": "x", "kind": "webhook", "url": "http://127.0.0.1:9/hook", "rois": "all"})),
+    Case("POST", NOTIFY, NOTIFY, 409, "channel_name_taken", state=a_channel,
+         request=body({"name": "taken", "kind": "webhook", "url": "http://127.0.0.1:9/hook"})),
+    Case("PATCH", CHANNEL_ROUTE, f"{NOTIFY}/999999", 404, "channel_not_found", request=body({"enabled": True})),
+    Case("PATCH", CHANNEL_ROUTE, f"{NOTIFY}/999999", 422, "validation_failed", request=body({"kind": "mqtt"})),
+    Case("PATCH", CHANNEL_ROUTE, f"{NOTIFY}/999999", 400, "bad_json", request=raw(b"{")),
+    Case("DELETE", CHANNEL_ROUTE, f"{NOTIFY}/999999", 404, "channel_not_found"),
+    Case("DELETE", CHANNEL_ROUTE, f"{NOTIFY}/not-a-number", 404, "channel_not_found"),
+    Case("POST", f"{CHANNEL_ROUTE}/test", f"{NOTIFY}/999999/test", 404, "channel_not_found"),
+    Case("GET", f"{ADMIN}/notify/outbox", f"{ADMIN}/notify/outbox", 422, "validation_failed",
+         request=lambda w: {"params": {"state": "lost"}}),
+    Case("GET", f"{ADMIN}/notify/outbox", f"{ADMIN}/notify/outbox", 422, "validation_failed",
+         request=lambda w: {"params": {"limit": "1e9"}}),
 ]
 # Routes with no error of their own to provoke (the SPA's files answer 404 through HTTPException).
 NO_ERROR_PATHS = {("POST", f"{ADMIN}/logout"), ("GET", "/api/v1/openapi.json")}

@@ -8,7 +8,8 @@ from typing import Any
 import click
 
 from storewatch.cli import CliContext, print_json
-from storewatch.notify.channels import KINDS, MAX_COOLDOWN_S, ChannelError, ChannelNotFound, ChannelStore
+from storewatch.notify.channels import (KINDS, MAX_COOLDOWN_S, ChannelError, ChannelNameTaken, ChannelNotFound,
+                                        ChannelStore)
 from storewatch.notify.outbox import STATES, Outbox, public_row
 from storewatch.notify.schedule import EXAMPLE
 
@@ -58,7 +59,7 @@ def add(ctx: CliContext, name: str, kind: str, url: str, secret: str | None, ver
         channel, made = ChannelStore(ctx.appliance.db).add(
             name, kind, url, secret=secret, verdicts=_words(verdicts), devices=_words(devices),
             rois=_roi_ids(rois), cooldown_s=cooldown_s, schedule=schedule, health=health)
-    except ChannelError as exc:
+    except (ChannelError, ChannelNameTaken) as exc:
         raise click.ClickException(f"channel not added: {exc}") from None
     if as_json:
         print_json({**channel.public(), **({"secret": made} if made else {})})

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from storewatch import contract
 from storewatch.db import Database, Row
+from storewatch.errors import Conflict, InvalidInput, NotFound
 from storewatch.events import VERDICTS
 from storewatch.notify.schedule import Schedule, ScheduleError, parse_schedule
 
@@ -26,12 +27,27 @@ MAX_COOLDOWN_S = 7 * 86400
 MIN_SECRET = 16  # characters: an HMAC key anyone could guess signs nothing
 
 
-class ChannelError(ValueError):
-    """Bad input for a channel, said for a person; nothing was stored."""
+class ChannelError(InvalidInput):
+    """Bad input for a channel, said for a person; nothing was stored. `field` names the input."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
 
 
-class ChannelNotFound(LookupError):
+class ChannelNameTaken(Conflict):
+    """A channel already has this name (409: the input is fine, what is stored refuses it)."""
+
+    def __init__(self, message: str, field: str | None = "name"):
+        super().__init__(message)
+        self.field = field
+
+
+class ChannelNotFound(NotFound):
     pass
+
+
+EDITABLE = ("name", "url", "secret", "verdicts", "devices", "rois", "cooldown_s", "enabled", "schedule", "health")
 
 
 @dataclass(frozen=True)
@@ -86,12 +102,12 @@ def mask_url(url: str, kind: str) -> str:
 def _check_url(kind: str, url: str) -> str:
     url = url.strip()
     if not url or len(url) > MAX_URL:
-        raise ChannelError(f"the URL must be 1 to {MAX_URL} characters")
+        raise ChannelError(f"the URL must be 1 to {MAX_URL} characters", "url")
     if kind == "webhook":
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ChannelError("a webhook URL starts with http:// or https:// and names a host, "
-                               "for example http://192.168.1.20:8123/hook")
+                               "for example http://192.168.1.20:8123/hook", "url")
         return url
     if kind == "mqtt":
         from storewatch.notify.mqtt import parse_url
@@ -99,13 +115,13 @@ def _check_url(kind: str, url: str) -> str:
         try:
             parse_url(url)
         except ValueError as exc:
-            raise ChannelError(str(exc)) from None
+            raise ChannelError(str(exc), "url") from None
         return url
     from storewatch.notify.apprise_channel import understands
 
     if not understands(url):  # Apprise's reason may quote the URL's tokens, so say only this
         raise ChannelError(f"Apprise does not understand this URL (a {urlsplit(url).scheme or 'missing'}:// "
-                           "service); see https://github.com/caronc/apprise/wiki for the URL of each service")
+                           "service); see https://github.com/caronc/apprise/wiki for the URL of each service", "url")
     return url
 
 
@@ -113,8 +129,41 @@ def _check_verdicts(verdicts: list[str] | None) -> list[str]:
     chosen = list(DEFAULT_VERDICTS) if verdicts is None else [v.strip() for v in verdicts if v.strip()]
     wrong = [v for v in chosen if v not in VERDICTS]
     if wrong or not chosen:
-        raise ChannelError(f"verdicts are some of {', '.join(VERDICTS)} (given: {', '.join(wrong) or 'none'})")
+        raise ChannelError(f"verdicts are some of {', '.join(VERDICTS)} (given: {', '.join(wrong) or 'none'})", "verdicts")
     return sorted(set(chosen), key=VERDICTS.index)
+
+
+def _checked(name: Any, kind: str, url: Any, secret: Any, verdicts: Any, cooldown_s: Any, schedule: Any,
+             health: Any) -> dict[str, Any]:
+    """A channel's fields as stored, or ChannelError naming the first wrong one: the one rule
+    for the CLI's `notify add` and the admin panel's add and edit."""
+    if not isinstance(name, str) or not (name := name.strip()) or len(name) > MAX_NAME or not name.isprintable():
+        raise ChannelError(f"a channel name is 1 to {MAX_NAME} printable characters", "name")
+    if not isinstance(url, str):
+        raise ChannelError("the URL is text", "url")
+    url = _check_url(kind, url)
+    if kind in ("apprise", "mqtt") and secret is not None:
+        carries = "an Apprise URL carries its own tokens" if kind == "apprise" else "an MQTT URL its own password"
+        raise ChannelError(f"--secret is for webhooks; {carries}", "secret")
+    if kind == "webhook" and (not isinstance(secret, str) or len(secret) < MIN_SECRET or not secret.isprintable()):
+        raise ChannelError(f"a webhook secret is at least {MIN_SECRET} printable characters", "secret")
+    if not isinstance(health, bool):
+        raise ChannelError("health is true or false", "health")
+    if health and kind == "mqtt":  # its topics are per camera and area; an alert has neither
+        raise ChannelError("health alerts go to webhook and Apprise channels, not MQTT", "health")
+    if verdicts is not None and (not isinstance(verdicts, list) or not all(isinstance(v, str) for v in verdicts)):
+        raise ChannelError("verdicts are a list of words", "verdicts")
+    chosen = _check_verdicts(verdicts)
+    if isinstance(cooldown_s, bool) or not isinstance(cooldown_s, (int, float)) or not 0 <= cooldown_s <= MAX_COOLDOWN_S:
+        raise ChannelError(f"the cooldown is 0 to {MAX_COOLDOWN_S} seconds", "cooldown_s")
+    if schedule is not None and not isinstance(schedule, str):
+        raise ChannelError("the schedule is text", "schedule")
+    try:
+        written = None if schedule is None or not schedule.strip() else parse_schedule(schedule).text()
+    except ScheduleError as exc:
+        raise ChannelError(f"the schedule: {exc}", "schedule") from None
+    return {"name": name, "url": url, "secret": secret, "verdicts": chosen, "cooldown_s": float(cooldown_s),
+            "schedule": written, "health": health}
 
 
 class ChannelStore:
@@ -125,41 +174,56 @@ class ChannelStore:
             devices: list[str] | None = None, rois: list[int] | None = None, cooldown_s: float = 0.0,
             enabled: bool = True, schedule: str | None = None, health: bool = False) -> tuple[Channel, str | None]:
         """A new channel, and the webhook secret when one was made for it (shown once)."""
-        name = name.strip()
-        if not name or len(name) > MAX_NAME or not name.isprintable():
-            raise ChannelError(f"a channel name is 1 to {MAX_NAME} printable characters")
         if kind not in KINDS:
-            raise ChannelError(f"the kind is one of {', '.join(KINDS)}")
-        url = _check_url(kind, url)
-        made = None
-        if kind in ("apprise", "mqtt") and secret is not None:
-            carries = "an Apprise URL carries its own tokens" if kind == "apprise" else "an MQTT URL its own password"
-            raise ChannelError(f"--secret is for webhooks; {carries}")
-        if kind == "webhook":
-            if secret is None:
-                secret = made = secrets.token_urlsafe(24)
-            elif len(secret) < MIN_SECRET or not secret.isprintable():
-                raise ChannelError(f"a webhook secret is at least {MIN_SECRET} printable characters")
-        if health and kind == "mqtt":  # its topics are per camera and area; an alert has neither
-            raise ChannelError("health alerts go to webhook and Apprise channels, not MQTT")
-        chosen = _check_verdicts(verdicts)
-        if not 0 <= cooldown_s <= MAX_COOLDOWN_S:
-            raise ChannelError(f"the cooldown is 0 to {MAX_COOLDOWN_S} seconds")
-        try:
-            written = None if schedule is None else parse_schedule(schedule).text()
-        except ScheduleError as exc:
-            raise ChannelError(f"the schedule: {exc}") from None
+            raise ChannelError(f"the kind is one of {', '.join(KINDS)}", "kind")
+        made = secrets.token_urlsafe(24) if kind == "webhook" and secret is None else None
+        values = _checked(name, kind, url, made or secret, verdicts, cooldown_s, schedule, health)
         with self.db.write() as conn:
             self._check_targets(conn, devices, rois)
-            if conn.execute("SELECT 1 FROM notify_channels WHERE name = ?", (name,)).fetchone():
-                raise ChannelError(f"there is already a channel called {name!r}")
+            self._check_name_free(conn, values["name"])
             channel_id = conn.execute(
                 "INSERT INTO notify_channels (name, kind, url, secret, verdicts, devices, rois, cooldown_s, enabled,"
                 " schedule, created_at, health) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                (name, kind, url, secret, json.dumps(chosen), None if devices is None else json.dumps(devices),
-                 None if rois is None else json.dumps(rois), float(cooldown_s), int(enabled), written,
-                 contract.format_timestamp(contract.utc_now()), int(health))).fetchone()["id"]
+                (values["name"], kind, values["url"], values["secret"], json.dumps(values["verdicts"]),
+                 None if devices is None else json.dumps(devices), None if rois is None else json.dumps(rois),
+                 values["cooldown_s"], int(enabled), values["schedule"],
+                 contract.format_timestamp(contract.utc_now()), int(values["health"]))).fetchone()["id"]
         return self.get(channel_id), made
+
+    def update(self, channel_id: int, changes: dict[str, Any]) -> Channel:
+        """Change the given fields (EDITABLE) of a channel, checked by the same rules as `add`;
+        a field left out keeps its value (so a secret is replaced only when one is given)."""
+        unknown = sorted(set(changes) - set(EDITABLE))
+        if unknown:
+            raise ChannelError(f"{', '.join(unknown)} cannot be changed (a channel's kind stays; add a new "
+                               "channel for another kind)", unknown[0])
+        with self.db.write() as conn:
+            old = self.get(channel_id)
+            merged = {"name": old.name, "url": old.url, "secret": old.secret, "verdicts": list(old.verdicts),
+                      "devices": None if old.devices is None else list(old.devices),
+                      "rois": None if old.rois is None else list(old.rois), "cooldown_s": old.cooldown_s,
+                      "enabled": old.enabled, "schedule": None if old.schedule is None else old.schedule.text(),
+                      "health": old.health, **changes}
+            values = _checked(merged["name"], old.kind, merged["url"], merged["secret"], merged["verdicts"],
+                              merged["cooldown_s"], merged["schedule"], merged["health"])
+            if "devices" in changes or "rois" in changes:
+                self._check_targets(conn, merged["devices"] if "devices" in changes else None,
+                                    merged["rois"] if "rois" in changes else None)
+            if values["name"] != old.name:
+                self._check_name_free(conn, values["name"])
+            conn.execute(
+                "UPDATE notify_channels SET name = ?, url = ?, secret = ?, verdicts = ?, devices = ?, rois = ?,"
+                " cooldown_s = ?, enabled = ?, schedule = ?, health = ? WHERE id = ?",
+                (values["name"], values["url"], values["secret"], json.dumps(values["verdicts"]),
+                 None if merged["devices"] is None else json.dumps(merged["devices"]),
+                 None if merged["rois"] is None else json.dumps(merged["rois"]), values["cooldown_s"],
+                 int(bool(merged["enabled"])), values["schedule"], int(values["health"]), channel_id))
+        return self.get(channel_id)
+
+    @staticmethod
+    def _check_name_free(conn: Any, name: str) -> None:
+        if conn.execute("SELECT 1 FROM notify_channels WHERE name = ?", (name,)).fetchone():
+            raise ChannelNameTaken(f"there is already a channel called {name!r}", "name")
 
     @staticmethod
     def _check_targets(conn: Any, devices: list[str] | None, rois: list[int] | None) -> None:
@@ -167,12 +231,14 @@ class ChannelStore:
             if wanted is None:
                 continue
             if not wanted:
-                raise ChannelError(f"give at least one {label}, or leave the option out for every {label}")
+                raise ChannelError(f"give at least one {label}, or leave the option out for every {label}",
+                                   f"{label.lower()}s")
             known = {row["id"] for row in conn.execute(
                 f"SELECT id FROM {table} WHERE id IN ({','.join('?' * len(wanted))})", wanted)}
             missing = [str(item) for item in wanted if item not in known]
             if missing:
-                raise ChannelError(f"no {label} {', '.join(missing)} (see `storewatch {label.lower()} list`)")
+                raise ChannelError(f"no {label} {', '.join(missing)} (see `storewatch {label.lower()} list`)",
+                                   f"{label.lower()}s")
 
     def get(self, channel_id: int) -> Channel:
         row = self.db.query_one("SELECT * FROM notify_channels WHERE id = ?", (channel_id,))
@@ -195,5 +261,11 @@ class ChannelStore:
         """Delete the channel with its outbox (queued deliveries are dropped with it)."""
         with self.db.write() as conn:
             channel = self.named(name)
+            conn.execute("DELETE FROM notify_channels WHERE id = ?", (channel.id,))
+        return channel
+
+    def remove_id(self, channel_id: int) -> Channel:
+        with self.db.write() as conn:
+            channel = self.get(channel_id)
             conn.execute("DELETE FROM notify_channels WHERE id = ?", (channel.id,))
         return channel

@@ -14,6 +14,7 @@ from storewatch import errors as domain
 from storewatch.contract import error_body
 from storewatch.db.connection import DISK_ERRORS, storage_error
 from storewatch.jpeg import NotAJpeg
+from storewatch.notify.channels import ChannelError, ChannelNameTaken, ChannelNotFound
 from storewatch.settings import SettingError
 from storewatch.storage import DiskFull, StorageUnavailable
 
@@ -87,6 +88,16 @@ def _damaged(exc: BaseException) -> str:
 
 _INVALID = ErrorRule(422, "validation_failed")
 
+
+def _sentence(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{text[:1].upper()}{text[1:]}; nothing was changed."
+
+
+def _channel_field(exc: BaseException) -> list[dict[str, str]]:
+    field = getattr(exc, "field", None)
+    return [{"field": field, "message": str(exc)}] if field else []
+
 ERROR_TABLE: dict[type[BaseException], ErrorRule] = {
     domain.DeviceNotFound: ErrorRule(404, "device_not_found"),
     domain.RoiNotFound: ErrorRule(404, "roi_not_found"),
@@ -96,6 +107,9 @@ ERROR_TABLE: dict[type[BaseException], ErrorRule] = {
     domain.RoiInvalid: _INVALID,
     domain.PasswordTooWeak: _INVALID,
     SettingError: _INVALID,
+    ChannelNotFound: ErrorRule(404, "channel_not_found"),
+    ChannelError: ErrorRule(422, "validation_failed", _sentence, _channel_field),
+    ChannelNameTaken: ErrorRule(409, "channel_name_taken", _sentence, _channel_field),
     domain.DeviceIdTaken: ErrorRule(409, "device_id_taken"),
     domain.RoiNameTaken: ErrorRule(409, "roi_name_taken"),
     domain.JobNotRetryable: ErrorRule(409, "job_not_retryable"),

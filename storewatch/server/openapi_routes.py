@@ -279,7 +279,63 @@ META_OPERATIONS = [
               answers={200: {"type": "object", "required": ["openapi", "paths"]}}),
 ]
 
-OPERATIONS = [*DEVICE_OPERATIONS, *ADMIN_OPERATIONS, *ANALYSIS_OPERATIONS, *META_OPERATIONS]
+# --- notification channels ------------------------------------------------------------------
+
+N = f"{A}/notify"
+_DELIVERY = {"type": "object", "properties": {
+    "delivery_id": {"type": "string"}, "channel": {"type": ["string", "null"]},
+    "event_id": {"type": ["integer", "null"]}, "alert_id": {"type": ["integer", "null"]},
+    "state": {"enum": ["queued", "sending", "delivered", "dead"]}, "attempts": {"type": "integer"},
+    "created_at": {"type": "string"}, "next_attempt_at": {"type": ["string", "null"]},
+    "last_attempt_at": {"type": ["string", "null"]}, "delivered_at": {"type": ["string", "null"]},
+    "last_error": {"type": ["string", "null"]}}}
+_CHANNEL_FIELDS = {
+    "name": {"type": "string", "minLength": 1, "maxLength": 64},
+    "url": {"type": "string", "maxLength": 2048, "description": "Shown back masked (scheme and host)."},
+    "secret": {"type": ["string", "null"], "description": "A webhook's signing secret (16+ characters); "
+               "empty or left out keeps the stored one (on add: one is made and answered once)."},
+    "verdicts": {"type": "array", "items": {"enum": ["taken", "placed", "moved", "unchanged"]}},
+    "devices": {"type": ["array", "null"], "items": {"type": "string"}, "description": "null: every camera."},
+    "rois": {"type": ["array", "null"], "items": {"type": "integer"}, "description": "null: every area."},
+    "cooldown_s": {"type": "number", "minimum": 0}, "enabled": {"type": "boolean"},
+    "schedule": {"type": ["string", "null"]}, "health": {"type": "boolean"}}
+_CHANNEL = {"type": "object", "properties": {
+    "id": {"type": "integer"}, "kind": {"enum": ["webhook", "apprise", "mqtt"]}, **_CHANNEL_FIELDS,
+    "secret": {"type": ["string", "null"], "description": "Masked: its first 3 characters."},
+    "last": {"oneOf": [_DELIVERY, {"type": "null"}]},
+    "last_test": {"type": ["object", "null"]},
+    "counts": {"type": "object", "properties": {k: {"type": "integer"} for k in ("queued", "delivered", "dead")}}}}
+_TAKEN = {409: "A channel with this name exists.", 422: "A field is wrong; `details` names it. Nothing stored."}
+
+NOTIFY_OPERATIONS = [
+    Operation("GET", f"{N}/channels", "Notification channels with their last delivery and counts",
+              answers={200: {"type": "object", "properties": {"channels": {"type": "array", "items": _CHANNEL}}}}),
+    Operation("POST", f"{N}/channels", "Add a channel (the CLI's rules)",
+              body={"type": "object", "required": ["name", "kind", "url"],
+                    "properties": {"kind": {"enum": ["webhook", "apprise", "mqtt"]}, **_CHANNEL_FIELDS}},
+              answers={201: {"type": "object", "properties": {"channel": _CHANNEL,
+                                                              "secret": {"type": ["string", "null"]}}}},
+              errors=_TAKEN),
+    Operation("PATCH", f"{N}/channels/{{channel_id}}", "Change a channel; fields left out keep their value",
+              body={"type": "object", "properties": _CHANNEL_FIELDS},
+              answers={200: {"type": "object", "properties": {"channel": _CHANNEL}}},
+              errors={**_TAKEN, 404: "No such channel."}),
+    Operation("DELETE", f"{N}/channels/{{channel_id}}", "Remove a channel and what it still had to send",
+              errors={404: "No such channel."}),
+    Operation("POST", f"{N}/channels/{{channel_id}}/test", "Send a test message now and say what happened",
+              answers={200: {"type": "object", "properties": {"ok": {"type": "boolean"},
+                                                              "detail": {"type": "string"},
+                                                              "message": {"type": "string"},
+                                                              "at": {"type": "string"}}}},
+              errors={404: "No such channel."}),
+    Operation("GET", f"{N}/outbox", "Recent deliveries, newest first",
+              query=(_query("state", {"enum": ["queued", "sending", "delivered", "dead"]}),
+                     _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000})),
+              answers={200: {"type": "object", "properties": {"deliveries": {"type": "array", "items": _DELIVERY}}}},
+              errors={422: "state or limit is out of range."}),
+]
+
+OPERATIONS = [*DEVICE_OPERATIONS, *ADMIN_OPERATIONS, *ANALYSIS_OPERATIONS, *NOTIFY_OPERATIONS, *META_OPERATIONS]
 
 
 def _version() -> str:
