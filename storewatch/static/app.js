@@ -15,6 +15,7 @@ const ROUTES = [
   {pattern: /^\/events\/?$/, page: "events"},
   {pattern: /^\/queue\/?$/, page: "queue"},
   {pattern: /^\/settings\/?$/, page: "settings"},
+  {pattern: /^\/settings\/notifications\/?$/, page: "notifications"},
   {pattern: /^\/login\/?$/, page: "login", open: true},
 ];
 

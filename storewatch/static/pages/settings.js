@@ -143,6 +143,10 @@ export async function render(main, context) {
     api.get("/admin/settings", {signal: context.signal}),
     api.get("/admin/thresholds", {signal: context.signal}),
   ]);
+  const notifications = h("section", {class: "card section", "aria-labelledby": "notify-heading"},
+    h("h2", {id: "notify-heading"}, "Notifications"),
+    h("p", {class: "muted"}, "Get a message (phone, e-mail, Home Assistant, a web address) when a shelf is touched."),
+    h("a", {href: "/settings/notifications", class: "button"}, "Notification channels"));
   main.append(h("div", {class: "page-header"}, h("h1", {}, "Settings")),
-              settingsForm(settings), thresholdsCard(thresholds), passwordCard(context));
+              settingsForm(settings), notifications, thresholdsCard(thresholds), passwordCard(context));
 }
