@@ -79,10 +79,6 @@ def epoch_to_ts(epoch: float) -> str:
     return contract.format_timestamp(datetime.fromtimestamp(epoch, timezone.utc))
 
 
-def _ts_to_epoch(ts: str) -> float:
-    return contract.parse_timestamp(ts).timestamp()
-
-
 # What a person may ask for: float() alone would let "inf", "1e300" or "-1" through.
 _EPOCH_SECONDS = re.compile(r"[0-9]{1,12}(\.[0-9]{1,9})?")
 EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -147,12 +143,10 @@ class EventStore:
 
     # --- writing (inside the job's transaction) -------------------------------------------
 
-    def record_visit(self, visit: Visit, pictures: list[EventImage], *, merge: bool = False) -> int:
+    def record_visit(self, visit: Visit, pictures: list[EventImage]) -> int:
         """Upsert the visit's event, its touched ROIs and its pictures; returns the event id.
 
-        The visit replaces the ROI rows of an earlier write of it; with `merge`, it adds to
-        them instead (ROIs it names are rewritten, the others kept), for interactions of
-        single ROIs that began on the same capture.
+        The visit replaces the ROI rows of an earlier write of it (a job run again).
         """
         with self.db.write() as conn:
             existing = self._visit_row(conn, visit)
@@ -165,11 +159,7 @@ class EventStore:
                      contract.format_timestamp(contract.utc_now()))).fetchone()["id"]
             else:
                 event_id = existing["id"]
-                if merge:
-                    start = min(start, _ts_to_epoch(existing["start_ts"]))
-                    end = max(end, _ts_to_epoch(existing["end_ts"] or existing["start_ts"]))
-                else:
-                    conn.execute("DELETE FROM event_rois WHERE event_id = ?", (event_id,))
+                conn.execute("DELETE FROM event_rois WHERE event_id = ?", (event_id,))
             self._write_rois(conn, event_id, visit)
             self._write_headline(conn, event_id, start, end)
             self._write_pictures(conn, visit.device_id, event_id, pictures)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from storewatch.analysis.decode import decode_gray
 from storewatch.analysis.device_analyzer import DeviceAnalyzer, RoiSpec
-from storewatch.analysis.transitions import InteractionCancelled, InteractionEnded, InteractionStarted, VisitStarted
+from storewatch.analysis.transitions import InteractionCancelled, InteractionStarted, VisitStarted
 from storewatch.camera.scene import VERDICTS, FrameTruth, Script, ScriptRenderer, VisitTruth
 from storewatch.jobs.live import CHECKPOINT_EVERY
 from storewatch.jobs.processor import ANALYSIS_WIDTH
@@ -54,9 +54,7 @@ def events_from_transitions(transitions: Iterable[object], until: float | None =
 
     A transition with `rois` is a visit (`VisitEnded`: start_ts, end_ts, the visit's
     pre_frame_id and post_frame_id, and per ROI roi_id and verdict): one event, its
-    pictures the visit's Before and After. An `InteractionEnded` (issue 12's analysis,
-    which closed one interaction per ROI, decided changed or unchanged with no verdict)
-    is one event of one ROI, verdict `changed` or `unchanged`. With `until` (the last
+    pictures the visit's Before and After. With `until` (the last
     frame's time), what is still open then is an event too, verdict `open` (a clip that
     ends while someone is still in view): one per open visit, else one per open ROI.
     """
@@ -68,7 +66,7 @@ def events_from_transitions(transitions: Iterable[object], until: float | None =
             visit_open = t.ts
         elif isinstance(t, InteractionStarted):
             opened[t.roi_id] = t.ts
-        elif isinstance(t, (InteractionEnded, InteractionCancelled)):
+        elif isinstance(t, InteractionCancelled):
             opened.pop(t.roi_id, None)
         rois = getattr(t, "rois", None)
         if rois is not None and hasattr(t, "start_ts"):
@@ -79,9 +77,6 @@ def events_from_transitions(transitions: Iterable[object], until: float | None =
             events.append(Event(t.start_ts, t.end_ts, tuple(  # type: ignore[attr-defined]
                 RoiVerdict(r.roi_id, r.verdict, getattr(r, "pre_frame_id", pre), getattr(r, "post_frame_id", post))
                 for r in rois)))
-        elif isinstance(t, InteractionEnded):
-            verdict = getattr(t, "verdict", None) or ("changed" if t.decision.changed else "unchanged")
-            events.append(Event(t.start_ts, t.end_ts, (RoiVerdict(t.roi_id, verdict, t.pre_frame_id, t.post_frame_id),)))
     if until is not None and opened:
         if visit_open is not None:
             events.append(Event(min(visit_open, *opened.values()), until,

@@ -15,7 +15,7 @@ import pytest
 import detection_bench as bench
 from storewatch.analysis.inventory import InventoryDecision
 from storewatch.analysis.transitions import (
-    InteractionCancelled, InteractionEnded, InteractionStarted, LightingChange, RoiOutcome, VisitEnded, VisitStarted)
+    InteractionCancelled, InteractionStarted, LightingChange, RoiOutcome, VisitEnded, VisitStarted)
 from storewatch.camera import scenarios
 
 SIZE = (640, 480)  # small frames keep the render cheap; the analysis sees 320x240 either way
@@ -69,30 +69,12 @@ def test_events_per_visit_and_untouched_rois_do_not_regress(score):
 
 # ---- the adapter and the scoring, on transitions made by hand -------------------------
 
-class _WithoutVerdict(InteractionEnded):
-    """An interaction closed by an analysis that only decides changed or unchanged (issue 12's)."""
-
-    verdict = None
-
-
-def _ended(roi_id: int, start: float, end: float, changed: bool, cls: type = _WithoutVerdict) -> InteractionEnded:
-    return cls(roi_id, start, end, 0.3, 4, 0, 9, InventoryDecision(changed, 0.2, None))
-
-
-def test_transitions_without_verdicts_become_one_event_per_roi_with_changed_or_unchanged():
+def test_a_cancelled_interaction_is_no_event_and_one_still_open_at_the_end_is():
     events = bench.events_from_transitions([
-        LightingChange(1.0, 1), InteractionStarted(1, 2.0, 2), _ended(1, 2.0, 4.0, True),
-        InteractionStarted(2, 2.5, 3), _ended(2, 2.5, 3.5, False),
-        InteractionStarted(3, 5.0, 5), InteractionCancelled(3, 5.0, 5.5, 6), InteractionStarted(1, 8.0, 8)],
-        until=10.0)
+        LightingChange(1.0, 1), InteractionStarted(3, 5.0, 5), InteractionCancelled(3, 5.0, 5.5, 6),
+        InteractionStarted(1, 8.0, 8)], until=10.0)
     assert [(e.start_ts, e.end_ts, [(r.roi_id, r.verdict) for r in e.rois]) for e in events] == [
-        (2.0, 4.0, [(1, "changed")]), (2.5, 3.5, [(2, "unchanged")]), (8.0, 10.0, [(1, "open")])]
-
-
-def test_an_interaction_with_its_own_verdict_keeps_it():
-    ended = _ended(1, 2.0, 4.0, True, cls=InteractionEnded)
-    (event,) = bench.events_from_transitions([ended])
-    assert event.rois[0].verdict == (getattr(ended, "verdict", None) or "changed")
+        (8.0, 10.0, [(1, "open")])]
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from conftest import ADMIN_PASSWORD, in_process_server
 from storewatch.analysis.device_analyzer import FrameResult
 from storewatch.analysis.inventory import InventoryDecision
 from storewatch.analysis.transitions import (
-    InteractionEnded, LightingChange, LightingSettled, RoiOutcome, VisitEnded,
+    LightingChange, LightingSettled, RoiOutcome, VisitEnded,
 )
 from storewatch.appliance import DATABASE_FILE, Appliance
 from storewatch.cli import main
@@ -182,10 +182,10 @@ def test_an_older_file_reads_each_interaction_as_a_visit_of_its_one_roi(data_dir
         assert by_name[None]["type"] == "lighting_change" and by_name[None]["rois"] == []
         assert [e["roi_name"] for e in store.public_many(store.list(roi_id=2))] == ["bottom"]
         # the visit analysed again on the capture its old per-ROI events began on: they become one visit
-        again = store.record_visit(Visit("cam", T0, T0 + 1, 11, (touched(1, "placed", 0.2),)), [], merge=True)
+        again = store.record_visit(Visit("cam", T0, T0 + 1, 11, (touched(1, "placed", 0.2),)), [])
         assert again == top["id"] and opened.db.scalar("SELECT COUNT(*) FROM events WHERE start_capture_id = 11") == 1
         assert [(r["roi_name"], r["verdict"]) for r in store.public_many([store.get(again)])[0]["rois"]] == [
-            ("top", "placed"), ("bottom", "unchanged"), ("gone", None)]
+            ("top", "placed")]  # the visit, analysed again, knows all its ROIs
     finally:
         opened.close()
 
@@ -365,21 +365,6 @@ def test_outputs_write_a_visit_with_three_rois_and_its_four_pictures(appliance, 
     assert not red_near(diff, 0.5, 0.5)
     counters = appliance.counters.snapshot()
     assert counters["event_verdicts"] == {"taken": 1} and counters["events"] == {"changed": 1}
-
-
-def test_outputs_merge_single_roi_interactions_begun_on_one_capture_into_one_visit(appliance, shelves):
-    start, post = store_captures(appliance, [100, 101])
-    specs, _ = RoiStore(appliance.db, appliance.devices).specs("cam")
-    start_epoch = appliance.db.scalar("SELECT capture_epoch FROM captures WHERE id = ?", (start,))
-    capture = appliance.db.query_one("SELECT * FROM captures WHERE id = ?", (post,))
-    store = EventStore(appliance.db, appliance.images)
-    for roi, verdict in ((shelves["Shelf 1"], "unchanged"), (shelves["Shelf 3"], "placed")):
-        ended = InteractionEnded(roi, start_epoch, start_epoch + 1, 0.3, start, start, post,
-                                 InventoryDecision(verdict == "placed", 0.2, None, verdict))
-        outputs.commit(appliance, store, outputs.prepare(appliance, capture, FrameResult({}, False, [ended]), specs))
-    [event] = store.public_many(store.list())
-    assert [(r["roi_name"], r["verdict"]) for r in event["rois"]] == [("Shelf 3", "placed"), ("Shelf 1", "unchanged")]
-    assert event["start_capture_id"] == start and event["decision"] == "changed"
 
 
 def test_outputs_give_a_settled_lighting_change_its_end_and_before_after_pictures(appliance, shelves):

@@ -25,7 +25,7 @@ from worker_support import (FAST, SCENE_START, add_device, add_roi, comparable, 
 # --- the scene ---------------------------------------------------------------------------
 
 
-def test_an_arm_taking_an_item_gives_one_changed_event_with_four_pictures(appliance: Appliance) -> None:
+def test_an_arm_taking_an_item_gives_one_changed_event_with_its_pictures_and_thumbnails(appliance: Appliance) -> None:
     device_id = add_device(appliance)
     roi_id = add_roi(appliance, device_id, "top shelf", 2)
     sequence = scene()
@@ -43,7 +43,7 @@ def test_an_arm_taking_an_item_gives_one_changed_event_with_four_pictures(applia
     assert x0 <= ix1 and ix0 <= x1 and y0 <= iy1 and iy0 <= y1  # the box is on the taken item
     pictures = {row["kind"]: row for row in
                 appliance.db.query("SELECT * FROM event_images WHERE event_id = ?", (event["id"],))}
-    assert set(pictures) == {"pre", "peak", "post", "diff"}
+    assert set(pictures) == {"pre", "peak", "post", "diff", "thumb_pre", "thumb_post", "thumb_diff"}
     for kind in ("pre", "peak", "post"):  # copies of the original frames, outside staging
         original = appliance.db.query_one("SELECT path FROM captures WHERE id = ?", (pictures[kind]["capture_id"],))
         assert pictures[kind]["path"].startswith(f"events/{device_id}/{event['id']}/")

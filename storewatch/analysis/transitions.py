@@ -17,31 +17,6 @@ class InteractionStarted:
 
 
 @dataclass(frozen=True)
-class InteractionEnded:
-    """An interaction closed: settled and not continued within the merge gap (or forced).
-
-    `end_ts` is the last active frame's time; `pre_frame_id` is the settled frame the
-    decision compared against, `post_frame_id` the first settled frame after it.
-    `forced` means it hit max_duration_seconds instead of settling.
-    """
-
-    roi_id: int
-    start_ts: float
-    end_ts: float
-    peak_score: float
-    peak_frame_id: int
-    pre_frame_id: int
-    post_frame_id: int
-    decision: InventoryDecision
-    forced: bool = False
-
-    @property
-    def verdict(self) -> str | None:
-        """What happened in the ROI (taken, placed, moved, unchanged); None without a decision."""
-        return None if self.decision is None else self.decision.verdict
-
-
-@dataclass(frozen=True)
 class InteractionCancelled:
     """A just-started interaction was really the onset of a lighting change.
 
@@ -129,5 +104,5 @@ class VisitEnded:
     forced: bool = False
 
 
-Transition = (InteractionStarted | InteractionEnded | InteractionCancelled | LightingChange | LightingSettled
+Transition = (InteractionStarted | InteractionCancelled | LightingChange | LightingSettled
               | VisitStarted | VisitEnded)

@@ -21,7 +21,7 @@ from storewatch.analysis.device_analyzer import FrameResult, RoiSpec
 from storewatch.analysis.inventory import InventoryDecision, render_difference
 from storewatch.analysis.roi_mask import polygon_mask
 from storewatch.analysis.transitions import (
-    InteractionEnded, LightingChange, LightingSettled, RoiOutcome, VisitEnded,
+    LightingChange, LightingSettled, RoiOutcome, VisitEnded,
 )
 from storewatch.appliance import Appliance
 from storewatch.db import Row
@@ -40,7 +40,6 @@ BOX_RED = (255, 0, 0)
 class PreparedVisit:
     visit: Visit
     pictures: list[EventImage] = field(default_factory=list)
-    merge: bool = False  # a single ROI's interaction (see _from_interaction)
 
     @property
     def headline(self) -> TouchedRoi:
@@ -75,8 +74,6 @@ def prepare(appliance: Appliance, capture: Row, result: FrameResult, rois: list[
             prepared = _prepare_visit(appliance, device_id, transition, specs)
             if prepared is not None:
                 visits.append(prepared)
-        elif isinstance(transition, InteractionEnded) and transition.roi_id in specs:
-            visits.append(_from_interaction(appliance, device_id, transition, specs))
         elif isinstance(transition, LightingSettled):
             settled.append(_prepare_lighting(appliance, device_id, transition))
     lighting = [t for t in result.transitions if isinstance(t, LightingChange)]
@@ -107,24 +104,6 @@ def _prepare_visit(appliance: Appliance, device_id: str, ended: VisitEnded,
     pictures = _pictures(appliance, ended.pre_frame_id, peak.peak_frame_id, ended.post_frame_id,
                          [specs[outcome.roi_id] for outcome in outcomes], visit.rois)
     return PreparedVisit(visit, pictures)
-
-
-def _from_interaction(appliance: Appliance, device_id: str, ended: InteractionEnded,
-                      specs: dict[int, RoiSpec]) -> PreparedVisit:
-    """STOP-GAP until the analysis reports visits: one ROI's InteractionEnded as a visit of it.
-
-    Interactions of several ROIs that began on the same capture merge into one visit.
-    Remove with the last InteractionEnded."""
-    start_capture = appliance.db.scalar(
-        "SELECT id FROM captures WHERE device_id = ? AND capture_epoch = ? ORDER BY seq LIMIT 1",
-        (device_id, ended.start_ts))
-    outcome = RoiOutcome(ended.roi_id, ended.start_ts, ended.end_ts, ended.peak_score, ended.peak_frame_id,
-                         ended.decision)
-    visit = Visit(device_id, ended.start_ts, ended.end_ts,
-                  start_capture if start_capture is not None else ended.pre_frame_id, (_touched(outcome),))
-    pictures = _pictures(appliance, ended.pre_frame_id, ended.peak_frame_id, ended.post_frame_id,
-                         [specs[ended.roi_id]], visit.rois)
-    return PreparedVisit(visit, pictures, merge=True)
 
 
 def _pictures(appliance: Appliance, pre_id: int | None, peak_id: int | None, post_id: int | None,
@@ -199,7 +178,7 @@ def commit(appliance: Appliance, events: EventStore, outputs: FrameOutputs) -> l
                          " score = excluded.score, lighting = excluded.lighting",
                          (roi_id, capture["id"], outputs.device_id, capture["capture_epoch"], round(score, 5),
                           int(result.lighting)))
-        event_ids = [events.record_visit(p.visit, p.pictures, merge=p.merge) for p in outputs.visits]
+        event_ids = [events.record_visit(p.visit, p.pictures) for p in outputs.visits]
         Outbox(appliance.db).enqueue_events(event_ids)  # its notifications, in the event's own transaction
         for change in outputs.lighting_starts:
             events.record_lighting(outputs.device_id, change.ts, change.frame_id)
