@@ -204,3 +204,28 @@ def test_cli_add_with_health_and_list_shows_it(data_dir: Path, receiver: Receive
         opened.close()
     outbox = run("outbox")
     assert "health" in outbox and "owner" in outbox
+
+
+def test_storewatch_run_checks_by_itself(data_dir: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The periodic check inside a real `storewatch run`: the disk falls below its reserve, the
+    webhook hears it once; it is fine again, the webhook hears that once."""
+    from conftest import LiveServer, free_port, prepare_data_dir
+
+    monkeypatch.setenv(health.CHECK_ENV, "0.3")
+    prepare_data_dir(data_dir)
+    opened = Appliance(data_dir)
+    try:
+        opened.settings.update({"disk_reserve_bytes": 2**50, "disk_reserve_percent": 0})
+        ChannelStore(opened.db).add("owner", "webhook", receiver.url, secret=SECRET, health=True)
+    finally:
+        opened.close()
+    server = LiveServer(data_dir, free_port(), ["--camera", "none"])
+    server.start()
+    try:
+        wait_for(lambda: len(receiver.requests) == 1, timeout=20)
+        with server.admin_client() as admin:
+            assert admin.patch("/api/v1/admin/settings", json={"disk_reserve_bytes": 0}).status_code == 200
+        wait_for(lambda: len(receiver.requests) == 2, timeout=20)
+    finally:
+        assert server.stop() == 0
+    assert [(a["condition"], a["state"]) for a in alerts(receiver)] == [("disk", "raised"), ("disk", "resolved")]
