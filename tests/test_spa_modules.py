@@ -10,7 +10,7 @@ from storewatch.server.spa import STATIC_DIR
 
 STATIC_IMPORT = re.compile(r"""^\s*(?:import|export)\s[^;]*?from\s*["']([^"']+)["']""", re.M)
 DYNAMIC_IMPORT = re.compile(r"""import\(\s*[`"']([^`"']+)[`"']""")
-PAGES = {"overview", "devices", "device", "events", "queue", "settings", "login"}
+PAGES = {"overview", "devices", "device", "events", "queue", "settings", "notifications", "login"}
 
 
 def _modules() -> list[Path]:

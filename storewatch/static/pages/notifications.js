@@ -14,7 +14,7 @@ const KINDS = {
   mqtt: "MQTT / Home Assistant",
 };
 const URL_HELP = {
-  webhook: "The address that receives a signed JSON message, e.g. http://192.168.1.20:8123/hook.",
+  webhook: "The web address (starting with http or https, then the receiver's host, e.g. 192.168.1.20:8123/hook) that gets a signed JSON message.",
   apprise: "One Apprise address, e.g. ntfy://my-shop-topic, tgram://bot-token/chat-id or mailto://user:pass@example.com.",
   mqtt: "Your MQTT broker, e.g. mqtt://user:password@192.168.1.10:1883 (mqtts:// for TLS). Home Assistant finds the cameras by itself.",
 };
