@@ -78,6 +78,40 @@ function frameLoader(deviceId, editor, metaEl, signal) {
   };
 }
 
+/** Select / Rectangle / Polygon, with "Close polygon" and "Cancel" while drawing. */
+function drawingToolbar(editor) {
+  const toolButtons = {
+    select: h("button", {type: "button", class: "small"}, "Select"),
+    rect: h("button", {type: "button", class: "small"}, "Rectangle"),
+    polygon: h("button", {type: "button", class: "small"}, "Polygon"),
+  };
+  const finishButton = h("button", {type: "button", class: "small primary", hidden: true,
+                                    onclick: () => editor.finishPolygon()}, "Close polygon");
+  const cancelButton = h("button", {type: "button", class: "small", hidden: true,
+                                    onclick: () => setTool("select")}, "Cancel");
+  function setTool(tool) {
+    editor.setTool(tool);
+    for (const [name, button] of Object.entries(toolButtons)) button.setAttribute("aria-pressed", String(name === tool));
+    finishButton.hidden = tool !== "polygon";
+    cancelButton.hidden = tool === "select";
+  }
+  for (const [name, button] of Object.entries(toolButtons)) button.addEventListener("click", () => setTool(name));
+  const element = h("div", {class: "toolbar", role: "toolbar", "aria-label": "Drawing tools"},
+                    Object.values(toolButtons), finishButton, cancelButton);
+  return {element, setTool};
+}
+
+/** The device's name, status and id, with its Events link and "Burst now" (`onBurst(button)`). */
+function pageHeader(device, onBurst) {
+  return h("div", {class: "page-header"},
+    h("div", {}, h("p", {class: "small"}, h("a", {href: "/devices"}, "← Devices")),
+      h("h1", {}, device.name, " ", statusBadge(device)),
+      h("p", {class: "muted mono small"}, device.id)),
+    h("div", {class: "actions"},
+      h("a", {class: "button small", href: `/events?device=${encodeURIComponent(device.id)}`}, "Events"),
+      h("button", {type: "button", class: "small", onclick: (e) => onBurst(e.currentTarget)}, "Burst now")));
+}
+
 export async function render(main, context) {
   const deviceId = context.params.id;
   const base = `/admin/devices/${encodeURIComponent(deviceId)}`;
@@ -118,22 +152,8 @@ export async function render(main, context) {
     onHint(text) { hintEl.textContent = text || ""; },
   });
 
-  const toolButtons = {
-    select: h("button", {type: "button", class: "small"}, "Select"),
-    rect: h("button", {type: "button", class: "small"}, "Rectangle"),
-    polygon: h("button", {type: "button", class: "small"}, "Polygon"),
-  };
-  const finishButton = h("button", {type: "button", class: "small primary", hidden: true,
-                                    onclick: () => editor.finishPolygon()}, "Close polygon");
-  const cancelButton = h("button", {type: "button", class: "small", hidden: true,
-                                    onclick: () => setTool("select")}, "Cancel");
-  function setTool(tool) {
-    editor.setTool(tool);
-    for (const [name, button] of Object.entries(toolButtons)) button.setAttribute("aria-pressed", String(name === tool));
-    finishButton.hidden = tool !== "polygon";
-    cancelButton.hidden = tool === "select";
-  }
-  for (const [name, button] of Object.entries(toolButtons)) button.addEventListener("click", () => setTool(name));
+  const toolbar = drawingToolbar(editor);
+  const setTool = toolbar.setTool;
 
   function markDirty(roi) {
     const item = listEl.querySelector(`[data-roi="${roi.key}"]`);
@@ -238,22 +258,14 @@ export async function render(main, context) {
   const frames = poll(frameLoad.load, {everyMs: FRAME_REFRESH_MS, signal: context.signal});
 
   main.append(
-    h("div", {class: "page-header"},
-      h("div", {}, h("p", {class: "small"}, h("a", {href: "/devices"}, "← Devices")),
-        h("h1", {}, device.name, " ", statusBadge(device)),
-        h("p", {class: "muted mono small"}, device.id)),
-      h("div", {class: "actions"},
-        h("a", {class: "button small", href: `/events?device=${encodeURIComponent(deviceId)}`}, "Events"),
-        h("button", {type: "button", class: "small", onclick: (e) => guarded(e.currentTarget, async () => {
-          await api.post(`${base}/burst`);
-          toast("Burst requested.", "success");
-        })}, "Burst now"))),
+    pageHeader(device, (button) => guarded(button, async () => {
+      await api.post(`${base}/burst`);
+      toast("Burst requested.", "success");
+    })),
     cameraBanner(device),
     h("div", {class: "device-layout"},
       h("section", {class: "card", "aria-label": "Frame and ROI editor"},
-        h("div", {class: "toolbar", role: "toolbar", "aria-label": "Drawing tools"},
-          Object.values(toolButtons), finishButton, cancelButton),
-        editor.element, hintEl, metaEl, frames.note),
+        toolbar.element, editor.element, hintEl, metaEl, frames.note),
       h("section", {class: "card", "aria-labelledby": "roi-heading"},
         h("div", {class: "copy-row"}, h("h2", {id: "roi-heading"}, "Regions of interest"), saveAllButton),
         listEl)),
