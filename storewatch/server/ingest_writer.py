@@ -1,8 +1,8 @@
 """Group commit for ingest: the frames that arrive together are stored together.
 
 Requests validate their frame on the event loop, then hand it to one writer thread. That
-thread takes every frame waiting, writes their files (made durable together: one syncfs
-of the data disk where Linux has it, else an fsync per file and folder), commits their
+thread takes every frame waiting, writes their files (a lone frame fsynced with its folder;
+several made durable together by one syncfs of the data disk where Linux has it), commits their
 rows in one transaction (one WAL fsync), and answers each request. A lone frame is
 stored at once: nothing waits for a batch to fill; batches form only while a commit is
 under way. Compared with a worker thread and a transaction per request, this spares the
