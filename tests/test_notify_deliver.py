@@ -133,10 +133,11 @@ def test_secrets_never_reach_the_log(appliance: Appliance, shelf: int, receiver:
     ChannelStore(appliance.db).add("hook", "webhook", f"{receiver.url}?key=hidden-key-123", secret=SECRET)
     ChannelStore(appliance.db).add("phone", "apprise", f"json://{token}@127.0.0.1:{receiver.port}/a")
     receiver.status = 500
-    written, root = io.StringIO(), logging.getLogger()
-    handler, level = logging.StreamHandler(written), root.level
+    written, root, httpx_log = io.StringIO(), logging.getLogger(), logging.getLogger("httpx")
+    handler, level, httpx_level = logging.StreamHandler(written), root.level, httpx_log.level
     root.addHandler(handler)
     root.setLevel(logging.DEBUG)
+    httpx_log.setLevel(logging.DEBUG)  # as `-v` sets it (the CLI quiets httpx otherwise, and an earlier test ran it)
     sender = NotifySender(appliance, BASE, policy=FAST, poll_s=0.05)
     sender.start()
     try:
@@ -146,6 +147,7 @@ def test_secrets_never_reach_the_log(appliance: Appliance, shelf: int, receiver:
         sender.stop(5)
         root.removeHandler(handler)
         root.setLevel(level)
+        httpx_log.setLevel(httpx_level)
     log = written.getvalue()
     assert "not delivered yet" in log and "HTTP Request: POST" in log  # httpx's own line, masked
     errors = " ".join(row["last_error"] or "" for row in appliance.db.query("SELECT last_error FROM notify_outbox"))
