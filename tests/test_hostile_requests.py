@@ -25,6 +25,7 @@ import pytest
 
 from storewatch import contract
 from storewatch.appliance import Appliance
+from storewatch.server.admin_auth import OPEN_ADMIN_PATHS
 from storewatch.server.openapi_routes import OPERATIONS
 from conftest import LiveServer, capture_ts, make_jpeg, prepare_data_dir, start_live_server
 from raw_http import RawAnswer, raw_request, read_answer
@@ -312,7 +313,7 @@ def _json_operations() -> list[tuple[str, str]]:
     found = []
     for op in OPERATIONS:
         if op.body is not None and "content" not in op.body:
-            path = re.sub(r"{device_id}", "cam-1", re.sub(r"{\w+:int}", "1", op.path))
+            path = re.sub(r"{\w+}", "1", re.sub(r"{device_id}", "cam-1", re.sub(r"{\w+:int}", "1", op.path)))
             found.append((op.method, path))
     return found
 
@@ -476,7 +477,7 @@ def _concrete(path: str) -> str:
 @pytest.mark.parametrize("path", sorted({_concrete(op.path) for op in OPERATIONS}))
 def test_head_and_options_on_every_route(hostile: Hostile, unchanged: None, path: str) -> None:
     methods = {op.method.upper() for op in OPERATIONS if _concrete(op.path) == path}
-    guarded = path.startswith("/api/v1/admin/") and not path.endswith(("/login", "/logout"))
+    guarded = path.startswith("/api/v1/admin/") and path not in OPEN_ADMIN_PATHS
     for headers in ({}, hostile.admin):
         for method in ("HEAD", "OPTIONS"):
             answer = httpx.request(method, hostile.server.url + path, headers=headers, timeout=10)
