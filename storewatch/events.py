@@ -21,6 +21,7 @@ import apsw
 from storewatch import contract
 from storewatch.analysis.verdict import VERDICTS  # noqa: F401  (re-exported: the API and CLI take it from here)
 from storewatch.db import Database, Row
+from storewatch.errors import NotFound, load_stored_json
 from storewatch.storage import ImageStore
 
 INTERACTION = "interaction_detected"
@@ -38,8 +39,8 @@ VIEW_MARGIN = 0.08
 MIN_VIEW_MARGIN = 0.02
 
 
-class EventNotFound(LookupError):
-    pass
+class EventNotFound(NotFound):
+    """No such event, or no such picture of it (any more)."""
 
 
 @dataclass(frozen=True)
@@ -208,8 +209,8 @@ class EventStore:
                       key=significance)
         head = rois[0]
         ids = [roi["roi_id"] for roi in rois if roi["roi_id"] is not None]
-        polygons = [json.loads(row["polygon"]) for row in conn.execute(
-            f"SELECT polygon FROM rois WHERE id IN ({','.join('?' * len(ids))})", ids)] if ids else []
+        polygons = [load_stored_json(row["polygon"], "rois.polygon", f"ROI {row['id']}") for row in conn.execute(
+            f"SELECT id, polygon FROM rois WHERE id IN ({','.join('?' * len(ids))})", ids)] if ids else []
         box = view_box(polygons)
         conn.execute(
             "UPDATE events SET roi_id = ?, roi_name = ?, start_ts = ?, end_ts = ?, duration_s = ?, peak_score = ?,"
@@ -366,9 +367,9 @@ class EventStore:
             "type": row["type"], "start_ts": row["start_ts"], "end_ts": row["end_ts"],
             "duration_s": row["duration_s"], "peak_score": row["peak_score"], "decision": row["decision"],
             "verdict": row["verdict"], "decision_score": row["decision_score"],
-            "box": json.loads(row["box"]) if row["box"] else None,
+            "box": _stored(row["box"], "events.box", row["id"]),
             "rois": [public_roi(roi) for roi in rois or []],
-            "view_box": json.loads(row["view_box"]) if row.get("view_box") else None,
+            "view_box": _stored(row.get("view_box"), "events.view_box", row["id"]),
             "false_alarm": bool(row["false_alarm"]), "images_expired": expired,
             "reviewed": row.get("reviewed_at") is not None, "reviewed_at": row.get("reviewed_at"),
             "review": row.get("review"), "false_alarm_reason": row.get("false_alarm_reason"),
@@ -417,12 +418,18 @@ def _thumb_region(pictures: dict[str, Row]) -> list[float] | None:
     for kind in THUMB_KINDS:
         if kind in pictures:
             region = pictures[kind].get("region")
-            return json.loads(region) if region else [0.0, 0.0, 1.0, 1.0]
+            region = _stored(region, "event_images.region", pictures[kind]["event_id"])
+            return region or [0.0, 0.0, 1.0, 1.0]
     return None
+
+
+def _stored(text: str | None, where: str, event_id: int | None) -> Any:
+    """A JSON column of an event as stored, None when empty; damage is said, not a 422."""
+    return load_stored_json(text, where, f"event {event_id}") if text else None
 
 
 def public_roi(roi: Row) -> dict[str, Any]:
     """One touched ROI as the API shows it (`score` is its decision's score)."""
     return {"roi_id": roi["roi_id"], "roi_name": roi["roi_name"], "verdict": roi["verdict"],
-            "decision": roi["decision"], "box": json.loads(roi["box"]) if roi["box"] else None,
+            "decision": roi["decision"], "box": _stored(roi["box"], "event_rois.box", roi.get("event_id", roi.get("id"))),
             "score": roi["decision_score"], "start_ts": roi["start_ts"], "end_ts": roi["end_ts"]}

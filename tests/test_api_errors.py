@@ -78,6 +78,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             assert stored.status_code == 201, stored.text
             made.job_id = appliance.db.scalar("SELECT id FROM jobs WHERE capture_id = ?",
                                               (stored.json()["capture_id"],))
+            from storewatch.events import EventStore, TouchedRoi, Visit
+            event_id = EventStore(appliance.db, appliance.images).record_visit(Visit("cam", 1_790_000_000.0, 1_790_000_003.0, 1, (
+                TouchedRoi(made.roi_id, 1_790_000_000.0, 1_790_000_003.0, 0.3, "changed", 0.2, [0.2, 0.2, 0.3, 0.3],
+                           "taken"),)), [])
+            assert event_id == EVENT_ID
             with appliance.db.write() as conn:  # the worker has analysed "other" up to seq 100
                 conn.execute("INSERT INTO analysis_state (device_id, last_applied_seq, updated_at)"
                              " VALUES ('other', 100, ?)", (capture_ts(),))
@@ -145,6 +150,7 @@ DEVICE, DEVICE_ROUTE = f"{ADMIN}/devices/cam", f"{ADMIN}/devices/{{device_id}}"
 ROIS, ROIS_ROUTE = f"{DEVICE}/rois", f"{DEVICE_ROUTE}/rois"
 ROI, ROI_ROUTE = f"{ROIS}/{{roi}}", f"{ROIS_ROUTE}/{{roi_id:int}}"
 EVENT_ROUTE = f"{ADMIN}/events/{{event_id:int}}"
+EVENT_ID = 1  # the world's one visit, the first event of its database
 FRAME, BEAT, CONFIG = contract.INGEST_FRAME_PATH, contract.HEARTBEAT_PATH, contract.DEVICE_CONFIG_PATH
 NOTIFY = f"{ADMIN}/notify/channels"
 CHANNEL_ROUTE = f"{NOTIFY}/{{channel_id}}"
@@ -302,6 +308,10 @@ CASES = [
     Case("GET", f"{ADMIN}/events", f"{ADMIN}/events", 422, "validation_failed",
          request=lambda w: {"params": {"reviewed": "maybe"}}),
     Case("GET", EVENT_ROUTE, f"{ADMIN}/events/999999", 404, "event_not_found"),
+    Case("GET", EVENT_ROUTE, f"{ADMIN}/events/{EVENT_ID}", 500, "stored_data_damaged",
+         state=lambda w: damaged(w, "events", "box", "id", EVENT_ID)),
+    Case("GET", f"{ADMIN}/events", f"{ADMIN}/events", 500, "stored_data_damaged",
+         state=lambda w: damaged(w, "event_rois", "box", "event_id", EVENT_ID)),
     Case("PATCH", EVENT_ROUTE, f"{ADMIN}/events/999999", 404, "event_not_found", request=body({"false_alarm": True})),
     Case("PATCH", EVENT_ROUTE, f"{ADMIN}/events/999999", 422, "validation_failed", request=body({"false_alarm": 1})),
     Case("PATCH", EVENT_ROUTE, f"{ADMIN}/events/999999", 422, "validation_failed",

@@ -39,10 +39,7 @@ def _events(request: Request) -> EventStore:
 
 
 async def _run(fn: Any, *args: Any) -> Any:
-    try:
-        return await anyio.to_thread.run_sync(fn, *args)
-    except EventNotFound as exc:
-        raise ApiError(404, "event_not_found", str(exc)) from None
+    return await anyio.to_thread.run_sync(fn, *args)
 
 
 def _invalid(field: str, message: str) -> ApiError:
@@ -158,7 +155,7 @@ async def event_picture(request: Request) -> Response:
     relative = await _run(store.picture_path, event_id, kind)
     path = images.absolute(relative)
     if not path.is_file():
-        raise ApiError(404, "event_not_found", f"event {event_id}'s {kind} picture is gone")
+        raise EventNotFound(f"event {event_id}'s {kind} picture is gone")
     return FileResponse(path, media_type=MEDIA_TYPES.get(path.suffix.lstrip("."), "application/octet-stream"),
                         headers={"Cache-Control": "private, max-age=86400"})
 

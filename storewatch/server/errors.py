@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse, Response
 from storewatch import errors as domain
 from storewatch.contract import error_body
 from storewatch.db.connection import DISK_ERRORS, storage_error
+from storewatch.events import EventNotFound
 from storewatch.jpeg import NotAJpeg
 from storewatch.notify.channels import ChannelError, ChannelNameTaken, ChannelNotFound
 from storewatch.settings import SettingError
@@ -102,6 +103,7 @@ ERROR_TABLE: dict[type[BaseException], ErrorRule] = {
     domain.DeviceNotFound: ErrorRule(404, "device_not_found"),
     domain.RoiNotFound: ErrorRule(404, "roi_not_found"),
     domain.JobNotFound: ErrorRule(404, "job_not_found"),
+    EventNotFound: ErrorRule(404, "event_not_found"),
     domain.InvalidInput: _INVALID,
     domain.DeviceInvalid: _INVALID,
     domain.RoiInvalid: _INVALID,
