@@ -7,15 +7,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from storewatch.admins import Admins
-from storewatch.captures import CaptureStore
-from storewatch.counters import Counters
+from storewatch.store.admins import Admins
+from storewatch.store.captures import CaptureStore
+from storewatch.store.counters import Counters
 from storewatch.credentials import load_or_create_key
-from storewatch.db import Database
-from storewatch.devices import DeviceRegistry
+from storewatch.store import Database
+from storewatch.store.devices import DeviceRegistry
 from storewatch.errors import load_stored_json
 from storewatch.settings import APPLIANCE_SETTINGS, validate_values
-from storewatch.storage import ImageStore
+from storewatch.store.images import ImageStore
 
 DATABASE_FILE = "storewatch.db"
 HUEY_FILE = "huey.db"  # Huey's own file: stdlib sqlite3 must never open the app database

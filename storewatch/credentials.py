@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from storewatch.storage import atomic_write, make_private
+from storewatch.durable import atomic_write, make_private
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 SCRYPT_BYTES = 128 * SCRYPT_N * SCRYPT_R  # memory one hash takes: 16 MiB

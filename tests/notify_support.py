@@ -16,7 +16,7 @@ from typing import Any
 from conftest import make_jpeg
 from storewatch.analysis.device_analyzer import FrameResult
 from storewatch.appliance import Appliance
-from storewatch.events import EventImage, EventStore, TouchedRoi, Visit
+from storewatch.store.events import EventImage, EventStore, TouchedRoi, Visit
 from storewatch.jobs import outputs
 
 T0 = 1_790_000_000.0

@@ -25,8 +25,9 @@ from typing import Any
 import httpx
 
 from storewatch import contract
-from storewatch.db import Database
-from storewatch.storage import EVENTS, STAGING, TEMP_PREFIX
+from storewatch.store import Database
+from storewatch.store.images import EVENTS, STAGING
+from storewatch.durable import TEMP_PREFIX
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024

@@ -13,7 +13,7 @@ from notify_support import Receiver, wait_for, write_visit
 from storewatch.appliance import Appliance
 from storewatch.notify.deliver import NotifySender
 from storewatch.notify.outbox import RetryPolicy
-from storewatch.rois import RoiStore
+from storewatch.store.rois import RoiStore
 from storewatch.server.app import create_app
 from tests.conftest import ADMIN_PASSWORD
 

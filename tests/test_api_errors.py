@@ -78,7 +78,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             assert stored.status_code == 201, stored.text
             made.job_id = appliance.db.scalar("SELECT id FROM jobs WHERE capture_id = ?",
                                               (stored.json()["capture_id"],))
-            from storewatch.events import EventStore, TouchedRoi, Visit
+            from storewatch.store.events import EventStore, TouchedRoi, Visit
             event_id = EventStore(appliance.db, appliance.images).record_visit(Visit("cam", 1_790_000_000.0, 1_790_000_003.0, 1, (
                 TouchedRoi(made.roi_id, 1_790_000_000.0, 1_790_000_003.0, 0.3, "changed", 0.2, [0.2, 0.2, 0.3, 0.3],
                            "taken"),)), [])
@@ -92,7 +92,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
 
 def appliance_rois(appliance: Appliance) -> Any:
-    from storewatch.rois import RoiStore
+    from storewatch.store.rois import RoiStore
     return RoiStore(appliance.db, appliance.devices)
 
 

@@ -18,12 +18,12 @@ import pytest
 import fake_picamera2
 import storewatch.camera.service as service
 from fake_picamera2 import hide_picamera2
-from storewatch import camera_state
+from storewatch.ops import camera_state
 from storewatch.camera.modes import DEFAULT_CONFIG
-from storewatch.camera.source import CameraError, FrameSource
+from storewatch.camera.sources.base import CameraError, FrameSource
 from storewatch.camera.uploader import Backoff
-from storewatch.rois import RoiStore
-from storewatch.service_plugins import LOCAL_CAMERA_ID, BuiltinCamera
+from storewatch.store.rois import RoiStore
+from storewatch.ops.services import LOCAL_CAMERA_ID, BuiltinCamera
 from tests.conftest import REPO, LiveServer, capture_ts, free_port, make_jpeg, prepare_data_dir
 
 

@@ -28,7 +28,7 @@ from starlette.routing import Route
 from conftest import free_port
 from storewatch import contract
 from storewatch.camera.client import CameraClient, CameraClientError
-from storewatch.camera.source import CameraError, CapturedFrame, FrameSource
+from storewatch.camera.sources.base import CameraError, CapturedFrame, FrameSource
 from storewatch.camera.uploader import Backoff
 
 TOKEN = "test-token-0123456789"

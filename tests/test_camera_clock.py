@@ -12,7 +12,7 @@ import pytest
 from storewatch import contract
 from storewatch.camera.client import CameraClient
 from storewatch.camera.clock import ClockWatch, WatchedHttp, clock_offset_s
-from storewatch.camera.simulated import SimulatedShelf
+from storewatch.camera.sources.simulated import SimulatedShelf
 from storewatch.camera.spool import PendingFrame
 from conftest import make_jpeg
 

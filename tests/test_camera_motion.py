@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 
 from storewatch.camera.motion import MotionTrigger, roi_mask
-from storewatch.camera.simulated import SimulatedShelf
+from storewatch.camera.sources.simulated import SimulatedShelf
 
 LEFT_HALF = [{"id": 1, "polygon": [[0, 0], [0.5, 0], [0.5, 1], [0, 1]]}]
 

@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from browser import Shots, browser, login, open_page, shots  # noqa: F401 (fixtures)
 from conftest import start_live_server
 from fake_picamera2 import hide_picamera2
-from storewatch import camera_state
+from storewatch.ops import camera_state
 
 
 def test_the_panel_shows_the_built_in_camera_failing_and_what_to_do(tmp_path, browser, shots: Shots,  # noqa: F811

@@ -17,9 +17,9 @@ from PIL import Image
 
 import fake_picamera2
 from fake_picamera2 import METADATA, USB_CAMERA, FakePicamera2
-from storewatch.camera import picamera2_source
-from storewatch.camera.picamera2_source import Picamera2Source, detect_camera
-from storewatch.camera.source import (
+from storewatch.camera.sources import pi_camera
+from storewatch.camera.sources.pi_camera import Picamera2Source, detect_camera
+from storewatch.camera.sources.base import (
     CameraBusyError,
     CameraError,
     CameraNotInstalledError,
@@ -122,10 +122,10 @@ def test_open_configures_still_main_with_a_yuv_lores_and_capped_frame_duration(f
     assert camera.calls[:4] == [
         ("init", 0),
         ("create_still_configuration", {"size": (1640, 1232)}, {"size": (320, 240), "format": "YUV420"}, 2,
-         {"FrameDurationLimits": picamera2_source.FRAME_DURATION_LIMITS_US}),
+         {"FrameDurationLimits": pi_camera.FRAME_DURATION_LIMITS_US}),
         "configure", "start"]
     assert camera.options["quality"] == 77
-    assert picamera2_source.FRAME_DURATION_LIMITS_US[1] <= 250_000
+    assert pi_camera.FRAME_DURATION_LIMITS_US[1] <= 250_000
     source.close()
 
 
@@ -195,7 +195,7 @@ def test_white_balance_alone_leaves_auto_exposure_on(fake_picamera2_module):
 def test_the_mains_flicker_period_goes_to_auto_exposure(fake_picamera2_module, mains_hz, period_us):
     _open(mains_hz=mains_hz)
     (_, _, _, _, controls), = _config_calls(fake_picamera2_module.instances[0])
-    assert controls["AeFlickerMode"] == picamera2_source.AE_FLICKER_MANUAL
+    assert controls["AeFlickerMode"] == pi_camera.AE_FLICKER_MANUAL
     assert controls["AeFlickerPeriod"] == period_us
 
 
@@ -214,7 +214,7 @@ def test_locks_and_flicker_are_reapplied_after_a_reconfigure(fake_picamera2_modu
     assert camera.calls[-4] == "stop" and camera.calls[-2:] == ["configure", "start"]
     _, main, _, _, controls = _config_calls(camera)[-1]
     assert main == {"size": (820, 616)}
-    assert controls == {"FrameDurationLimits": picamera2_source.FRAME_DURATION_LIMITS_US,
+    assert controls == {"FrameDurationLimits": pi_camera.FRAME_DURATION_LIMITS_US,
                         "AeFlickerMode": 1, "AeFlickerPeriod": 8_333, **locked}
     assert camera.controls == controls
     assert source.capture().width == 820
@@ -261,8 +261,8 @@ def test_a_process_whose_capture_is_stuck_still_exits(tmp_path):
         import sys, time
         sys.path.insert(0, {str(TESTS)!r})
         import fake_picamera2
-        from storewatch.camera.picamera2_source import Picamera2Source
-        from storewatch.camera.source import CaptureTimeoutError
+        from storewatch.camera.sources.pi_camera import Picamera2Source
+        from storewatch.camera.sources.base import CaptureTimeoutError
         fake = fake_picamera2.install()
         source = Picamera2Source(warmup_s=0, capture_timeout_s=0.5)
         source.open(640, 480, 80)

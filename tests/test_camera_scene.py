@@ -11,7 +11,7 @@ from PIL import Image
 
 from storewatch.camera import scenarios, scene
 from storewatch.camera.scene import ITEM_WIDTH, Lighting, Placed, ScriptRenderer, net_verdict
-from storewatch.camera.simulated import SimulatedShelf
+from storewatch.camera.sources.simulated import SimulatedShelf
 
 SIZE = (320, 240)
 

@@ -21,7 +21,7 @@ from click.testing import CliRunner, Result
 from storewatch import contract
 from storewatch.appliance import Appliance
 from storewatch.cli import main
-from storewatch.db.migrations import SCHEMA_VERSION
+from storewatch.store.migrations import SCHEMA_VERSION
 from tests.conftest import REPO, LiveServer
 
 
@@ -247,7 +247,7 @@ def test_a_token_revoked_from_the_cli_stops_working_at_once_in_the_running_serve
 
 
 def test_a_token_stored_as_scrypt_by_an_older_storewatch_still_works_and_is_upgraded(data_dir: Path) -> None:
-    from storewatch.admins import TokenState
+    from storewatch.store.admins import TokenState
     from storewatch.credentials import SLOW_HASHES, hash_secret
 
     app = Appliance(data_dir)
@@ -275,7 +275,7 @@ def test_a_token_stored_as_scrypt_by_an_older_storewatch_still_works_and_is_upgr
 def test_a_token_still_works_when_its_use_cannot_be_recorded(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import errno
 
-    from storewatch.storage import StorageUnavailable
+    from storewatch.durable import StorageUnavailable
 
     app = Appliance(data_dir)
     try:

@@ -13,7 +13,7 @@ from click.testing import CliRunner, Result
 from notify_support import Receiver, write_visit
 from storewatch.appliance import Appliance
 from storewatch.cli import main
-from storewatch.rois import RoiStore
+from storewatch.store.rois import RoiStore
 
 SECRET = "cli-secret-0123456789abcdef"
 

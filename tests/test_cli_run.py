@@ -196,7 +196,7 @@ def test_a_start_that_fails_sets_no_password_so_the_next_start_shows_one(data_di
 
 
 def test_run_records_its_address_for_doctor_and_removes_it_on_a_clean_stop(data_dir: Path, runs: list[Run]) -> None:
-    from storewatch import server_address
+    from storewatch.ops import server_address
 
     port = free_port()
     run = start(runs, data_dir, port)
@@ -220,7 +220,7 @@ def test_run_records_its_address_for_doctor_and_removes_it_on_a_clean_stop(data_
 
 
 def test_the_readmes_first_run_example_needs_nothing_outside_the_clone() -> None:
-    from storewatch.camera.source import check_spec
+    from storewatch.camera.sources import check_spec
 
     readme = (REPO / "README.md").read_text()
     example = re.search(r"for example\s+`scripts/run ([^`]*)`", readme)

@@ -69,7 +69,7 @@ def test_status_of_a_fresh_appliance_says_what_to_do(data_dir):
 
 
 def test_status_says_the_built_in_camera_is_not_working_and_why(data_dir):
-    from storewatch import camera_state
+    from storewatch.ops import camera_state
 
     prepare(data_dir)
     camera_state.write(data_dir, camera_state.CameraState(

@@ -25,7 +25,7 @@ from conftest import LiveServer, free_port, make_jpeg, prepare_data_dir
 from reliability import TcpProxy, open_db, wait_until
 from storewatch.appliance import Appliance
 from storewatch.camera.client import CameraClient
-from storewatch.camera.source import CapturedFrame, FrameSource, SourceExhaustedError
+from storewatch.camera.sources.base import CapturedFrame, FrameSource, SourceExhaustedError
 from storewatch.camera.uploader import Backoff
 
 DEVICE = "faulty-cam"

@@ -21,12 +21,12 @@ import jsonschema_rs
 import pytest
 
 from storewatch import contract
-from storewatch.camera import source
+from storewatch.camera.sources import base
 from storewatch.camera.modes import DEFAULT_CONFIG, clean_config
 from storewatch.camera.motion import MotionTrigger
-from storewatch.cli.camera_test import camera_test
+from storewatch.cli.camera_check import camera_test
 from storewatch.contract import CONFIG_FIELD, CONFIG_FIELDS, ConfigField, DeviceConfig
-from storewatch.diagnostics import capture_one
+from storewatch.ops.doctor import capture_one
 from storewatch.server.openapi_routes import document
 from storewatch.settings import APPLIANCE_SETTINGS, DEVICE_SETTINGS, SettingError
 
@@ -128,7 +128,7 @@ def test_the_camera_starts_from_the_tables_defaults():
         if len(rule.json_path) == 1:
             assert getattr(DEFAULT_CONFIG, rule.name) == rule.default, rule.name
     assert DEFAULT_CONFIG.motion_trigger == {}  # no motion bursts before the server's first word
-    assert (source.DEFAULT_WIDTH, source.DEFAULT_HEIGHT, source.DEFAULT_QUALITY) == tuple(
+    assert (base.DEFAULT_WIDTH, base.DEFAULT_HEIGHT, base.DEFAULT_QUALITY) == tuple(
         CONFIG_FIELD[name].default for name in ("width", "height", "jpeg_quality"))
     defaults = inspect.signature(capture_one).parameters
     assert [defaults[p].default for p in ("width", "height", "quality")] == [

@@ -27,10 +27,10 @@ import shelf_scenes
 from conftest import LiveServer, free_port, prepare_data_dir
 from reliability import (Frame, FramePoster, disk_and_database_problems, frames_from, open_db, pending_jobs,
                          wait_until)
-from storewatch import reconcile
+from storewatch.upkeep import disk_audit
 from storewatch.appliance import Appliance
-from storewatch.retention import run_retention
-from storewatch.rois import RoiStore
+from storewatch.upkeep.retention import run_retention
+from storewatch.store.rois import RoiStore
 
 SEED = int(os.environ.get("STOREWATCH_CRASH_SEED", "7"))
 ROUNDS = 10
@@ -189,7 +189,7 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path: Path,
 
     # Retention's reconcile leaves files younger than FRESH_S alone, since ingest may be
     # between file and row; with the appliance stopped nothing is, so look at all of them.
-    monkeypatch.setattr(reconcile, "FRESH_S", 0.0)
+    monkeypatch.setattr(disk_audit, "FRESH_S", 0.0)
     appliance = Appliance(data_dir)
     try:
         print(f"before retention: {disk_and_database_problems(data_dir, appliance.db) or 'disk and database agree'}")

@@ -22,7 +22,7 @@ from storewatch.credentials import (
     verify_random_secret,
     verify_secret,
 )
-from storewatch.storage import TEMP_PREFIX
+from storewatch.durable import TEMP_PREFIX
 
 
 def test_key_is_created_once_as_32_bytes_readable_only_by_the_owner(tmp_path: Path) -> None:

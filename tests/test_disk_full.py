@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from storewatch import contract
 from storewatch.appliance import Appliance
-from storewatch.retention import emergency_free, last_runs
+from storewatch.upkeep.retention import emergency_free, last_runs
 from conftest import capture_ts, in_process_server, make_jpeg, start_live_server
 from mounts import read_only, unmount
 
@@ -233,12 +233,12 @@ class _FailingOs:
 @pytest.mark.parametrize("code,reason", [(errno.EIO, "io_error"), (errno.EROFS, "read_only")])
 def test_a_failing_image_write_gives_503_storage_unavailable(appliance: Appliance, monkeypatch: pytest.MonkeyPatch,
                                                             code: int, reason: str) -> None:
-    from storewatch import storage
+    from storewatch import durable
 
     device_id, token = appliance.devices.add("cam")
     admin = {"Authorization": f"Bearer {appliance.admins.create_token()}"}
     with in_process_server(appliance) as (url, _):
-        monkeypatch.setattr(storage, "os", _FailingOs(code))
+        monkeypatch.setattr(durable, "os", _FailingOs(code))
         assert_storage_unavailable(post(url, token, device_id, 0, make_jpeg()))
         monkeypatch.undo()
         counted, exposed = storage_figures(url, admin)

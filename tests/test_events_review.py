@@ -24,10 +24,10 @@ from storewatch.analysis.inventory import InventoryDecision
 from storewatch.analysis.transitions import RoiOutcome, VisitEnded
 from storewatch.appliance import Appliance
 from storewatch.cli import main
-from storewatch.events import EventStore, TouchedRoi, Visit
+from storewatch.store.events import EventStore, TouchedRoi, Visit
 from storewatch.jobs import outputs
-from storewatch.rois import RoiStore
-from storewatch.thumbnails import THUMB_WIDTH, card_region
+from storewatch.store.rois import RoiStore
+from storewatch.upkeep.thumbnails import THUMB_WIDTH, card_region
 from storewatch.timezone import system_zone_name
 
 T0 = 1_790_000_000.0

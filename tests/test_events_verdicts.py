@@ -11,15 +11,15 @@ from click.testing import CliRunner
 
 from storewatch.appliance import DATABASE_FILE, Appliance
 from storewatch.cli import main
-from storewatch.events import EventStore, TouchedRoi, Visit
-from storewatch.rois import RoiStore
+from storewatch.store.events import EventStore, TouchedRoi, Visit
+from storewatch.store.rois import RoiStore
 
 VERDICT_MIGRATION = 7  # the migration that added events.verdict
 
 
 def old_database(data_dir: Path) -> None:
     """A file as storewatch left it before verdicts, with an event of each decision and a lighting change."""
-    from storewatch.db.migrations import MIGRATIONS
+    from storewatch.store.migrations import MIGRATIONS
     conn = apsw.Connection(str(data_dir / DATABASE_FILE))
     for number, sql in enumerate(MIGRATIONS[:VERDICT_MIGRATION - 1], start=1):
         with conn:

@@ -27,10 +27,10 @@ from storewatch.analysis.transitions import (
 )
 from storewatch.appliance import DATABASE_FILE, Appliance
 from storewatch.cli import main
-from storewatch.events import EventImage, EventStore, TouchedRoi, Visit, epoch_to_ts
+from storewatch.store.events import EventImage, EventStore, TouchedRoi, Visit, epoch_to_ts
 from storewatch.jobs import outputs
-from storewatch.retention import run_retention
-from storewatch.rois import RoiStore
+from storewatch.upkeep.retention import run_retention
+from storewatch.store.rois import RoiStore
 
 T0 = 1_790_000_000.0
 # Three shelves, top to bottom; an arm reaching shelf 3 crosses shelves 1 and 2.
@@ -139,7 +139,7 @@ def test_the_database_refuses_a_touched_roi_verdict_outside_the_four(appliance, 
 
 def schema_7_database(data_dir: Path) -> None:
     """A file as storewatch left it before visits: per-ROI events, two of them begun on one capture."""
-    from storewatch.db.migrations import MIGRATIONS
+    from storewatch.store.migrations import MIGRATIONS
     conn = apsw.Connection(str(data_dir / DATABASE_FILE))
     for number, sql in enumerate(MIGRATIONS[:7], start=1):
         with conn:

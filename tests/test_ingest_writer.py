@@ -11,7 +11,7 @@ import pytest
 from conftest import make_jpeg
 from storewatch import contract
 from storewatch.appliance import Appliance
-from storewatch.captures import FrameConflict, NewFrame
+from storewatch.store.captures import FrameConflict, NewFrame
 from storewatch.server.ingest_writer import IngestWriter, WriterStopped
 
 

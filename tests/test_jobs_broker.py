@@ -14,7 +14,7 @@ import pytest
 from conftest import make_jpeg, start_live_server
 from storewatch import contract
 from storewatch.appliance import Appliance
-from storewatch.captures import NewFrame
+from storewatch.store.captures import NewFrame
 from storewatch.jobs import taskfile
 from storewatch.jobs.broker import Broker
 from storewatch.jobs.service import connect_ingest, job_queue

@@ -4,9 +4,9 @@ ROI's own span and verdict (real SQLite file, events written by the real store).
 from __future__ import annotations
 
 from storewatch.appliance import Appliance
-from storewatch.events import EventStore, TouchedRoi, Visit
+from storewatch.store.events import EventStore, TouchedRoi, Visit
 from storewatch.jobs import scores
-from storewatch.rois import RoiStore
+from storewatch.store.rois import RoiStore
 
 T0 = 1_790_000_000.0
 TOP = [[0.1, 0.1], [0.9, 0.1], [0.9, 0.4], [0.1, 0.4]]

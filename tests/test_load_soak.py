@@ -17,7 +17,7 @@ import shelf_scenes
 from conftest import LiveServer, free_port, prepare_data_dir
 from reliability import LoadResult, percentile, run_load, shelf_jpegs
 from storewatch.appliance import Appliance
-from storewatch.rois import RoiStore
+from storewatch.store.rois import RoiStore
 
 DEVICES = 20
 RATE_HZ = 1.0

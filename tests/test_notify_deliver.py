@@ -18,7 +18,7 @@ from storewatch.appliance import Appliance
 from storewatch.notify.channels import ChannelStore
 from storewatch.notify.deliver import NotifySender
 from storewatch.notify.outbox import RetryPolicy
-from storewatch.rois import RoiStore
+from storewatch.store.rois import RoiStore
 
 BASE = "http://192.168.1.5:8080"
 SECRET = "s3cret-for-the-test-0123456789"

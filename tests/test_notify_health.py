@@ -13,7 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from notify_support import Receiver, wait_for
-from storewatch import camera_state, contract
+from storewatch.ops import camera_state
+from storewatch import contract
 from storewatch.appliance import Appliance
 from storewatch.cli import main
 from storewatch.notify import health

@@ -16,7 +16,7 @@ from notify_support import Receiver, wait_for, write_visit
 from storewatch.appliance import Appliance
 from storewatch.cli import main
 from storewatch.notify.channels import ChannelStore
-from storewatch.rois import RoiStore
+from storewatch.store.rois import RoiStore
 
 SECRET = "live-secret-0123456789abcdef"
 TOKEN = "topic-token-9f8e7d"

@@ -12,10 +12,10 @@ from PIL import Image
 from conftest import make_jpeg
 from notify_support import write_visit
 from storewatch.appliance import Appliance
-from storewatch.events import EventStore
+from storewatch.store.events import EventStore
 from storewatch.notify.message import EventGone, crop, event_message, local_time
 from storewatch.notify.webhook import signature
-from storewatch.rois import RoiStore
+from storewatch.store.rois import RoiStore
 
 BASE = "http://shop.local:8080/"
 

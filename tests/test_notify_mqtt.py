@@ -24,15 +24,15 @@ from notify_support import wait_for, write_visit
 from conftest import start_live_server
 from storewatch.appliance import Appliance
 from storewatch.cli import main
-from storewatch.db import Database
-from storewatch.db.migrations import MIGRATIONS
+from storewatch.store import Database
+from storewatch.store.migrations import MIGRATIONS
 from storewatch.notify import ha_discovery, mqtt
 from storewatch.notify.channels import ChannelError, ChannelStore
 from storewatch.notify.deliver import NotifySender, send
 from storewatch.notify.ha_discovery import DeviceInfo, RoiInfo, Topics
 from storewatch.notify.message import test_message as make_test_message
 from storewatch.notify.outbox import RetryPolicy
-from storewatch.rois import RoiStore
+from storewatch.store.rois import RoiStore
 
 BASE = "http://192.168.1.5:8080"
 FAST = RetryPolicy(base_s=0.1, cap_s=0.5, give_up_s=120, jitter=0.1)

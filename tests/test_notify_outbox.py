@@ -12,7 +12,7 @@ from storewatch.appliance import Appliance
 from storewatch.jobs import outputs
 from storewatch.notify.channels import ChannelStore
 from storewatch.notify.outbox import Outbox, RetryPolicy
-from storewatch.rois import RoiStore
+from storewatch.store.rois import RoiStore
 
 SQUARE = [[0.1, 0.1], [0.4, 0.1], [0.4, 0.4], [0.1, 0.4]]
 OTHER = [[0.5, 0.5], [0.9, 0.5], [0.9, 0.9], [0.5, 0.9]]

@@ -26,11 +26,13 @@ import apsw
 import pytest
 
 from conftest import make_jpeg
-from storewatch import contract, storage
+from storewatch import durable
+from storewatch import contract
+from storewatch.store import images
 from storewatch.appliance import Appliance
-from storewatch.db import Database
-from storewatch.db.connection import PAGE_SIZE
-from storewatch.devices import CONFIG_FETCH_RECORD_S
+from storewatch.store import Database
+from storewatch.store.connection import PAGE_SIZE
+from storewatch.store.devices import CONFIG_FETCH_RECORD_S
 from storewatch.jobs.live import CHECKPOINT_EVERY
 from storewatch.jobs.service import IDLE_CHECKPOINT_S, WorkerService, connect_ingest, job_queue
 from storewatch.server.app import COUNTER_FLUSH_S
@@ -257,10 +259,10 @@ def test_a_lone_frame_is_made_durable_with_its_own_fsyncs_not_a_syncfs_of_the_di
     # ext4 journal transaction (fsync, rename, fsync of the folder took two).
     synced, fsynced = [], []
     real_fsync = os.fsync
-    monkeypatch.setattr(storage, "sync_filesystem", synced.append)
-    monkeypatch.setattr(storage.os, "fsync", lambda fd: (fsynced.append(os.readlink(f"/proc/self/fd/{fd}")),
+    monkeypatch.setattr(durable, "sync_filesystem", synced.append)
+    monkeypatch.setattr(images.os, "fsync", lambda fd: (fsynced.append(os.readlink(f"/proc/self/fd/{fd}")),
                                                          real_fsync(fd)))
-    store = storage.ImageStore(tmp_path)
+    store = images.ImageStore(tmp_path)
     store.write("staging/cam/20260101/000000000000-first.jpg", b"first")  # the folders exist
     fsynced.clear()
     relative = "staging/cam/20260101/000000000001-abc.jpg"
@@ -268,20 +270,20 @@ def test_a_lone_frame_is_made_durable_with_its_own_fsyncs_not_a_syncfs_of_the_di
     assert store.read(relative) == b"frame"
     assert synced == []
     assert fsynced == [str(tmp_path / relative), str((tmp_path / relative).parent)]
-    assert not list(tmp_path.rglob(f"{storage.TEMP_PREFIX}*"))
+    assert not list(tmp_path.rglob(f"{durable.TEMP_PREFIX}*"))
 
 
 DIE_AT_THE_FRAMES_FSYNC = """
 import os, sys
 from pathlib import Path
-from storewatch import storage
+from storewatch.store import images
 from storewatch.appliance import Appliance
 real_fsync = os.fsync
 def fsync(fd):
     if os.readlink(f"/proc/self/fd/{fd}").endswith(".jpg"):  # renamed into place, not yet durable
         os._exit(9)
     real_fsync(fd)
-storage.os.fsync = fsync
+images.os.fsync = fsync
 appliance = Appliance(Path(sys.argv[1]))
 appliance.captures.store({"device_id": sys.argv[2], "seq": 2, "capture_ts": sys.argv[3], "width": 64,
                           "height": 48, "jpeg_quality": 85}, bytes.fromhex(sys.argv[4]))

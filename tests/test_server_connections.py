@@ -22,7 +22,7 @@ import uvicorn
 
 from storewatch import contract
 from storewatch.appliance import Appliance
-from storewatch.runner import server_config
+from storewatch.ops.serving import server_config
 from storewatch.server.app import create_app
 from storewatch.server.connections import ConnectionLimits, HeadMeter, HeadTooLarge, client_key
 from conftest import free_port

@@ -19,10 +19,10 @@ import shelf_scenes
 from browser import PHONE, Shots, browser, login, open_page, page, shots  # noqa: F401 (fixtures)
 from conftest import LiveServer, make_jpeg
 from storewatch import contract
-from storewatch.db import Database
-from storewatch.events import INTERACTION, EventImage, EventStore, TouchedRoi, Visit, epoch_to_ts
-from storewatch.storage import ImageStore
-from storewatch.thumbnails import thumbnails
+from storewatch.store import Database
+from storewatch.store.events import INTERACTION, EventImage, EventStore, TouchedRoi, Visit, epoch_to_ts
+from storewatch.store.images import ImageStore
+from storewatch.upkeep.thumbnails import thumbnails
 
 AREAS = {"Cereal": 2, "Coffee": 3, "Tea": 4}  # shelf area name -> the item it is drawn around
 TOLERANCE = 0.012  # of the frame's width or height
@@ -262,7 +262,7 @@ def _aisle7_visit(store: EventStore, device: str, roi_id: int, n: int, thumbs: b
                 EventImage("diff", 13, make_jpeg(640, 480, seed=n))]
     polygon = [list(p) for p in shelf_scenes.roi_around(2)]
     if thumbs:
-        from storewatch.events import view_box
+        from storewatch.store.events import view_box
         pictures += thumbnails(pictures, view_box([polygon]))
     start = time.time() - 600 + n * 30
     return store.record_visit(Visit(device, start, start + 6, 1000 + n, (

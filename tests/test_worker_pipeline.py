@@ -14,11 +14,11 @@ import pytest
 import shelf_scenes
 from storewatch import contract
 from storewatch.appliance import Appliance
-from storewatch.captures import SeqTooOld
+from storewatch.store.captures import SeqTooOld
 from storewatch.jobs import scores
 from storewatch.jobs.queue import RetryPolicy
 from storewatch.jobs.service import connect_ingest
-from storewatch.rois import RoiStore
+from storewatch.store.rois import RoiStore
 from worker_support import (FAST, SCENE_START, add_device, add_roi, comparable, event_rows, picture_files,
                             running_worker, scene, state_header, store_frames, wait_finished, wait_until)
 

@@ -19,7 +19,7 @@ from storewatch.appliance import Appliance
 from storewatch.jobs.processor import WorkerOptions
 from storewatch.jobs.queue import RetryPolicy
 from storewatch.jobs.service import WorkerService
-from storewatch.rois import RoiStore
+from storewatch.store.rois import RoiStore
 
 FAST = WorkerOptions(reorder_wait_s=0.3, retry=RetryPolicy(base_s=0.05, cap_s=0.2))
 SCENE_START = 1_790_000_000.0  # a fixed capture time, so two runs can be compared

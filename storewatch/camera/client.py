@@ -23,9 +23,9 @@ from storewatch.camera.control import ControlLoop
 from storewatch.camera.health import cpu_temp_c, disk_free_bytes
 from storewatch.camera.modes import DEFAULT_CONFIG, CaptureParams, ModeState
 from storewatch.camera.motion import MotionTrigger
-from storewatch.camera.sd_notify import Notifier
+from storewatch.ops.sd_notify import Notifier
 from storewatch.camera.seq import SeqAllocator
-from storewatch.camera.source import CameraError, CaptureTimeoutError, FrameSource, SourceExhaustedError
+from storewatch.camera.sources.base import CameraError, CaptureTimeoutError, FrameSource, SourceExhaustedError
 from storewatch.camera.spool import PendingFrame, Spool
 from storewatch.camera.transport import DeviceHttp
 from storewatch.camera.uploader import Uploader

@@ -7,7 +7,7 @@ A `Script` lists all of that on a timeline; `render` draws a moment of it and, w
 the mask of everything that is not the shelf (arms, hands, what they carry, passers-by).
 `Script.truth` gives the visits and, per ROI, the net verdict each visit should get.
 
-The simulated camera (`storewatch.camera.simulated`) draws with the same functions; its
+The simulated camera (`storewatch.camera.sources.simulated`) draws with the same functions; its
 random timeline is a generator of `Reach`es. `storewatch.camera.scenarios` holds the
 named, seeded scenarios the detection benchmark replays. Coordinates are normalized
 (x right, y down, 0..1) unless a name says pixels.

@@ -18,7 +18,7 @@ import threading
 import time
 from pathlib import Path
 
-from storewatch.storage import atomic_write
+from storewatch.durable import atomic_write
 from storewatch.contract import MAX_SEQ
 
 log = logging.getLogger("storewatch.camera")

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from storewatch.camera.client import CameraClient
-from storewatch.camera.sd_notify import Notifier
-from storewatch.camera.source import make_source
+from storewatch.ops.sd_notify import Notifier
+from storewatch.camera.sources import make_source
 
 log = logging.getLogger("storewatch.camera")
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from PIL import Image
 
-from storewatch.storage import TEMP_PREFIX, atomic_write
+from storewatch.durable import TEMP_PREFIX, atomic_write
 from storewatch.contract import ContractError, encode_meta, validate_frame_meta
 
 log = logging.getLogger("storewatch.camera")

@@ -22,7 +22,7 @@ class CliContext:
     def appliance(self):  # noqa: ANN201 - opened on first use so `--help` touches no disk
         if self._appliance is None:
             from storewatch.appliance import Appliance
-            from storewatch.db.migrations import SchemaTooNew
+            from storewatch.store.migrations import SchemaTooNew
 
             try:
                 self._appliance = Appliance(self.data_dir)
@@ -54,7 +54,7 @@ def main(ctx: click.Context, data_dir: Path | None, verbose: bool) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.DEBUG if verbose else logging.WARNING)
     if ctx.invoked_subcommand in LONG_RUNNING:
-        from storewatch.memory import tune_allocator
+        from storewatch.ops.memory import tune_allocator
 
         tune_allocator()
     context = CliContext(data_dir or default_data_dir())
@@ -67,9 +67,9 @@ def _register() -> None:
 
     for module in (admin, camera, captures, device, events, queue, roi, run, worker):
         module.register(main)
-    from storewatch.cli import camera_test, db, doctor, export, notify, retention, status
+    from storewatch.cli import camera_check, db, doctor, export, notify, retention, status
 
-    for module in (camera_test, db, doctor, export, notify, retention, status):
+    for module in (camera_check, db, doctor, export, notify, retention, status):
         module.register(main)
 
 

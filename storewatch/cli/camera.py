@@ -44,7 +44,7 @@ def tuning(lock_exposure: bool, lock_white_balance: bool, mains_hz: str | None) 
 
 
 def checked_source(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    from storewatch.camera.source import check_spec
+    from storewatch.camera.sources import check_spec
 
     if value == "none" and param.name == "camera":
         return value
@@ -71,9 +71,9 @@ def camera(ctx: CliContext, server_url: str, device_id: str, token_file: Path, s
            mains_hz: str | None) -> None:
     """Capture frames and post them to an appliance, keeping them through outages."""
     from storewatch.camera.client import CameraClientError
-    from storewatch.camera.sd_notify import Notifier
+    from storewatch.ops.sd_notify import Notifier
     from storewatch.camera.service import run_camera_client
-    from storewatch.camera.source import CameraError
+    from storewatch.camera.sources.base import CameraError
 
     token = token_file.read_text().strip()
     if not token:

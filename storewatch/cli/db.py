@@ -11,7 +11,7 @@ import click
 from storewatch.cli import CliContext, print_json
 
 if TYPE_CHECKING:
-    from storewatch.backup import CheckResult
+    from storewatch.upkeep.backup import CheckResult
 
 
 def _live(ctx: CliContext) -> Path:
@@ -30,7 +30,7 @@ def db() -> None:
 @click.pass_obj
 def backup(ctx: CliContext, path: Path) -> None:
     """Copy the database to PATH while the appliance runs (consistent, checked)."""
-    from storewatch.backup import BackupError, backup as make_backup
+    from storewatch.upkeep.backup import BackupError, backup as make_backup
 
     live = _live(ctx)
     if not live.exists():
@@ -52,7 +52,7 @@ def backup(ctx: CliContext, path: Path) -> None:
 @click.pass_obj
 def check(ctx: CliContext, full: bool, path: Path | None, as_json: bool) -> None:
     """Check the database's integrity (and the task queue's file); exit 1 if either has problems."""
-    from storewatch.backup import check as check_file
+    from storewatch.upkeep.backup import check as check_file
 
     result = check_file(path or _live(ctx), full=full)
     queue = None if path else _queue_file_problem(ctx)  # a backup has no queue file beside it
@@ -109,7 +109,7 @@ def _echo_check(result: CheckResult, full: bool, queue: tuple[Path, str | None] 
 @click.pass_obj
 def restore(ctx: CliContext, path: Path, yes: bool) -> None:
     """Replace the database with the backup at PATH (stop the services first)."""
-    from storewatch.backup import BackupError, restore as restore_file
+    from storewatch.upkeep.backup import BackupError, restore as restore_file
 
     if not yes:
         raise click.ClickException("this replaces the live database; stop the services "

@@ -7,7 +7,7 @@ import functools
 import click
 
 from storewatch.cli import CliContext, print_json
-from storewatch.devices import DeviceNotFound
+from storewatch.store.devices import DeviceNotFound
 from storewatch.settings import DEVICE_SETTINGS, SettingError, parse_assignments
 
 

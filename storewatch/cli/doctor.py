@@ -11,7 +11,7 @@ DEFAULT_URL = "http://127.0.0.1:8080"
 
 def appliance_url(ctx: CliContext) -> str:
     """The address `storewatch run` recorded in the data directory, else the default port's."""
-    from storewatch import server_address
+    from storewatch.ops import server_address
 
     found = server_address.read(ctx.data_dir)
     return found.url if found else DEFAULT_URL
@@ -25,22 +25,22 @@ def appliance_url(ctx: CliContext) -> str:
 @click.option("--full", is_flag=True, help="Full database integrity_check (slower).")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
-def doctor(ctx: CliContext, url: str | None, camera: str, full: bool, as_json: bool) -> None:
+def doctor_command(ctx: CliContext, url: str | None, camera: str, full: bool, as_json: bool) -> None:
     """Check camera, database, disk, clock, server, services and worker; exit 1 on any FAIL."""
-    from storewatch import diagnostics
+    from storewatch.ops import doctor
 
-    checks = diagnostics.run_all(ctx.appliance, url or appliance_url(ctx), camera, full)
+    checks = doctor.run_all(ctx.appliance, url or appliance_url(ctx), camera, full)
     if as_json:
-        print_json(diagnostics.summary(checks))
+        print_json(doctor.summary(checks))
     else:
         for check in checks:
             click.echo(f"{check.status:<5} {check.name:<22} {check.message}")
-            if check.next_step and check.status in (diagnostics.WARN, diagnostics.FAIL):
+            if check.next_step and check.status in (doctor.WARN, doctor.FAIL):
                 click.echo(f"{'':<28}next: {check.next_step}")
-        click.echo(f"Overall: {diagnostics.worst(checks)}")
-    if diagnostics.worst(checks) == diagnostics.FAIL:
+        click.echo(f"Overall: {doctor.worst(checks)}")
+    if doctor.worst(checks) == doctor.FAIL:
         click.get_current_context().exit(1)
 
 
 def register(main: click.Group) -> None:
-    main.add_command(doctor)
+    main.add_command(doctor_command)

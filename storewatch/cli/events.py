@@ -11,7 +11,7 @@ import click
 
 from storewatch import contract
 from storewatch.cli import CliContext, print_json
-from storewatch.events import VERDICTS, EventStore, parse_time
+from storewatch.store.events import VERDICTS, EventStore, parse_time
 from storewatch.timezone import local_text, zone
 
 _RELATIVE = re.compile(r"([0-9]{1,6}) ?(s|m|h|d|w)")

@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from storewatch.cli import CliContext
-from storewatch.events import EventStore
+from storewatch.store.events import EventStore
 
 # One row per touched ROI of each event (an event's columns repeat on each of its ROI rows); verdict,
 # decision, score and box are that ROI's. Until schema 8 it was one row per event, keyed `id`.

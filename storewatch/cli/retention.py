@@ -23,7 +23,7 @@ def retention() -> None:
 @click.pass_obj
 def run(ctx: CliContext, dry_run: bool, no_reconcile: bool, as_json: bool) -> None:
     """Delete what retention allows now (the appliance also does this every few minutes)."""
-    from storewatch.retention import run_retention
+    from storewatch.upkeep.retention import run_retention
 
     progress = None if as_json else (lambda message: click.echo(f"  {message}", err=True))
     if not as_json:
@@ -45,7 +45,7 @@ def run(ctx: CliContext, dry_run: bool, no_reconcile: bool, as_json: bool) -> No
 @click.pass_obj
 def history(ctx: CliContext, limit: int, as_json: bool) -> None:
     """The last runs, newest first: trigger, what went, bytes freed."""
-    from storewatch.retention import last_runs
+    from storewatch.upkeep.retention import last_runs
 
     runs = last_runs(ctx.appliance, limit)
     if as_json:

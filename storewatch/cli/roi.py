@@ -7,8 +7,8 @@ import functools
 import click
 
 from storewatch.cli import CliContext, print_json
-from storewatch.devices import DeviceNotFound
-from storewatch.rois import RoiError, RoiNotFound, RoiStore, parse_polygon_text, parse_threshold_words
+from storewatch.store.devices import DeviceNotFound
+from storewatch.store.rois import RoiError, RoiNotFound, RoiStore, parse_polygon_text, parse_threshold_words
 
 
 @click.group()

@@ -54,9 +54,9 @@ def _checked_address(ctx: click.Context, param: click.Parameter, value: str | No
 def run(ctx: CliContext, host: str, port: int, camera: str, workers: int, trusted_proxy: str | None,
         lock_exposure: bool, lock_white_balance: bool, mains_hz: str | None) -> None:
     """Run the appliance: server, analysis worker and camera thread."""
-    from storewatch import server_address
-    from storewatch.runner import Supervisor, serve
-    from storewatch.service_plugins import build_services
+    from storewatch.ops import server_address
+    from storewatch.ops.serving import Supervisor, serve
+    from storewatch.ops.services import build_services
 
     click.echo(f"storewatch: data directory {ctx.data_dir}")
     supervisor = Supervisor()
@@ -64,7 +64,7 @@ def run(ctx: CliContext, host: str, port: int, camera: str, workers: int, truste
                               camera_options=tuning(lock_exposure, lock_white_balance, mains_hz))
 
     def ready(_: str) -> None:
-        from storewatch.camera.sd_notify import Notifier
+        from storewatch.ops.sd_notify import Notifier
 
         _first_run_password(ctx)
         address = server_address.write(ctx.data_dir, host, port)  # for `storewatch doctor`

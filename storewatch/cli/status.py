@@ -12,20 +12,22 @@ LAST_EVENTS = 5
 
 
 def gather(appliance: Any) -> dict[str, Any]:
-    from storewatch import camera_state, contract, diagnostics, metrics
+    from storewatch.ops import camera_state, doctor
+    from storewatch import contract
+    from storewatch.upkeep import metrics
 
     now = contract.utc_now()
-    checks = [diagnostics.check_builtin_camera(appliance), diagnostics.check_disk(appliance),
-              diagnostics.check_worker(appliance, now), *diagnostics.check_devices(appliance, now),
-              diagnostics.check_retention(appliance)]
+    checks = [doctor.check_builtin_camera(appliance), doctor.check_disk(appliance),
+              doctor.check_worker(appliance, now), *doctor.check_devices(appliance, now),
+              doctor.check_retention(appliance)]
     collected = metrics.collect(appliance, now)
     events = appliance.db.query(
         "SELECT id, device_id, roi_name, type, start_ts, decision, images_expired FROM events"
         " ORDER BY id DESC LIMIT ?", (LAST_EVENTS,))
     return {
-        "status": diagnostics.worst(checks),
-        "problems": [c.to_json() for c in diagnostics.problems_first(checks)
-                     if c.status in (diagnostics.WARN, diagnostics.FAIL)],
+        "status": doctor.worst(checks),
+        "problems": [c.to_json() for c in doctor.problems_first(checks)
+                     if c.status in (doctor.WARN, doctor.FAIL)],
         "camera": camera_state.report(appliance.data_dir, now),
         "devices": collected["devices"], "queue": collected["queue"], "disk": collected["disk"],
         "ingest": collected["ingest"], "last_events": events,

@@ -25,7 +25,7 @@ from huey.storage import SqliteStorage
 from storewatch import contract
 from storewatch.jobs import taskfile
 from storewatch.jobs.queue import JobQueue
-from storewatch.storage import make_private
+from storewatch.durable import make_private
 
 log = logging.getLogger("storewatch.jobs")
 

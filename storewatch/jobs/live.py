@@ -19,7 +19,7 @@ from storewatch.analysis.decode import ImageDecodeError, decode_gray
 from storewatch.analysis.device_analyzer import DeviceAnalyzer, RoiSpec
 from storewatch.analysis.state_codec import StateError
 from storewatch.analysis.thresholds import Thresholds
-from storewatch.db import Row
+from storewatch.store import Row
 from storewatch.jobs.state import AnalysisStates, SavedState
 
 log = logging.getLogger("storewatch.jobs")

@@ -24,10 +24,10 @@ from storewatch.analysis.transitions import (
     LightingChange, LightingSettled, RoiOutcome, VisitEnded,
 )
 from storewatch.appliance import Appliance
-from storewatch.db import Row
-from storewatch.events import EventImage, EventStore, TouchedRoi, Visit, significance, view_box, visit_decision
+from storewatch.store import Row
+from storewatch.store.events import EventImage, EventStore, TouchedRoi, Visit, significance, view_box, visit_decision
 from storewatch.notify.outbox import Outbox
-from storewatch.thumbnails import thumbnails
+from storewatch.upkeep.thumbnails import thumbnails
 
 log = logging.getLogger("storewatch.jobs")
 

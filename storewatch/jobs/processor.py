@@ -32,14 +32,14 @@ import numpy as np
 from storewatch import contract
 from storewatch.analysis.decode import ImageDecodeError, decode_gray
 from storewatch.appliance import Appliance
-from storewatch.db import Row
-from storewatch.events import EventStore
+from storewatch.store import Row
+from storewatch.store.events import EventStore
 from storewatch.jobs import outputs
 from storewatch.jobs.live import LiveAnalyzers, specs_key
 from storewatch.jobs.queue import JobQueue, RetryPolicy
 from storewatch.jobs.state import AnalysisStates, StateConflict
 from storewatch.jobs.turns import Turns
-from storewatch.rois import RoiStore
+from storewatch.store.rois import RoiStore
 
 log = logging.getLogger("storewatch.jobs")
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from storewatch import contract
 from storewatch.backoff import capped_exponential
-from storewatch.db import Database, Row
+from storewatch.store import Database, Row
 from storewatch.errors import JobNotFound, JobNotRetryable
 
 STATES = ("queued", "running", "done", "failed", "dead")

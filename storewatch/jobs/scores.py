@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from storewatch.db import Database
-from storewatch.events import INTERACTION, LIGHTING, epoch_to_ts
+from storewatch.store import Database
+from storewatch.store.events import INTERACTION, LIGHTING, epoch_to_ts
 
 MAX_POINTS = 20_000
 

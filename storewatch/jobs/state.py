@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from storewatch import contract
-from storewatch.db import Database, Row
+from storewatch.store import Database, Row
 
 
 class StateConflict(Exception):

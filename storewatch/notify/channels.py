@@ -1,7 +1,7 @@
 """The notification channels table: where a channel sends, and which events it wants.
 
 Secrets (a webhook's HMAC key, an Apprise URL with its tokens) are kept in the app
-database, whose file and side files are 0600 (storewatch.db.Database); everything that
+database, whose file and side files are 0600 (storewatch.store.Database); everything that
 shows a channel (`public`) masks them, and nothing here logs them.
 """
 
@@ -14,9 +14,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from storewatch import contract
-from storewatch.db import Database, Row
+from storewatch.store import Database, Row
 from storewatch.errors import Conflict, InvalidInput, NotFound
-from storewatch.events import VERDICTS
+from storewatch.store.events import VERDICTS
 from storewatch.notify.schedule import Schedule, ScheduleError, parse_schedule
 
 KINDS = ("webhook", "apprise", "mqtt")

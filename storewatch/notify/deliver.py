@@ -19,8 +19,8 @@ import time
 from typing import Any
 
 from storewatch.appliance import Appliance
-from storewatch.db import Row
-from storewatch.events import EventStore
+from storewatch.store import Row
+from storewatch.store.events import EventStore
 from storewatch.notify import mqtt, webhook
 from storewatch.notify.channels import Channel, ChannelNotFound, ChannelStore
 from storewatch.notify.health import alert_message

@@ -8,8 +8,8 @@ nor forgets one). A condition that starts writes one "raised" alert, one that en
 as events (at least once, same delivery id on every retry, same backoff). A check that finds
 nothing changed only reads.
 
-The rules are the ones `storewatch doctor` and `status` use (storewatch/diagnostics.py),
-not a second set: stale is `diagnostics.stale_after_s`, the disk is `metrics.disk`'s
+The rules are the ones `storewatch doctor` and `status` use (storewatch/ops/doctor.py),
+not a second set: stale is `doctor.stale_after_s`, the disk is `metrics.disk`'s
 `below_reserve`, dead jobs are the jobs table's 'dead' state.
 """
 
@@ -23,9 +23,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from storewatch import camera_state, contract, diagnostics, metrics
+from storewatch.ops import camera_state, doctor
+from storewatch import contract
+from storewatch.upkeep import metrics
 from storewatch.appliance import Appliance
-from storewatch.db import Database
+from storewatch.store import Database
 from storewatch.notify.channels import ChannelStore
 from storewatch.notify.message import EventGone, Message, local_time
 
@@ -112,7 +114,7 @@ def _devices(appliance: Appliance, now: datetime) -> list[Problem]:
         if not device["enabled"] or age is None:  # never set up: nothing stopped
             continue
         name = device["name"] or device["id"]
-        limit = diagnostics.stale_after_s(appliance.devices.settings_of(device["id"])["heartbeat_interval_s"])
+        limit = doctor.stale_after_s(appliance.devices.settings_of(device["id"])["heartbeat_interval_s"])
         if age > limit:
             found.append(Problem(f"stale:{device['id']}", f"Camera '{name}' is silent",
                                  f"Camera '{name}' has sent nothing for {duration(age)}. Is it powered and on "
@@ -210,7 +212,7 @@ def alert_message(db: Database, alert_id: int, delivery_id: str) -> Message:
 def health_service(appliance: Appliance) -> Any:
     """The check every CHECK_EVERY_S; the first waits a little longer (up to 2 minutes) so that
     cameras get to say hello after a restart before they count as silent."""
-    from storewatch.periodic import PeriodicService
+    from storewatch.ops.periodic import PeriodicService
 
     interval = check_interval()
 

@@ -11,7 +11,7 @@ from typing import Any
 from PIL import Image
 
 from storewatch import contract
-from storewatch.events import EventNotFound, EventStore
+from storewatch.store.events import EventNotFound, EventStore
 
 log = logging.getLogger("storewatch.notify")
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-from storewatch.db import Database
+from storewatch.store import Database
 from storewatch.notify.channels import Channel, ChannelStore
 from storewatch.notify.ha_discovery import (OFF, OFFLINE, ON, ONLINE, DeviceInfo, RoiInfo, Topics,
                                             discovery_configs, verdict_state)

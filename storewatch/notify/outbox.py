@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from storewatch import contract
-from storewatch.db import Database, Row
-from storewatch.events import INTERACTION
+from storewatch.store import Database, Row
+from storewatch.store.events import INTERACTION
 from storewatch.notify.channels import ChannelStore
 from storewatch.notify.rules import Touch, out_of_cooldown, picked_rois
 
@@ -214,7 +214,7 @@ class Outbox:
 
 def public_row(row: Row) -> dict[str, Any]:
     """One outbox row as the CLI shows it (times as RFC 3339)."""
-    from storewatch.events import epoch_to_ts
+    from storewatch.store.events import epoch_to_ts
 
     def ts(value: float | None) -> str | None:
         return None if value is None else epoch_to_ts(value)

@@ -22,7 +22,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from storewatch.admins import SESSION_LIFETIME, Admins, TokenState, csrf_matches
+from storewatch.store.admins import SESSION_LIFETIME, Admins, TokenState, csrf_matches
 from storewatch.credentials import SLOW_HASHES, HashGate
 from storewatch.server import connections
 from storewatch.server.errors import ApiError, error_response

@@ -10,7 +10,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from storewatch import camera_state, contract
+from storewatch.ops import camera_state
+from storewatch import contract
 from storewatch.appliance import Appliance
 from storewatch.errors import DeviceInvalid
 from storewatch.server.errors import ApiError

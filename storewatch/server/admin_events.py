@@ -18,7 +18,7 @@ from starlette.routing import Route
 
 from storewatch.appliance import Appliance
 from storewatch import contract
-from storewatch.events import MAX_LIMIT, MAX_REASON, VERDICTS, EventNotFound, EventStore
+from storewatch.store.events import MAX_LIMIT, MAX_REASON, VERDICTS, EventNotFound, EventStore
 from storewatch.server.errors import ApiError
 from storewatch.server.json_body import read_json_object
 from storewatch.server.query_params import int_param, time_param

@@ -9,7 +9,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from storewatch import contract, metrics
+from storewatch import contract
+from storewatch.upkeep import metrics
 from storewatch.appliance import Appliance
 from storewatch.server.query_params import time_param
 

@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from storewatch.appliance import Appliance
-from storewatch.events import epoch_to_ts
+from storewatch.store.events import epoch_to_ts
 from storewatch.notify.channels import EDITABLE, Channel, ChannelError, ChannelStore
 from storewatch.notify.outbox import STATES, Outbox, public_row
 from storewatch.server.errors import ApiError

@@ -16,13 +16,13 @@ from starlette.routing import Route
 
 from storewatch.appliance import Appliance
 from storewatch.errors import InvalidInput
-from storewatch.events import epoch_to_ts
+from storewatch.store.events import epoch_to_ts
 from storewatch.jobs import scores
-from storewatch.rois import RoiStore
+from storewatch.store.rois import RoiStore
 from storewatch.server.errors import ApiError
 from storewatch.server.json_body import read_json_object
 from storewatch.server.query_params import int_param, time_param
-from storewatch.thumbnails import thumbnail
+from storewatch.upkeep.thumbnails import thumbnail
 
 DEFAULT_SPAN_S = 3600.0
 LATEST_FRAME_TRIES = 5

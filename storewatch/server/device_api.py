@@ -14,14 +14,14 @@ from starlette.routing import Route
 from storewatch import contract
 from storewatch.appliance import Appliance
 from storewatch.errors import FrameConflict, SeqTooOld
-from storewatch.db import Row
+from storewatch.store import Row
 from storewatch.jpeg import NotAJpeg, inspect_jpeg
 from storewatch.server.device_auth import Caller, DeviceAuthenticator, require_same_device
 from storewatch.server.errors import ApiError, api_error
 from storewatch.server.ingest_writer import IngestWriter, Stored, WriterStopped
 from storewatch.server.json_body import parse_json_object
 from storewatch.server.multipart import parse_multipart, read_body
-from storewatch.storage import DiskFull
+from storewatch.durable import DiskFull
 
 MAX_JSON_BODY = 64 * 1024
 

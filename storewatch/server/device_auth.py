@@ -8,7 +8,7 @@ random nonce and signature) can only be found out with the body, so each device 
 at most MAX_UNVERIFIED_BODIES signed bodies on their way in at once; memory held for
 forgeries is bounded by the number of devices, not by the attacker's connections.
 The signature is checked before the nonce is remembered, so unsigned requests cannot fill
-the replay memory (storewatch/nonces.py), which forgets nonces once they leave the window.
+the replay memory (storewatch/store/nonces.py), which forgets nonces once they leave the window.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from starlette.datastructures import Headers
 
 from storewatch import contract
 from storewatch.credentials import token_hash
-from storewatch.db import Row
-from storewatch.devices import DeviceNotFound, DeviceRegistry
-from storewatch.nonces import SeenNonces, TooManyNonces
+from storewatch.store import Row
+from storewatch.store.devices import DeviceNotFound, DeviceRegistry
+from storewatch.store.nonces import SeenNonces, TooManyNonces
 from storewatch.server.errors import ApiError
 
 _SIGNATURE = re.compile(r"[0-9a-fA-F]{64}")  # hex of a SHA-256 HMAC

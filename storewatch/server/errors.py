@@ -12,12 +12,12 @@ from starlette.responses import JSONResponse, Response
 
 from storewatch import errors as domain
 from storewatch.contract import error_body
-from storewatch.db.connection import DISK_ERRORS, storage_error
-from storewatch.events import EventNotFound
+from storewatch.store.connection import DISK_ERRORS, storage_error
+from storewatch.store.events import EventNotFound
 from storewatch.jpeg import NotAJpeg
 from storewatch.notify.channels import ChannelError, ChannelNameTaken, ChannelNotFound
 from storewatch.settings import SettingError
-from storewatch.storage import DiskFull, StorageUnavailable
+from storewatch.durable import DiskFull, StorageUnavailable
 
 log = logging.getLogger("storewatch.server")
 

@@ -21,10 +21,11 @@ from typing import Any
 
 from storewatch import contract
 from storewatch.appliance import Appliance
-from storewatch.captures import NewFrame, StoredFrame
-from storewatch.retention import disk_reserve, emergency_free
-from storewatch.db.connection import storage_error
-from storewatch.storage import DiskFull, DiskUsage, StorageUnavailable
+from storewatch.store.captures import NewFrame, StoredFrame
+from storewatch.upkeep.retention import disk_reserve, emergency_free
+from storewatch.store.connection import storage_error
+from storewatch.store.images import DiskUsage
+from storewatch.durable import DiskFull, StorageUnavailable
 
 log = logging.getLogger("storewatch.server")
 

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from storewatch import metrics
+from storewatch.upkeep import metrics
 from storewatch.appliance import Appliance
 from storewatch.server.errors import ApiError
 

@@ -21,8 +21,8 @@ from storewatch.server.openapi import (
     number as _number, rules_schema, settings_schema, setting_schema,
 )
 from storewatch.analysis.thresholds import BOUNDS, HELP, Thresholds
-from storewatch.events import IMAGE_KINDS, MAX_REASON, THUMB_KINDS
-from storewatch.events import MAX_LIMIT as EVENTS_MAX_LIMIT
+from storewatch.store.events import IMAGE_KINDS, MAX_REASON, THUMB_KINDS
+from storewatch.store.events import MAX_LIMIT as EVENTS_MAX_LIMIT
 from storewatch.settings import APPLIANCE_SETTINGS, DEVICE_SETTINGS
 
 OPENAPI_PATH = f"{contract.API_PREFIX}/openapi.json"

@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from datetime import datetime
 
-from storewatch.events import parse_moment
+from storewatch.store.events import parse_moment
 from storewatch.server.errors import ApiError
 
 _WHOLE_NUMBER = re.compile(r"[0-9]{1,19}")  # ASCII only: int() would also take "١٢٣" or "1_0"

@@ -1,0 +1,163 @@
+"""Doctor's checks: every outcome with its next step, and `storewatch doctor`'s exit code."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from storewatch import contract
+from storewatch.ops import doctor
+from storewatch.ops.doctor import FAIL, OK, SKIP, WARN
+from conftest import REPO, free_port
+from mounts import read_only
+
+
+def runner(answers: dict[str, tuple[int, str]]):
+    def run(command: list[str]) -> subprocess.CompletedProcess:
+        key = " ".join(command)
+        for prefix, (code, out) in answers.items():
+            if key.startswith(prefix):
+                return subprocess.CompletedProcess(command, code, out, "")
+        raise AssertionError(f"unexpected command {key}")
+    return run
+
+
+@pytest.mark.parametrize("answer, status", [((0, "yes\n"), OK), ((0, "no\n"), WARN), ((1, ""), WARN)])
+def test_clock(answer, status):
+    check = doctor.check_clock(runner({"timedatectl": answer}), which=lambda name: "/usr/bin/" + name)
+    assert check.status == status
+    assert status == OK or "timedatectl set-ntp true" in check.next_step
+
+
+def test_clock_without_timedatectl_warns_with_a_next_step():
+    check = doctor.check_clock(runner({}), which=lambda name: None)
+    assert check.status == WARN and "no timedatectl" in check.message and check.next_step
+
+
+def test_services_are_skipped_without_systemd():
+    [check] = doctor.check_services(run=runner({}), present=lambda: False)
+    assert check.status == SKIP and "systemd" in check.message
+
+
+def test_services_active_failed_and_not_installed():
+    run = runner({"systemctl show -p LoadState --value storewatch-camera": (0, "not-found\n"),
+                  "systemctl show -p LoadState --value storewatch": (0, "loaded\n"),
+                  "systemctl is-active storewatch": (0, "active\n")})
+    assert [(c.name, c.status) for c in doctor.check_services(run=run, present=lambda: True)] == [
+        ("service storewatch", OK)]
+    run = runner({"systemctl show": (0, "loaded\n"), "systemctl is-active": (3, "failed\n")})
+    checks = doctor.check_services(run=run, present=lambda: True)
+    assert [c.status for c in checks] == [FAIL, FAIL]
+    assert "systemctl restart storewatch" in checks[0].next_step
+
+
+def test_server_answering_and_not(live_server):
+    assert doctor.check_server(live_server.url).status == OK
+    down = doctor.check_server(f"http://127.0.0.1:{free_port()}")
+    assert down.status == FAIL and "journalctl -u storewatch" in down.next_step
+
+
+def test_database_ok_and_damaged(appliance, tmp_path):
+    assert doctor.check_database(appliance).status == OK
+    assert doctor.check_database(appliance, full=True).status == OK
+    from storewatch.upkeep.backup import backup, check
+
+    damaged = tmp_path / "damaged.db"
+    backup(appliance.db.path, damaged)
+    data = bytearray(damaged.read_bytes())
+    page = int.from_bytes(data[16:18], "big")
+    for n in range(2, len(data) // page):  # trash the b-tree pages, keep the header page
+        data[n * page: n * page + 64] = b"\xff" * 64
+    damaged.write_bytes(bytes(data))
+    result = check(damaged, full=True)
+    assert not result.ok and result.problems
+    assert not check(tmp_path / "missing.db").ok
+
+
+def test_disk_below_and_near_the_reserve(appliance):
+    assert doctor.check_disk(appliance).status in (OK, WARN, FAIL)
+    appliance.settings.update({"disk_reserve_bytes": 0, "disk_reserve_percent": 90})
+    below = doctor.check_disk(appliance)
+    assert below.status == FAIL and "507" in below.message and "retention run --dry-run" in below.next_step
+    appliance.settings.update({"disk_reserve_percent": 0})
+    assert doctor.check_disk(appliance).status == OK
+
+
+def test_worker_lag_and_dead_jobs(appliance):
+    appliance.devices.add("cam", "cam-1")
+    meta = {"device_id": "cam-1", "capture_ts": "2026-01-01T00:00:00Z", "seq": 1, "width": 16, "height": 16,
+            "jpeg_quality": 80}
+    appliance.captures.store(meta, b"frame")
+    assert doctor.check_worker(appliance).status == OK
+    with appliance.db.write() as conn:
+        conn.execute("UPDATE jobs SET created_at = '2020-01-01T00:00:00.000Z'")
+    lagging = doctor.check_worker(appliance)
+    assert lagging.status == FAIL and "falling behind" in lagging.message
+    with appliance.db.write() as conn:
+        conn.execute("UPDATE jobs SET state = 'dead'")
+    dead = doctor.check_worker(appliance)
+    assert dead.status == WARN and "storewatch queue retry --all-dead" in dead.next_step
+
+
+def test_camera_sources():
+    assert doctor.check_camera("none").status == SKIP
+    assert doctor.check_camera("simulated").status == OK
+    missing = doctor.check_camera("dir:/nonexistent/frames")
+    assert missing.status == FAIL and "camera-test" in missing.next_step
+    try:
+        import picamera2  # noqa: F401
+    except ImportError:
+        auto = doctor.check_camera("auto")
+        assert auto.status == WARN and "no Pi camera" in auto.message
+        assert doctor.check_camera("picamera2").status == FAIL
+
+
+def test_devices_never_seen_and_stale(appliance):
+    appliance.devices.add("cam", "cam-1")
+    [check] = doctor.check_devices(appliance)
+    assert check.status == WARN and check.message == "never seen"
+    appliance.devices.record_heartbeat("cam-1", {"ts": "2026-01-01T00:00:00Z", "dropped_frames": 0})
+    assert doctor.check_devices(appliance)[0].status == OK
+    with appliance.db.write() as conn:
+        conn.execute("UPDATE devices SET last_seen = ?", (contract.format_timestamp(
+            contract.utc_now().replace(year=2020)),))
+    assert doctor.check_devices(appliance)[0].status == WARN
+
+
+def run_doctor(data_dir, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "storewatch", "--data-dir", str(data_dir), "doctor", *args],
+                          capture_output=True, text=True, cwd=REPO, timeout=60)
+
+
+def test_doctor_exits_non_zero_on_a_failure_and_zero_otherwise(live_server):
+    down = run_doctor(live_server.data_dir, "--camera", "none", "--url", f"http://127.0.0.1:{free_port()}")
+    assert down.returncode == 1, down.stdout + down.stderr
+    assert "FAIL  server" in down.stdout and "next: " in down.stdout and "Overall: FAIL" in down.stdout
+    fine = run_doctor(live_server.data_dir, "--camera", "simulated", "--url", live_server.url, "--full")
+    assert fine.returncode == 0, fine.stdout + fine.stderr
+    assert "OK    server" in fine.stdout and "OK    camera" in fine.stdout and "OK    database" in fine.stdout
+
+
+def test_data_directory_writable_ok_and_read_only(appliance):
+    fine = doctor.check_data_dir(appliance)
+    assert fine.status == OK and str(appliance.data_dir) in fine.message
+    with read_only(appliance.data_dir / "staging"):
+        broken = doctor.check_data_dir(appliance)
+        assert broken.status == FAIL, broken
+        assert "staging" in broken.message and "read-only" in broken.message
+        assert "fsck" in broken.next_step and "RUNBOOK" in broken.next_step
+    assert doctor.check_data_dir(appliance).status == OK
+    assert not [p for p in appliance.data_dir.rglob("*doctor*")]  # the probe files are gone
+
+
+def test_doctor_fails_on_a_read_only_data_directory(data_dir):
+    from storewatch.appliance import Appliance
+
+    Appliance(data_dir).close()
+    with read_only(data_dir / "events"):
+        answer = run_doctor(data_dir, "--camera", "none", "--url", f"http://127.0.0.1:{free_port()}")
+    assert answer.returncode == 1, answer.stdout + answer.stderr
+    line = next(line for line in answer.stdout.splitlines() if line[6:].startswith("data directory"))
+    assert line.startswith("FAIL") and "events" in line and "read-only" in line, answer.stdout
