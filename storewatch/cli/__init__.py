@@ -42,7 +42,22 @@ def print_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, sort_keys=True, default=str))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The command group; data the appliance stored that no longer reads back (a damaged
+    card, a hand edit) ends a command with what to do, not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from storewatch.errors import CorruptStoredValue
+
+        try:
+            return super().invoke(ctx)
+        except CorruptStoredValue as exc:
+            raise click.ClickException(
+                f"{exc}. Run `storewatch db check` to check the whole database; "
+                "`storewatch db restore BACKUP` puts a good backup back.") from None
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where the database and images live. Default: $STOREWATCH_DATA_DIR, "
                    "else ~/.local/share/storewatch.")
