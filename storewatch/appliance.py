@@ -1,4 +1,9 @@
-"""The appliance's state on disk, opened once per process and shared by every part."""
+"""The appliance's state on disk, opened once per process and shared by every part.
+
+`Appliance` is the facade every part goes through: its stores (devices, captures, rois,
+events, scores, jobs, admins, counters), its settings and the system's enqueue are wired
+here once; nobody builds a store of their own at a call site.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +12,19 @@ import time
 from pathlib import Path
 from typing import Any
 
-from storewatch.store.admins import Admins
-from storewatch.store.captures import CaptureStore
-from storewatch.store.counters import Counters
 from storewatch.credentials import load_or_create_key
-from storewatch.store import Database
-from storewatch.store.devices import DeviceRegistry
 from storewatch.errors import load_stored_json
+from storewatch.jobs.queue import JobQueue
 from storewatch.settings import APPLIANCE_SETTINGS, validate_values
+from storewatch.store import Database
+from storewatch.store.admins import Admins
+from storewatch.store.captures import CaptureStore, Enqueue
+from storewatch.store.counters import Counters
+from storewatch.store.devices import DeviceRegistry
+from storewatch.store.events import EventStore
 from storewatch.store.images import ImageStore
+from storewatch.store.rois import RoiStore
+from storewatch.store.scores import ScoreStore
 
 DATABASE_FILE = "storewatch.db"
 HUEY_FILE = "huey.db"  # Huey's own file: stdlib sqlite3 must never open the app database
@@ -58,6 +67,13 @@ class ApplianceSettings:
 
 
 class Appliance:
+    """One appliance's data directory: its database, key, pictures, stores and settings.
+
+    `enqueue` is the system's enqueue (new and retried jobs to the worker's queue): the
+    process that runs a broker connects it once (`appliance.enqueue.connect(...)`), and
+    every other part only calls it.
+    """
+
     def __init__(self, data_dir: Path):
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -65,8 +81,13 @@ class Appliance:
         self.key = load_or_create_key(self.data_dir / KEY_FILE)
         self.images = ImageStore(self.data_dir)
         self.settings = ApplianceSettings(self.db)
+        self.enqueue = Enqueue()
         self.devices = DeviceRegistry(self.db, self.key)
-        self.captures = CaptureStore(self.db, self.images, nonces=self.devices.nonces)
+        self.captures = CaptureStore(self.db, self.images, self.enqueue, nonces=self.devices.nonces)
+        self.rois = RoiStore(self.db, self.devices)
+        self.events = EventStore(self.db, self.images)
+        self.scores = ScoreStore(self.db)
+        self.jobs = JobQueue(self.db, lambda: self.settings.get("job_max_attempts"))
         self.admins = Admins(self.db)
         self.counters = Counters(self.db)
 

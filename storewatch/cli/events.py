@@ -11,7 +11,7 @@ import click
 
 from storewatch import contract
 from storewatch.cli import CliContext, print_json
-from storewatch.store.events import VERDICTS, EventStore, parse_time
+from storewatch.store.events import VERDICTS, parse_time
 from storewatch.timezone import local_text, zone
 
 _RELATIVE = re.compile(r"([0-9]{1,6}) ?(s|m|h|d|w)")
@@ -57,7 +57,7 @@ def list_events(ctx: CliContext, device_id: str | None, since: str | None, until
         bounds = {"since": parse_when(since) if since else None, "until": parse_when(until) if until else None}
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
-    store = EventStore(ctx.appliance.db, ctx.appliance.images)
+    store = ctx.appliance.events
     rows = store.list(device_id=device_id, decision=decision, verdict=verdict, roi_id=roi_id, limit=limit,
                       event_type="lighting_change" if lighting else "interaction_detected", **bounds)
     shown = store.public_many(rows)

@@ -17,7 +17,6 @@ from typing import Any
 import click
 
 from storewatch.cli import CliContext
-from storewatch.store.events import EventStore
 
 # One row per touched ROI of each event (an event's columns repeat on each of its ROI rows); verdict,
 # decision, score and box are that ROI's. Until schema 8 it was one row per event, keyed `id`.
@@ -51,7 +50,7 @@ def export(ctx: CliContext, since: str, until: str | None, device_id: str | None
     one row per touched ROI (event_id repeats; verdict, decision, score and box are the ROI's)."""
     since_ts, until_ts = _time(since, "--since"), _time(until, "--until")
     appliance = ctx.appliance
-    store = EventStore(appliance.db, appliance.images)
+    store = appliance.events
     events = store.public_many(store.between(since_ts, until_ts, device_id))
     images = _images(appliance, [event["id"] for event in events])
     temp = out.with_name(f".{out.name}.partial")

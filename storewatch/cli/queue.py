@@ -6,7 +6,7 @@ import click
 
 from storewatch import contract
 from storewatch.cli import CliContext, print_json
-from storewatch.jobs.queue import PURGEABLE, STATES, parse_age, public_job
+from storewatch.jobs.queue import PURGEABLE, STATES, JobQueue, parse_age, public_job
 
 
 @click.group()
@@ -14,10 +14,8 @@ def queue() -> None:
     """The analysis queue (one job per stored frame)."""
 
 
-def _queue(ctx: CliContext):  # noqa: ANN202
-    from storewatch.jobs.service import job_queue
-
-    return job_queue(ctx.appliance)
+def _queue(ctx: CliContext) -> JobQueue:
+    return ctx.appliance.jobs
 
 
 @queue.command("status")

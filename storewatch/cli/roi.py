@@ -27,7 +27,7 @@ def _guard(fn):  # noqa: ANN001, ANN202 - domain errors become messages for peop
 
 
 def _store(ctx: CliContext) -> RoiStore:
-    return RoiStore(ctx.appliance.db, ctx.appliance.devices)
+    return ctx.appliance.rois
 
 
 def _describe(shown: dict) -> str:

@@ -184,9 +184,8 @@ class BuiltinCamera:
     def _add_starter_rois(self, device_id: str) -> None:
         """A newcomer on the simulated shelf sees events without drawing anything first."""
         from storewatch.camera.sources.simulated import starter_rois
-        from storewatch.store.rois import RoiStore
 
-        store = RoiStore(self.appliance.db, self.appliance.devices)
+        store = self.appliance.rois
         for name, polygon in starter_rois():
             store.add(device_id, name, polygon)
         log.info("added %d starter ROIs for the simulated shelf; edit them in the admin panel",

@@ -34,8 +34,7 @@ def _appliance(request: Request) -> Appliance:
 
 
 def _events(request: Request) -> EventStore:
-    appliance = _appliance(request)
-    return EventStore(appliance.db, appliance.images)
+    return _appliance(request).events
 
 
 async def _run(fn: Any, *args: Any) -> Any:

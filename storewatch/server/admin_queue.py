@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 from storewatch import contract
 from storewatch.appliance import Appliance
-from storewatch.jobs.queue import JobQueue, public_job
+from storewatch.jobs.queue import public_job
 from storewatch.server.errors import ApiError
 from storewatch.server.json_body import read_json_object
 
@@ -24,12 +24,8 @@ def _appliance(request: Request) -> Appliance:
     return request.app.state.appliance
 
 
-def _queue(appliance: Appliance) -> JobQueue:
-    return JobQueue(appliance.db, lambda: appliance.settings.get("job_max_attempts"))
-
-
 def status(appliance: Appliance) -> dict[str, Any]:
-    queue = _queue(appliance)
+    queue = appliance.jobs
     dead = queue.list("dead", limit=DEAD_SHOWN)
     return {"counts": queue.counts(), "oldest_queued_age_s": queue.oldest_queued_age_s(contract.utc_now()),
             "dead": [{key: row[key] for key in ("id", "capture_id", "device_id", "seq", "attempts", "last_error",
@@ -51,10 +47,8 @@ async def retry(request: Request) -> Response:
     appliance = _appliance(request)
 
     def apply() -> list[dict[str, Any]]:
-        jobs = _queue(appliance).retry(ids or (), all_dead=all_dead)
-        hand_over = appliance.captures.on_jobs_queued  # the worker's enqueue in `storewatch run`
-        if hand_over is not None and jobs:
-            hand_over([job["id"] for job in jobs])
+        jobs = appliance.jobs.retry(ids or (), all_dead=all_dead)
+        appliance.enqueue([job["id"] for job in jobs])  # the worker's queue, if one is connected
         return [public_job(job) for job in jobs]
 
     jobs = await anyio.to_thread.run_sync(apply)  # JobNotFound 404, JobNotRetryable 409: server/errors.py

@@ -17,7 +17,6 @@ from starlette.routing import Route
 from storewatch.appliance import Appliance
 from storewatch.errors import InvalidInput
 from storewatch.store.events import epoch_to_ts
-from storewatch.jobs import scores
 from storewatch.store.rois import RoiStore
 from storewatch.server.errors import ApiError
 from storewatch.server.json_body import read_json_object
@@ -33,8 +32,7 @@ def _appliance(request: Request) -> Appliance:
 
 
 def _rois(request: Request) -> RoiStore:
-    appliance = _appliance(request)
-    return RoiStore(appliance.db, appliance.devices)
+    return _appliance(request).rois
 
 
 async def _run(fn: Any, *args: Any) -> Any:
@@ -118,15 +116,15 @@ async def score_history(request: Request) -> Response:
         defaults = store.defaults()
         body = {"device_id": device_id, "since": epoch_to_ts(since), "until": epoch_to_ts(until),
                 "rois": [store.public(row, defaults) for row in store.list(device_id)]}
-        body.update(scores.history(appliance.db, device_id, since, until))
+        body.update(appliance.scores.history(device_id, since, until))
         return body
 
     return JSONResponse(await _run(read))
 
 
 def _newest_score(appliance: Appliance, device_id: str) -> float:
-    newest = appliance.db.scalar("SELECT MAX(ts) FROM roi_scores WHERE device_id = ?", (device_id,))
-    return float(newest) if newest is not None else time.time()
+    newest = appliance.scores.newest_ts(device_id)
+    return newest if newest is not None else time.time()
 
 
 async def latest_frame(request: Request) -> Response:

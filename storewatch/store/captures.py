@@ -46,6 +46,37 @@ class NewFrame:
 
 
 Outcome = StoredFrame | Exception
+JobIds = Callable[[list[int]], None]
+
+
+class Enqueue:
+    """The system's enqueue: hands new job ids to the worker's queue (Huey).
+
+    One per appliance (`Appliance.enqueue`), read by ingest once per batch and by the admin's
+    retry. The process that runs a broker connects it (jobs/service.py); while nobody has,
+    jobs wait in the table for the reconciler.
+    """
+
+    def __init__(self) -> None:
+        self.target: JobIds | None = None
+
+    @property
+    def connected(self) -> bool:
+        return self.target is not None
+
+    def connect(self, target: JobIds) -> None:
+        self.target = target
+
+    def disconnect(self, target: JobIds) -> None:
+        """Undo `connect(target)`; a target connected since by someone else stays."""
+        if self.target == target:
+            self.target = None
+
+    def __call__(self, job_ids: list[int]) -> None:
+        """Hand these jobs over, if anyone is connected (else the reconciler finds them)."""
+        target = self.target
+        if target is not None and job_ids:
+            target(job_ids)
 
 
 def _twin_outcome(first: Outcome | None, first_frame: NewFrame, twin: NewFrame) -> Outcome:
@@ -64,13 +95,22 @@ def _answer_for_stored(capture_id: int, sha256: str, frame: NewFrame) -> Outcome
 
 
 class CaptureStore:
-    def __init__(self, db: Database, images: ImageStore,
-                 on_jobs_queued: Callable[[list[int]], None] | None = None, nonces: SeenNonces | None = None):
+    def __init__(self, db: Database, images: ImageStore, enqueue: Enqueue | None = None,
+                 nonces: SeenNonces | None = None):
         self.db = db
         self.images = images
         self.nonces = nonces  # HMAC nonces, saved in each batch's transaction (see nonces.py)
-        # Hands the new jobs to the worker's queue, once per batch (see jobs/service.py).
-        self.on_jobs_queued = on_jobs_queued
+        # Hands the new jobs to the worker's queue, once per batch (the appliance's, see Enqueue).
+        self.enqueue = enqueue if enqueue is not None else Enqueue()
+
+    @property
+    def on_jobs_queued(self) -> JobIds | None:
+        """The enqueue's target; kept for callers not yet on `Appliance.enqueue.connect()`."""
+        return self.enqueue.target
+
+    @on_jobs_queued.setter
+    def on_jobs_queued(self, target: JobIds | None) -> None:
+        self.enqueue.target = target
 
     def find(self, device_id: str, seq: int) -> Row | None:
         return self.db.query_one("SELECT * FROM captures WHERE device_id = ? AND seq = ?",
@@ -145,7 +185,7 @@ class CaptureStore:
     def _hand_over(self, job_ids: list[int]) -> None:
         """Give the batch's new jobs to the worker's queue; if that fails, un-note them, so the
         reconciler takes them up after its short grace, as jobs nobody enqueued."""
-        hand_over = self.on_jobs_queued
+        hand_over = self.enqueue.target
         if hand_over is None:  # unhooked meanwhile: the jobs went in unnoted only if it was unset then
             self._unnote(job_ids)
             return
@@ -194,7 +234,7 @@ class CaptureStore:
         # SD card a commit of their own (~12 KiB per frame). Should the hand-over fail, the
         # note is taken back (see `_hand_over`); after a crash, the reconciler's round at
         # start re-enqueues every queued job whatever its note says.
-        enqueued = received if self.on_jobs_queued is not None else None
+        enqueued = received if self.enqueue.connected else None
         try:
             with self._transaction() as conn:
                 latest: dict[str, NewFrame] = {}
