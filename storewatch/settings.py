@@ -91,6 +91,8 @@ APPLIANCE_SETTINGS = {s.name: s for s in (
     Setting("event_image_retention_days", float, 7.0, 0.01, 3650,
             "Event images are deleted after this many days; the events stay."),
     Setting("score_history_days", float, 2.0, 0.01, 365, "Per-ROI score history kept for the tuning chart."),
+    Setting("replay_days", float, 2.0, 0, 30,
+            "Days of analysis-size frames kept for what-if replay (storewatch replay); 0 keeps none."),
     Setting("job_max_attempts", int, 5, 1, 100, "Analysis attempts before a job is dead."),
     Setting("metrics_open", bool, False, help="Serve /metrics on the LAN without an admin token."),
     Setting("time_zone", str, system_zone_name(), check=check_zone,

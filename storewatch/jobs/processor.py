@@ -39,6 +39,7 @@ from storewatch.jobs.live import LiveAnalyzers, specs_key
 from storewatch.jobs.queue import JobQueue, RetryPolicy
 from storewatch.jobs.state import AnalysisStates, StateConflict
 from storewatch.jobs.turns import Turns
+from storewatch.replay.keeper import FrameKeeper
 from storewatch.store.rois import RoiStore
 
 log = logging.getLogger("storewatch.jobs")
@@ -141,6 +142,7 @@ class Processor:
         self.rois = RoiStore(appliance.db, appliance.devices)
         self.events = EventStore(appliance.db, appliance.images)
         self.gate = DeviceGate()
+        self.kept = FrameKeeper(appliance)  # frames kept for what-if replay (storewatch/replay)
         self._scheduled: dict[str, tuple[int, datetime]] = {}
         self._scheduled_lock = threading.Lock()
         self._in_hand: set[int] = set()
@@ -305,6 +307,7 @@ class Processor:
         specs, device_thresholds = self.rois.specs(device_id)
         key = specs_key(specs, device_thresholds)
         analyzer = self.live.take(device_id, saved, specs, device_thresholds)
+        self.kept.keep(device_id, job["seq"], capture, gray, analyzer, key)
         result = analyzer.feed(gray, capture["capture_epoch"], capture["id"])
         checkpoint = (analyzer.to_state(), key) if self.live.checkpoint_due(saved, job["seq"], key) else None
         prepared = outputs.prepare(self.appliance, capture, result, specs)
