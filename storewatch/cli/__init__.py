@@ -6,7 +6,7 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import click
 
@@ -40,6 +40,26 @@ LONG_RUNNING = frozenset({"run", "worker", "camera"})
 
 def print_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, sort_keys=True, default=str))
+
+
+# A table column: its header, a format spec for its cells (">10", "<25", ...; "" for the
+# last, free-width one) and how a row gives its cell (a key, or a function of the row).
+Column = tuple[str, str, str | Callable[[dict[str, Any]], Any]]
+
+
+def print_rows(rows: list[dict[str, Any]], columns: list[Column], *, as_json: bool, empty: str) -> None:
+    """A listing command's output: the rows as JSON, `empty` when there are none, else a table."""
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        click.echo(empty)
+        return
+    click.echo(" ".join(f"{header:{spec}}" for header, spec, _ in columns).rstrip())
+    for row in rows:
+        cells = (cell(row) if callable(cell) else row[cell] for _, _, cell in columns)
+        click.echo(" ".join(f"{'' if value is None else value:{spec}}"
+                            for value, (_, spec, _) in zip(cells, columns)).rstrip())
 
 
 class _Commands(click.Group):

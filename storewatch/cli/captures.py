@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from storewatch.cli import CliContext, print_json
+from storewatch.cli import CliContext, print_rows
 
 
 @click.group()
@@ -19,16 +19,10 @@ def captures() -> None:
 @click.pass_obj
 def list_captures(ctx: CliContext, device_id: str, limit: int, as_json: bool) -> None:
     """The device's stored frames, newest last."""
-    rows = ctx.appliance.captures.list(device_id, limit)
-    if as_json:
-        print_json(rows)
-        return
-    if not rows:
-        click.echo(f"No frames stored for {device_id}.")
-        return
-    click.echo(f"{'SEQ':>10}  {'CAPTURE_TS':<26} {'RECEIVED_AT':<26} {'BYTES':>9}")
-    for row in rows:
-        click.echo(f"{row['seq']:>10}  {row['capture_ts']:<26} {row['received_at']:<26} {row['size_bytes']:>9}")
+    print_rows(ctx.appliance.captures.list(device_id, limit),
+               [("SEQ", ">10", "seq"), ("CAPTURE_TS", "<26", "capture_ts"),
+                ("RECEIVED_AT", "<26", "received_at"), ("BYTES", ">9", "size_bytes")],
+               as_json=as_json, empty=f"No frames stored for {device_id}.")
 
 
 def register(main: click.Group) -> None:

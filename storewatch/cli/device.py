@@ -6,7 +6,7 @@ import functools
 
 import click
 
-from storewatch.cli import CliContext, print_json
+from storewatch.cli import CliContext, print_json, print_rows
 from storewatch.store.devices import DeviceNotFound
 from storewatch.settings import DEVICE_SETTINGS, SettingError, parse_assignments
 
@@ -51,16 +51,11 @@ def list_devices(ctx: CliContext, as_json: bool) -> None:
     """Show every device with its last contact and mode."""
     devices = ctx.appliance.devices
     rows = [devices.public(d) for d in devices.list()]
-    if as_json:
-        print_json(rows)
-        return
-    if not rows:
-        click.echo("No devices yet. Add one with `storewatch device add NAME`.")
-        return
-    click.echo(f"{'ID':<20} {'ENABLED':<8} {'AUTH':<7} {'MODE':<9} {'LAST SEEN':<25} LAST CONFIG FETCH")
-    for row in rows:
-        click.echo(f"{row['id']:<20} {'yes' if row['enabled'] else 'no':<8} {row['auth_scheme']:<7} "
-                   f"{row['mode']:<9} {row['last_seen'] or 'never':<25} {row['last_config_fetch'] or 'never'}")
+    print_rows(rows, [("ID", "<20", "id"), ("ENABLED", "<8", lambda row: "yes" if row["enabled"] else "no"),
+                      ("AUTH", "<7", "auth_scheme"), ("MODE", "<9", "mode"),
+                      ("LAST SEEN", "<25", lambda row: row["last_seen"] or "never"),
+                      ("LAST CONFIG FETCH", "", lambda row: row["last_config_fetch"] or "never")],
+               as_json=as_json, empty="No devices yet. Add one with `storewatch device add NAME`.")
 
 
 @device.command("rotate-token")

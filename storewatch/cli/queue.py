@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from storewatch import contract
-from storewatch.cli import CliContext, print_json
+from storewatch.cli import CliContext, print_json, print_rows
 from storewatch.jobs.queue import PURGEABLE, STATES, JobQueue, parse_age, public_job
 
 
@@ -41,17 +41,10 @@ def status(ctx: CliContext, as_json: bool) -> None:
 @click.pass_obj
 def list_jobs(ctx: CliContext, state: str, device_id: str | None, limit: int, as_json: bool) -> None:
     """Jobs in one state, newest first."""
-    rows = [public_job(row) for row in _queue(ctx).list(state, device_id, limit)]
-    if as_json:
-        print_json(rows)
-        return
-    if not rows:
-        click.echo(f"No {state} jobs.")
-        return
-    click.echo(f"{'ID':>8}  {'DEVICE':<20} {'SEQ':>10} {'ATTEMPTS':>8}  {'UPDATED':<25} LAST ERROR")
-    for row in rows:
-        click.echo(f"{row['id']:>8}  {row['device_id']:<20} {row['seq']:>10} {row['attempts']:>8}  "
-                   f"{row['updated_at']:<25} {row['last_error'] or ''}")
+    print_rows([public_job(row) for row in _queue(ctx).list(state, device_id, limit)],
+               [("ID", ">8", "id"), ("DEVICE", "<20", "device_id"), ("SEQ", ">10", "seq"),
+                ("ATTEMPTS", ">8", "attempts"), ("UPDATED", "<25", "updated_at"), ("LAST ERROR", "", "last_error")],
+               as_json=as_json, empty=f"No {state} jobs.")
 
 
 @queue.command("retry")
