@@ -8,15 +8,16 @@ import {time} from "./format.js";
 /**
  * A refresher for `load`; `start()` does the first load (a failure there throws, so it shows
  * as the page's error; with `{mayFail: true}` it is noted like a later one) and then
- * refreshes every `everyMs`.
+ * refreshes every `everyMs`. `start({first})` does the first load with `first` instead (a
+ * page whose rounds fetch only what is new, after a full first load).
  *
  * - `skip()`: true while a refresh would get in the owner's way (a dialog open, a field in
  *   focus); that round is left out, without a note.
  * - `signal`: the page's AbortSignal; an aborted load is the page going away, not a failure.
  *
  * Returns `note` (an element to place near the page's heading), `start()`, `now()` to refresh
- * at once (after an action; it throws like `load` does, and notes the time on success), and
- * `stop()`.
+ * at once (after an action; it throws like `load` does, and notes the time on success;
+ * `now(other)` runs `other` instead, e.g. a full reload after new filters), and `stop()`.
  */
 export function poll(load, {everyMs, skip = () => false, signal = null} = {}) {
   const note = h("p", {class: "alert warn small stale-note", role: "status", hidden: true});
@@ -36,8 +37,8 @@ export function poll(load, {everyMs, skip = () => false, signal = null} = {}) {
     note.hidden = false;
   }
 
-  async function now() {
-    await load();
+  async function now(loader = load) {
+    await loader();
     fresh();
   }
 
@@ -53,9 +54,9 @@ export function poll(load, {everyMs, skip = () => false, signal = null} = {}) {
     }
   }
 
-  async function start({mayFail = false} = {}) {
+  async function start({mayFail = false, first = load} = {}) {
     try {
-      await now();
+      await now(first);
     } catch (exc) {
       if (!mayFail || exc.name === "AbortError") throw exc;
       stale(exc);  // a part of the page that can wait for the next round (the latest frame)

@@ -3,13 +3,15 @@
 // review them there. The filters live in the URL, so a filtered list can be bookmarked.
 // Live: every POLL_MS the page asks for events newer than the newest it has (after_id) and
 // puts them on top, keeping the scroll position and an open viewer; it says when it last
-// asked. Polling, not server-sent events: each poll is one short request, so it never holds
-// one of the connections the appliance allows per address, and it resumes by itself.
+// asked and, when asking fails, since when the list is not up to date (poll.js). Polling,
+// not server-sent events: each poll is one short request, so it never holds one of the
+// connections the appliance allows per address, and it resumes by itself.
 // On a phone the filters fold behind a "Filters" button.
 
 import * as api from "../api.js";
 import {h, replace} from "../dom.js";
 import {clockTime, fromWallClockInput, wallClockInput} from "../format.js";
+import {poll} from "../poll.js";
 import {busy, field} from "../widgets/fields.js";
 import {viewEvent} from "../widgets/event-viewer.js";
 import {deviceNameOf, visitCard} from "../widgets/visit-card.js";
@@ -115,7 +117,7 @@ export async function render(main, context) {
   }
 
   /** New events on top; the page stays where the owner is reading. */
-  async function poll() {
+  async function loadNewer() {
     const mine = generation;
     const newest = shown.length ? shown[0].id : 0;
     const answer = await api.get("/admin/events" + api.query({...filters(), limit: PAGE_SIZE * 5, after_id: newest}),
@@ -132,22 +134,8 @@ export async function render(main, context) {
     if (scroller.scrollTop > list.offsetTop) scroller.scrollTop += scroller.scrollHeight - height;
     describe();
   }
-
-  function schedulePoll() {
-    const timer = setTimeout(async () => {
-      if (context.signal.aborted) return;
-      if (!document.hidden) {
-        try {
-          await poll();
-        } catch (exc) {
-          if (exc.name === "AbortError") return;
-          updated.textContent = `Not updated since ${clockTime(new Date())}: ${exc.message}`;
-        }
-      }
-      schedulePoll();
-    }, POLL_MS);
-    context.signal.addEventListener("abort", () => clearTimeout(timer), {once: true});
-  }
+  // a failed round says "Not updated since HH:MM" under the heading, until one works again
+  const live = poll(loadNewer, {everyMs: POLL_MS, signal: context.signal});
 
   reviewAll.addEventListener("click", () => busy(reviewAll, async () => {
     if (!shown.length) return;
@@ -157,7 +145,7 @@ export async function render(main, context) {
     try {
       const answer = await api.post("/admin/events/review-all", {until_id: shown[0].id, ...body});
       toast(`${answer.reviewed} event${answer.reviewed === 1 ? "" : "s"} marked reviewed.`, "success");
-      await load();
+      await live.now(load);
     } catch (exc) {
       toast(exc.message, "error");
     }
@@ -167,7 +155,7 @@ export async function render(main, context) {
     const url = "/events" + api.query(filters());
     history.replaceState(null, "", url);
     try {
-      await load();
+      await live.now(load);
     } catch (exc) {
       if (exc.name !== "AbortError") replace(list, h("p", {class: "error", role: "alert"}, exc.message));
     }
@@ -179,15 +167,15 @@ export async function render(main, context) {
   form.addEventListener("submit", (event) => { event.preventDefault(); apply(); });
   form.addEventListener("reset", () => setTimeout(async () => { await loadRois(); apply(); }, 0));
 
-  main.append(h("div", {class: "page-header"}, h("div", {}, h("h1", {}, "Events"), summary, updated),
+  main.append(h("div", {class: "page-header"}, h("div", {}, h("h1", {}, "Events"), summary, updated, live.note),
                 h("div", {class: "actions"}, reviewAll, foldButton)), form, list,
               h("div", {class: "actions section"}, more));
   await loadRois();
-  await load();
-  schedulePoll();
+  await live.start({first: load});
   if (q.get("open")) {
     api.get(`/admin/events/${encodeURIComponent(q.get("open"))}`, {signal: context.signal})
       .then((event) => open(shown.find((e) => e.id === event.id) || event, "post"))
       .catch((exc) => toast(exc.message, "error"));
   }
+  return live.stop;
 }

@@ -1,10 +1,12 @@
 // Overview: anything wrong first, then devices, queue, disk and the last event at a glance,
 // then each camera's newest frame (scaled down by the server) and the last events' thumbnails,
 // then the last day's ingest rate, queue depth and free disk from the metrics history.
+// Refreshed every REFRESH_MS; when a refresh fails the page says since when it is old.
 
 import * as api from "../api.js";
 import {h, replace} from "../dom.js";
 import {ago, bytes, dateTime, duration, epochSeconds, number, percent} from "../format.js";
+import {poll} from "../poll.js";
 import {lineChart} from "../widgets/chart.js";
 import {cameraProblem} from "../widgets/camera-state.js";
 import {deviceStatus} from "../widgets/device-status.js";
@@ -153,8 +155,6 @@ function charts(samples) {
 export async function render(main, context) {
   document.title = "Overview · storewatch";
   const body = h("div", {});
-  main.append(h("div", {class: "page-header"}, h("div", {}, h("h1", {}, "Overview"),
-    h("p", {class: "muted"}, "Health at a glance; updates every 15 seconds."))), body);
   async function reload() {
     const since = new Date(Date.now() - DAY_S * 1000).toISOString();
     const [metrics, {devices}, {events}, {samples}] = await Promise.all([
@@ -167,7 +167,10 @@ export async function render(main, context) {
     replace(body, alertList(problems(metrics, devices, lastEvent)), statCards(metrics, devices, lastEvent),
             cameraFrames(devices, Date.now()), lastEvents(events, devices), charts(samples));
   }
-  await reload();
-  const timer = setInterval(() => { if (!document.hidden) reload().catch(() => {}); }, REFRESH_MS);
-  return () => clearInterval(timer);
+  // a failed refresh keeps the figures and says since when they are old (poll.js)
+  const refresher = poll(reload, {everyMs: REFRESH_MS, signal: context.signal});
+  main.append(h("div", {class: "page-header"}, h("div", {}, h("h1", {}, "Overview"),
+    h("p", {class: "muted"}, "Health at a glance; updates every 15 seconds."), refresher.note)), body);
+  await refresher.start();
+  return refresher.stop;
 }

@@ -1,0 +1,74 @@
+// The device page's working copies of its ROIs: what is saved, what is new or changed since
+// (dirty: the page asks before it is left), and saving or deleting one through the API.
+
+import * as api from "../api.js";
+import {confirmAction} from "./dialog.js";
+
+/** An ROI as the page edits it: `key` stays for a drawn one until it is saved, `saved` is what the server has. */
+export function workingCopy(roi) {
+  return {key: `roi-${roi.id}`, id: roi.id, name: roi.name, enabled: roi.enabled,
+          polygon: roi.polygon.map((p) => [...p]), thresholds: roi.thresholds || {},
+          effective: roi.effective_thresholds || {},
+          saved: JSON.stringify([roi.name, roi.enabled, roi.polygon])};
+}
+
+/** New, renamed, switched, reshaped, or with threshold boxes changed (`form`: the list's thresholdsForm). */
+export function isDirty(roi) {
+  return roi.id === null || JSON.stringify([roi.name, roi.enabled, roi.polygon]) !== roi.saved
+    || (roi.form && roi.form.dirty());
+}
+
+function freeName(rois) {
+  const names = new Set(rois.map((r) => r.name));
+  let n = rois.length + 1;
+  while (names.has(`Shelf area ${n}`)) n += 1;
+  return `Shelf area ${n}`;
+}
+
+/** The ROIs of the device whose admin API path is `base`; `defaults`: the global thresholds. */
+export class RoiEdits {
+  constructor(base, saved, defaults) {
+    this.base = base;
+    this.rois = saved.map(workingCopy);
+    this.defaults = defaults;
+    this.drawn = 0;
+  }
+
+  get dirty() {
+    return this.rois.some(isDirty);
+  }
+
+  /** A new ROI with `polygon` and the next free "Shelf area N" name, not saved yet. */
+  add(polygon) {
+    this.drawn += 1;
+    const roi = {key: `new-${this.drawn}`, id: null, name: freeName(this.rois), enabled: true, polygon,
+                 thresholds: {}, effective: this.defaults, saved: null};
+    this.rois.push(roi);
+    return roi;
+  }
+
+  /** Save `roi` with its thresholds form; returns the saved copy, now in its place. Throws the form's or the API's error. */
+  async save(roi) {
+    const changes = roi.form.read();
+    const shape = {name: roi.name, polygon: roi.polygon, enabled: roi.enabled};
+    const answer = roi.id === null
+      ? await api.post(`${this.base}/rois`, {...shape, thresholds: Object.fromEntries(
+        Object.entries(changes).filter(([, v]) => v !== null))})
+      : await api.patch(`${this.base}/rois/${roi.id}`, {...shape, thresholds: changes});
+    const fresh = workingCopy(answer);
+    this.rois = this.rois.map((r) => (r === roi ? fresh : r));
+    return fresh;
+  }
+
+  /** Delete `roi` (a saved one after asking: its past events stay); false when the owner keeps it. */
+  async remove(roi) {
+    if (roi.id !== null) {
+      const sure = await confirmAction("Delete ROI?", `“${roi.name}” and its threshold overrides are deleted; `
+        + "its past events stay.", "Delete", true);
+      if (!sure) return false;
+      await api.del(`${this.base}/rois/${roi.id}`);
+    }
+    this.rois = this.rois.filter((r) => r !== roi);
+    return true;
+  }
+}
