@@ -102,9 +102,9 @@ def _register() -> None:
 
     for module in (admin, camera, captures, device, events, queue, roi, run, worker):
         module.register(main)
-    from storewatch.cli import camera_check, db, doctor, export, notify, retention, status
+    from storewatch.cli import camera_check, db, doctor, export, notify, replay, retention, status
 
-    for module in (camera_check, db, doctor, export, notify, retention, status):
+    for module in (camera_check, db, doctor, export, notify, replay, retention, status):
         module.register(main)
 
 

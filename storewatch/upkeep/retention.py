@@ -102,6 +102,8 @@ class Retention:
             self._staging_by_age(report, planned)
             self._staging_by_size(report, planned)
             self._score_history(report)
+            from storewatch.replay.pruning import prune_replay  # the frames kept for replay (replay_days)
+            prune_replay(self.appliance, report, self.now(), self.progress)
             if reconcile:
                 reconcile_disk(self.appliance, report, self.progress)
         except Exception as exc:  # recorded with the run, then raised for the caller's log
