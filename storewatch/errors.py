@@ -49,6 +49,10 @@ class JobNotFound(NotFound):
     pass
 
 
+class ReplayNotFound(NotFound):
+    """Only the last what-if replay is kept (server/replay_runner.py)."""
+
+
 # --- invalid input ------------------------------------------------------------------------
 
 
@@ -77,6 +81,14 @@ class RoiNameTaken(Conflict):
 
 class JobNotRetryable(Conflict):
     """Only dead or failed jobs go back to the queue."""
+
+
+class ReplayBusy(Conflict):
+    """A what-if replay is already running: one runs at a time."""
+
+
+class NoFramesKept(Conflict):
+    """A replay was asked of a device none of whose frames are kept for replay."""
 
 
 class FrameConflict(Conflict):

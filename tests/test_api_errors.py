@@ -169,6 +169,28 @@ def a_channel(world: World) -> Iterator[None]:
         store.remove("taken")
 
 
+REPLAYS = f"{ADMIN}/replays"
+
+
+def replay_span(**changes: Any) -> dict[str, Any]:
+    return {"device_id": "cam", "since": 1_790_000_000, "until": 1_790_003_600, **changes}
+
+
+@contextlib.contextmanager
+def a_running_replay(world: World) -> Iterator[None]:
+    """A replay of "cam" in hand, as the runner holds it while one runs (a real one needs kept
+    frames; tests/test_admin_replay.py runs those), for the duration of a case."""
+    from storewatch.server.replay_runner import ReplayRequest, ReplayRun
+
+    runner = world.client.app.state.replays  # type: ignore[attr-defined]
+    was = runner._last
+    runner._last = ReplayRun(ReplayRequest("replay", "cam", 1_790_000_000.0, 1_790_003_600.0, {}, None))
+    try:
+        yield
+    finally:
+        runner._last = was
+
+
 def beat(device_id: str = "cam", **fields: Any) -> Callable[[World], dict[str, Any]]:
     return lambda w: {"json": {"device_id": device_id, "ts": capture_ts(), **fields}}
 
@@ -353,6 +375,23 @@ CASES = [
          request=lambda w: {"params": {"state": "lost"}}),
     Case("GET", f"{ADMIN}/notify/outbox", f"{ADMIN}/notify/outbox", 422, "validation_failed",
          request=lambda w: {"params": {"limit": "1e9"}}),
+    # admin: what-if replays ("cam" has no frames kept for replay: the world runs no worker)
+    Case("GET", f"{DEVICE_ROUTE}/replay-range", f"{ADMIN}/devices/nope/replay-range", 404, "device_not_found"),
+    Case("GET", REPLAYS, REPLAYS, 401, "unauthorized", auth="none"),
+    Case("POST", REPLAYS, REPLAYS, 400, "bad_json", request=raw(b"{")),
+    Case("POST", REPLAYS, REPLAYS, 422, "validation_failed", request=body({})),
+    Case("POST", REPLAYS, REPLAYS, 422, "validation_failed", request=body(replay_span(since=20, until=10))),
+    Case("POST", REPLAYS, REPLAYS, 422, "validation_failed",
+         request=body(replay_span(overrides={"how_much": 0.1}))),
+    Case("POST", REPLAYS, REPLAYS, 404, "device_not_found", request=body(replay_span(device_id="nope"))),
+    Case("POST", REPLAYS, REPLAYS, 404, "roi_not_found", request=body(replay_span(roi_id=999999))),
+    Case("POST", REPLAYS, REPLAYS, 409, "no_frames_kept", request=body(replay_span())),
+    Case("POST", REPLAYS, REPLAYS, 409, "replay_running", request=body(replay_span()), state=a_running_replay),
+    Case("POST", f"{REPLAYS}/suggest", f"{REPLAYS}/suggest", 422, "validation_failed",
+         request=body(replay_span(overrides={}))),
+    Case("POST", f"{REPLAYS}/suggest", f"{REPLAYS}/suggest", 409, "no_frames_kept", request=body(replay_span())),
+    Case("GET", f"{REPLAYS}/{{replay_id}}", f"{REPLAYS}/nope", 404, "replay_not_found"),
+    Case("DELETE", f"{REPLAYS}/{{replay_id}}", f"{REPLAYS}/nope", 404, "replay_not_found"),
 ]
 # Routes with no error of their own to provoke (the SPA's files answer 404 through HTTPException).
 NO_ERROR_PATHS = {("POST", f"{ADMIN}/logout"), ("GET", "/api/v1/openapi.json")}

@@ -16,10 +16,12 @@ from storewatch.appliance import Appliance
 from storewatch.server import (admin_auth, admin_devices, admin_events, admin_queue, admin_rois, admin_settings,
                                device_api, openapi_routes, spa)
 from storewatch.server import admin_metrics, metrics_text
+from storewatch.server import admin_replay
 from storewatch.server import admin_notify
 from storewatch.server.device_auth import DeviceAuthenticator
 from storewatch.server.errors import EXCEPTION_HANDLERS
 from storewatch.server.ingest_writer import IngestWriter
+from storewatch.server.replay_runner import ReplayRunner
 
 log = logging.getLogger("storewatch.server")
 # Counters reach the database once a minute (the in-process /metrics adds the pending ones):
@@ -42,6 +44,7 @@ def create_app(appliance: Appliance) -> Starlette:
             finally:
                 app.state.stopping = True
                 tasks.cancel_scope.cancel()
+        await anyio.to_thread.run_sync(app.state.replays.stop)
         await anyio.to_thread.run_sync(app.state.ingest_writer.stop)
         await anyio.to_thread.run_sync(appliance.counters.flush)
 
@@ -49,7 +52,7 @@ def create_app(appliance: Appliance) -> Starlette:
         routes=[*device_api.ROUTES, *admin_auth.ROUTES, *admin_devices.ROUTES, *admin_settings.ROUTES,
                 *admin_rois.ROUTES, *admin_events.ROUTES, *admin_queue.ROUTES,
                 *admin_metrics.ROUTES, *metrics_text.ROUTES, *admin_notify.ROUTES,
-                *openapi_routes.ROUTES,
+                *admin_replay.ROUTES, *openapi_routes.ROUTES,
                 *spa.ROUTES],  # the admin app's fallback goes last: it must never shadow the API
         middleware=[Middleware(admin_auth.AdminGuard)],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
@@ -61,6 +64,7 @@ def create_app(appliance: Appliance) -> Starlette:
     app.state.stopping = False
     app.state.clock = contract.utc_now  # the server's clock for the contract's time windows; tests replace it
     app.state.ingest_writer = IngestWriter(appliance)
+    app.state.replays = ReplayRunner(appliance)  # what-if replays: one at a time, below the live analysis
     return app
 
 

@@ -95,6 +95,11 @@ def _sentence(exc: BaseException) -> str:
     return f"{text[:1].upper()}{text[1:]}; nothing was changed."
 
 
+def _capitalized(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{text[:1].upper()}{text[1:]}."
+
+
 def _channel_field(exc: BaseException) -> list[dict[str, str]]:
     field = getattr(exc, "field", None)
     return [{"field": field, "message": str(exc)}] if field else []
@@ -115,6 +120,9 @@ ERROR_TABLE: dict[type[BaseException], ErrorRule] = {
     domain.DeviceIdTaken: ErrorRule(409, "device_id_taken"),
     domain.RoiNameTaken: ErrorRule(409, "roi_name_taken"),
     domain.JobNotRetryable: ErrorRule(409, "job_not_retryable"),
+    domain.ReplayNotFound: ErrorRule(404, "replay_not_found", _capitalized),
+    domain.ReplayBusy: ErrorRule(409, "replay_running", lambda exc: f"{_capitalized(exc)[:-1]}; nothing was started."),
+    domain.NoFramesKept: ErrorRule(409, "no_frames_kept", _capitalized),
     domain.FrameConflict: ErrorRule(409, "seq_conflict", lambda exc: f"{exc}; a device must never reuse a seq."),
     domain.SeqTooOld: ErrorRule(409, "seq_too_old", lambda exc: f"{exc}; a device must never reuse a seq.",
                                 _seq_too_old_details),

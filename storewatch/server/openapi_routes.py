@@ -335,7 +335,80 @@ NOTIFY_OPERATIONS = [
               errors={422: "state or limit is out of range."}),
 ]
 
-OPERATIONS = [*DEVICE_OPERATIONS, *ADMIN_OPERATIONS, *ANALYSIS_OPERATIONS, *NOTIFY_OPERATIONS, *META_OPERATIONS]
+# --- what-if replays (server/admin_replay.py) ---------------------------------------------------
+
+_REPLAY_TOUCHED = {"type": "object", "properties": {k: _TOUCHED_ROI["properties"][k] for k in
+                                                    ("roi_id", "roi_name", "verdict", "decision", "box", "score")}}
+_REPLAY_VISIT = {"type": "object", "properties": {
+    "start_ts": _TIME, "end_ts": _TIME, "rois": {"type": "array", "items": _REPLAY_TOUCHED},
+    "id": {"type": "integer", "description": "The live event's id (live visits only)."},
+    "review": {"enum": ["confirmed", "false_alarm", None], "description": "The owner's review (live visits only)."}}}
+_REPLAY_REPORT = {"type": "object", "properties": {
+    "device_id": DEVICE_ID_SCHEMA, "since": _TIME, "until": _TIME, "overrides": {"type": "object"},
+    "frames": {"type": "integer"}, "replayed": {"type": "array", "items": _REPLAY_VISIT},
+    "live": {"type": "array", "items": _REPLAY_VISIT},
+    "comparison": {"type": "array", "items": {"type": "object", "properties": {
+        "kind": {"enum": ["same", "new", "gone", "verdict_changed"]}, "replayed": {"type": ["object", "null"]},
+        "live": {"type": ["object", "null"]}}}},
+    "review": {"type": "object", "properties": {k: {"type": "integer"} for k in
+                                                ("reviewed", "false_alarms_gone", "confirmed_lost", "new_unseen")}},
+    "scores": {"type": "array", "items": {"type": "object", "properties": {
+        "roi_id": {"type": "integer"}, "ts": _TIME, "score": {"type": "number"}}}},
+    "summary": {"type": "string", "description": 'e.g. "with these settings: 12 events instead of 15; 3 false '
+                'alarms gone, 0 confirmed lost".'}}}
+_SUGGESTION = {"type": "object", "properties": {
+    "overrides": {"type": "object"}, "rests_on": {"type": "integer", "description": "Reviewed events it rests on."},
+    "kept_confirmed": {"type": "integer"}, "dropped_false_alarms": {"type": "integer"}, "message": {"type": "string"}}}
+_REPLAY = {"type": "object", "required": ["id", "kind", "device_id", "state", "frames_done"], "properties": {
+    "id": {"type": "string"}, "kind": {"enum": ["replay", "suggest"]}, "device_id": DEVICE_ID_SCHEMA,
+    "since": _TIME, "until": _TIME, "overrides": {"type": "object"}, "roi_id": {"type": ["integer", "null"]},
+    "state": {"enum": ["running", "done", "cancelled", "failed"]}, "frames_done": {"type": "integer"},
+    "frames_total": {"type": ["integer", "null"]}, "cancel_requested": {"type": "boolean"},
+    "nice": {"type": ["integer", "null"], "description": "The replay thread's OS scheduling nice value."},
+    "started_at": _TIME, "finished_at": {"type": ["string", "null"], "format": "date-time"},
+    "error": {"type": ["string", "null"], "description": "Why it failed, when it did."},
+    "report": {**_REPLAY_REPORT, "description": "Once a replay is done."},
+    "suggestion": {**_SUGGESTION, "description": "Once a suggestion search is done."}}}
+_REPLAY_SPAN = {"since": {"oneOf": [_TIME, {"type": "number", "minimum": 0}], "description": "RFC 3339 or epoch seconds."},
+                "until": {"oneOf": [_TIME, {"type": "number", "minimum": 0}]},
+                "device_id": DEVICE_ID_SCHEMA,
+                "roi_id": {"type": ["integer", "null"], "description": "Only this ROI; null: all of the device's."}}
+_REPLAY_ERRORS = {404: "No such device or ROI.", 409: "A replay is already running (replay_running): one runs at a "
+                  "time; or none of the device's frames are kept (no_frames_kept). Nothing started.",
+                  422: "A field is wrong (details name it), since is not before until, an override is unknown or out "
+                       "of its bounds, or the span lies outside the kept frames. Nothing started."}
+R = f"{A}/replays"
+
+REPLAY_OPERATIONS = [
+    Operation("GET", f"{D}/replay-range", "The span of the device's frames kept for replay",
+              answers={200: {"type": "object", "properties": {
+                  "device_id": DEVICE_ID_SCHEMA, "since": {"type": ["string", "null"], "format": "date-time"},
+                  "until": {"type": ["string", "null"], "format": "date-time"}}}}),
+    Operation("GET", R, "The last replay (only it is kept), or null",
+              answers={200: {"type": "object", "properties": {"replay": {"oneOf": [_REPLAY, {"type": "null"}]}}}}),
+    Operation("POST", R, "Start a what-if replay of kept frames with other thresholds (one at a time)",
+              body={"type": "object", "required": ["device_id", "since", "until"], "additionalProperties": False,
+                    "properties": {**_REPLAY_SPAN, "overrides": _THRESHOLDS}},
+              answers={202: {"description": "Started; Location names it.", "headers": {"Location": {"schema": {
+                  "type": "string"}}}, "content": {"application/json": {"schema": _REPLAY}}}},
+              errors=_REPLAY_ERRORS),
+    Operation("POST", f"{R}/suggest", "Start a bounded search for thresholds that keep every confirmed event and "
+              "drop the most false alarms", body={"type": "object", "required": ["device_id", "since", "until"],
+                                                   "additionalProperties": False, "properties": _REPLAY_SPAN},
+              answers={202: {"description": "Started; Location names it.", "headers": {"Location": {"schema": {
+                  "type": "string"}}}, "content": {"application/json": {"schema": _REPLAY}}}},
+              errors=_REPLAY_ERRORS),
+    Operation("GET", f"{R}/{{replay_id}}", "A replay's progress, and its report once done", answers={200: _REPLAY},
+              errors={404: "Not the last replay (only it is kept)."}),
+    Operation("DELETE", f"{R}/{{replay_id}}", "Cancel a replay (it stops at its next frames)",
+              answers={202: {"description": "Cancelling.", "content": {"application/json": {"schema": _REPLAY}}},
+                       200: {"description": "It had already ended; unchanged.",
+                             "content": {"application/json": {"schema": _REPLAY}}}},
+              errors={404: "Not the last replay (only it is kept)."}),
+]
+
+OPERATIONS = [*DEVICE_OPERATIONS, *ADMIN_OPERATIONS, *ANALYSIS_OPERATIONS, *NOTIFY_OPERATIONS, *REPLAY_OPERATIONS,
+              *META_OPERATIONS]
 
 
 def _version() -> str:
