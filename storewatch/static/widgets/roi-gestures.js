@@ -4,27 +4,36 @@
 import {clamp01} from "./roi-geometry.js";
 import {hitOf} from "./roi-layer.js";
 
+const DOUBLE_MS = 500;  // a second press this soon, this near (the scale's `near`), is a double click
+
 /** Listen on `svg` and edit `model` (a RoiModel). */
 export function wireGestures(svg, model) {
   const at = (event) => {
     const rect = svg.getBoundingClientRect();
     return [clamp01((event.clientX - rect.left) / rect.width), clamp01((event.clientY - rect.top) / rect.height)];
   };
-  svg.addEventListener("pointerdown", (event) => pointerDown(svg, model, event, at(event)));
+  let last = null;  // the previous press: {time, p, tool}
+  svg.addEventListener("pointerdown", (event) => {
+    if (event.pointerType === "mouse" && event.button !== 0) return;
+    const p = at(event);
+    const double = last !== null && event.timeStamp - last.time < DOUBLE_MS && last.tool === model.state.tool
+      && model.view.distancePx(p, last.p) < model.view.near;
+    last = double ? null : {time: event.timeStamp, p, tool: model.state.tool};
+    if (double && doublePress(model, event)) event.preventDefault();
+    else pointerDown(svg, model, event, p);
+  });
   svg.addEventListener("pointermove", (event) => {
     if (model.state.drag) model.dragTo(at(event));
     else model.hover(at(event));
   });
   svg.addEventListener("pointerup", () => model.drop());
   svg.addEventListener("pointercancel", () => model.drop());
-  svg.addEventListener("dblclick", (event) => doubleClick(model, event));
   svg.addEventListener("keydown", (event) => {
     if (keyDown(model, event)) event.preventDefault();
   });
 }
 
 function pointerDown(svg, model, event, p) {
-  if (event.pointerType === "mouse" && event.button !== 0) return;
   svg.focus({preventScroll: true});
   const tool = model.state.tool;
   if (tool === "polygon") {
@@ -39,13 +48,20 @@ function pointerDown(svg, model, event, p) {
   }
 }
 
-function doubleClick(model, event) {
+/**
+ * A double click or tap closes the polygon being drawn, or deletes the corner under it. Told
+ * from two presses, not by the browser's dblclick: each press redraws the layer, so the two
+ * land on different nodes and the browser sends no dblclick. False: a press like any other.
+ */
+function doublePress(model, event) {
   if (model.state.tool === "polygon") {
     model.finishPolygon();
-    return;
+    return true;
   }
   const hit = hitOf(event.target);
-  if (model.current && hit && hit.vertex !== undefined) model.deleteVertex(hit.vertex);
+  if (model.state.tool !== "select" || !model.current || !hit || hit.vertex === undefined) return false;
+  model.deleteVertex(hit.vertex);
+  return true;
 }
 
 /** Escape, Enter, Delete, Tab and the arrows; true when the key was the editor's. */
