@@ -7,7 +7,6 @@ here once; nobody builds a store of their own at a call site.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from storewatch.credentials import load_or_create_key
 from storewatch.errors import load_stored_json
 from storewatch.jobs.queue import JobQueue
 from storewatch.settings import APPLIANCE_SETTINGS, validate_values
-from storewatch.store import Database
+from storewatch.store import Database, settings as settings_table
 from storewatch.store.admins import Admins
 from storewatch.store.captures import CaptureStore, Enqueue
 from storewatch.store.counters import Counters
@@ -47,7 +46,7 @@ class ApplianceSettings:
     def get(self, name: str) -> Any:
         loaded_at, stored = self._cache
         if time.monotonic() - loaded_at > self.CACHE_SECONDS:
-            stored = {row["key"]: row["value"] for row in self.db.query("SELECT key, value FROM settings")}
+            stored = settings_table.read_all(self.db)
             self._cache = (time.monotonic(), stored)
         if name not in stored:
             return APPLIANCE_SETTINGS[name].default
@@ -60,8 +59,7 @@ class ApplianceSettings:
         clean = validate_values(values, APPLIANCE_SETTINGS)
         with self.db.write() as conn:
             for name, value in clean.items():
-                conn.execute("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key)"
-                             " DO UPDATE SET value = excluded.value", (name, json.dumps(value)))
+                settings_table.put(conn, name, value)
         self._cache = (float("-inf"), {})
         return self.all()
 

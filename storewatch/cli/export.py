@@ -52,7 +52,7 @@ def export(ctx: CliContext, since: str, until: str | None, device_id: str | None
     appliance = ctx.appliance
     store = appliance.events
     events = store.public_many(store.between(since_ts, until_ts, device_id))
-    images = _images(appliance, [event["id"] for event in events])
+    images = store.picture_files([event["id"] for event in events])
     temp = out.with_name(f".{out.name}.partial")
     written = missing = 0
     with zipfile.ZipFile(temp, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -72,17 +72,6 @@ def export(ctx: CliContext, since: str, until: str | None, device_id: str | None
     os.replace(temp, out)
     click.echo(f"Exported {len(events)} events and {written} pictures to {out}"
                + (f" ({missing} pictures were missing on disk)." if missing else "."))
-
-
-def _images(appliance: Any, event_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
-    found: dict[int, list[dict[str, Any]]] = {}
-    for start in range(0, len(event_ids), 500):
-        chunk = event_ids[start:start + 500]
-        marks = ",".join("?" * len(chunk))
-        for image in appliance.db.query(
-                f"SELECT event_id, kind, path FROM event_images WHERE event_id IN ({marks}) ORDER BY kind", chunk):
-            found.setdefault(image["event_id"], []).append(image)
-    return found
 
 
 def _csv(events: list[dict[str, Any]]) -> str:

@@ -21,9 +21,7 @@ def gather(appliance: Any) -> dict[str, Any]:
               doctor.check_worker(appliance, now), *doctor.check_devices(appliance, now),
               doctor.check_retention(appliance)]
     collected = metrics.collect(appliance, now)
-    events = appliance.db.query(
-        "SELECT id, device_id, roi_name, type, start_ts, decision, images_expired FROM events"
-        " ORDER BY id DESC LIMIT ?", (LAST_EVENTS,))
+    events = appliance.events.recent(LAST_EVENTS)
     return {
         "status": doctor.worst(checks),
         "problems": [c.to_json() for c in doctor.problems_first(checks)

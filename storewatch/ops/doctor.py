@@ -21,6 +21,7 @@ import httpx
 from storewatch import contract
 from storewatch.upkeep import metrics
 from storewatch.upkeep.backup import check as check_db_file
+from storewatch.store import retention_runs
 from storewatch.store.images import EVENTS, STAGING
 from storewatch.durable import TEMP_PREFIX, atomic_write
 
@@ -294,7 +295,7 @@ def check_devices(appliance: Appliance, now: datetime | None = None) -> list[Che
 
 
 def check_retention(appliance: Appliance) -> Check:
-    last = appliance.db.query_one("SELECT * FROM retention_runs WHERE dry_run = 0 ORDER BY id DESC LIMIT 1")
+    last = retention_runs.last_real(appliance.db)
     if last is None:
         return Check("retention", WARN, "has never run", "It runs with `storewatch run`; or `storewatch retention run`.")
     if last["error"]:

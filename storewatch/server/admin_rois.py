@@ -134,9 +134,7 @@ async def latest_frame(request: Request) -> Response:
 
     def read() -> tuple[dict[str, Any], bytes] | None:
         appliance.devices.get(device_id)
-        rows = appliance.db.query("SELECT id, capture_ts, path FROM captures WHERE device_id = ?"
-                                  " ORDER BY seq DESC LIMIT ?", (device_id, LATEST_FRAME_TRIES))
-        for row in rows:  # retention may have just removed the newest file
+        for row in appliance.captures.latest(device_id, LATEST_FRAME_TRIES):  # retention may have just removed the newest file
             try:
                 return row, appliance.images.read(row["path"])
             except FileNotFoundError:

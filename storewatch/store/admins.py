@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from storewatch import contract
 from storewatch.credentials import (SHA256_PREFIX, SLOW_HASHES, HashBusy, hash_random_secret, hash_secret,
                                     token_hash, verify_random_secret, verify_secret)
-from storewatch.store import Database
+from storewatch.store import Database, settings
 from storewatch.errors import PasswordTooWeak
 from storewatch.durable import StorageUnavailable
 
@@ -39,7 +39,7 @@ class Admins:
     # --- password -------------------------------------------------------------------------
 
     def has_password(self) -> bool:
-        return self.db.query_one("SELECT 1 FROM settings WHERE key = ?", (PASSWORD_KEY,)) is not None
+        return settings.has(self.db, PASSWORD_KEY)
 
     @staticmethod
     def validate_password(password: str) -> None:
@@ -49,16 +49,15 @@ class Admins:
 
     def set_password(self, password: str) -> None:
         self.validate_password(password)
-        stored = json.dumps(hash_secret(password))
+        stored = hash_secret(password)
         with self.db.write() as conn:
-            conn.execute("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key)"
-                         " DO UPDATE SET value = excluded.value", (PASSWORD_KEY, stored))
+            settings.put(conn, PASSWORD_KEY, stored)
             conn.execute("DELETE FROM admin_sessions")  # a new password logs everyone out
 
     def check_password(self, password: str) -> bool:
         """Slow on purpose (scrypt): the server calls it only under its login limiter."""
-        row = self.db.query_one("SELECT value FROM settings WHERE key = ?", (PASSWORD_KEY,))
-        return row is not None and verify_secret(password, json.loads(row["value"]))
+        stored = settings.read(self.db, PASSWORD_KEY)
+        return stored is not None and verify_secret(password, json.loads(stored))
 
     def change_password(self, current: str, new: str) -> bool:
         """Set `new` if `current` is the password (False if not); PasswordTooWeak for a weak `new`."""

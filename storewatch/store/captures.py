@@ -47,6 +47,7 @@ class NewFrame:
 
 Outcome = StoredFrame | Exception
 JobIds = Callable[[list[int]], None]
+PENDING_JOB_STATES = ("queued", "running", "failed")  # a frame whose job is in one of these is still needed
 
 
 class Enqueue:
@@ -298,6 +299,54 @@ class CaptureStore:
             "SELECT id, seq, capture_ts, received_at, width, height, size_bytes, mode, path"
             " FROM captures WHERE device_id = ? ORDER BY seq DESC LIMIT ?", (device_id, limit))
         return rows[::-1]
+
+    def latest(self, device_id: str, limit: int) -> list[Row]:
+        """The device's newest frames (id, capture_ts, path), newest first."""
+        return self.db.query("SELECT id, capture_ts, path FROM captures WHERE device_id = ?"
+                             " ORDER BY seq DESC LIMIT ?", (device_id, limit))
+
+    def total_bytes(self) -> int:
+        return int(self.db.scalar("SELECT COALESCE(SUM(size_bytes), 0) FROM captures") or 0)
+
+    def count(self) -> int:
+        return int(self.db.scalar("SELECT COUNT(*) FROM captures"))
+
+    # --- what retention and the disk audit may delete ----------------------------------
+
+    def settled_page(self, after: tuple[str, int], before: str | None, limit: int) -> list[Row]:
+        """Frames whose job is finished (or gone), received after the keyset `after`
+        (received_at, id) and before `before` (if given), oldest first."""
+        return self.db.query(
+            "SELECT c.id, c.path, c.size_bytes, c.received_at FROM captures c"
+            " LEFT JOIN jobs j ON j.capture_id = c.id"
+            " WHERE (c.received_at, c.id) > (?, ?) AND (? IS NULL OR c.received_at < ?)"
+            f" AND (j.state IS NULL OR j.state NOT IN {PENDING_JOB_STATES})"
+            " ORDER BY c.received_at, c.id LIMIT ?", (*after, before, before, limit))
+
+    def settled_before(self, received_before: str) -> list[Row]:
+        """(id, path) of the frames received before then whose job is finished (or gone)."""
+        return self.db.query(
+            "SELECT c.id, c.path FROM captures c LEFT JOIN jobs j ON j.capture_id = c.id"
+            f" WHERE c.received_at < ? AND (j.state IS NULL OR j.state NOT IN {PENDING_JOB_STATES})",
+            (received_before,))
+
+    def needed_ids(self) -> set[int]:
+        """Frames still needed whatever their age: an event's picture, the start frame of an
+        event whose images are kept, or the frame the worker's state points at."""
+        rows = self.db.query(
+            "SELECT capture_id AS id FROM event_images WHERE capture_id IS NOT NULL"
+            " UNION SELECT start_capture_id FROM events"
+            "  WHERE start_capture_id IS NOT NULL AND images_expired = 0"
+            " UNION SELECT last_capture_id FROM analysis_state WHERE last_capture_id IS NOT NULL")
+        return {row["id"] for row in rows}
+
+    @staticmethod
+    def delete_settled(conn: apsw.Connection, capture_id: int) -> bool:
+        """Delete a frame's row (and its job's, by cascade) unless its job is pending; inside the
+        caller's transaction. Whether it went; the file is the caller's to delete."""
+        conn.execute("DELETE FROM captures WHERE id = ? AND NOT EXISTS (SELECT 1 FROM jobs"
+                     f" WHERE capture_id = captures.id AND state IN {PENDING_JOB_STATES})", (capture_id,))
+        return bool(conn.changes())
 
     def recover(self) -> dict[str, int]:
         """After a crash: drop temp files and files whose row never committed."""

@@ -341,6 +341,65 @@ class EventStore:
             rows += self.db.query(f"SELECT * FROM {table} WHERE event_id IN ({','.join('?' * len(chunk))})", chunk)
         return rows
 
+    def picture_files(self, event_ids: list[int]) -> dict[int, list[Row]]:
+        """Each event's pictures (event_id, kind, path), in kind order (the export's)."""
+        found: dict[int, list[Row]] = {}
+        for start in range(0, len(event_ids), 500):
+            chunk = event_ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for image in self.db.query(
+                    f"SELECT event_id, kind, path FROM event_images WHERE event_id IN ({marks}) ORDER BY kind",
+                    chunk):
+                found.setdefault(image["event_id"], []).append(image)
+        return found
+
+    def recent(self, limit: int) -> list[Row]:
+        """The newest events in brief (id, device, ROI name, type, start, decision, images expired)."""
+        return self.db.query(
+            "SELECT id, device_id, roi_name, type, start_ts, decision, images_expired FROM events"
+            " ORDER BY id DESC LIMIT ?", (limit,))
+
+    def counts(self) -> list[Row]:
+        """How many events of each type and decision ('none' for no decision)."""
+        return self.db.query("SELECT type, COALESCE(decision, 'none') AS decision, COUNT(*) AS n"
+                             " FROM events GROUP BY type, decision")
+
+    # --- the pictures' upkeep (retention, the disk audit) ----------------------------------
+
+    def pictures_bytes(self) -> int:
+        return int(self.db.scalar("SELECT COALESCE(SUM(size_bytes), 0) FROM event_images"))
+
+    def picture_rows(self) -> list[Row]:
+        """(id, path) of every stored picture."""
+        return self.db.query("SELECT id, path FROM event_images")
+
+    @staticmethod
+    def delete_picture_row(conn: apsw.Connection, image_id: int) -> None:
+        """Drop one picture's row, inside the caller's transaction (its file is the caller's)."""
+        conn.execute("DELETE FROM event_images WHERE id = ?", (image_id,))
+
+    def with_pictures_before(self, cutoff: str, after_id: int, limit: int) -> list[int]:
+        """Ids after `after_id` of the events that started (or were made) before `cutoff` and
+        still keep their pictures, in id order."""
+        return [row["id"] for row in self.db.query(
+            "SELECT id FROM events WHERE images_expired = 0 AND id > ?"
+            " AND COALESCE(julianday(start_ts), julianday(created_at)) < julianday(?)"
+            " ORDER BY id LIMIT ?", (after_id, cutoff, limit))]
+
+    def expire_pictures(self, event_ids: list[int], dry_run: bool = False) -> list[str]:
+        """Drop these events' picture rows and mark them images_expired (the events stay);
+        returns the pictures' paths, whose files the caller deletes. A dry run only reads them."""
+        marks = ",".join("?" * len(event_ids))
+        if dry_run:
+            return [r["path"] for r in self.db.query(
+                f"SELECT path FROM event_images WHERE event_id IN ({marks})", event_ids)]
+        with self.db.write() as conn:
+            paths = [r["path"] for r in self.db.query(
+                f"SELECT path FROM event_images WHERE event_id IN ({marks})", event_ids)]
+            conn.execute(f"DELETE FROM event_images WHERE event_id IN ({marks})", event_ids)
+            conn.execute(f"UPDATE events SET images_expired = 1 WHERE id IN ({marks})", event_ids)
+        return paths
+
     def picture_path(self, event_id: int, kind: str) -> str:
         """The stored relative path of one picture; the kind must be one of IMAGE_KINDS or THUMB_KINDS."""
         if kind not in IMAGE_KINDS + THUMB_KINDS:

@@ -19,7 +19,7 @@ from typing import Any
 from storewatch import contract
 from storewatch.analysis.device_analyzer import RoiSpec
 from storewatch.analysis.thresholds import BOUNDS, HELP, Thresholds
-from storewatch.store import Database, Row
+from storewatch.store import Database, Row, settings
 from storewatch.store.devices import DeviceRegistry
 from storewatch.errors import RoiInvalid, RoiNameTaken, RoiNotFound, load_stored_json
 
@@ -140,8 +140,8 @@ class RoiStore:
     # global defaults
 
     def default_overrides(self) -> dict[str, Any]:
-        row = self.db.query_one("SELECT value FROM settings WHERE key = ?", (THRESHOLDS_KEY,))
-        return load_stored_json(row["value"], f"settings.{THRESHOLDS_KEY}") if row else {}
+        stored = settings.read(self.db, THRESHOLDS_KEY)
+        return load_stored_json(stored, f"settings.{THRESHOLDS_KEY}") if stored is not None else {}
 
     def defaults(self) -> Thresholds:
         try:
@@ -168,8 +168,7 @@ class RoiStore:
                     Thresholds.from_overrides(overrides, new_defaults)
                 except ValueError as exc:
                     raise RoiError(f"ROI {roi['name']!r} of {roi['device_id']} would become invalid: {exc}") from None
-            conn.execute("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key)"
-                         " DO UPDATE SET value = excluded.value", (THRESHOLDS_KEY, json.dumps(clean)))
+            settings.put(conn, THRESHOLDS_KEY, clean)
         return self.thresholds_public()
 
     # reads

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import apsw
 
-from storewatch.store.connection import BUSY_TIMEOUT_MS
+from storewatch.store import database_file
+from storewatch.store.database_file import open_file as _open
 from storewatch.store.migrations import SCHEMA_VERSION
 from storewatch.durable import fsync_dir, make_private
 
@@ -45,17 +46,6 @@ class BackupResult:
     check: CheckResult
 
 
-def _open(path: Path, read_only: bool = False) -> apsw.Connection:
-    flags = apsw.SQLITE_OPEN_READONLY if read_only else apsw.SQLITE_OPEN_READWRITE | apsw.SQLITE_OPEN_CREATE
-    conn = apsw.Connection(str(path), flags=flags)
-    conn.setbusytimeout(BUSY_TIMEOUT_MS)
-    return conn
-
-
-def _values(conn: apsw.Connection, sql: str) -> list:
-    return [row[0] for row in conn.execute(sql)]
-
-
 def check(path: Path, full: bool = False) -> CheckResult:
     """PRAGMA quick_check (or integrity_check with `full`) and foreign_key_check."""
     path = Path(path)
@@ -66,12 +56,7 @@ def check(path: Path, full: bool = False) -> CheckResult:
     except apsw.Error as exc:
         return CheckResult(path, False, 0, [f"cannot open {path}: {exc}"], full)
     try:
-        version = int(_values(conn, "PRAGMA user_version")[0])
-        found = _values(conn, "PRAGMA integrity_check" if full else "PRAGMA quick_check")
-        problems = [] if found == ["ok"] else [str(p) for p in found[:20]]
-        fk = list(conn.execute("PRAGMA foreign_key_check"))
-        if fk:
-            problems.append(f"{len(fk)} rows break a foreign key (first: table {fk[0][0]}, rowid {fk[0][1]})")
+        version, problems = database_file.check(conn, full)
     except apsw.Error as exc:
         return CheckResult(path, False, 0, [f"{type(exc).__name__}: {exc}"], full)
     finally:
@@ -109,11 +94,9 @@ def _copy(source: Path, target: Path, progress: Progress) -> int:
     src = _open(source)
     dst = _open(target)
     try:
-        with dst.backup("main", src, "main") as job:
-            job.step(-1)  # all pages in one read transaction: consistent, and WAL lets writers go on
-            pages = job.page_count
+        pages = database_file.copy_pages(src, dst)  # consistent, and WAL lets writers go on
         progress(f"copied {pages} pages")
-        dst.execute("PRAGMA journal_mode=DELETE").fetchall()  # one self-contained file, no -wal beside it
+        database_file.set_journal_mode(dst, "DELETE")  # one self-contained file, no -wal beside it
     except apsw.Error as exc:
         _remove(target)
         raise BackupError(f"backup failed: {exc}") from exc
@@ -143,9 +126,8 @@ def restore(backup_file: Path, live: Path, progress: Progress | None = None) -> 
     src = _open(Path(backup_file), read_only=True)
     dst = _open(live)
     try:
-        with dst.backup("main", src, "main") as job:
-            job.step(-1)
-        dst.execute("PRAGMA journal_mode=WAL").fetchall()
+        database_file.copy_pages(src, dst)
+        database_file.set_journal_mode(dst, "WAL")
     except apsw.Error as exc:
         raise BackupError(f"restore failed: {exc}; the previous database is in {kept}") from exc
     finally:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from storewatch import contract
+from storewatch.store import image_rows
 from storewatch.store.images import EVENTS, STAGING
 from storewatch.durable import TEMP_PREFIX
 
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("storewatch.upkeep.retention")
 
 FRESH_S = 600.0
-PENDING_JOB_STATES = ("queued", "running", "failed")
 
 
 def reconcile(appliance: Appliance, report: RetentionReport,
@@ -36,8 +36,7 @@ def reconcile(appliance: Appliance, report: RetentionReport,
     root = appliance.images.root
     old_enough = time.time() - FRESH_S
     files = _files(root)
-    known = {r["path"] for r in appliance.db.query(
-        "SELECT path FROM captures UNION ALL SELECT path FROM event_images")}
+    known = image_rows.known_paths(appliance.db)
     orphans = [(path, size) for path, (size, mtime) in files.items()
                if path not in known and mtime < old_enough]
     temps = _stale_temp_files(root, old_enough)
@@ -109,12 +108,9 @@ def _orphan_files(appliance: Appliance, report: RetentionReport, orphans: list[t
 def _missing_rows(appliance: Appliance, report: RetentionReport, present: set[str]) -> None:
     db = appliance.db
     cutoff = contract.format_timestamp(datetime.now(timezone.utc) - timedelta(seconds=FRESH_S))
-    captures = db.query(
-        "SELECT c.id, c.path FROM captures c LEFT JOIN jobs j ON j.capture_id = c.id"
-        f" WHERE c.received_at < ? AND (j.state IS NULL OR j.state NOT IN {PENDING_JOB_STATES})",
-        (cutoff,))
-    images = db.query("SELECT id, path FROM event_images")
-    total = int(db.scalar("SELECT (SELECT COUNT(*) FROM captures) + (SELECT COUNT(*) FROM event_images)"))
+    captures = appliance.captures.settled_before(cutoff)
+    images = appliance.events.picture_rows()
+    total = image_rows.count(db)
     lost_captures = [r["id"] for r in captures if r["path"] not in present and not _exists(appliance, r["path"])]
     lost_images = [r["id"] for r in images if r["path"] not in present and not _exists(appliance, r["path"])]
     lost = len(lost_captures) + len(lost_images)
@@ -127,11 +123,9 @@ def _missing_rows(appliance: Appliance, report: RetentionReport, present: set[st
     if not report.dry_run and lost:
         with db.write() as conn:
             for capture_id in lost_captures:
-                conn.execute("DELETE FROM captures WHERE id = ? AND NOT EXISTS (SELECT 1 FROM jobs"
-                             f" WHERE capture_id = captures.id AND state IN {PENDING_JOB_STATES})",
-                             (capture_id,))
+                appliance.captures.delete_settled(conn, capture_id)
             for image_id in lost_images:
-                conn.execute("DELETE FROM event_images WHERE id = ?", (image_id,))
+                appliance.events.delete_picture_row(conn, image_id)
     report.add("rows_without_file", lost)
 
 

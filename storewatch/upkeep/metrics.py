@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from storewatch import contract
+from storewatch.store import metrics as samples_table, retention_runs
 from storewatch.store.devices import effective_mode
 from storewatch.upkeep.retention import disk_reserve
 
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("storewatch.upkeep.metrics")
 
-JOB_STATES = ("queued", "running", "done", "failed", "dead")
 WAITING_STATES = ("queued", "running", "failed")
 HISTORY_KEEP = timedelta(hours=25)
 HISTORY_MAX_ROWS = 2000
@@ -60,23 +60,16 @@ def _storage_unavailable(counters: dict[str, dict[str, int]]) -> dict[str, int]:
 
 
 def queue(appliance: Appliance, now: datetime) -> dict[str, Any]:
-    found = {row["state"]: row["n"] for row in
-             appliance.db.query("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state")}
-    by_state = {state: found.get(state, 0) for state in JOB_STATES}
-    marks = ",".join("?" * len(WAITING_STATES))
-    oldest = appliance.db.scalar(f"SELECT MIN(created_at) FROM jobs WHERE state IN ({marks})", WAITING_STATES)
-    age = None if oldest is None else round(max(0.0, (now - contract.parse_timestamp(oldest)).total_seconds()), 3)
+    by_state = appliance.jobs.counts()
     return {"by_state": by_state, "depth": sum(by_state[s] for s in WAITING_STATES),
-            "oldest_queued_age_s": age}
+            "oldest_queued_age_s": appliance.jobs.oldest_queued_age_s(now)}
 
 
 def _jobs(appliance: Appliance, counters: dict[str, dict[str, int]], now: datetime) -> dict[str, Any]:
     """Durations: the worker's histogram counters (all time) and quantiles of the last hour."""
     histogram = counters.get("job_duration_ms", {})
     since = contract.format_timestamp(now - timedelta(hours=1))
-    recent = sorted(r["duration_ms"] for r in appliance.db.query(
-        "SELECT duration_ms FROM jobs WHERE state = 'done' AND duration_ms IS NOT NULL AND finished_at >= ?",
-        (since,)))
+    recent = samples_table.recent_durations_ms(appliance.db, since)
     return {
         "duration_ms_count": histogram.get("count", 0),
         "duration_ms_sum": histogram.get("sum", 0),
@@ -94,8 +87,7 @@ def _quantile(ordered: list[float], q: float) -> float | None:
 
 
 def _events(appliance: Appliance) -> dict[str, Any]:
-    rows = appliance.db.query("SELECT type, COALESCE(decision, 'none') AS decision, COUNT(*) AS n"
-                              " FROM events GROUP BY type, decision")
+    rows = appliance.events.counts()
     by_decision: dict[str, int] = {}
     lighting = 0
     for row in rows:
@@ -113,10 +105,10 @@ def disk(appliance: Appliance) -> dict[str, Any]:
     return {
         "total_bytes": usage.total, "free_bytes": usage.free, "reserve_bytes": reserve,
         "below_reserve": usage.free < reserve,
-        "staging_bytes": int(appliance.db.scalar("SELECT COALESCE(SUM(size_bytes), 0) FROM captures")),
-        "staging_frames": int(appliance.db.scalar("SELECT COUNT(*) FROM captures")),
+        "staging_bytes": appliance.captures.total_bytes(),
+        "staging_frames": appliance.captures.count(),
         "staging_max_bytes": settings.get("staging_max_bytes"),
-        "events_bytes": int(appliance.db.scalar("SELECT COALESCE(SUM(size_bytes), 0) FROM event_images")),
+        "events_bytes": appliance.events.pictures_bytes(),
         "database_bytes": database_bytes(appliance.data_dir),
     }
 
@@ -133,10 +125,7 @@ def database_bytes(data_dir: Path) -> int:
 
 
 def _retention(appliance: Appliance, counters: dict[str, dict[str, int]]) -> dict[str, Any]:
-    last = appliance.db.query_one("SELECT * FROM retention_runs WHERE dry_run = 0 AND finished_at IS NOT NULL"
-                                  " ORDER BY id DESC LIMIT 1")
-    if last:
-        last = {**last, "deleted": json.loads(last["deleted"] or "{}")}
+    last = retention_runs.last_finished(appliance.db)
     return {"deleted": dict(sorted(counters.get("retention_deleted", {}).items())),
             "bytes_freed": counters.get("retention_bytes_freed", {}).get("", 0),
             "last_run": last}
@@ -192,17 +181,12 @@ def record_sample(appliance: Appliance, now: datetime | None = None) -> dict[str
     now = now or contract.utc_now()
     point = sample(collect(appliance, now))
     cutoff = contract.format_timestamp(now - HISTORY_KEEP)
-    with appliance.db.write() as conn:
-        conn.execute("INSERT OR REPLACE INTO metrics_samples (ts, values_json) VALUES (?, ?)",
-                     (point["ts"], json.dumps(point)))
-        conn.execute("DELETE FROM metrics_samples WHERE ts < ?", (cutoff,))
+    samples_table.record_sample(appliance.db, point, cutoff)
     return point
 
 
 def history(appliance: Appliance, since: datetime) -> list[dict[str, Any]]:
-    rows = appliance.db.query("SELECT values_json FROM metrics_samples WHERE ts >= ? ORDER BY ts LIMIT ?",
-                              (contract.format_timestamp(since), HISTORY_MAX_ROWS))
-    return [json.loads(row["values_json"]) for row in rows]
+    return samples_table.samples(appliance.db, contract.format_timestamp(since), HISTORY_MAX_ROWS)
 
 
 def sampler_service(appliance: Appliance, interval_s: float = SAMPLE_INTERVAL_S):

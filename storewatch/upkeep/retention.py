@@ -12,7 +12,7 @@ One run, in order:
    CASCADE), in one transaction; then its file. (A dry run cannot see frames that step 1
    would free, so it may report fewer than the real run deletes.)
 3. per-ROI score history older than `score_history_days`.
-4. reconcile disk and database (`reconcile.py`).
+4. reconcile disk and database (`disk_audit.py`).
 
 Every run is recorded in `retention_runs` and counted in the `retention_deleted` and
 `retention_bytes_freed` counters. `emergency_free` is the cheap hook ingest calls once
@@ -21,7 +21,6 @@ before answering 507.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -32,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from storewatch import contract
+from storewatch.store import retention_runs
 from storewatch.store.images import EVENTS, DiskUsage
 
 if TYPE_CHECKING:
@@ -39,9 +39,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("storewatch.upkeep.retention")
 
-PENDING_JOB_STATES = ("queued", "running", "failed")
 BATCH = 200  # rows per write transaction: keeps the writer lock short for ingest
-RUNS_KEPT = 1000
 EMERGENCY_COOLDOWN_S = 30.0
 
 Progress = Callable[[str], None]
@@ -85,6 +83,8 @@ class Retention:
         self.db = appliance.db
         self.images = appliance.images
         self.settings = appliance.settings
+        self.captures = appliance.captures
+        self.events = appliance.events
         self.progress = progress or (lambda message: None)
         self.now = now
 
@@ -153,33 +153,20 @@ class Retention:
         return count, freed
 
     def staging_bytes(self) -> int:
-        return int(self.db.scalar("SELECT COALESCE(SUM(size_bytes), 0) FROM captures") or 0)
+        return self.captures.total_bytes()
 
     def _deletable_frames(self, before: str | None = None) -> Iterator[_Frame]:
         """Candidates oldest first (keyset pages); `_take` re-checks each inside its transaction."""
         last = ("", 0)
         while True:
-            rows = self.db.query(
-                "SELECT c.id, c.path, c.size_bytes, c.received_at FROM captures c"
-                " LEFT JOIN jobs j ON j.capture_id = c.id"
-                " WHERE (c.received_at, c.id) > (?, ?) AND (? IS NULL OR c.received_at < ?)"
-                f" AND (j.state IS NULL OR j.state NOT IN {PENDING_JOB_STATES})"
-                " ORDER BY c.received_at, c.id LIMIT ?", (*last, before, before, BATCH))
+            rows = self.captures.settled_page(last, before, BATCH)
             if not rows:
                 return
-            protected = self._protected_ids()
+            protected = self.captures.needed_ids()
             for row in rows:
                 if row["id"] not in protected:
                     yield _Frame(**row)
             last = (rows[-1]["received_at"], rows[-1]["id"])
-
-    def _protected_ids(self) -> set[int]:
-        rows = self.db.query(
-            "SELECT capture_id AS id FROM event_images WHERE capture_id IS NOT NULL"
-            " UNION SELECT start_capture_id FROM events"
-            "  WHERE start_capture_id IS NOT NULL AND images_expired = 0"
-            " UNION SELECT last_capture_id FROM analysis_state WHERE last_capture_id IS NOT NULL")
-        return {row["id"] for row in rows}
 
     def _take(self, frames: list[_Frame], dry_run: bool, planned: set[int]) -> tuple[int, int]:
         """Delete frames (rows, then files); returns (frames deleted, bytes freed)."""
@@ -189,14 +176,11 @@ class Retention:
             return len(fresh), sum(f.size_bytes for f in fresh)
         gone: list[_Frame] = []
         with self.db.write() as conn:
-            protected = self._protected_ids()
+            protected = self.captures.needed_ids()
             for frame in frames:
                 if frame.id in protected:
                     continue
-                conn.execute(
-                    "DELETE FROM captures WHERE id = ? AND NOT EXISTS (SELECT 1 FROM jobs"
-                    f" WHERE capture_id = captures.id AND state IN {PENDING_JOB_STATES})", (frame.id,))
-                if conn.changes():
+                if self.captures.delete_settled(conn, frame.id):
                     gone.append(frame)
         freed = sum(self.images.delete(frame.path) for frame in gone)
         return len(gone), freed
@@ -209,14 +193,11 @@ class Retention:
         events = files = freed = 0
         last_id = 0
         while True:
-            ids = [row["id"] for row in self.db.query(
-                "SELECT id FROM events WHERE images_expired = 0 AND id > ?"
-                " AND COALESCE(julianday(start_ts), julianday(created_at)) < julianday(?)"
-                " ORDER BY id LIMIT ?", (last_id, cutoff, BATCH))]
+            ids = self.events.with_pictures_before(cutoff, last_id, BATCH)
             if not ids:
                 break
             last_id = ids[-1]
-            paths = self._expire_events(ids, report.dry_run)
+            paths = self.events.expire_pictures(ids, report.dry_run)
             events += len(ids)
             files += len(paths)
             freed += self._delete_event_files(paths, report.dry_run)
@@ -224,18 +205,6 @@ class Retention:
         report.add("events_expired", events)
         self.progress(f"event images older than {days:g} days: {_verb(report)} {files} images of "
                       f"{events} events, {_mb(freed)}")
-
-    def _expire_events(self, ids: list[int], dry_run: bool) -> list[str]:
-        marks = ",".join("?" * len(ids))
-        if dry_run:
-            return [r["path"] for r in self.db.query(
-                f"SELECT path FROM event_images WHERE event_id IN ({marks})", ids)]
-        with self.db.write() as conn:
-            paths = [r["path"] for r in self.db.query(
-                f"SELECT path FROM event_images WHERE event_id IN ({marks})", ids)]
-            conn.execute(f"DELETE FROM event_images WHERE event_id IN ({marks})", ids)
-            conn.execute(f"UPDATE events SET images_expired = 1 WHERE id IN ({marks})", ids)
-        return paths
 
     def _delete_event_files(self, paths: list[str], dry_run: bool) -> int:
         """Files under events/ only: an image that is a staging frame belongs to its capture row."""
@@ -254,40 +223,21 @@ class Retention:
     def _score_history(self, report: RetentionReport) -> None:
         days = self.settings.get("score_history_days")
         cutoff = (self.now() - timedelta(days=days)).timestamp()
-        if report.dry_run:
-            count = int(self.db.scalar("SELECT COUNT(*) FROM roi_scores WHERE ts < ?", (cutoff,)))
-        else:
-            count = 0
-            for _ in range(100_000):  # bounded: 5000 rows a transaction
-                with self.db.write() as conn:
-                    conn.execute(
-                        "DELETE FROM roi_scores WHERE (roi_id, capture_id) IN (SELECT roi_id, capture_id"
-                        " FROM roi_scores WHERE ts < ? LIMIT 5000)", (cutoff,))
-                    changed = conn.changes()
-                count += changed
-                if changed < 5000:
-                    break
+        scores = self.appliance.scores
+        count = scores.count_older(cutoff) if report.dry_run else scores.prune_older(cutoff)
         report.add("roi_scores", count)
         self.progress(f"score history older than {days:g} days: {_verb(report)} {count} rows")
 
     # --- the record of runs ----------------------------------------------------------------
 
     def _record_start(self, report: RetentionReport) -> int:
-        with self.db.write() as conn:
-            conn.execute("INSERT INTO retention_runs (started_at, trigger, dry_run) VALUES (?, ?, ?)",
-                         (contract.format_timestamp(self.now()), report.trigger, int(report.dry_run)))
-            run_id = conn.last_insert_rowid()
-            conn.execute("DELETE FROM retention_runs WHERE id <= ?", (run_id - RUNS_KEPT,))
-        return run_id
+        return retention_runs.start(self.db, contract.format_timestamp(self.now()), report.trigger,
+                                    report.dry_run)
 
     def _record_finish(self, report: RetentionReport) -> None:
         details = {**report.deleted, **({"refused": report.refused} if report.refused else {})}
-        with self.db.write() as conn:
-            conn.execute(
-                "UPDATE retention_runs SET finished_at = ?, deleted = ?, bytes_freed = ?, duration_s = ?,"
-                " error = ? WHERE id = ?",
-                (contract.format_timestamp(self.now()), json.dumps(details), report.bytes_freed,
-                 round(report.duration_s, 3), report.error, report.run_id))
+        retention_runs.finish(self.db, report.run_id, contract.format_timestamp(self.now()), details,
+                              report.bytes_freed, round(report.duration_s, 3), report.error)
         if not report.dry_run:
             counters = self.appliance.counters
             for what, count in report.deleted.items():
@@ -302,11 +252,7 @@ def run_retention(appliance: Appliance, trigger: str = "manual", dry_run: bool =
 
 
 def last_runs(appliance: Appliance, limit: int = 20) -> list[dict[str, Any]]:
-    rows = appliance.db.query("SELECT * FROM retention_runs ORDER BY id DESC LIMIT ?", (limit,))
-    for row in rows:
-        row["deleted"] = json.loads(row["deleted"] or "{}")
-        row["dry_run"] = bool(row["dry_run"])
-    return rows
+    return retention_runs.last(appliance.db, limit)
 
 
 # --- below the disk reserve ------------------------------------------------------------------
