@@ -6,20 +6,28 @@ process with a handler (the worker) runs tasks. A worker in the same process is 
 at once through `wake` and carries that process's own tasks in memory (`keep_local`);
 one in another process polls Huey's file. A damaged file is
 moved aside and replaced, at open and whenever SQLite says it is corrupt (`taskfile`).
+
+Huey is used through its public API only: the storage interface (`BaseStorage`'s methods
+and its `blocking` flag), the keyword arguments SqliteStorage passes to `sqlite3.connect`
+(a connection `factory`), `create_consumer`, `Consumer.start`/`stop`/`check_worker_health`
+and the task decorator.
 """
 
 from __future__ import annotations
 
 import collections
 import contextlib
+import functools
 import logging
+import signal
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from huey import SqliteHuey
-from huey.consumer import Consumer, Worker
+from huey.consumer import Consumer
 from huey.storage import SqliteStorage
 
 from storewatch import contract
@@ -31,23 +39,97 @@ log = logging.getLogger("storewatch.jobs")
 
 HUEY_NAME = "storewatch"
 TASK_NAME = "run_job"
+# Huey's storage interface (huey.storage.BaseStorage) as SqliteStorage implements it: each
+# call that finds the file corrupt replaces it (see _TaskStorage).
+STORAGE_INTERFACE = (
+    "enqueue", "dequeue", "queue_size", "enqueued_items", "flush_queue", "add_to_schedule", "read_schedule",
+    "schedule_size", "scheduled_items", "flush_schedule", "put_data", "peek_data", "pop_data", "delete_data",
+    "has_data_for_key", "put_if_empty", "incr", "delete_counter", "result_store_size", "result_items",
+    "flush_results", "flush_counters", "initialize_schema",
+)
+# Consumer.start() sets handlers for these (huey.consumer.Consumer, graceful and interrupt
+# signals and SIGHUP for a restart).
+CONSUMER_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
-class _TaskStorage(SqliteStorage):
+def _replacing_when_corrupt(method: Callable[..., Any]) -> Callable[..., Any]:
+    """The storage method, but a corrupt file is replaced before the error goes on."""
+
+    @functools.wraps(method)
+    def guarded(self: _GuardedSqliteStorage, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.DatabaseError as exc:
+            if not taskfile.is_corrupt(exc):
+                raise
+            self.replace(str(exc))
+            raise
+
+    return guarded
+
+
+class _GuardedSqliteStorage(SqliteStorage):
+    """SqliteStorage whose every interface method replaces a file SQLite finds corrupt."""
+
+    def replace(self, reason: str) -> None:
+        raise NotImplementedError
+
+
+for _name in STORAGE_INTERFACE:
+    setattr(_GuardedSqliteStorage, _name, _replacing_when_corrupt(getattr(SqliteStorage, _name)))
+
+
+class _TaskStorage(_GuardedSqliteStorage):
     """Huey's file without an fsync per task: synchronous=NORMAL in WAL mode.
 
     A power cut can then take the last tasks back, never corrupt the file, and losing a
     task is what the reconciler is for: the jobs table is the truth. With SQLite's default
     (FULL) every enqueue at ingest and every dequeue in the worker cost the SD card a flush.
+    SqliteStorage's `fsync` option knows only FULL and OFF, so each connection is made by a
+    `sqlite3.Connection` subclass (the `factory` SqliteStorage passes to `sqlite3.connect`)
+    that sets NORMAL and notes which file it opened.
 
     When SQLite finds the file corrupt mid-operation, that operation fails as before, but
     the file is replaced at once (see `taskfile`) and `on_replaced` is called, so the
     next operation works and the worker can re-enqueue from the jobs table.
+
+    `dequeue` blocks (the storage interface's `blocking`): with nothing to take, it waits on
+    `wake` (set by an enqueue in this process) for the poll delay, which grows by `backoff`
+    up to `max_delay` while the queue stays empty, then answers None, as Huey's worker would
+    have slept between polls.
     """
 
+    blocking = True
     on_replaced: Callable[[], None] | None = None
-    _opened_inode: int | None = None
-    _local: collections.deque[bytes] | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        self.opened_inode: int | None = None  # the file of the open connection (or of a failed open)
+        self.wake = threading.Event()
+        self._local: collections.deque[bytes] | None = None
+        self._replacing = threading.Lock()
+        self._idle = threading.local()  # each worker thread's poll delay
+        self.poll(0.05, 1.5, 0.5)
+        super().__init__(*args, factory=self._connection_class(), **kwargs)
+
+    def _connection_class(self) -> type[sqlite3.Connection]:
+        storage = self
+
+        class TaskConnection(sqlite3.Connection):
+            def __init__(self, database: str, *args: Any, **kwargs: Any):
+                super().__init__(database, *args, **kwargs)
+                self.inode = storage.opened_inode = taskfile.inode(Path(database))
+                self.execute("pragma synchronous=NORMAL")
+
+            def close(self) -> None:
+                if storage.opened_inode == self.inode:
+                    storage.opened_inode = None
+                super().close()
+
+        return TaskConnection
+
+    def poll(self, initial_s: float, backoff: float, max_s: float) -> None:
+        """How long an idle `dequeue` waits: initial_s, times backoff while idle, at most max_s."""
+        self._poll = (initial_s, backoff, max_s)
 
     def keep_local(self) -> None:
         """Carry this process's own tasks in memory, for a worker in the same process.
@@ -68,6 +150,20 @@ class _TaskStorage(SqliteStorage):
         self._local.append(data)  # deque appends and pops are atomic under the GIL
 
     def dequeue(self):  # type: ignore[no-untyped-def]
+        data = self._take()
+        if data is not None:
+            self._idle.delay = self._poll[0]
+            return data
+        initial, backoff, max_s = self._poll
+        delay = min(getattr(self._idle, "delay", initial), max_s)
+        if self.wake.wait(delay):
+            self.wake.clear()
+            self._idle.delay = initial
+        else:
+            self._idle.delay = delay * backoff
+        return None
+
+    def _take(self) -> bytes | None:
         data = super().dequeue()
         if data is not None or not self._local:
             return data
@@ -88,42 +184,23 @@ class _TaskStorage(SqliteStorage):
         if self._local is not None:
             self._local.clear()
 
-    def _create_connection(self):  # type: ignore[no-untyped-def]
-        self._opened_inode = taskfile.inode(Path(self.filename))  # the file we found damaged, if it is
-        conn = super()._create_connection()
-        conn.execute("pragma synchronous=NORMAL")
-        self._opened_inode = taskfile.inode(Path(self.filename))
-        return conn
-
     def reopen_if_replaced(self) -> bool:
         """Another process replaced the file: drop our handle on the old one (True if so)."""
-        with self.lock:
-            if self._conn is None or self._opened_inode == taskfile.inode(Path(self.filename)):
-                return False
-            with contextlib.suppress(sqlite3.Error):
-                self._conn.close()
-            self._conn = None
+        opened = self.opened_inode
+        if opened is None or opened == taskfile.inode(Path(self.filename)):
+            return False
+        if not self.close():  # no connection was open after all
+            return False
         self.initialize_schema()
         return True
 
-    @contextlib.contextmanager
-    def db(self, commit: bool = False, close: bool = False) -> Iterator[sqlite3.Cursor]:
-        try:
-            with super().db(commit=commit, close=close) as cursor:
-                yield cursor
-        except sqlite3.DatabaseError as exc:
-            if not taskfile.is_corrupt(exc):
-                raise
-            self._replace(str(exc))
-            raise
-
-    def _replace(self, reason: str) -> None:
-        with self.lock:
-            if self._conn is not None:
-                with contextlib.suppress(sqlite3.Error):
-                    self._conn.close()
-                self._conn = None
-            taskfile.move_aside(Path(self.filename), reason, self._opened_inode)
+    def replace(self, reason: str) -> None:
+        """Move the damaged file aside (unless another process already did) and start a new one."""
+        with self._replacing:
+            damaged = self.opened_inode
+            with contextlib.suppress(sqlite3.Error):
+                self.close()
+            taskfile.move_aside(Path(self.filename), reason, damaged)
             make_private(Path(self.filename))
         self.initialize_schema()
         if self.on_replaced is not None:
@@ -141,7 +218,7 @@ class Broker:
         make_private(huey_path)  # SQLite would create it, and its -wal and -shm, world-readable
         self.huey = _TaskHuey(HUEY_NAME, filename=str(huey_path), results=False, utc=True, timeout=15)
         self.queue = queue
-        self.wake = threading.Event()
+        self.wake = self.huey.storage.wake  # set at each enqueue: a worker here takes the task at once
         self.replaced = threading.Event()  # set when the file was replaced while open
         self.huey.storage.on_replaced = self.replaced.set
         if local:
@@ -192,9 +269,13 @@ class Broker:
     def pending(self) -> int:
         return self.huey.pending_count() + self.huey.scheduled_count()
 
-    def consumer(self, workers: int, poll_max_s: float) -> "Consumer":
-        return _Consumer(self.huey, self.wake, workers=workers, worker_type="thread", periodic=False,
-                         initial_delay=0.05, backoff=1.5, max_delay=poll_max_s, check_worker_health=True)
+    def consumer(self, workers: int, poll_max_s: float) -> Consumer:
+        """Huey's consumer with `workers` threads; an idle thread looks again at most every poll_max_s."""
+        initial_s, backoff = 0.05, 1.5
+        self.huey.storage.poll(initial_s, backoff, poll_max_s)
+        return self.huey.create_consumer(workers=workers, worker_type="thread", periodic=False,
+                                         initial_delay=initial_s, backoff=backoff, max_delay=poll_max_s,
+                                         check_worker_health=True)
 
     def reopen_if_replaced(self) -> None:
         """Follow a task file another process replaced (called every maintenance round)."""
@@ -207,33 +288,24 @@ class Broker:
         self.huey.storage.close()
 
 
-class _Worker(Worker):
-    """Sleeps on the in-process wake event, so a frame ingested here is picked up at once."""
+def start_consumer(consumer: Consumer) -> None:
+    """Start Huey's consumer threads; the process's signal handlers stay its own.
 
-    wake: threading.Event
-
-    def sleep(self) -> None:
-        self.delay = min(self.delay, self.max_delay)
-        if self.wake.wait(self.delay):
-            self.wake.clear()
-            self.delay = self.default_delay
-        else:
-            self.delay *= self.backoff
-
-
-class _Consumer(Consumer):
-    worker_class = _Worker
-
-    def __init__(self, huey: SqliteHuey, wake: threading.Event, **options: object):
-        self._wake = wake
-        super().__init__(huey, **options)
-
-    def _create_worker(self) -> Worker:
-        worker = super()._create_worker()
-        worker.wake = self._wake
-        return worker
-
-    def _set_signal_handlers(self) -> None:
-        # The process's owner (uvicorn in `storewatch run`, the CLI in `storewatch worker`)
-        # handles signals; Huey's would need the main thread and fight theirs.
-        pass
+    Consumer.start() ends by setting Huey's handlers for CONSUMER_SIGNALS. The process's
+    owner (uvicorn in `storewatch run`, the CLI in `storewatch worker`) handles signals, so
+    in the main thread its handlers are put back at once; in any other thread Python refuses
+    Huey's (ValueError) once every worker thread and the scheduler run, and nothing changed.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        try:
+            consumer.start()
+        except ValueError as exc:  # the threads are started; only the handlers were refused
+            if "main thread" not in str(exc):
+                raise
+        return
+    kept = {sig: signal.getsignal(sig) for sig in CONSUMER_SIGNALS}
+    try:
+        consumer.start()
+    finally:
+        for sig, handler in kept.items():
+            signal.signal(sig, handler)

@@ -18,11 +18,8 @@ Devices take turns: a drain gives its thread back after `drain_budget_s` (see `t
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -34,7 +31,7 @@ from storewatch.analysis.decode import ImageDecodeError, decode_gray
 from storewatch.appliance import Appliance
 from storewatch.store import Row
 from storewatch.store.events import EventStore
-from storewatch.jobs import outputs
+from storewatch.jobs import leases, outputs
 from storewatch.jobs.live import LiveAnalyzers, specs_key
 from storewatch.jobs.queue import JobQueue, RetryPolicy
 from storewatch.jobs.state import AnalysisStates, StateConflict
@@ -64,33 +61,6 @@ class WorkerOptions:
     max_batch: int = 1000        # jobs per drain before giving the thread back
     drain_budget_s: float = 1.0  # ... or seconds of work, so other devices get their turn
     retry: RetryPolicy = RetryPolicy()
-
-
-def new_owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def owner_is_gone(owner: str | None, mine: str) -> bool:
-    """True when the lease holder is surely not running: an old worker of this process,
-    or a process of this host that no longer exists."""
-    if not owner:
-        return True
-    if owner == mine:
-        return True  # we hold the device gate, so no thread of ours runs it
-    host, _, rest = owner.partition(":")
-    pid_text, _, _ = rest.partition(":")
-    if host != socket.gethostname() or not pid_text.isdigit():
-        return False
-    pid = int(pid_text)
-    if pid == os.getpid():
-        return True  # a stopped worker of this process (only one runs at a time)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
 
 
 class DeviceGate:
@@ -135,7 +105,7 @@ class Processor:
         self.resume = resume or (lambda job_id: schedule(job_id, 0))
         self.turns = Turns()
         self.options = options
-        self.owner = owner or new_owner()
+        self.owner = owner or leases.new_owner()
         self.clock = clock
         self.states = AnalysisStates(appliance.db)
         self.live = LiveAnalyzers(self.states, self._read_frame, options.analysis_width)
@@ -191,8 +161,8 @@ class Processor:
             if n and time.monotonic() - started >= self.options.drain_budget_s:
                 break
             now = self.clock()
-            if job["state"] == "running" and self._lease_lapsed(job, now):
-                self.queue.expire(job["id"], now, "its worker stopped mid-job (lease lapsed)")
+            if job["state"] == "running" and leases.abandoned(job, now, self.owner, gate_held=True):
+                leases.take_back(self.queue, job["id"], now)
                 continue
             wait = self._wait_before(job, now)
             if wait > 0:
@@ -217,9 +187,6 @@ class Processor:
                 waited = (now - contract.parse_timestamp(job["received_at"])).total_seconds()
                 return max(0.0, self.options.reorder_wait_s - waited)
         return 0.0
-
-    def _lease_lapsed(self, job: Row, now: datetime) -> bool:
-        return owner_is_gone(job["lease_owner"], self.owner) or _seconds_until(job["lease_until"], now) <= 0
 
     def _schedule_once(self, device_id: str, job_id: int, now: datetime, wait: float) -> None:
         due = now + timedelta(seconds=wait)

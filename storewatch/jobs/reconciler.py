@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from storewatch import contract
-from storewatch.jobs.processor import owner_is_gone
+from storewatch.jobs import leases
 from storewatch.jobs.queue import JobQueue
 
 log = logging.getLogger("storewatch.jobs")
@@ -47,10 +47,8 @@ class Reconciler:
         for job in self.queue.running():
             if job["id"] in held:
                 continue
-            lapsed = job["lease_until"] is None or contract.parse_timestamp(job["lease_until"]) <= now
-            gone = job["lease_owner"] != self.owner and owner_is_gone(job["lease_owner"], self.owner)
-            if lapsed or gone:
-                self.queue.expire(job["id"], now, "its worker stopped mid-job (lease lapsed)")
+            if leases.abandoned(job, now, self.owner, gate_held=False):
+                leases.take_back(self.queue, job["id"], now)
                 expired += 1
         # At start nothing is in flight in this process, so no grace is needed.
         waiting = self.queue.waiting_for_task(now, 0.0 if at_start else self.grace_s,

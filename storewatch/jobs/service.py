@@ -13,8 +13,9 @@ import logging
 import threading
 
 from storewatch.appliance import Appliance
-from storewatch.jobs.broker import Broker
-from storewatch.jobs.processor import Processor, WorkerOptions, new_owner
+from storewatch.jobs.broker import Broker, start_consumer
+from storewatch.jobs.leases import new_owner
+from storewatch.jobs.processor import Processor, WorkerOptions
 from storewatch.jobs.queue import JobQueue
 from storewatch.jobs.reconciler import Reconciler
 
@@ -69,7 +70,7 @@ class WorkerService:
         self._leases = threading.Thread(target=self._keep_leases, name="worker-leases", daemon=True)
         self._leases.start()
         self._consumer = self.broker.consumer(self.workers, self.poll_max_s)
-        self._consumer.start()
+        start_consumer(self._consumer)
         self.appliance.captures.on_jobs_queued = self.broker.enqueue_many
         self._maintenance = threading.Thread(target=self._maintain, name="worker-maintenance", daemon=True)
         self._maintenance.start()
