@@ -9,7 +9,7 @@ import {statusBadge} from "../widgets/device-status.js";
 import {busy} from "../widgets/fields.js";
 import {poll} from "../poll.js";
 import {roiEditor} from "../widgets/roi-editor.js";
-import {RoiEdits} from "../widgets/roi-edits.js";
+import {RoiEdits, isDirty, workingCopy} from "../widgets/roi-edits.js";
 import {roiList} from "../widgets/roi-list.js";
 import {drawingToolbar} from "../widgets/roi-toolbar.js";
 import {toast} from "../widgets/toast.js";
@@ -162,7 +162,15 @@ export async function render(main, context) {
   ]);
   document.title = `${device.name} · storewatch`;
   const edits = new RoiEdits(base, roiAnswer.rois, thresholdInfo.defaults);
-  const tuning = tuningPanel({deviceId, signal: context.signal});
+  const tuning = tuningPanel({deviceId, signal: context.signal, onThresholdsSaved(saved) {
+    // "What if" saved thresholds: the list shows them (an area with unsaved edits keeps its copy)
+    edits.rois = edits.rois.map((r) => {
+      const fresh = saved.find((s) => s.id === r.id);
+      return fresh && !isDirty(r) ? workingCopy(fresh) : r;
+    });
+    workbench.editor.setRois(edits.rois);
+    workbench.list.render();
+  }});
   const workbench = roiWorkbench(edits, thresholdInfo, () => tuning.refresh());
   const metaEl = h("div", {class: "frame-meta"});
   const frameLoad = frameLoader(deviceId, workbench.editor, metaEl, context.signal);

@@ -79,7 +79,10 @@ function pathFor(points, x, y, gap) {
 function legend(options) {
   const items = options.series.map((serie) => h("span", {}, h("i", {class: "swatch", dataset: {color: serie.color}}), serie.label));
   for (const line of options.thresholds || []) items.push(h("span", {}, h("i", {class: "dashed", dataset: {color: line.color}}), line.label));
-  if ((options.bands || []).length) items.push(h("span", {}, h("i", {class: "band"}), options.bandLabel || "interaction"));
+  // bands of several kinds (a replay's would-be visits over the real ones) each get a legend entry
+  for (const {kind, label} of options.bandKinds || [{kind: "", label: options.bandLabel || "interaction"}]) {
+    if ((options.bands || []).some((b) => (b.kind || "") === kind)) items.push(h("span", {}, h("i", {class: ["band", kind]}), label));
+  }
   if ((options.markers || []).length) items.push(h("span", {}, h("i", {class: "marker"}), options.markerLabel || "marker"));
   const el = h("div", {class: "legend"}, items);
   el.querySelectorAll("i[data-color]").forEach((i) => {
@@ -127,7 +130,7 @@ export function lineChart(initial) {
     const bands = (options.bands || []).map((band) => {
       const a = Math.max(t0, band.start);
       const b = Math.min(t1, band.end ?? t1);
-      return s("rect", {class: "band", x: x(a), y: MARGIN.top, width: Math.max(4, x(b) - x(a)), height: plotH},
+      return s("rect", {class: ["band", band.kind], x: x(a), y: MARGIN.top, width: Math.max(4, x(b) - x(a)), height: plotH},
                s("title", {}, band.label || "interaction"));
     });
     const markers = (options.markers || []).filter((m) => m.t >= t0 && m.t <= t1).map((m) =>

@@ -7,6 +7,16 @@ import {label} from "../format.js";
 export const MAIN_THRESHOLDS = ["start_threshold", "end_threshold", "min_active_frames", "quiet_seconds",
                                 "merge_gap_seconds", "max_duration_seconds"];
 
+/** What the thresholds a shop owner tunes mean, in their words (the field titles, the tuning sliders). */
+export const THRESHOLD_WORDS = {
+  start_threshold: "How much change starts a visit",
+  end_threshold: "How little movement counts as still again",
+  min_active_frames: "Frames in a row that must change to start",
+  quiet_seconds: "Seconds of stillness before a visit ends",
+  change_threshold: "How different a spot must look to count as changed",
+  max_duration_seconds: "Longest visit before it is closed anyway",
+};
+
 function stepFor(name, bounds) {
   if (name === "min_active_frames") return "1";
   const [min, max] = bounds || [0, 1];
@@ -33,7 +43,8 @@ export function thresholdsForm({overrides = {}, inherited = {}, bounds = {}, hel
       if (onInput) onInput();
     });
     inputs.set(name, input);
-    return h("div", {class: "field"}, h("label", {for: id, title: help[name] || ""}, label(name)), input);
+    const title = [THRESHOLD_WORDS[name], help[name]].filter(Boolean).join(". ");
+    return h("div", {class: "field"}, h("label", {for: id, title}, label(name)), input);
   };
   const main = fieldNames.filter((n) => MAIN_THRESHOLDS.includes(n));
   const rest = fieldNames.filter((n) => !MAIN_THRESHOLDS.includes(n));
