@@ -121,3 +121,30 @@ def f():
 def test_the_allow_list_names_packages_that_exist() -> None:
     for folder, why in NOT_YET_MOVED.items():
         assert folder.is_dir(), why
+
+
+# The facade's stores (Appliance in appliance.py builds each once); packages still building
+# their own at a call site until their sessions switch to appliance.rois/.events/.jobs.
+FACADE_STORES = ("RoiStore", "EventStore", "JobQueue", "ScoreStore", "CaptureStore", "DeviceRegistry")
+STILL_BUILDING_STORES = {
+    PACKAGE / "jobs": "jobs/service.py and jobs/processor.py build JobQueue, RoiStore, EventStore",
+    PACKAGE / "notify": "notify/deliver.py builds an EventStore",
+    PACKAGE / "replay": "replay/suggest.py builds a RoiStore (appliance.rois)",
+}
+
+
+def store_constructions(source: str) -> list[tuple[int, str]]:
+    """(line, class) of every call that builds one of the facade's stores."""
+    return sorted((node.lineno, node.func.id if isinstance(node.func, ast.Name) else node.func.attr)
+                  for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Call)
+                  and (getattr(node.func, "id", None) or getattr(node.func, "attr", None)) in FACADE_STORES)
+
+
+def test_only_the_appliance_builds_the_facades_stores() -> None:
+    appliance_module = PACKAGE / "appliance.py"
+    built = [f"{path.relative_to(PACKAGE.parent)}:{line}: {name}(...)"
+             for path in sorted(PACKAGE.rglob("*.py"))
+             if path != appliance_module and not any(path.is_relative_to(f) for f in STILL_BUILDING_STORES)
+             for line, name in store_constructions(path.read_text(encoding="utf-8"))]
+    assert built == [], "use the Appliance's store (appliance.rois, .events, .jobs ...):\n" + "\n".join(built)
+    assert {name for _, name in store_constructions(appliance_module.read_text(encoding="utf-8"))} == set(FACADE_STORES)
