@@ -24,7 +24,9 @@ from storewatch.appliance import Appliance
 from storewatch.credentials import HashGate
 from storewatch.server.admin_auth import COOKIE, OPEN_ADMIN_PATHS, LoginLimiter, client_key
 from storewatch.server.app import create_app
-from tests.conftest import ADMIN_PASSWORD, REPO, LiveServer
+from support import ADMIN_PASSWORD, REPO
+from support.servers import AppClient, LiveServer, Requests
+from support.api import assert_error
 
 ADMIN = "/api/v1/admin"
 
@@ -59,23 +61,9 @@ ADMIN_ROUTES = admin_routes()
 UNSAFE_ROUTES = [(m, p) for m, p in ADMIN_ROUTES if m not in ("GET", "HEAD", "OPTIONS")]
 
 
-def assert_error(answer: httpx.Response, status: int, code: str | None = None) -> dict:
-    assert answer.status_code == status, answer.text
-    assert answer.headers["content-type"].startswith("application/json")
-    body = answer.json()
-    assert set(body) == {"error"}
-    assert set(body["error"]) == {"code", "message", "details"}
-    assert re.fullmatch(r"[a-z][a-z0-9_]*", body["error"]["code"])
-    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
-    assert isinstance(body["error"]["details"], list)
-    if code:
-        assert body["error"]["code"] == code
-    return body
-
-
-def login(server: LiveServer, password: str = ADMIN_PASSWORD) -> tuple[httpx.Response, str, str]:
+def login(server: Requests, password: str = ADMIN_PASSWORD) -> tuple[httpx.Response, str, str]:
     """(answer, cookie value, csrf token) of a fresh login."""
-    answer = httpx.post(f"{server.url}{ADMIN}/login", json={"password": password}, timeout=10)
+    answer = server.post(f"{ADMIN}/login", json={"password": password}, timeout=10)
     assert answer.status_code == 200, answer.text
     return answer, answer.cookies[COOKIE], answer.json()["csrf_token"]
 
@@ -239,45 +227,45 @@ def test_a_token_deleted_by_another_process_stops_working_at_once(live_server: L
     assert_error(httpx.get(f"{live_server.url}/metrics", headers=headers), 401, "unauthorized")
 
 
-def test_an_expired_token_is_401_and_says_so(live_server: LiveServer) -> None:
-    done = cli(live_server.data_dir, "admin", "token", "--expires", "1d")
+def test_an_expired_token_is_401_and_says_so(app: AppClient) -> None:
+    done = cli(app.data_dir, "admin", "token", "--expires", "1d")
     assert done.returncode == 0, done.stderr
     token = done.stdout.strip().splitlines()[-1]
     headers = {"Authorization": f"Bearer {token}"}
-    assert httpx.get(f"{live_server.url}{ADMIN}/devices", headers=headers).status_code == 200
-    conn = apsw.Connection(str(live_server.data_dir / "storewatch.db"))  # as if a day had passed
+    assert app.get(f"{ADMIN}/devices", headers=headers).status_code == 200
+    conn = apsw.Connection(str(app.data_dir / "storewatch.db"))  # as if a day had passed
     try:
         conn.execute("UPDATE admin_tokens SET expires_at = '2020-01-01T00:00:00.000Z' WHERE id = ?",
                      (token.split("_", 2)[1],))
     finally:
         conn.close()
-    body = assert_error(httpx.get(f"{live_server.url}{ADMIN}/devices", headers=headers), 401, "unauthorized")
-    assert "expired" in body["error"]["message"]
-    assert_error(httpx.get(f"{live_server.url}/metrics", headers=headers), 401, "unauthorized")
+    body = assert_error(app.get(f"{ADMIN}/devices", headers=headers), 401, "unauthorized")
+    assert "expired" in body["message"]
+    assert_error(app.get("/metrics", headers=headers), 401, "unauthorized")
 
 
 # --- rate limit, logout, password change ----------------------------------------------------------
 
 
-def test_five_failed_logins_then_429_with_retry_after(live_server: LiveServer) -> None:
-    url = f"{live_server.url}{ADMIN}/login"
+def test_five_failed_logins_then_429_with_retry_after(app: AppClient) -> None:
+    url = f"{ADMIN}/login"
     for _ in range(5):
-        assert_error(httpx.post(url, json={"password": "guess guess"}), 401, "bad_password")
+        assert_error(app.post(url, json={"password": "guess guess"}), 401, "bad_password")
     for password in ("guess guess", ADMIN_PASSWORD):  # even the right one must wait now
-        answer = httpx.post(url, json={"password": password})
+        answer = app.post(url, json={"password": password})
         assert_error(answer, 429, "too_many_logins")
         assert 1 <= int(answer.headers["retry-after"]) <= 60
         assert COOKIE not in answer.cookies
 
 
-def test_a_good_login_resets_the_failure_count(live_server: LiveServer) -> None:
-    url = f"{live_server.url}{ADMIN}/login"
+def test_a_good_login_resets_the_failure_count(app: AppClient) -> None:
+    url = f"{ADMIN}/login"
     for _ in range(4):
-        httpx.post(url, json={"password": "guess guess"})
-    login(live_server)
+        app.post(url, json={"password": "guess guess"})
+    login(app)
     for _ in range(4):
-        assert_error(httpx.post(url, json={"password": "guess guess"}), 401)
-    login(live_server)
+        assert_error(app.post(url, json={"password": "guess guess"}), 401)
+    login(app)
 
 
 def test_logout_ends_the_session_on_the_server(server: LiveServer) -> None:
@@ -295,15 +283,15 @@ def test_logout_without_a_session_is_harmless(server: LiveServer) -> None:
     assert httpx.post(f"{server.url}{ADMIN}/logout").status_code == 200
 
 
-def test_set_password_logs_every_session_out(live_server: LiveServer) -> None:
-    sessions = [login(live_server)[1] for _ in range(2)]
-    done = cli(live_server.data_dir, "admin", "set-password", stdin="a new long password\n")
+def test_set_password_logs_every_session_out(app: AppClient) -> None:
+    sessions = [login(app)[1] for _ in range(2)]
+    done = cli(app.data_dir, "admin", "set-password", stdin="a new long password\n")
     assert done.returncode == 0, done.stderr
     for cookie in sessions:
-        assert_error(httpx.get(f"{live_server.url}{ADMIN}/devices", cookies={COOKIE: cookie}), 401)
-    assert_error(httpx.post(f"{live_server.url}{ADMIN}/login", json={"password": ADMIN_PASSWORD}), 401)
-    _, cookie, _ = login(live_server, "a new long password")
-    assert httpx.get(f"{live_server.url}{ADMIN}/devices", cookies={COOKIE: cookie}).status_code == 200
+        assert_error(app.get(f"{ADMIN}/devices", cookies={COOKIE: cookie}), 401)
+    assert_error(app.post(f"{ADMIN}/login", json={"password": ADMIN_PASSWORD}), 401)
+    _, cookie, _ = login(app, "a new long password")
+    assert app.get(f"{ADMIN}/devices", cookies={COOKIE: cookie}).status_code == 200
 
 
 @pytest.mark.parametrize("path", [

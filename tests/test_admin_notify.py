@@ -9,23 +9,17 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from notify_support import Receiver, wait_for, write_visit
+from support.notify import Receiver, write_visit
 from storewatch.appliance import Appliance
 from storewatch.notify.deliver import NotifySender
 from storewatch.notify.outbox import RetryPolicy
 from storewatch.store.rois import RoiStore
 from storewatch.server.app import create_app
-from tests.conftest import ADMIN_PASSWORD
+from support import ADMIN_PASSWORD
+from support.waiting import wait_for
 
 CHANNELS = "/api/v1/admin/notify/channels"
 SECRET = "a-long-webhook-secret-123"
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    made = Receiver()
-    yield made
-    made.close()
 
 
 @pytest.fixture

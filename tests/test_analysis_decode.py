@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import jpeg_bombs
+from support import jpeg_bombs
 from storewatch.analysis.decode import ImageDecodeError, decode_gray, decode_rgb
 
 

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from shelf_scenes import ITEMS, Arm, Frame, Sequence, reach_sequence, roi_around, uniform_times
+from support.shelf_scenes import ITEMS, Arm, Frame, Sequence, reach_sequence, roi_around, uniform_times
 from storewatch.analysis.decode import decode_gray
 from storewatch.analysis.device_analyzer import DeviceAnalyzer, RoiSpec
 from storewatch.analysis.state_codec import StateError

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from footage import QUADRANTS, WHOLE, rect, replay
+from support.footage import QUADRANTS, WHOLE, rect, replay
 
 ANYWHERE = {"whole": WHOLE, **QUADRANTS}
 NO_PEOPLE = ["alternating-light2", "light-dark", "dark-light"]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from shelf_scenes import ITEMS, Frame, render, roi_around
+from support.shelf_scenes import ITEMS, Frame, render, roi_around
 from storewatch.analysis.decode import decode_gray, decode_rgb
 from storewatch.analysis.inventory import decide, render_difference
 from storewatch.analysis.roi_mask import mask_bbox, polygon_mask

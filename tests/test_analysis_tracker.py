@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from shelf_scenes import ITEMS, Arm, Frame, Sequence, reach_sequence, roi_around, uniform_times
+from support.shelf_scenes import ITEMS, Arm, Frame, Sequence, reach_sequence, roi_around, uniform_times
 from storewatch.analysis.decode import decode_gray
 from storewatch.analysis.device_analyzer import DeviceAnalyzer, FrameResult, RoiSpec
 from storewatch.analysis.thresholds import Thresholds
@@ -181,7 +181,7 @@ def test_interaction_longer_than_max_duration_is_forced_closed() -> None:
 
 
 def replace_arm(k: int):
-    from shelf_scenes import Arm
+    from support.shelf_scenes import Arm
     return Arm("top", (0.40, 0.2 + 0.02 * (k % 4)))
 
 

@@ -10,7 +10,7 @@ import PIL
 import pytest
 from PIL import Image, ImageDraw
 
-from shelf_scenes import ITEMS, Frame, Item, render, roi_around
+from support.shelf_scenes import ITEMS, Frame, Item, render, roi_around
 from storewatch.analysis.decode import decode_gray
 from storewatch.analysis.inventory import InventoryDecision, decide
 from storewatch.analysis.roi_mask import polygon_mask

@@ -23,7 +23,8 @@ from storewatch import errors as domain
 from storewatch.appliance import Appliance
 from storewatch.server import errors as server_errors
 from storewatch.server.app import create_app
-from tests.conftest import ADMIN_PASSWORD, capture_ts, make_jpeg
+from support import ADMIN_PASSWORD
+from support.frames import capture_ts, make_jpeg
 
 ADMIN = "/api/v1/admin"
 SQUARE = [[0.1, 0.1], [0.5, 0.1], [0.5, 0.5], [0.1, 0.5]]

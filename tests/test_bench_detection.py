@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pytest
 
-import detection_bench as bench
+from support import detection_bench as bench
 from storewatch.analysis.inventory import InventoryDecision
 from storewatch.analysis.transitions import (
     InteractionCancelled, InteractionStarted, LightingChange, RoiOutcome, VisitEnded, VisitStarted)

@@ -9,32 +9,24 @@ there. No speed is asserted: speed targets live in the benchmark's output, not i
 
 from __future__ import annotations
 
-import importlib.machinery
-import importlib.util
 import json
 import subprocess
 import sys
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from support import REPO
+from support.scripts import load_script
+
+pytestmark = pytest.mark.slow  # runs a benchmark script end to end: scripts/test --fast leaves it out
+
 SCRIPT = REPO / "scripts" / "bench-latency"
-
-
-def load_bench() -> ModuleType:
-    loader = importlib.machinery.SourceFileLoader("bench_latency", str(SCRIPT))
-    spec = importlib.util.spec_from_loader("bench_latency", loader)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_latency"] = module
-    loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    return load_bench()
+    return load_script("bench-latency")
 
 
 @pytest.fixture(scope="module")
@@ -99,9 +91,6 @@ def test_a_visit_takes_then_puts_back_and_its_frames_know_the_hand(bench: Module
 
 
 def test_scripts_bench_carries_the_hand_written_section_over() -> None:
-    loader = importlib.machinery.SourceFileLoader("storewatch_bench_all", str(REPO / "scripts" / "bench"))
-    spec = importlib.util.spec_from_loader("storewatch_bench_all", loader)
-    report = importlib.util.module_from_spec(spec)
-    loader.exec_module(report)
+    report = load_script("bench")
     kept = report.kept_sections(REPO / "docs" / "PERFORMANCE.md", report.KEPT_SECTIONS)
     assert "## Visit latency: `scripts/bench-latency`" in kept.splitlines()

@@ -14,7 +14,10 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from support import REPO
+
+pytestmark = pytest.mark.slow  # runs a benchmark script end to end: scripts/test --fast leaves it out
+
 SCRIPT = REPO / "scripts" / "bench-notify"
 
 

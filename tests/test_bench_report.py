@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.machinery
-import importlib.util
-from pathlib import Path
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def _bench():
-    loader = importlib.machinery.SourceFileLoader("storewatch_bench", str(REPO / "scripts" / "bench"))
-    spec = importlib.util.spec_from_loader("storewatch_bench", loader)
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
+from support import REPO
+from support.scripts import load_script
 
 
 def test_the_detection_section_is_carried_over_word_for_word(tmp_path):
-    bench = _bench()
+    bench = load_script("bench")
     old = tmp_path / "PERFORMANCE.md"
     old.write_text("# Performance\n\n## Ingest: x\n\nfigures\n\n## Detection: `scripts/bench-detection`\n\n"
                    "| before | after |\n|---|---|\n| 4 | 0 |\n\n## What the reliability tests prove\n\nmore\n")
@@ -29,10 +18,10 @@ def test_the_detection_section_is_carried_over_word_for_word(tmp_path):
 
 
 def test_no_old_file_keeps_nothing(tmp_path):
-    bench = _bench()
+    bench = load_script("bench")
     assert bench.kept_sections(tmp_path / "absent.md", bench.KEPT_SECTIONS) == ""
 
 
 def test_the_real_performance_page_has_a_detection_section_to_keep():
-    bench = _bench()
+    bench = load_script("bench")
     assert bench.kept_sections(REPO / "docs" / "PERFORMANCE.md", bench.KEPT_SECTIONS).startswith("## Detection")

@@ -8,30 +8,21 @@ accounts for the measured write_bytes and finds the frames in staging/. No timin
 
 from __future__ import annotations
 
-import importlib.machinery
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from support.scripts import load_script
+
+pytestmark = pytest.mark.slow  # runs a benchmark script end to end: scripts/test --fast leaves it out
+
 PAGE = 4096
-
-
-def load_bench() -> ModuleType:
-    loader = importlib.machinery.SourceFileLoader("bench_sdwrites", str(REPO / "scripts" / "bench-sdwrites"))
-    spec = importlib.util.spec_from_loader("bench_sdwrites", loader)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_sdwrites"] = module
-    loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    return load_bench()
+    return load_script("bench-sdwrites")
 
 
 @pytest.fixture(scope="module")

@@ -8,33 +8,25 @@ import json
 import subprocess
 import sys
 import threading
-import time
 import types
 from pathlib import Path
 
 import httpx
 import pytest
 
-import fake_picamera2
+from support import fake_picamera2
 import storewatch.camera.service as service
-from fake_picamera2 import hide_picamera2
+from support.fake_picamera2 import hide_picamera2
 from storewatch.ops import camera_state
 from storewatch.camera.modes import DEFAULT_CONFIG
 from storewatch.camera.sources.base import CameraError, FrameSource
 from storewatch.camera.uploader import Backoff
 from storewatch.store.rois import RoiStore
 from storewatch.ops.services import LOCAL_CAMERA_ID, BuiltinCamera
-from tests.conftest import REPO, LiveServer, capture_ts, free_port, make_jpeg, prepare_data_dir
-
-
-def _wait_for(predicate, timeout: float = 20.0, step: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = predicate()
-        if found:
-            return found
-        time.sleep(step)
-    raise AssertionError("timed out")
+from support import REPO
+from support.frames import capture_ts, make_jpeg
+from support.servers import LiveServer, free_port, prepare_data_dir
+from support.waiting import wait_for
 
 
 @pytest.fixture
@@ -56,8 +48,8 @@ def test_auto_on_a_pi_without_picamera2_is_a_failed_camera_retried_not_a_fake_sh
     camera = _camera(appliance, "auto", board_model_file=pi_model)
     camera.start()
     try:
-        state = _wait_for(lambda: (s := camera_state.report(appliance.data_dir))
-                          and s["state"] == "failed" and s["attempt"] >= 3 and s)
+        state = wait_for(lambda: (s := camera_state.report(appliance.data_dir))
+                          and s["state"] == "failed" and s["attempt"] >= 3 and s, timeout=20)
     finally:
         camera.stop(5)
     assert state["error_kind"] == "CameraNotInstalledError"
@@ -73,7 +65,7 @@ def test_auto_off_a_pi_runs_the_simulated_shelf_with_starter_rois(appliance, tmp
     camera = _camera(appliance, "auto", board_model_file=tmp_path / "no-model")
     camera.start()
     try:
-        state = _wait_for(lambda: (s := camera_state.report(appliance.data_dir)) and s["state"] == "running" and s)
+        state = wait_for(lambda: (s := camera_state.report(appliance.data_dir)) and s["state"] == "running" and s, timeout=20)
         assert state["source"] == "auto (simulated)" and state["summary"] == "capturing (auto (simulated))"
     finally:
         camera.stop(10)
@@ -89,7 +81,7 @@ def test_the_backoff_grows_and_the_state_is_written_only_when_it_changes(applian
                                                                          original(data_dir, state)))
     camera.start()
     try:
-        _wait_for(lambda: sum(w.state == "failed" for w in writes) >= 4)
+        wait_for(lambda: sum(w.state == "failed" for w in writes) >= 4, timeout=20)
     finally:
         camera.stop(5)
     failed = [w for w in writes if w.state == "failed"]
@@ -106,7 +98,7 @@ def test_a_camera_part_that_crashes_is_reported_as_a_camera_error(appliance, mon
     camera = _camera(appliance, "simulated")
     camera.start()
     try:
-        state = _wait_for(lambda: (s := camera_state.report(appliance.data_dir)) and s["state"] == "failed" and s)
+        state = wait_for(lambda: (s := camera_state.report(appliance.data_dir)) and s["state"] == "failed" and s, timeout=20)
     finally:
         camera.stop(5)
     assert state["error_kind"] == "CameraError" and "the camera part crashed: KeyError" in state["message"]
@@ -124,7 +116,7 @@ def test_a_broken_camera_leaves_the_server_serving_and_says_why_everywhere(data_
     server = LiveServer(data_dir, free_port(), ["--camera", "picamera2"])
     server.start()
     try:
-        state = _wait_for(lambda: (s := camera_state.report(data_dir)) and s["state"] == "failed"
+        state = wait_for(lambda: (s := camera_state.report(data_dir)) and s["state"] == "failed"
                           and s["attempt"] >= 2 and s, timeout=30)
         assert state["error_kind"] == "CameraNotInstalledError"
         device_id, token = server.add_device("Aisle 2")
@@ -172,16 +164,16 @@ def test_a_capture_that_gets_stuck_is_closed_and_the_camera_comes_back_by_itself
                                                              "config": quick})
     camera.start()
     try:
-        _wait_for(lambda: (s := camera_state.report(appliance.data_dir)) and s["state"] == "running")
+        wait_for(lambda: (s := camera_state.report(appliance.data_dir)) and s["state"] == "running", timeout=20)
         fake.stalled.set()
-        state = _wait_for(lambda: (s := camera_state.report(appliance.data_dir)) and s["state"] == "failed" and s)
+        state = wait_for(lambda: (s := camera_state.report(appliance.data_dir)) and s["state"] == "failed" and s, timeout=20)
         assert state["error_kind"] == "CaptureTimeoutError"
         assert "delivered no frame within 0.3 s" in state["message"]
         first = fake.instances[0]
         assert not first.is_open and first._job_list == []
         assert "stop" not in first.calls[:first.calls.index("close")][-3:]  # cancelled, then closed: no stop() first
         fake.stalled.clear()
-        _wait_for(lambda: (s := camera_state.report(appliance.data_dir)) and s["state"] == "running")
+        wait_for(lambda: (s := camera_state.report(appliance.data_dir)) and s["state"] == "running", timeout=20)
         assert len(fake.instances) >= 2 and fake.instances[-1].is_open
     finally:
         camera.stop(10)
@@ -209,7 +201,7 @@ def test_a_camera_call_that_never_returns_is_abandoned_and_reported(appliance, m
     camera = _camera(appliance, "simulated", stall_limit_s=0.5)
     camera.start()
     try:
-        state = _wait_for(lambda: (s := camera_state.report(appliance.data_dir)) and s["state"] == "failed" and s)
+        state = wait_for(lambda: (s := camera_state.report(appliance.data_dir)) and s["state"] == "failed" and s, timeout=20)
         assert state["error_kind"] == "CaptureTimeoutError" and "stopped responding" in state["message"]
         assert camera._thread.is_alive()  # the supervisor goes on: the next attempt follows the backoff
     finally:

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -25,11 +25,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from conftest import free_port
+from support.servers import free_port
 from storewatch import contract
 from storewatch.camera.client import CameraClient, CameraClientError
 from storewatch.camera.sources.base import CameraError, CapturedFrame, FrameSource
 from storewatch.camera.uploader import Backoff
+from support.waiting import wait_for
 
 TOKEN = "test-token-0123456789"
 DEVICE = "cam-1"
@@ -128,22 +129,12 @@ class ThreadedServer:
 
     def start(self) -> "ThreadedServer":
         self.thread.start()
-        wait_for(lambda: self.server.started, 10)
+        wait_for(lambda: self.server.started, 10, step=0.02)
         return self
 
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(10)
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.02)
-    raise AssertionError(f"not true within {timeout} s: {predicate}")
 
 
 @pytest.fixture
@@ -228,7 +219,7 @@ def seqs_of(frames: list[dict[str, Any]]) -> list[int]:
 
 def test_frames_arrive_in_order_with_meta_and_a_jpeg_part(server, script, running):
     client = running(server.url)
-    wait_for(lambda: len(script.stored) >= 8, 10)
+    wait_for(lambda: len(script.stored) >= 8, 10, step=0.02)
     frames = script.frames[:8]
     assert seqs_of(frames) == sorted(seqs_of(frames)) and len(set(seqs_of(frames))) == 8
     meta = frames[0]["meta"]
@@ -243,14 +234,14 @@ def test_frames_arrive_in_order_with_meta_and_a_jpeg_part(server, script, runnin
 
 def test_hmac_requests_are_signed_at_send_time(server, script, running):
     running(server.url, auth="hmac")
-    wait_for(lambda: len(script.stored) >= 3, 10)
+    wait_for(lambda: len(script.stored) >= 3, 10, step=0.02)
     assert all(f["hmac"] for f in script.frames) and script.config_gets[0] == 200
 
 
 def test_a_4xx_answer_drops_the_frame_and_counts_it(server, script, running):
     script.answers = [(422, {})]
     client = running(server.url)
-    wait_for(lambda: len(script.stored) >= 3, 10)
+    wait_for(lambda: len(script.stored) >= 3, 10, step=0.02)
     refused = script.frames[0]["meta"]["seq"]
     assert refused not in script.stored
     assert seqs_of(script.frames).count(refused) == 1  # never sent again
@@ -261,7 +252,7 @@ def test_5xx_and_a_timeout_are_retried_with_the_same_frame(server, script, runni
     script.answers = [(500, {}), (503, {})]
     script.delays = [0, 0, 1.5]  # the third attempt outlives the client's 0.5 s timeout
     client = running(server.url, http_timeout_s=0.5)
-    wait_for(lambda: len(script.stored) >= 3, 15)
+    wait_for(lambda: len(script.stored) >= 3, 15, step=0.02)
     first = script.frames[0]["meta"]["seq"]
     assert seqs_of(script.frames)[:4] == [first] * 4  # 500, 503, timeout, stored
     assert min(script.stored) == first
@@ -273,7 +264,7 @@ def test_5xx_and_a_timeout_are_retried_with_the_same_frame(server, script, runni
 def test_507_keeps_the_frame_and_honours_retry_after(server, script, running):
     script.answers = [(507, {"Retry-After": "1"})]
     client = running(server.url)
-    wait_for(lambda: len(script.stored) >= 2, 10)
+    wait_for(lambda: len(script.stored) >= 2, 10, step=0.02)
     first, second = script.frames[0], script.frames[1]
     assert first["meta"]["seq"] == second["meta"]["seq"]
     assert second["at"] - first["at"] >= 0.95
@@ -283,9 +274,9 @@ def test_507_keeps_the_frame_and_honours_retry_after(server, script, running):
 def test_a_config_change_applies_within_one_poll(server, script, running):
     script.config.update(config_poll_interval_s=1, baseline_interval_s=30)
     client = running(server.url)
-    wait_for(lambda: len(script.stored) == 1, 5)
+    wait_for(lambda: len(script.stored) == 1, 5, step=0.02)
     script.config.update(config_version="c2", mode="burst", burst_hold_s=30)
-    wait_for(lambda: len(script.stored) >= 6, 5)  # burst cadence: only possible after the switch
+    wait_for(lambda: len(script.stored) >= 6, 5, step=0.02)  # burst cadence: only possible after the switch
     assert client.stats()["mode"] == "burst"
     assert script.frames[-1]["meta"]["mode"] == "burst"
     assert 304 in script.config_gets or script.config_gets.count(200) == 2
@@ -293,10 +284,10 @@ def test_a_config_change_applies_within_one_poll(server, script, running):
 
 def test_a_new_config_version_in_an_ingest_answer_is_fetched_at_once(server, script, running):
     client = running(server.url)
-    wait_for(lambda: len(script.stored) >= 1, 5)
+    wait_for(lambda: len(script.stored) >= 1, 5, step=0.02)
     script.config.update(config_version="c9", width=80, height=60, jpeg_quality=60)
-    wait_for(lambda: client.stats()["config_version"] == "c9", 5)  # poll interval is 60 s
-    wait_for(lambda: script.frames[-1]["meta"]["width"] == 80, 5)
+    wait_for(lambda: client.stats()["config_version"] == "c9", 5, step=0.02)  # poll interval is 60 s
+    wait_for(lambda: script.frames[-1]["meta"]["width"] == 80, 5, step=0.02)
     assert script.frames[-1]["meta"]["jpeg_quality"] == 60 and client.source.reconfigured == [(80, 60, 60)]
 
 
@@ -305,11 +296,11 @@ def test_server_down_then_up_every_frame_arrives_once_in_order(tmp_path, script)
     client = make_client(f"http://127.0.0.1:{port}", tmp_path, config=contract.DeviceConfig(**base_config()))
     client.start()
     try:
-        wait_for(lambda: client.stats()["spool_disk_frames"] >= 10, 10)
+        wait_for(lambda: client.stats()["spool_disk_frames"] >= 10, 10, step=0.02)
         server = ThreadedServer(script, port).start()
         try:
             time.sleep(0.3)
-            wait_for(lambda: client.stats()["spool_frames"] <= 1 and len(script.stored) >= 15, 15)
+            wait_for(lambda: client.stats()["spool_frames"] <= 1 and len(script.stored) >= 15, 15, step=0.02)
         finally:
             client.stop(5)
             server.stop()
@@ -326,14 +317,14 @@ def test_frames_spooled_before_a_restart_are_sent_first(tmp_path, script):
     port = free_port()
     first = make_client(f"http://127.0.0.1:{port}", tmp_path, config=contract.DeviceConfig(**base_config()))
     first.start()
-    wait_for(lambda: first.stats()["spool_frames"] >= 5, 10)
+    wait_for(lambda: first.stats()["spool_frames"] >= 5, 10, step=0.02)
     first.stop(5)
     left = first.stats()["spool_frames"]
     server = ThreadedServer(script, port).start()
     second = make_client(server.url, tmp_path)
     second.start()
     try:
-        wait_for(lambda: len(script.stored) >= left + 5, 10)
+        wait_for(lambda: len(script.stored) >= left + 5, 10, step=0.02)
     finally:
         second.stop(5)
         server.stop()
@@ -346,7 +337,7 @@ def test_frames_spooled_before_a_restart_are_sent_first(tmp_path, script):
 def test_heartbeat_reports_health(server, script, running):
     script.config.update(heartbeat_interval_s=1)
     running(server.url)
-    beat = wait_for(lambda: script.heartbeats and script.heartbeats[-1], 6)
+    beat = wait_for(lambda: script.heartbeats and script.heartbeats[-1], 6, step=0.02)
     assert beat["device_id"] == DEVICE and beat["mode"] == "baseline"
     assert beat["last_seq"] >= 0 and beat["spool_frames"] >= 0 and beat["dropped_frames"] == 0
     assert beat["uptime_s"] > 0 and beat["disk_free_bytes"] > 0 and beat["fw_version"].startswith("storewatch")
@@ -358,10 +349,10 @@ def test_motion_in_the_rois_switches_to_burst_by_itself(server, script, running)
                                          "rois": [{"id": 1, "polygon": [[0, 0], [1, 0], [1, 1], [0, 1]]}]})
     source = FakeSource()
     client = running(server.url, source=source, motion_check_interval_s=0.05)
-    wait_for(lambda: len(script.stored) == 1 and source.looks >= 2, 5)
+    wait_for(lambda: len(script.stored) == 1 and source.looks >= 2, 5, step=0.02)
     assert client.stats()["mode"] == "baseline"
     source.scene += 1
-    wait_for(lambda: len(script.stored) >= 5, 5)
+    wait_for(lambda: len(script.stored) >= 5, 5, step=0.02)
     assert client.stats()["mode"] == "burst"
     assert script.frames[-1]["meta"]["mode"] == "burst"
 
@@ -383,7 +374,7 @@ def test_stop_keeps_unsent_frames_on_disk(tmp_path):
     port = free_port()
     client = make_client(f"http://127.0.0.1:{port}", tmp_path, config=contract.DeviceConfig(**base_config()))
     client.start()
-    wait_for(lambda: client.stats()["captured"] >= 3, 5)
+    wait_for(lambda: client.stats()["captured"] >= 3, 5, step=0.02)
     client.stop(5)
     assert len(list((tmp_path / "spool").glob("*.frame"))) == client.stats()["spool_frames"] >= 3
 
@@ -395,7 +386,7 @@ def test_in_burst_the_capture_loop_sleeps_between_frames(server, script, running
                                          "rois": [{"id": 1, "polygon": [[0, 0], [1, 0], [1, 1], [0, 1]]}]})
     turns: list[float] = []
     running(server.url, watchdog=lambda: turns.append(time.monotonic()), motion_check_interval_s=0.05)
-    wait_for(lambda: len(script.stored) >= 2, 5)
+    wait_for(lambda: len(script.stored) >= 2, 5, step=0.02)
     turns.clear()
     time.sleep(1.5)
     assert script.frames[-1]["meta"]["mode"] == "burst"
@@ -405,7 +396,7 @@ def test_in_burst_the_capture_loop_sleeps_between_frames(server, script, running
 def test_a_shorter_heartbeat_interval_applies_without_waiting_out_the_old_one(server, script, running):
     script.config.update(config_poll_interval_s=1)
     running(server.url)
-    wait_for(lambda: len(script.heartbeats) == 1, 5)  # the first beat, then 60 s to the next
+    wait_for(lambda: len(script.heartbeats) == 1, 5, step=0.02)  # the first beat, then 60 s to the next
     # 5 s is the shortest interval the contract's config table allows (the camera refuses less).
     script.config.update(config_version="c2", heartbeat_interval_s=5)
-    wait_for(lambda: len(script.heartbeats) >= 2, 9)
+    wait_for(lambda: len(script.heartbeats) >= 2, 9, step=0.02)

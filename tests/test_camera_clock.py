@@ -14,7 +14,7 @@ from storewatch.camera.client import CameraClient
 from storewatch.camera.clock import ClockWatch, WatchedHttp, clock_offset_s
 from storewatch.camera.sources.simulated import SimulatedShelf
 from storewatch.camera.spool import PendingFrame
-from conftest import make_jpeg
+from support.frames import make_jpeg
 
 LOGGER = "storewatch.camera"
 

@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-import time
-from typing import Any, Callable
+from typing import Any
 
 from storewatch.camera.service import build_camera_client
 from storewatch.camera.uploader import Backoff
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := predicate():
-            return result
-        time.sleep(0.05)
-    raise AssertionError(f"not true within {timeout} s")
+from support.waiting import wait_for
 
 
 def _configure(live_server, device_id: str, **changes: Any) -> dict[str, Any]:

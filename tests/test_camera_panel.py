@@ -8,9 +8,9 @@ import time
 
 from playwright.sync_api import expect
 
-from browser import Shots, browser, login, open_page, shots  # noqa: F401 (fixtures)
-from conftest import start_live_server
-from fake_picamera2 import hide_picamera2
+from support.browser import Shots, browser, login, open_page, shots  # noqa: F401 (fixtures)
+from support.servers import start_live_server
+from support.fake_picamera2 import hide_picamera2
 from storewatch.ops import camera_state
 
 

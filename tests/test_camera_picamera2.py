@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-import fake_picamera2
-from fake_picamera2 import METADATA, USB_CAMERA, FakePicamera2
+from support import fake_picamera2
+from support.fake_picamera2 import METADATA, USB_CAMERA, FakePicamera2
 from storewatch.camera.sources import pi_camera
 from storewatch.camera.sources.pi_camera import Picamera2Source, detect_camera
 from storewatch.camera.sources.base import (
@@ -260,7 +260,7 @@ def test_a_process_whose_capture_is_stuck_still_exits(tmp_path):
     script = textwrap.dedent(f"""
         import sys, time
         sys.path.insert(0, {str(TESTS)!r})
-        import fake_picamera2
+        from support import fake_picamera2
         from storewatch.camera.sources.pi_camera import Picamera2Source
         from storewatch.camera.sources.base import CaptureTimeoutError
         fake = fake_picamera2.install()

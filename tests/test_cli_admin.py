@@ -22,7 +22,8 @@ from storewatch import contract
 from storewatch.appliance import Appliance
 from storewatch.cli import main
 from storewatch.store.migrations import SCHEMA_VERSION
-from tests.conftest import REPO, LiveServer
+from support import REPO
+from support.servers import LiveServer
 
 
 def sw(data_dir: Path, *args: str, input: str | None = None) -> Result:  # noqa: A002

@@ -9,7 +9,7 @@ from click.testing import CliRunner, Result
 
 from storewatch.appliance import Appliance
 from storewatch.cli import main
-from tests.conftest import make_jpeg
+from support.frames import make_jpeg
 
 
 def sw(data_dir: Path, *args: str) -> Result:

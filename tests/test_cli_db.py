@@ -15,7 +15,8 @@ import httpx
 from storewatch import contract
 from storewatch.appliance import Appliance
 from storewatch.jobs.service import connect_ingest
-from conftest import REPO, capture_ts, make_jpeg
+from support import REPO
+from support.frames import capture_ts, make_jpeg
 
 
 def cli(data_dir, *args: str) -> subprocess.CompletedProcess:

@@ -14,7 +14,7 @@ from click.testing import CliRunner, Result
 from storewatch.appliance import Appliance
 from storewatch.cli import main
 from storewatch.settings import DEVICE_SETTINGS
-from tests.conftest import REPO
+from support import REPO
 
 
 def sw(data_dir: Path, *args: str, env: dict | None = None) -> Result:

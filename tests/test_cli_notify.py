@@ -4,25 +4,17 @@ secrets masked, test against a real receiver (webhook and Apprise json://), remo
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
-from notify_support import Receiver, write_visit
+from support.notify import Receiver, write_visit
 from storewatch.appliance import Appliance
 from storewatch.cli import main
 from storewatch.store.rois import RoiStore
 
 SECRET = "cli-secret-0123456789abcdef"
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    started = Receiver()
-    yield started
-    started.close()
 
 
 @pytest.fixture

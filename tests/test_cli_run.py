@@ -18,7 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import REPO, free_port
+from support import REPO
+from support.servers import free_port
 
 
 class Run:

@@ -21,12 +21,16 @@ from pathlib import Path
 
 import pytest
 
-from conftest import LiveServer, free_port, make_jpeg, prepare_data_dir
-from reliability import TcpProxy, open_db, wait_until
+from support.frames import make_jpeg
+from support.servers import LiveServer, free_port, prepare_data_dir
+from support.reliability import TcpProxy, open_db
 from storewatch.appliance import Appliance
 from storewatch.camera.client import CameraClient
 from storewatch.camera.sources.base import CapturedFrame, FrameSource, SourceExhaustedError
 from storewatch.camera.uploader import Backoff
+from support.waiting import wait_for
+
+pytestmark = pytest.mark.slow  # the camera client through a faulty TCP proxy, for many seconds: scripts/test --fast leaves it out
 
 DEVICE = "faulty-cam"
 SIZE = (160, 120)
@@ -116,7 +120,7 @@ def rig(tmp_path: Path):
 
 
 def wait_all_sent(client: CameraClient, source: CountedSource, timeout: float) -> None:
-    wait_until(lambda: len(source.jpegs) == source.count and client.spool.stats().frames == 0, timeout,
+    wait_for(lambda: len(source.jpegs) == source.count and client.spool.stats().frames == 0, timeout,
                "every frame captured and the spool empty")
 
 
@@ -128,7 +132,7 @@ def wait_heartbeat(rig: Rig, client: CameraClient, dropped: int) -> dict:
     """
     wanted = client.seqs.last_issued
     client.control.send_heartbeat()
-    wait_until(lambda: (rig.health().get("last_seq"), rig.health().get("spool_frames"),
+    wait_for(lambda: (rig.health().get("last_seq"), rig.health().get("spool_frames"),
                         rig.health().get("dropped_frames")) == (wanted, 0, dropped), 15,
                f"a heartbeat with last_seq {wanted}, an empty spool and {dropped} dropped")
     return rig.health()
@@ -193,7 +197,7 @@ def test_a_long_outage_drops_only_past_the_spool_limit_and_counts_each_drop(rig:
     client = rig.client(source, spool_max_frames=25)
     time.sleep(2.0)
     rig.proxy.down()
-    wait_until(lambda: client.spool.stats().dropped >= 20, 20, "the spool to overflow")
+    wait_for(lambda: client.spool.stats().dropped >= 20, 20, "the spool to overflow")
     rig.proxy.up()
     wait_all_sent(client, source, 40)
 

@@ -23,14 +23,17 @@ from pathlib import Path
 
 import pytest
 
-import shelf_scenes
-from conftest import LiveServer, free_port, prepare_data_dir
-from reliability import (Frame, FramePoster, disk_and_database_problems, frames_from, open_db, pending_jobs,
-                         wait_until)
+from support import shelf_scenes
+from support.servers import LiveServer, free_port, prepare_data_dir
+from support.reliability import (Frame, FramePoster, disk_and_database_problems, frames_from, open_db,
+                                 pending_jobs)
 from storewatch.upkeep import disk_audit
 from storewatch.appliance import Appliance
 from storewatch.upkeep.retention import run_retention
 from storewatch.store.rois import RoiStore
+from support.waiting import wait_for
+
+pytestmark = pytest.mark.slow  # kills and restarts a real storewatch run: scripts/test --fast leaves it out
 
 SEED = int(os.environ.get("STOREWATCH_CRASH_SEED", "7"))
 ROUNDS = 10
@@ -83,7 +86,7 @@ def drain(server: LiveServer, posters: list[FramePoster], frames: int, what: str
         assert not poster.is_alive(), f"{what}: {poster.name} did not finish uploading"
     db = open_db(server.data_dir)
     try:
-        wait_until(lambda: db.scalar("SELECT COUNT(*) FROM jobs") == frames and pending_jobs(db) == 0,
+        wait_for(lambda: db.scalar("SELECT COUNT(*) FROM jobs") == frames and pending_jobs(db) == 0,
                    120, f"{what}: every job finished")
     finally:
         db.close()

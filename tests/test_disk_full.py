@@ -18,8 +18,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from storewatch import contract
 from storewatch.appliance import Appliance
 from storewatch.upkeep.retention import emergency_free, last_runs
-from conftest import capture_ts, in_process_server, make_jpeg, start_live_server
-from mounts import read_only, unmount
+from support.frames import capture_ts, make_jpeg
+from support.servers import in_process_server, start_live_server
+from support.mounts import read_only, unmount
 
 MiB = 1024 * 1024
 
@@ -157,7 +158,7 @@ def test_emergency_cleanup_frees_old_staging_on_a_real_filesystem(small_disk):
 
 @pytest.fixture
 def read_only_staging(data_dir: Path) -> Iterator[Path]:
-    """data_dir/staging as a real read-only mount (see tests/mounts.py)."""
+    """data_dir/staging as a real read-only mount (see tests/support/mounts.py)."""
     with read_only(data_dir / "staging") as staging:
         yield staging
 

@@ -11,8 +11,9 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-import shelf_scenes
-from conftest import LiveServer
+from support import shelf_scenes
+from support.servers import LiveServer
+from support.api import assert_error
 from storewatch import contract
 from storewatch.cli import main
 
@@ -37,11 +38,6 @@ def wait_done(admin: httpx.Client, count: int, timeout: float = 30.0) -> None:
             return
         time.sleep(0.05)
     raise AssertionError(f"fewer than {count} jobs done after {timeout} s")
-
-
-def assert_error(answer: httpx.Response, status: int, code: str) -> None:
-    assert answer.status_code == status, answer.text
-    assert set(answer.json()) == {"error"} and answer.json()["error"]["code"] == code
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ from __future__ import annotations
 import io
 import json
 import time
-from collections.abc import Iterator
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -18,7 +17,6 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from conftest import ADMIN_PASSWORD, in_process_server
 from storewatch.analysis.device_analyzer import FrameResult
 from storewatch.analysis.inventory import InventoryDecision
 from storewatch.analysis.transitions import RoiOutcome, VisitEnded
@@ -53,17 +51,8 @@ def visits(appliance: Appliance, roi: int) -> list[int]:
     return [store.record_visit(_visit("cam", roi, n), []) for n in range(4)]
 
 
-@pytest.fixture
-def admin(appliance: Appliance) -> Iterator[httpx.Client]:
-    appliance.admins.set_password(ADMIN_PASSWORD)
-    with in_process_server(appliance) as (url, _app), httpx.Client(base_url=url, timeout=10) as client:
-        answer = client.post("/api/v1/admin/login", json={"password": ADMIN_PASSWORD})
-        client.headers["X-CSRF-Token"] = answer.json()["csrf_token"]
-        yield client
-
-
-def _ids(admin: httpx.Client, **params: object) -> list[int]:
-    answer = admin.get(EVENTS, params=params)
+def _ids(app_admin: httpx.Client, **params: object) -> list[int]:
+    answer = app_admin.get(EVENTS, params=params)
     assert answer.status_code == 200, answer.text
     return [event["id"] for event in answer.json()["events"]]
 
@@ -73,32 +62,32 @@ def _review_columns(appliance: Appliance) -> list[tuple]:
         "SELECT id, reviewed_at, review, false_alarm, false_alarm_reason FROM events ORDER BY id")]
 
 
-def test_a_new_event_is_unreviewed_and_reviewing_it_is_kept(visits, admin, appliance):
-    first = admin.get(f"{EVENTS}/{visits[0]}").json()
+def test_a_new_event_is_unreviewed_and_reviewing_it_is_kept(visits, app_admin, appliance):
+    first = app_admin.get(f"{EVENTS}/{visits[0]}").json()
     assert (first["reviewed"], first["review"], first["false_alarm"], first["false_alarm_reason"]) == (
         False, None, False, None)
-    done = admin.patch(f"{EVENTS}/{visits[0]}", json={"reviewed": True})
+    done = app_admin.patch(f"{EVENTS}/{visits[0]}", json={"reviewed": True})
     assert done.status_code == 200, done.text
     assert (done.json()["reviewed"], done.json()["review"]) == (True, "confirmed") and done.json()["reviewed_at"]
-    assert admin.get(f"{EVENTS}/{visits[0]}").json()["reviewed"] is True
-    undone = admin.patch(f"{EVENTS}/{visits[0]}", json={"reviewed": False}).json()
+    assert app_admin.get(f"{EVENTS}/{visits[0]}").json()["reviewed"] is True
+    undone = app_admin.patch(f"{EVENTS}/{visits[0]}", json={"reviewed": False}).json()
     assert (undone["reviewed"], undone["review"], undone["reviewed_at"]) == (False, None, None)
 
 
-def test_a_false_alarm_with_a_reason_is_reviewed_and_counted_once(visits, admin, appliance):
-    marked = admin.patch(f"{EVENTS}/{visits[1]}", json={"false_alarm": True, "reason": "  the cat <b>again</b> "})
+def test_a_false_alarm_with_a_reason_is_reviewed_and_counted_once(visits, app_admin, appliance):
+    marked = app_admin.patch(f"{EVENTS}/{visits[1]}", json={"false_alarm": True, "reason": "  the cat <b>again</b> "})
     assert marked.status_code == 200, marked.text
     body = marked.json()
     assert (body["false_alarm"], body["reviewed"], body["review"], body["false_alarm_reason"]) == (
         True, True, "false_alarm", "the cat <b>again</b>")  # kept as text; the SPA writes it as text
-    admin.patch(f"{EVENTS}/{visits[1]}", json={"false_alarm": True})  # again, no reason: the reason stays
-    assert admin.get(f"{EVENTS}/{visits[1]}").json()["false_alarm_reason"] == "the cat <b>again</b>"
+    app_admin.patch(f"{EVENTS}/{visits[1]}", json={"false_alarm": True})  # again, no reason: the reason stays
+    assert app_admin.get(f"{EVENTS}/{visits[1]}").json()["false_alarm_reason"] == "the cat <b>again</b>"
     assert appliance.counters.snapshot()["false_alarms"] == {"changed": 1}
-    cleared = admin.patch(f"{EVENTS}/{visits[1]}", json={"false_alarm": False}).json()  # the old body still works
+    cleared = app_admin.patch(f"{EVENTS}/{visits[1]}", json={"false_alarm": False}).json()  # the old body still works
     assert (cleared["false_alarm"], cleared["review"], cleared["false_alarm_reason"]) == (False, "confirmed", None)
     assert appliance.counters.snapshot()["false_alarms"] == {"changed": 0}
-    admin.patch(f"{EVENTS}/{visits[1]}", json={"false_alarm": True, "reason": "cat"})
-    unreviewed = admin.patch(f"{EVENTS}/{visits[1]}", json={"reviewed": False}).json()
+    app_admin.patch(f"{EVENTS}/{visits[1]}", json={"false_alarm": True, "reason": "cat"})
+    unreviewed = app_admin.patch(f"{EVENTS}/{visits[1]}", json={"reviewed": False}).json()
     assert (unreviewed["false_alarm"], unreviewed["false_alarm_reason"], unreviewed["reviewed"]) == (False, None, False)
     assert appliance.counters.snapshot()["false_alarms"] == {"changed": 0}
 
@@ -109,44 +98,44 @@ def test_a_false_alarm_with_a_reason_is_reviewed_and_counted_once(visits, admin,
     ({"false_alarm": True, "reason": 5}, "reason"), ({"false_alarm": True, "reason": "a\x00b"}, "reason"),
     ({"reviewed": True, "reason": "why"}, "reason"), ({"reviewed": False, "false_alarm": True}, "reviewed"),
 ])
-def test_a_bad_review_is_a_422_naming_the_field_and_changes_nothing(visits, admin, appliance, body, field):
+def test_a_bad_review_is_a_422_naming_the_field_and_changes_nothing(visits, app_admin, appliance, body, field):
     before = _review_columns(appliance)
-    answer = admin.patch(f"{EVENTS}/{visits[2]}", json=body)
+    answer = app_admin.patch(f"{EVENTS}/{visits[2]}", json=body)
     assert answer.status_code == 422, answer.text
     error = answer.json()["error"]
     assert error["code"] == "validation_failed" and field in [d["field"] for d in error["details"]], error
     assert _review_columns(appliance) == before
 
 
-def test_reviewing_an_unknown_event_is_a_404(visits, admin):
-    answer = admin.patch(f"{EVENTS}/999999", json={"reviewed": True})
+def test_reviewing_an_unknown_event_is_a_404(visits, app_admin):
+    answer = app_admin.patch(f"{EVENTS}/999999", json={"reviewed": True})
     assert answer.status_code == 404 and answer.json()["error"]["code"] == "event_not_found"
 
 
-def test_the_reviewed_filter_and_after_id(visits, admin):
-    admin.patch(f"{EVENTS}/{visits[0]}", json={"reviewed": True})
-    admin.patch(f"{EVENTS}/{visits[2]}", json={"false_alarm": True})
-    assert _ids(admin, reviewed="true") == [visits[2], visits[0]]
-    assert _ids(admin, reviewed="false") == [visits[3], visits[1]]
-    assert _ids(admin, after_id=visits[1]) == [visits[3], visits[2]]  # what the live page asks for
-    assert _ids(admin, after_id=visits[3]) == []
+def test_the_reviewed_filter_and_after_id(visits, app_admin):
+    app_admin.patch(f"{EVENTS}/{visits[0]}", json={"reviewed": True})
+    app_admin.patch(f"{EVENTS}/{visits[2]}", json={"false_alarm": True})
+    assert _ids(app_admin, reviewed="true") == [visits[2], visits[0]]
+    assert _ids(app_admin, reviewed="false") == [visits[3], visits[1]]
+    assert _ids(app_admin, after_id=visits[1]) == [visits[3], visits[2]]  # what the live page asks for
+    assert _ids(app_admin, after_id=visits[3]) == []
     for params in ({"reviewed": "maybe"}, {"after_id": "-1"}, {"after_id": "1e9"}):
-        answer = admin.get(EVENTS, params=params)
+        answer = app_admin.get(EVENTS, params=params)
         assert answer.status_code == 422 and answer.json()["error"]["code"] == "validation_failed", params
 
 
-def test_mark_all_reviewed_stops_at_the_newest_shown_and_keeps_to_the_filters(appliance, roi, visits, admin):
+def test_mark_all_reviewed_stops_at_the_newest_shown_and_keeps_to_the_filters(appliance, roi, visits, app_admin):
     store = EventStore(appliance.db, appliance.images)
     door = RoiStore(appliance.db, appliance.devices).add("door", "Door", SHELF)["id"]
     other_device = store.record_visit(_visit("door", door, 9), [])
-    admin.patch(f"{EVENTS}/{visits[1]}", json={"false_alarm": True, "reason": "shadow"})
-    answer = admin.post(f"{EVENTS}/review-all", json={"until_id": visits[2], "device": "cam"})
+    app_admin.patch(f"{EVENTS}/{visits[1]}", json={"false_alarm": True, "reason": "shadow"})
+    answer = app_admin.post(f"{EVENTS}/review-all", json={"until_id": visits[2], "device": "cam"})
     assert answer.status_code == 200, answer.text
     assert answer.json() == {"reviewed": 2}  # visits 0 and 2; 1 was reviewed already, 3 came after the page
-    assert _ids(admin, reviewed="false", type="all") == [other_device, visits[3]]
-    assert admin.get(f"{EVENTS}/{visits[1]}").json()["review"] == "false_alarm"  # not turned into confirmed
-    assert admin.post(f"{EVENTS}/review-all", json={"until_id": visits[2], "device": "cam"}).json() == {"reviewed": 0}
-    by_verdict = admin.post(f"{EVENTS}/review-all", json={"until_id": other_device, "verdict": "placed"})
+    assert _ids(app_admin, reviewed="false", type="all") == [other_device, visits[3]]
+    assert app_admin.get(f"{EVENTS}/{visits[1]}").json()["review"] == "false_alarm"  # not turned into confirmed
+    assert app_admin.post(f"{EVENTS}/review-all", json={"until_id": visits[2], "device": "cam"}).json() == {"reviewed": 0}
+    by_verdict = app_admin.post(f"{EVENTS}/review-all", json={"until_id": other_device, "verdict": "placed"})
     assert by_verdict.json() == {"reviewed": 0}
 
 
@@ -156,9 +145,9 @@ def test_mark_all_reviewed_stops_at_the_newest_shown_and_keeps_to_the_filters(ap
     ({"until_id": 5, "since": "yesterday"}, "since"), ({"until_id": 5, "reviewed": "maybe"}, "reviewed"),
     ({"until_id": 5, "device": ["cam"]}, "device"),
 ])
-def test_a_bad_mark_all_is_a_422_and_reviews_nothing(visits, admin, appliance, body, field):
+def test_a_bad_mark_all_is_a_422_and_reviews_nothing(visits, app_admin, appliance, body, field):
     before = _review_columns(appliance)
-    answer = admin.post(f"{EVENTS}/review-all", json=body)
+    answer = app_admin.post(f"{EVENTS}/review-all", json=body)
     assert answer.status_code == 422, answer.text
     error = answer.json()["error"]
     assert error["code"] == "validation_failed", error
@@ -180,7 +169,7 @@ def _shelf_jpeg(level: int, size: tuple[int, int] = (1640, 1232)) -> bytes:
     return out.getvalue()
 
 
-def test_outputs_make_small_thumbnails_cropped_to_the_touched_rois(appliance, roi, admin):
+def test_outputs_make_small_thumbnails_cropped_to_the_touched_rois(appliance, roi, app_admin):
     ids = []
     for seq, level in enumerate([60, 90, 62]):
         meta = {"device_id": "cam", "capture_ts": f"2026-09-21T14:13:{20 + seq:02d}Z", "seq": seq, "width": 1640,
@@ -194,19 +183,19 @@ def test_outputs_make_small_thumbnails_cropped_to_the_touched_rois(appliance, ro
     store = EventStore(appliance.db, appliance.images)
     outputs.commit(appliance, store, outputs.prepare(appliance, capture, FrameResult({}, False, [ended]), specs))
 
-    [event] = admin.get(EVENTS).json()["events"]
+    [event] = app_admin.get(EVENTS).json()["events"]
     assert set(event["thumbnails"]) == {"pre", "post", "diff"}
     region = event["thumbnail_region"]
     assert region == card_region(event["view_box"], 1640 / 1232)
     assert region[0] <= 0.6 and region[2] >= 0.9 and region[2] - region[0] < 0.5  # the shelf, not the frame
-    original = admin.get(event["images"]["post"]).content
+    original = app_admin.get(event["images"]["post"]).content
     for kind, url in event["thumbnails"].items():
-        answer = admin.get(url)
+        answer = app_admin.get(url)
         assert answer.status_code == 200 and answer.headers["content-type"] == "image/jpeg", kind
         assert len(answer.content) < 30_000 and len(answer.content) * 5 < len(original), (kind, len(answer.content))
         picture = Image.open(io.BytesIO(answer.content))
         assert picture.size == (THUMB_WIDTH, 240), picture.size  # 4:3, as the card shows it
-    thumb = np.asarray(Image.open(io.BytesIO(admin.get(event["thumbnails"]["post"]).content)).convert("L"))
+    thumb = np.asarray(Image.open(io.BytesIO(app_admin.get(event["thumbnails"]["post"]).content)).convert("L"))
     # The bright square (0.7..0.8, 0.2..0.3 of the frame) lies where the region puts it.
     x = int(((0.75 - region[0]) / (region[2] - region[0])) * THUMB_WIDTH)
     y = int(((0.25 - region[1]) / (region[3] - region[1])) * 240)
@@ -214,11 +203,11 @@ def test_outputs_make_small_thumbnails_cropped_to_the_touched_rois(appliance, ro
     sizes = [row["size_bytes"] for row in appliance.db.query(
         "SELECT size_bytes FROM event_images WHERE kind LIKE 'thumb_%'")]
     assert len(sizes) == 3 and sum(sizes) < 60_000
-    assert admin.get(f"{EVENTS}/{event['id']}/images/thumb_peak").status_code == 404
+    assert app_admin.get(f"{EVENTS}/{event['id']}/images/thumb_peak").status_code == 404
 
 
-def test_an_event_without_thumbnails_says_so_and_keeps_its_pictures(visits, admin):
-    event = admin.get(f"{EVENTS}/{visits[0]}").json()
+def test_an_event_without_thumbnails_says_so_and_keeps_its_pictures(visits, app_admin):
+    event = app_admin.get(f"{EVENTS}/{visits[0]}").json()
     assert event["thumbnails"] == {} and event["thumbnail_region"] is None
 
 
@@ -237,13 +226,13 @@ def test_the_time_zone_defaults_to_the_systems_and_takes_only_known_names(tmp_pa
 
 
 @pytest.mark.parametrize("bad", ["Mars/Olympus", "../../etc/passwd", "", 5, "Europe/Berlin\n", "x" * 80])
-def test_a_bad_time_zone_setting_is_a_422_and_keeps_the_old_one(admin, appliance, bad):
-    good = admin.patch("/api/v1/admin/settings", json={"time_zone": "Europe/Berlin"})
+def test_a_bad_time_zone_setting_is_a_422_and_keeps_the_old_one(app_admin, appliance, bad):
+    good = app_admin.patch("/api/v1/admin/settings", json={"time_zone": "Europe/Berlin"})
     assert good.status_code == 200 and good.json()["settings"]["time_zone"] == "Europe/Berlin"
-    answer = admin.patch("/api/v1/admin/settings", json={"time_zone": bad})
+    answer = app_admin.patch("/api/v1/admin/settings", json={"time_zone": bad})
     assert answer.status_code == 422, answer.text
     assert answer.json()["error"]["code"] == "validation_failed" and "time_zone" in answer.json()["error"]["message"]
-    assert admin.get("/api/v1/admin/settings").json()["settings"]["time_zone"] == "Europe/Berlin"
+    assert app_admin.get("/api/v1/admin/settings").json()["settings"]["time_zone"] == "Europe/Berlin"
 
 
 def _cli(appliance: Appliance, *args: str):
@@ -275,16 +264,16 @@ def test_the_cli_shows_times_in_the_appliance_zone_and_takes_since_1h(appliance,
         assert wrong.exit_code == 2 and "a time ago" in wrong.output, (bad, wrong.output)
 
 
-def test_the_newest_frame_is_scaled_down_on_the_server_when_asked(appliance, roi, admin):
+def test_the_newest_frame_is_scaled_down_on_the_server_when_asked(appliance, roi, app_admin):
     meta = {"device_id": "cam", "capture_ts": "2026-09-21T14:13:20Z", "seq": 1, "width": 1640, "height": 1232,
             "jpeg_quality": 90}
     appliance.captures.store(meta, _shelf_jpeg(70))
-    whole = admin.get("/api/v1/admin/devices/cam/latest-frame")
-    small = admin.get("/api/v1/admin/devices/cam/latest-frame", params={"width": 480})
+    whole = app_admin.get("/api/v1/admin/devices/cam/latest-frame")
+    small = app_admin.get("/api/v1/admin/devices/cam/latest-frame", params={"width": 480})
     assert whole.status_code == small.status_code == 200 and small.headers["content-type"] == "image/jpeg"
     assert Image.open(io.BytesIO(whole.content)).size == (1640, 1232)
     assert Image.open(io.BytesIO(small.content)).size == (480, 361)  # the whole frame, its own shape
     assert len(small.content) * 4 < len(whole.content)
     for bad in ("10", "5000", "wide"):
-        answer = admin.get("/api/v1/admin/devices/cam/latest-frame", params={"width": bad})
+        answer = app_admin.get("/api/v1/admin/devices/cam/latest-frame", params={"width": bad})
         assert answer.status_code == 422 and answer.json()["error"]["code"] == "validation_failed", bad

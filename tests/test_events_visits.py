@@ -9,17 +9,14 @@ import io
 import json
 import time
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import apsw
-import httpx
 import numpy as np
 import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from conftest import ADMIN_PASSWORD, in_process_server
 from storewatch.analysis.device_analyzer import FrameResult
 from storewatch.analysis.inventory import InventoryDecision
 from storewatch.analysis.transitions import (
@@ -217,7 +214,7 @@ def test_deleting_events_takes_their_roi_rows_and_expiring_pictures_keeps_them(a
     assert appliance.db.scalar("SELECT COUNT(*) FROM event_rois") == 0
 
 
-# --- the admin API, the CLI and the export ----------------------------------------------
+# --- the app_admin API, the CLI and the export ----------------------------------------------
 
 
 @pytest.fixture
@@ -229,33 +226,24 @@ def two_visits(appliance: Appliance, shelves: dict[str, int]) -> dict[str, int]:
     return {"arm": arm, "moved": moved, **shelves}
 
 
-@pytest.fixture
-def admin(appliance: Appliance) -> Iterator[httpx.Client]:
-    appliance.admins.set_password(ADMIN_PASSWORD)
-    with in_process_server(appliance) as (url, _app), httpx.Client(base_url=url, timeout=10) as client:
-        answer = client.post("/api/v1/admin/login", json={"password": ADMIN_PASSWORD})
-        client.headers["X-CSRF-Token"] = answer.json()["csrf_token"]
-        yield client
-
-
-def test_the_api_shows_visits_and_filters_on_any_of_their_rois(two_visits, admin):
+def test_the_api_shows_visits_and_filters_on_any_of_their_rois(two_visits, app_admin):
     def found(**params: object) -> list[int]:
-        return [e["id"] for e in admin.get("/api/v1/admin/events", params=params).json()["events"]]
+        return [e["id"] for e in app_admin.get("/api/v1/admin/events", params=params).json()["events"]]
 
-    [moved, arm] = admin.get("/api/v1/admin/events").json()["events"]
+    [moved, arm] = app_admin.get("/api/v1/admin/events").json()["events"]
     assert arm["id"] == two_visits["arm"] and arm["device_name"] == "Aisle 3 camera"
     assert [(r["roi_name"], r["verdict"], r["score"]) for r in arm["rois"]] == [
         ("Shelf 3", "taken", 0.3), ("Shelf 2", "unchanged", 0.02), ("Shelf 1", "unchanged", 0.01)]
     assert len(arm["view_box"]) == 4 and arm["images"]["diff"].endswith(f"/{arm['id']}/images/diff")
-    assert admin.get(f"/api/v1/admin/events/{arm['id']}").json() == arm
+    assert app_admin.get(f"/api/v1/admin/events/{arm['id']}").json() == arm
     assert found(verdict="unchanged") == [two_visits["arm"]]  # not its headline, one of its ROIs
     assert found(verdict="taken") == [two_visits["arm"]] and found(verdict="moved") == [two_visits["moved"]]
     assert found(roi=two_visits["Shelf 2"]) == [two_visits["arm"]]
     assert found(roi=two_visits["Shelf 1"]) == [two_visits["moved"], two_visits["arm"]]
     assert found(decision="changed") == [two_visits["arm"]] and found(decision="unchanged") == [two_visits["moved"]]
-    [lighting] = admin.get("/api/v1/admin/events", params={"type": "lighting_change"}).json()["events"]
+    [lighting] = app_admin.get("/api/v1/admin/events", params={"type": "lighting_change"}).json()["events"]
     assert lighting["rois"] == [] and lighting["view_box"] is None
-    bad = admin.get("/api/v1/admin/events", params={"verdict": "stolen"})
+    bad = app_admin.get("/api/v1/admin/events", params={"verdict": "stolen"})
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "validation_failed"
 
 

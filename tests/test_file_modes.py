@@ -13,7 +13,8 @@ import httpx
 import pytest
 
 from storewatch import contract
-from conftest import LiveServer, make_jpeg, start_live_server
+from support.frames import make_jpeg
+from support.servers import LiveServer, start_live_server
 
 SECRET_FILES = ["storewatch.db", "storewatch.db-wal", "storewatch.db-shm",
                 "huey.db", "huey.db-wal", "huey.db-shm", "appliance.key"]

@@ -19,9 +19,7 @@ import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
-import apsw
 import httpx
 import pytest
 import schemathesis
@@ -37,8 +35,13 @@ from storewatch.appliance import Appliance
 from storewatch.server.openapi import ADMIN_AUTH, DEVICE_AUTH, METRICS_AUTH, openapi_path
 from storewatch.server.openapi_routes import OPENAPI_PATH, OPERATIONS
 from storewatch.settings import APPLIANCE_SETTINGS
-from conftest import LiveServer, make_jpeg, prepare_data_dir, start_live_server
-from raw_http import RawAnswer, raw_request
+from support.frames import make_jpeg
+from support.servers import LiveServer, prepare_data_dir, start_live_server
+from support.raw_http import RawAnswer, raw_request
+from support.reliability import traces
+from support.api import assert_error
+
+pytestmark = pytest.mark.slow  # schemathesis over every operation of a real storewatch run: scripts/test --fast leaves it out
 
 FUZZ_EXAMPLES = int(os.environ.get("STOREWATCH_FUZZ_EXAMPLES", "30"))
 FUZZ_SECONDS = float(os.environ.get("STOREWATCH_FUZZ_SECONDS", "60"))
@@ -88,19 +91,6 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
         server.stop()
 
 
-def traces(data_dir: Path) -> tuple[int, int, frozenset[str]]:
-    """What a request can leave: the newest capture and job row ids, and the staging files."""
-    conn = apsw.Connection(str(data_dir / "storewatch.db"), flags=apsw.SQLITE_OPEN_READONLY)
-    try:
-        capture = conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM captures").fetchone()[0]
-        job = conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM jobs").fetchone()[0]
-    finally:
-        conn.close()
-    staging = data_dir / "staging"
-    files = frozenset(str(p) for p in staging.rglob("*") if p.is_file()) if staging.exists() else frozenset()
-    return capture, job, files
-
-
 def _claim_device(case: schemathesis.Case, device_id: str) -> None:
     """Point a generated request at the fuzzing device, so it gets past the 403 into validation;
     a frame also gets a real JPEG of the size its meta claims, so some are stored."""
@@ -139,14 +129,6 @@ def _restore_settings(target: Target) -> None:
     assert answer.status_code == 200, answer.text
 
 
-def _assert_error_shape(response) -> None:  # noqa: ANN001 - a requests.Response
-    body = response.json()
-    assert set(body) == {"error"}, body
-    error = body["error"]
-    assert isinstance(error["code"], str) and error["code"] and isinstance(error["message"], str)
-    assert isinstance(error["details"], list)
-
-
 def _examples(target: Target, caller: str) -> int:
     if time.monotonic() - target.started > FUZZ_SECONDS:
         return MIN_EXAMPLES
@@ -175,7 +157,7 @@ def test_fuzz_operation(target: Target, label: str) -> None:
         context = f"{label} [{who}] -> {response.status_code} {response.content[:300]!r}"
         assert response.status_code < 500, context
         if response.status_code >= 400:
-            _assert_error_shape(response)
+            assert_error(response, response.status_code)
         if not 200 <= response.status_code < 300:
             assert after[:2] == before[:2] and after[2] <= before[2], f"a rejected request left traces: {context}"
         if caller in (ADMIN_AUTH, METRICS_AUTH) and who != "right":
@@ -185,7 +167,6 @@ def test_fuzz_operation(target: Target, label: str) -> None:
         case.validate_response(response, checks=CHECKS, headers=headers)
 
     fuzz()
-
 
 
 # --- hostile headers ------------------------------------------------------------------------------

@@ -27,9 +27,11 @@ from storewatch import contract
 from storewatch.appliance import Appliance
 from storewatch.server.admin_auth import OPEN_ADMIN_PATHS
 from storewatch.server.openapi_routes import OPERATIONS
-from conftest import LiveServer, capture_ts, make_jpeg, prepare_data_dir, start_live_server
-from raw_http import RawAnswer, raw_request, read_answer
-from test_fuzz_api import traces
+from support.frames import capture_ts, make_jpeg
+from support.servers import LiveServer, prepare_data_dir, start_live_server
+from support.raw_http import RawAnswer, raw_request, read_answer
+from support.reliability import traces
+from support.api import assert_error
 
 DEADLINE_S = 3
 FRAME = contract.INGEST_FRAME_PATH
@@ -107,13 +109,6 @@ def multipart(meta: dict | bytes, image: bytes, boundary: str = "hostileBOUNDARY
 def meta_for(device_id: str, seq: int, width: int = 64, height: int = 48) -> dict:
     return {"device_id": device_id, "capture_ts": capture_ts(), "seq": seq,
             "width": width, "height": height, "jpeg_quality": 85}
-
-
-def assert_error(answer: httpx.Response, *statuses: int) -> dict:
-    assert answer.status_code in statuses, (answer.status_code, answer.text[:300])
-    body = answer.json()
-    assert set(body) == {"error"} and {"code", "message", "details"} <= set(body["error"])
-    return body["error"]
 
 
 def assert_serving(server: LiveServer) -> None:
@@ -305,7 +300,7 @@ def test_deeply_nested_meta_is_refused(hostile: Hostile, unchanged: None) -> Non
         body, content_type = multipart(nested.encode(), make_jpeg())
         answer = httpx.post(hostile.server.url + FRAME, content=body, timeout=30,
                             headers={**hostile.device, "Content-Type": content_type})
-        assert_error(answer, 400, 413, 422)  # 413: over the meta part's 16 KiB cap
+        assert_error(answer, (400, 413, 422))  # 413: over the meta part's 16 KiB cap
 
 
 def _json_operations() -> list[tuple[str, str]]:
@@ -520,7 +515,7 @@ def test_hostile_numbers_and_times_in_admin_queries_are_4xx_never_500(
         answer = httpx.get(url, params={name: value}, headers=hostile.admin, timeout=10)
         assert answer.status_code < 500, (path, name, value, answer.status_code, answer.text[:200])
         if answer.status_code >= 400:
-            assert_error(answer, 400, 422)
+            assert_error(answer, (400, 422))
     assert_serving(hostile.server)
 
 

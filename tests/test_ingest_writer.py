@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import make_jpeg
+from support.frames import make_jpeg
 from storewatch import contract
 from storewatch.appliance import Appliance
 from storewatch.store.captures import FrameConflict, NewFrame

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO
+from support import REPO
 from storewatch.appliance import Appliance
 
 SCRIPTS = REPO / "scripts"

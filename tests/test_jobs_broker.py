@@ -11,7 +11,8 @@ from pathlib import Path
 import apsw
 import pytest
 
-from conftest import make_jpeg, start_live_server
+from support.frames import make_jpeg
+from support.servers import start_live_server
 from storewatch import contract
 from storewatch.appliance import Appliance
 from storewatch.store.captures import NewFrame

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import json
-import time
 from datetime import timedelta
 
 import httpx
 import pytest
 from click.testing import CliRunner
 
-from conftest import LiveServer, make_jpeg
+from support.frames import make_jpeg
+from support.servers import LiveServer
 from storewatch import contract
 from storewatch.appliance import Appliance
 from storewatch.cli import main
 from storewatch.jobs.queue import JobQueue, RetryPolicy, parse_age
+from support.waiting import wait_for
 
 POLICY = RetryPolicy(base_s=2.0, cap_s=10.0)
 
@@ -136,15 +137,6 @@ def post_frame(server: LiveServer, device_id: str, token: str, seq: int, jpeg: b
                              "image": ("f.jpg", jpeg, "image/jpeg")}, timeout=10)
 
 
-def wait_for(predicate, timeout: float = 20.0) -> None:  # noqa: ANN001
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out")
-
-
 def test_queue_api_and_cli_show_and_retry_dead_jobs(server: LiveServer) -> None:
     runner = CliRunner()
     cli = lambda *args: runner.invoke(main, ["--data-dir", str(server.data_dir), *args])  # noqa: E731
@@ -153,7 +145,7 @@ def test_queue_api_and_cli_show_and_retry_dead_jobs(server: LiveServer) -> None:
         device_id, token = body["device_id"], body["token"]
         for seq in range(3):
             assert post_frame(server, device_id, token, seq, make_jpeg(seed=seq)).status_code == 201
-        wait_for(lambda: admin.get("/api/v1/admin/queue").json()["counts"]["done"] == 3)
+        wait_for(lambda: admin.get("/api/v1/admin/queue").json()["counts"]["done"] == 3, timeout=20)
         status = admin.get("/api/v1/admin/queue").json()
         assert status["counts"] == {"queued": 0, "running": 0, "done": 3, "failed": 0, "dead": 0}
         assert status["oldest_queued_age_s"] is None and status["dead"] == []
@@ -185,7 +177,7 @@ def test_queue_api_and_cli_show_and_retry_dead_jobs(server: LiveServer) -> None:
             appliance.images.write(path, saved)  # the file is back: retrying now succeeds
             answer = admin.post("/api/v1/admin/queue/retry", json={"all_dead": True})
             assert answer.status_code == 200 and answer.json()["retried"] == 1
-            wait_for(lambda: admin.get("/api/v1/admin/queue").json()["counts"]["done"] == 4)
+            wait_for(lambda: admin.get("/api/v1/admin/queue").json()["counts"]["done"] == 4, timeout=20)
             assert "done" in cli("queue", "status").output
             purged = cli("queue", "purge", "--state", "done", "--older-than", "0s")
             assert purged.exit_code == 0 and "Purged 4 done" in purged.output

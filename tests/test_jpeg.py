@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import jpeg_bombs
+from support import jpeg_bombs
 from storewatch import contract
 from storewatch.jpeg import MAX_SCANS, NotAJpeg, inspect_jpeg
 

@@ -13,11 +13,13 @@ from pathlib import Path
 
 import pytest
 
-import shelf_scenes
-from conftest import LiveServer, free_port, prepare_data_dir
-from reliability import LoadResult, percentile, run_load, shelf_jpegs
+from support import shelf_scenes
+from support.servers import LiveServer, free_port, prepare_data_dir
+from support.reliability import LoadResult, percentile, run_load, shelf_jpegs
 from storewatch.appliance import Appliance
 from storewatch.store.rois import RoiStore
+
+pytestmark = pytest.mark.slow  # minutes of load against a real storewatch run: scripts/test --fast leaves it out
 
 DEVICES = 20
 RATE_HZ = 1.0

@@ -16,8 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import LiveServer, free_port, prepare_data_dir
-from reliability import Sampler, open_db, tree_cpu_s, tree_rss_kb, wait_until
+from support.servers import LiveServer, free_port, prepare_data_dir
+from support.reliability import Sampler, open_db, tree_cpu_s, tree_rss_kb
+from support.waiting import wait_for
+
+pytestmark = pytest.mark.slow  # the whole appliance in burst, sampled for its memory: scripts/test --fast leaves it out
 
 LIMIT_MB = 150.0  # the target, for the whole process tree
 CPU_MS_PER_FRAME = 200.0  # camera + ingest + analysis of one burst frame
@@ -52,7 +55,7 @@ def burst_run(data_dir: Path, seconds: float) -> BurstRun:
     server = LiveServer(data_dir, free_port(), ["--camera", "simulated"])
     server.start()
     try:
-        wait_until(lambda: captures(data_dir)[0] > 0, 30, "the camera's first frame")
+        wait_for(lambda: captures(data_dir)[0] > 0, 30, "the camera's first frame")
         pid = server.process.pid
         with server.admin_client() as admin:
             admin.post(f"/api/v1/admin/devices/{CAMERA}/burst").raise_for_status()

@@ -16,7 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from storewatch import contract
-from tests.conftest import LiveServer, capture_ts, make_jpeg, start_live_server
+from support.frames import capture_ts, make_jpeg
+from support.servers import LiveServer, start_live_server
 
 JPEG = make_jpeg(64, 48, seed=5)
 OTHER_JPEG = make_jpeg(64, 48, seed=6)

@@ -13,23 +13,17 @@ from collections.abc import Iterator
 import pytest
 from PIL import Image
 
-from notify_support import Receiver, wait_for, write_visit
+from support.notify import Receiver, write_visit
 from storewatch.appliance import Appliance
 from storewatch.notify.channels import ChannelStore
 from storewatch.notify.deliver import NotifySender
 from storewatch.notify.outbox import RetryPolicy
 from storewatch.store.rois import RoiStore
+from support.waiting import wait_for
 
 BASE = "http://192.168.1.5:8080"
 SECRET = "s3cret-for-the-test-0123456789"
 FAST = RetryPolicy(base_s=0.1, cap_s=0.3, give_up_s=60, jitter=0.1)
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    started = Receiver()
-    yield started
-    started.close()
 
 
 @pytest.fixture

@@ -5,14 +5,13 @@ twice, a failed send is retried with the same delivery id; `notify add --health`
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from notify_support import Receiver, wait_for
+from support.notify import Receiver
 from storewatch.ops import camera_state
 from storewatch import contract
 from storewatch.appliance import Appliance
@@ -21,17 +20,11 @@ from storewatch.notify import health
 from storewatch.notify.channels import ChannelError, ChannelStore
 from storewatch.notify.deliver import NotifySender
 from storewatch.notify.outbox import RetryPolicy
+from support.waiting import wait_for
 
 SECRET = "health-secret-0123456789abc"
 FAST = RetryPolicy(base_s=0.1, cap_s=0.3, give_up_s=60, jitter=0.1)
 KEYS = {"camera_down", "stale:aisle-3", "uploading:door", "disk", "dead_jobs"}
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    started = Receiver()
-    yield started
-    started.close()
 
 
 def sender(appliance: Appliance) -> NotifySender:
@@ -210,7 +203,7 @@ def test_cli_add_with_health_and_list_shows_it(data_dir: Path, receiver: Receive
 def test_storewatch_run_checks_by_itself(data_dir: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch) -> None:
     """The periodic check inside a real `storewatch run`: the disk falls below its reserve, the
     webhook hears it once; it is fine again, the webhook hears that once."""
-    from conftest import LiveServer, free_port, prepare_data_dir
+    from support.servers import LiveServer, free_port, prepare_data_dir
 
     monkeypatch.setenv(health.CHECK_ENV, "0.3")
     prepare_data_dir(data_dir)

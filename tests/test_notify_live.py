@@ -11,12 +11,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import LiveServer, start_live_server
-from notify_support import Receiver, wait_for, write_visit
+from support.servers import LiveServer, start_live_server
+from support.notify import Receiver, write_visit
 from storewatch.appliance import Appliance
 from storewatch.cli import main
 from storewatch.notify.channels import ChannelStore
 from storewatch.store.rois import RoiStore
+from support.waiting import wait_for
 
 SECRET = "live-secret-0123456789abcdef"
 TOKEN = "topic-token-9f8e7d"

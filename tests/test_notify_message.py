@@ -9,8 +9,8 @@ import io
 import pytest
 from PIL import Image
 
-from conftest import make_jpeg
-from notify_support import write_visit
+from support.frames import make_jpeg
+from support.notify import write_visit
 from storewatch.appliance import Appliance
 from storewatch.store.events import EventStore
 from storewatch.notify.message import EventGone, crop, event_message, local_time
@@ -61,7 +61,7 @@ def test_crop_cuts_to_the_box_and_keeps_what_it_cannot_cut() -> None:
 
 
 def test_the_runbooks_receiver_check_accepts_our_signature_only() -> None:
-    from conftest import REPO
+    from support import REPO
 
     text = (REPO / "docs" / "RUNBOOK.md").read_text()
     start = text.index("```python\nimport hashlib, hmac\ndef genuine") + len("```python\n")

@@ -19,9 +19,9 @@ import apsw
 import pytest
 from click.testing import CliRunner
 
-from mosquitto import MOSQUITTO, PASSWD, PASSWORD, Mosquitto, Subscriber
-from notify_support import wait_for, write_visit
-from conftest import start_live_server
+from support.mosquitto import MOSQUITTO, PASSWD, PASSWORD, Mosquitto, Subscriber
+from support.notify import write_visit
+from support.servers import start_live_server
 from storewatch.appliance import Appliance
 from storewatch.cli import main
 from storewatch.store import Database
@@ -33,6 +33,7 @@ from storewatch.notify.ha_discovery import DeviceInfo, RoiInfo, Topics
 from storewatch.notify.message import test_message as make_test_message
 from storewatch.notify.outbox import RetryPolicy
 from storewatch.store.rois import RoiStore
+from support.waiting import wait_for
 
 BASE = "http://192.168.1.5:8080"
 FAST = RetryPolicy(base_s=0.1, cap_s=0.5, give_up_s=120, jitter=0.1)

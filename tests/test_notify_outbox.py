@@ -7,7 +7,7 @@ from datetime import datetime
 
 import pytest
 
-from notify_support import T0, write_visit
+from support.notify import T0, write_visit
 from storewatch.appliance import Appliance
 from storewatch.jobs import outputs
 from storewatch.notify.channels import ChannelStore

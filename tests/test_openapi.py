@@ -17,7 +17,8 @@ from storewatch.server.app import create_app
 from storewatch.server.openapi import ADMIN_AUTH, DEVICE_AUTH, METRICS_AUTH, NO_AUTH, openapi_path
 from storewatch.server.openapi_routes import OPENAPI_PATH, OPERATIONS, document, routed
 from storewatch.settings import APPLIANCE_SETTINGS, DEVICE_SETTINGS
-from conftest import ADMIN_PASSWORD, REPO, capture_ts, make_jpeg
+from support import ADMIN_PASSWORD, REPO
+from support.frames import capture_ts, make_jpeg
 
 CONTRACT_MD = REPO.parent / "shared" / "CONTRACT.md"
 DOCUMENTED_PREFIXES = ("/api/", "/metrics")
@@ -197,12 +198,12 @@ def test_what_the_document_accepts_the_contract_accepts_and_vice_versa(body, dat
         assert validator.is_valid(payload) == contract_ok, (rule.name, value)
 
 
-# --- served by the real server ---------------------------------------------------------------
+# --- served by the app (in this process, through its whole middleware) -------------------------
 
 
-def test_the_document_is_served_without_credentials_and_holds_no_secret(live_server, device):
-    _, token = device
-    answer = httpx.get(live_server.url + OPENAPI_PATH, timeout=10)
+def test_the_document_is_served_without_credentials_and_holds_no_secret(app, app_device):
+    _, token = app_device
+    answer = app.get(OPENAPI_PATH, timeout=10)
     assert answer.status_code == 200 and answer.headers["content-type"] == "application/json"
     served = answer.json()
     assert _documented(served) == _documented(document())
@@ -211,8 +212,8 @@ def test_the_document_is_served_without_credentials_and_holds_no_secret(live_ser
     assert not re.search(r"swa_[0-9a-f]{12}_", text)
 
 
-def test_real_answers_match_their_documented_schemas(live_server, device):
-    device_id, token = device
+def test_real_answers_match_their_documented_schemas(app, app_device):
+    device_id, token = app_device
     doc = document()
     auth = {"Authorization": f"Bearer {token}"}
 
@@ -227,21 +228,17 @@ def test_real_answers_match_their_documented_schemas(live_server, device):
     meta = {"device_id": device_id, "capture_ts": capture_ts(), "seq": 1,
             "width": 64, "height": 48, "jpeg_quality": 85}
     files = {"meta": (None, json.dumps(meta), "application/json"), "image": ("f.jpg", make_jpeg(), "image/jpeg")}
-    check("POST", contract.INGEST_FRAME_PATH, httpx.post(live_server.url + contract.INGEST_FRAME_PATH,
-                                                         files=files, headers=auth))
-    check("POST", contract.INGEST_FRAME_PATH, httpx.post(live_server.url + contract.INGEST_FRAME_PATH,
-                                                         files=files, headers=auth))
-    check("POST", contract.INGEST_FRAME_PATH, httpx.post(live_server.url + contract.INGEST_FRAME_PATH,
-                                                         files={"meta": (None, "{}")}, headers=auth))
+    check("POST", contract.INGEST_FRAME_PATH, app.post(contract.INGEST_FRAME_PATH, files=files, headers=auth))
+    check("POST", contract.INGEST_FRAME_PATH, app.post(contract.INGEST_FRAME_PATH, files=files, headers=auth))
+    check("POST", contract.INGEST_FRAME_PATH, app.post(contract.INGEST_FRAME_PATH,
+                                                       files={"meta": (None, "{}")}, headers=auth))
     beat = {"device_id": device_id, "ts": "2026-11-24T05:47:30Z", "uptime_s": 5}
-    check("POST", contract.HEARTBEAT_PATH, httpx.post(live_server.url + contract.HEARTBEAT_PATH,
-                                                      json=beat, headers=auth))
-    config = httpx.get(live_server.url + contract.DEVICE_CONFIG_PATH, params={"device_id": device_id},
-                       headers=auth)
+    check("POST", contract.HEARTBEAT_PATH, app.post(contract.HEARTBEAT_PATH, json=beat, headers=auth))
+    config = app.get(contract.DEVICE_CONFIG_PATH, params={"device_id": device_id}, headers=auth)
     check("GET", contract.DEVICE_CONFIG_PATH, config)
-    with live_server.admin_client() as admin:
+    with app.admin_client() as admin:
         for path in ("/api/v1/admin/devices", "/api/v1/admin/settings", "/api/v1/admin/session"):
             check("GET", path, admin.get(path))
         for real in (device_id, "nope"):
             check("GET", "/api/v1/admin/devices/{device_id}", admin.get(f"/api/v1/admin/devices/{real}"))
-    check("GET", "/api/v1/admin/devices", httpx.get(live_server.url + "/api/v1/admin/devices"))
+    check("GET", "/api/v1/admin/devices", app.get("/api/v1/admin/devices"))

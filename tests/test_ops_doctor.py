@@ -10,8 +10,9 @@ import pytest
 from storewatch import contract
 from storewatch.ops import doctor
 from storewatch.ops.doctor import FAIL, OK, SKIP, WARN
-from conftest import REPO, free_port
-from mounts import read_only
+from support import REPO
+from support.servers import free_port
+from support.mounts import read_only
 
 
 def runner(answers: dict[str, tuple[int, str]]):

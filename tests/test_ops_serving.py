@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from storewatch.cli import main
-from conftest import LiveServer, free_port, prepare_data_dir, start_live_server
+from support.servers import LiveServer, free_port, prepare_data_dir, start_live_server
 
 
 @pytest.fixture

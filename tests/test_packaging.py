@@ -12,7 +12,7 @@ import subprocess
 import sys
 import zipfile
 
-from conftest import REPO
+from support import REPO
 
 
 def clean_copy(tmp_path):

@@ -6,7 +6,7 @@ import socket
 import threading
 import time
 
-from raw_http import read_answer
+from support.raw_http import read_answer
 
 FIRST = b"HTTP/1.1 422 Unprocessable Entity\r\ncontent-length: 5\r\n\r\nfirst"
 SECOND = b"HTTP/1.1 400 Bad Request\r\ncontent-length: 6\r\n\r\nsecond"

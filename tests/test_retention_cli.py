@@ -7,7 +7,8 @@ import sys
 import time
 
 from storewatch.appliance import Appliance
-from conftest import REPO, start_live_server
+from support import REPO
+from support.servers import start_live_server
 
 OLD = "2020-01-01T00:00:00.000Z"
 

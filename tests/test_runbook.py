@@ -20,7 +20,9 @@ from click.testing import CliRunner
 
 from storewatch.appliance import Appliance
 from storewatch.cli import main
-from conftest import REPO, make_jpeg, start_live_server
+from support import REPO
+from support.frames import make_jpeg
+from support.servers import start_live_server
 
 RUNBOOK = REPO / "docs" / "RUNBOOK.md"
 README = REPO / "README.md"

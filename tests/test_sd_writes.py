@@ -25,7 +25,7 @@ from pathlib import Path
 import apsw
 import pytest
 
-from conftest import make_jpeg
+from support.frames import make_jpeg
 from storewatch import durable
 from storewatch import contract
 from storewatch.store import images
@@ -354,7 +354,7 @@ def test_a_frame_flushes_the_wal_twice_its_ingest_and_its_result_not_its_claim(d
     # Each flush of the WAL is its last page written again, its inode, and a journal commit
     # on the SD card. The claim (the lease and the attempt) only has to outlive the worker's
     # process, not a power cut: it commits unflushed, and the result's flush covers it.
-    from worker_support import add_roi, running_worker, wait_finished
+    from support.worker import add_roi, running_worker, wait_finished
 
     with counted_syncs() as syncs:
         appliance = Appliance(data_dir)
@@ -392,7 +392,7 @@ def test_an_unflushed_claim_outlives_the_process_that_died_in_its_job(data_dir: 
     # What the claim is for: a frame that kills its worker still has its attempt counted, and
     # runs out of attempts. The claim is in the kernel's page cache, which the process's death
     # does not touch; the next worker sees a lease of a gone process and takes the job over.
-    from worker_support import running_worker, wait_finished
+    from support.worker import running_worker, wait_finished
 
     appliance = Appliance(data_dir)
     try:

@@ -25,7 +25,7 @@ from storewatch.appliance import Appliance
 from storewatch.ops.serving import server_config
 from storewatch.server.app import create_app
 from storewatch.server.connections import ConnectionLimits, HeadMeter, HeadTooLarge, client_key
-from conftest import free_port
+from support.servers import free_port
 
 OTHER = "127.0.0.2"  # a second client address on the loopback
 FAST = ConnectionLimits(head_timeout_s=1.5, keep_alive_s=1, linger_s=1.0)

@@ -4,28 +4,19 @@ login page's session probe leaves the console clean on a first visit."""
 
 from __future__ import annotations
 
-import json
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from browser import browser, login, open_page, page  # noqa: F401 (fixtures)
-from conftest import LiveServer, capture_ts, make_jpeg
-from storewatch import contract
+from support.browser import browser, camera_with_a_frame, login, open_page, page  # noqa: F401 (fixtures)
+from support.servers import LiveServer
 
 
 @pytest.fixture(scope="module")
 def camera(server: LiveServer, admin: httpx.Client) -> str:
     """A device with one stored frame to draw on."""
-    body = admin.post("/api/v1/admin/devices", json={"name": "Door shelf"}).json()
-    meta = {"device_id": body["device_id"], "seq": 0, "width": 320, "height": 240, "jpeg_quality": 85,
-            "capture_ts": capture_ts()}
-    answer = httpx.post(server.url + contract.INGEST_FRAME_PATH, headers={"Authorization": f"Bearer {body['token']}"},
-                        files={"meta": (None, json.dumps(meta), "application/json"),
-                               "image": ("f.jpg", make_jpeg(320, 240), "image/jpeg")}, timeout=10)
-    assert answer.status_code == 201, answer.text
-    return body["device_id"]
+    return camera_with_a_frame(server, admin, "Door shelf", (320, 240))
 
 
 def draw_a_rectangle(page: Page) -> None:

@@ -17,9 +17,11 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-import shelf_scenes
-from browser import PHONE, Shots, browser, login, open_page, page, shots  # noqa: F401 (fixtures)
-from conftest import ADMIN_PASSWORD, LiveServer, make_jpeg, start_live_server
+from support import shelf_scenes
+from support.browser import PHONE, Shots, browser, login, open_page, page, shots  # noqa: F401 (fixtures)
+from support import ADMIN_PASSWORD
+from support.frames import make_jpeg
+from support.servers import LiveServer, start_live_server
 from storewatch import contract
 
 ITEM = 2

@@ -15,9 +15,10 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-import shelf_scenes
-from browser import PHONE, Shots, browser, login, open_page, page, shots  # noqa: F401 (fixtures)
-from conftest import LiveServer, make_jpeg
+from support import shelf_scenes
+from support.browser import PHONE, Shots, browser, login, open_page, page, shots  # noqa: F401 (fixtures)
+from support.frames import make_jpeg
+from support.servers import LiveServer
 from storewatch import contract
 from storewatch.store import Database
 from storewatch.store.events import INTERACTION, EventImage, EventStore, TouchedRoi, Visit, epoch_to_ts

@@ -4,25 +4,17 @@ receiver on 127.0.0.1, see a real event's delivery in the list, edit, delete."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 
 import httpx
-import pytest
 from playwright.sync_api import Page, expect
 
-from browser import Shots, browser, login, page, shots  # noqa: F401 (fixtures)
-from conftest import LiveServer
-from notify_support import Receiver, wait_for, write_visit
+from support.browser import Shots, browser, login, page, shots  # noqa: F401 (fixtures)
+from support.servers import LiveServer
+from support.notify import Receiver, write_visit
 from storewatch.appliance import Appliance
+from support.waiting import wait_for
 
 SECRET = "a-long-webhook-secret-123"
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    made = Receiver()
-    yield made
-    made.close()
 
 
 def test_add_test_see_delivered_edit_and_delete_a_webhook(page: Page, server: LiveServer, admin: httpx.Client,

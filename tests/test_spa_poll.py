@@ -6,28 +6,19 @@ The browser's clock is Playwright's, so a page's 5-10 s refresh is fast-forwarde
 
 from __future__ import annotations
 
-import json
 
 import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from browser import browser, login, page  # noqa: F401 (fixtures)
-from conftest import LiveServer, capture_ts, make_jpeg
-from storewatch import contract
+from support.browser import browser, camera_with_a_frame, login, page  # noqa: F401 (fixtures)
+from support.servers import LiveServer
 
 
 @pytest.fixture(scope="module")
 def camera(server: LiveServer, admin: httpx.Client) -> str:
     """A device with one stored frame, so its page shows a latest frame."""
-    body = admin.post("/api/v1/admin/devices", json={"name": "Till shelf"}).json()
-    meta = {"device_id": body["device_id"], "seq": 0, "width": 64, "height": 48, "jpeg_quality": 85,
-            "capture_ts": capture_ts()}
-    answer = httpx.post(server.url + contract.INGEST_FRAME_PATH, headers={"Authorization": f"Bearer {body['token']}"},
-                        files={"meta": (None, json.dumps(meta), "application/json"),
-                               "image": ("f.jpg", make_jpeg(), "image/jpeg")}, timeout=10)
-    assert answer.status_code == 201, answer.text
-    return body["device_id"]
+    return camera_with_a_frame(server, admin, "Till shelf")
 
 
 def go(page: Page, path: str) -> None:

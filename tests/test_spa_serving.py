@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from conftest import LiveServer, start_live_server
+from support.servers import LiveServer, start_live_server
 from storewatch.server.spa import _static_file
 
 

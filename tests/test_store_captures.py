@@ -8,7 +8,7 @@ import os
 import apsw
 import pytest
 
-from conftest import make_jpeg
+from support.frames import make_jpeg
 from storewatch import contract
 from storewatch.store import images
 from storewatch.appliance import Appliance

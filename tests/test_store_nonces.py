@@ -80,7 +80,7 @@ def test_a_full_memory_refuses_rather_than_forgets(appliance: Appliance, now: fl
 
 
 def test_an_ingest_batch_saves_the_nonces_in_its_own_transaction(appliance: Appliance, now: float) -> None:
-    from conftest import make_jpeg
+    from support.frames import make_jpeg
 
     device_id, _ = appliance.devices.add("cam")
     appliance.devices.nonces.remember(device_id, "g" * 16, now)

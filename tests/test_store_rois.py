@@ -10,7 +10,8 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from conftest import LiveServer
+from support.servers import AppClient
+from support.api import assert_error
 from storewatch import contract
 from storewatch.analysis.thresholds import BOUNDS, Thresholds
 from storewatch.appliance import Appliance
@@ -141,15 +142,10 @@ def test_global_defaults_are_stored_apply_under_overrides_and_keep_rois_valid(st
 
 
 @pytest.fixture(scope="module")
-def admin(server: LiveServer) -> Iterator[httpx.Client]:
-    with server.admin_client() as client:
+def admin(module_app: AppClient) -> Iterator[httpx.Client]:
+    with module_app.admin_client() as client:
         client.post("/api/v1/admin/devices", json={"name": "cam"}).raise_for_status()
         yield client
-
-
-def assert_error(answer: httpx.Response, status: int, code: str) -> None:
-    assert answer.status_code == status, answer.text
-    assert set(answer.json()) == {"error"} and answer.json()["error"]["code"] == code
 
 
 ROIS = "/api/v1/admin/devices/cam/rois"
@@ -184,7 +180,7 @@ def test_bad_rois_are_422(admin: httpx.Client, payload: dict) -> None:
     assert_error(admin.post(ROIS, json=payload), 422, "validation_failed")
 
 
-def test_roi_api_errors(admin: httpx.Client) -> None:
+def test_roi_api_errors(admin: httpx.Client, module_app: AppClient) -> None:
     assert_error(admin.get("/api/v1/admin/devices/nobody/rois"), 404, "device_not_found")
     assert_error(admin.post("/api/v1/admin/devices/nobody/rois", json={"name": "x", "polygon": SQUARE}), 404,
                  "device_not_found")
@@ -194,7 +190,7 @@ def test_roi_api_errors(admin: httpx.Client) -> None:
     assert_error(admin.post(ROIS, json={"name": "dup", "polygon": SQUARE}), 409, "roi_name_taken")  # a conflict
     assert_error(admin.patch(f"{ROIS}/{roi['id']}", json={"colour": "red"}), 422, "validation_failed")
     assert_error(admin.post(ROIS, content=b"[1]"), 400, "bad_json")
-    with httpx.Client(base_url=admin.base_url) as anonymous:
+    with module_app.client() as anonymous:
         assert anonymous.get(ROIS).status_code == 401
 
 

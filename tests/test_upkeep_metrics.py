@@ -13,7 +13,8 @@ from storewatch import contract
 from storewatch.upkeep import metrics
 from storewatch.appliance import Appliance
 from storewatch.server.metrics_text import render
-from conftest import capture_ts, make_jpeg, start_live_server
+from support.frames import capture_ts, make_jpeg
+from support.servers import start_live_server
 
 SAMPLE_LINE = re.compile(r'^storewatch_[a-z_]+(\{([a-z_]+="([^"\\]|\\.)*",?)*\})? -?[0-9.e+-]+(Inf)?$')
 
@@ -130,20 +131,20 @@ def test_figures_equal_what_was_done_and_survive_a_restart(data_dir):
         server.stop()
 
 
-def test_metrics_text_needs_an_admin_token_unless_metrics_open(live_server):
-    assert httpx.get(f"{live_server.url}/metrics").status_code == 401
-    wrong = httpx.get(f"{live_server.url}/metrics", headers={"Authorization": "Bearer swa_nope"})
+def test_metrics_text_needs_an_admin_token_unless_metrics_open(app):
+    assert app.get("/metrics").status_code == 401
+    wrong = app.get("/metrics", headers={"Authorization": "Bearer swa_nope"})
     assert wrong.status_code == 401 and set(wrong.json()) == {"error"}
-    with live_server.admin_client() as admin:
-        assert httpx.get(f"{live_server.url}/metrics", cookies=admin.cookies).status_code == 401
+    with app.admin_client() as admin:
+        assert app.get("/metrics", cookies=admin.cookies).status_code == 401
         assert admin.patch("/api/v1/admin/settings", json={"metrics_open": True}).status_code == 200
-    opened = httpx.get(f"{live_server.url}/metrics")
+    opened = app.get("/metrics")
     assert opened.status_code == 200 and parse_exposition(opened.text)["storewatch_queue_depth"] == 0
 
 
-def test_admin_metrics_need_an_admin(live_server):
+def test_admin_metrics_need_an_admin(app):
     for path in ("/api/v1/admin/metrics", "/api/v1/admin/metrics/history"):
-        assert httpx.get(f"{live_server.url}{path}").status_code == 401
+        assert app.get(path).status_code == 401
 
 
 def test_history_has_a_sample_from_the_start_and_filters_by_since(live_server):

@@ -10,11 +10,12 @@ import sys
 import time
 from pathlib import Path
 
-from worker_support import (add_roi, comparable, event_rows, picture_files, running_worker, scene, store_frames,
-                            wait_finished, wait_until)
+from support.worker import (add_roi, comparable, event_rows, picture_files, running_worker, scene, store_frames,
+                            wait_finished)
 
 from storewatch.appliance import Appliance
 from storewatch.jobs.service import connect_ingest
+from support.waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -87,7 +88,7 @@ def test_sigterm_stops_an_idle_worker_cleanly(tmp_path: Path) -> None:
     Appliance(tmp_path / "data").close()
     worker = start_worker(tmp_path / "data", tmp_path / "worker.log")
     log = tmp_path / "worker.log"
-    wait_until(lambda: b"analysing" in log.read_bytes(), timeout=20, what="the worker to start")
+    wait_for(lambda: b"analysing" in log.read_bytes(), timeout=20, what="the worker to start")
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(20) == 0
     assert "stopped" in log.read_text()

@@ -9,13 +9,14 @@ import threading
 import time
 from datetime import timedelta
 
-import jpeg_bombs
+from support import jpeg_bombs
 from storewatch import contract
 from storewatch.appliance import Appliance
 from storewatch.jobs.processor import WorkerOptions
 from storewatch.jobs.reconciler import Reconciler
 from storewatch.jobs.service import job_queue
-from worker_support import FAST, add_device, add_roi, meta, running_worker, scene, store_frames, wait_until
+from support.worker import FAST, add_device, add_roi, meta, running_worker, scene, store_frames
+from support.waiting import wait_for
 
 SHORT_LEASE = WorkerOptions(lease_s=0.6, reorder_wait_s=0.3, retry=FAST.retry)
 BUDGET_S = 0.1
@@ -58,7 +59,7 @@ def test_a_job_slower_than_four_leases_runs_once_and_is_never_taken_back(applian
     with running_worker(appliance, options=SHORT_LEASE, **EAGER) as service:
         service.processor.fault_hook = stall
         store_frames(appliance, device_id, scene(), [0, 1, 2])
-        wait_until(lambda: all_done(appliance, device_id, 3), timeout=20, what="the three frames")
+        wait_for(lambda: all_done(appliance, device_id, 3), timeout=20, what="the three frames")
     assert stall.runs == [0]  # claimed once: no second run beside the slow first
     assert [(j["state"], j["attempts"], j["last_error"]) for j in jobs_of(appliance, device_id)] == \
         [("done", 1, None)] * 3
@@ -72,7 +73,7 @@ def test_a_decode_bomb_in_staging_is_dead_at_once_and_its_device_moves_on(applia
     appliance.captures.store(meta(device_id, 1, time.time() - 4), normal)
     started = time.monotonic()
     with running_worker(appliance):
-        wait_until(lambda: all_done(appliance, device_id, 2), timeout=30, what="the bomb and the next frame")
+        wait_for(lambda: all_done(appliance, device_id, 2), timeout=30, what="the bomb and the next frame")
     elapsed = time.monotonic() - started
     bomb, after = jobs_of(appliance, device_id)
     assert (bomb["state"], bomb["attempts"]) == ("dead", 1)
@@ -90,11 +91,11 @@ def test_another_devices_frames_are_analysed_while_one_device_is_stuck(appliance
         store_frames(appliance, stuck, sequence, [0, 1, 2])
         assert stall.entered.wait(10)
         store_frames(appliance, other, sequence, list(range(8)))
-        wait_until(lambda: all_done(appliance, other, 8), timeout=10, what="the other device's frames")
+        wait_for(lambda: all_done(appliance, other, 8), timeout=10, what="the other device's frames")
         time.sleep(max(0.0, stall.entered_at + 3 * SHORT_LEASE.lease_s - time.monotonic()))  # 3 leases stuck
         assert [j["state"] for j in jobs_of(appliance, stuck)] == ["running", "queued", "queued"]
         stall.release.set()
-        wait_until(lambda: all_done(appliance, stuck, 3), timeout=10, what="the stuck device's frames")
+        wait_for(lambda: all_done(appliance, stuck, 3), timeout=10, what="the stuck device's frames")
     assert stall.runs == [0]
     assert {(j["state"], j["attempts"]) for j in jobs_of(appliance, stuck) + jobs_of(appliance, other)} == \
         {("done", 1)}
@@ -123,8 +124,8 @@ def test_one_devices_backlog_gives_way_to_another_device_on_a_single_thread(appl
     store_frames(appliance, other, sequence, [0, 1])
     options = WorkerOptions(reorder_wait_s=0.3, retry=FAST.retry, drain_budget_s=BUDGET_S)
     with running_worker(appliance, workers=1, options=options):
-        wait_until(lambda: all_done(appliance, other, 2), timeout=30, what="the other device's two frames")
-        wait_until(lambda: all_done(appliance, backlog, total), timeout=30, what="the backlog")
+        wait_for(lambda: all_done(appliance, other, 2), timeout=30, what="the other device's two frames")
+        wait_for(lambda: all_done(appliance, backlog, total), timeout=30, what="the backlog")
     # Read from the finish times, not by polling while it runs: a turn of the backlog is over in
     # 0.1 s, quicker than a poll could count what was left when the other device finished.
     other_done = appliance.db.scalar("SELECT MAX(finished_at) FROM jobs WHERE device_id = ?", (other,))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-import shelf_scenes
+from support import shelf_scenes
 from storewatch import contract
 from storewatch.appliance import Appliance
 from storewatch.store.captures import SeqTooOld
@@ -19,8 +19,9 @@ from storewatch.jobs import scores
 from storewatch.jobs.queue import RetryPolicy
 from storewatch.jobs.service import connect_ingest
 from storewatch.store.rois import RoiStore
-from worker_support import (FAST, SCENE_START, add_device, add_roi, comparable, event_rows, picture_files,
-                            running_worker, scene, state_header, store_frames, wait_finished, wait_until)
+from support.worker import (FAST, SCENE_START, add_device, add_roi, comparable, event_rows, picture_files,
+                            running_worker, scene, state_header, store_frames, wait_finished)
+from support.waiting import wait_for
 
 # --- the scene ---------------------------------------------------------------------------
 
@@ -183,7 +184,7 @@ def test_running_a_job_again_changes_nothing(appliance: Appliance) -> None:
             service.broker.enqueue(job_id)
         for job_id in jobs[::7]:
             service.processor.handle(job_id)
-        wait_until(lambda: service.broker.pending() == 0, what="the repeated tasks")
+        wait_for(lambda: service.broker.pending() == 0, what="the repeated tasks")
         time.sleep(0.3)
         assert {t: appliance.db.query(f"SELECT * FROM {t}") for t in tables} == before
         assert picture_files(appliance) == files
@@ -241,7 +242,7 @@ def test_a_failing_job_is_retried_with_backoff_then_dead_and_its_device_moves_on
 
         service.processor.fault_hook = fail_seq_2
         store_frames(appliance, device_id, sequence, [0, 1, 2])
-        wait_until(lambda: appliance.db.scalar("SELECT state FROM jobs WHERE seq = 2") == "failed",
+        wait_for(lambda: appliance.db.scalar("SELECT state FROM jobs WHERE seq = 2") == "failed",
                    what="the first failure")
         failed = appliance.db.query_one("SELECT * FROM jobs WHERE seq = 2")
         assert failed["attempts"] == 1 and failed["last_error"] == "RuntimeError: disk hiccup"

@@ -7,13 +7,11 @@ import hashlib
 import hmac
 import json
 import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from conftest import make_jpeg
+from support.frames import make_jpeg
 from storewatch.analysis.device_analyzer import FrameResult
 from storewatch.appliance import Appliance
 from storewatch.store.events import EventImage, EventStore, TouchedRoi, Visit
@@ -107,16 +105,6 @@ class Receiver:
     def deliveries(self) -> list[str]:
         with self._lock:
             return [request.delivery for request in self.requests]
-
-
-def wait_for(check: Callable[[], Any], timeout: float = 10.0, step: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(step)
-    raise AssertionError(f"not within {timeout} s: {check}")
 
 
 def write_visit(appliance: Appliance, device_id: str, touched: list[tuple[int, str | None]],

@@ -3,15 +3,20 @@ on a JavaScript error, logging in, and screenshots in test-artifacts/."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from conftest import ADMIN_PASSWORD, ARTIFACTS, LiveServer
+from support import ADMIN_PASSWORD, ARTIFACTS
+from storewatch import contract
+from support.frames import capture_ts, make_jpeg
+from support.servers import LiveServer
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
@@ -90,3 +95,17 @@ def login(page: Page, server: LiveServer, path: str = "/") -> None:
     if path != "/":
         page.goto(server.url + path)
     expect(page.locator("main h1")).to_be_visible()
+
+
+def camera_with_a_frame(server: LiveServer, admin: httpx.Client, name: str, size: tuple[int, int] = (64, 48)) -> str:
+    """A device added through the admin API with one frame stored through ingest, so its page
+    shows a latest frame: its device_id."""
+    body = admin.post("/api/v1/admin/devices", json={"name": name}).json()
+    width, height = size
+    meta = {"device_id": body["device_id"], "seq": 0, "width": width, "height": height, "jpeg_quality": 85,
+            "capture_ts": capture_ts()}
+    answer = httpx.post(server.url + contract.INGEST_FRAME_PATH, headers={"Authorization": f"Bearer {body['token']}"},
+                        files={"meta": (None, json.dumps(meta), "application/json"),
+                               "image": ("f.jpg", make_jpeg(width, height), "image/jpeg")}, timeout=10)
+    assert answer.status_code == 201, answer.text
+    return body["device_id"]

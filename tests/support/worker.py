@@ -6,20 +6,20 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from functools import lru_cache
 
 import numpy as np
 
-import shelf_scenes
+from support import shelf_scenes
 from storewatch import contract
 from storewatch.appliance import Appliance
 from storewatch.jobs.processor import WorkerOptions
 from storewatch.jobs.queue import RetryPolicy
 from storewatch.jobs.service import WorkerService
 from storewatch.store.rois import RoiStore
+from support.waiting import wait_for
 
 FAST = WorkerOptions(reorder_wait_s=0.3, retry=RetryPolicy(base_s=0.05, cap_s=0.2))
 SCENE_START = 1_790_000_000.0  # a fixed capture time, so two runs can be compared
@@ -50,21 +50,12 @@ def store_frames(appliance: Appliance, device_id: str, sequence: shelf_scenes.Se
     return jobs
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
 def finished(appliance: Appliance) -> int:
     return appliance.db.scalar("SELECT COUNT(*) FROM jobs WHERE state IN ('done', 'dead')")
 
 
 def wait_finished(appliance: Appliance, count: int, timeout: float = 30.0) -> None:
-    wait_until(lambda: finished(appliance) >= count, timeout, f"{count} finished jobs")
+    wait_for(lambda: finished(appliance) >= count, timeout, f"{count} finished jobs")
 
 
 @contextlib.contextmanager

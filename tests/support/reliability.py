@@ -28,6 +28,7 @@ from storewatch import contract
 from storewatch.store import Database
 from storewatch.store.images import EVENTS, STAGING
 from storewatch.durable import TEMP_PREFIX
+from support.waiting import wait_for
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
@@ -326,13 +327,19 @@ def pending_jobs(db: Database) -> int:
     return int(db.scalar("SELECT COUNT(*) FROM jobs WHERE state IN ('queued', 'running', 'failed')"))
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float, what: str, every_s: float = 0.1) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(every_s)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+def traces(data_dir: Path) -> tuple[int, int, frozenset[str]]:
+    """What a request can leave: the newest capture and job row ids, and the staging files."""
+    import apsw
+
+    conn = apsw.Connection(str(data_dir / "storewatch.db"), flags=apsw.SQLITE_OPEN_READONLY)
+    try:
+        capture = conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM captures").fetchone()[0]
+        job = conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM jobs").fetchone()[0]
+    finally:
+        conn.close()
+    staging = data_dir / "staging"
+    files = frozenset(str(p) for p in staging.rglob("*") if p.is_file()) if staging.exists() else frozenset()
+    return capture, job, files
 
 
 def image_files(data_dir: Path) -> tuple[set[str], list[str]]:
@@ -435,7 +442,7 @@ def run_load(data_dir: Path, url: str, pid: int, tokens: dict[str, str], jpegs: 
     for poster in posters:
         poster.join(duration_s * 3 + 60)
     uploaded = time.monotonic()
-    wait_until(lambda: pending_jobs(db) == 0, drain_timeout_s, "the analysis to catch up")
+    wait_for(lambda: pending_jobs(db) == 0, drain_timeout_s, "the analysis to catch up")
     drain_s = time.monotonic() - uploaded
     cpu = tree_cpu_s(pid) - cpu_before
     depth.stop()
@@ -457,6 +464,6 @@ def run_load(data_dir: Path, url: str, pid: int, tokens: dict[str, str], jpegs: 
 
 def shelf_jpegs(count: int, size: tuple[int, int] = (1640, 1232)) -> list[bytes]:
     """`count` frames of the still rendered shelf (each with its own sensor noise)."""
-    import shelf_scenes
+    from support import shelf_scenes
 
     return shelf_scenes.Sequence([shelf_scenes.Frame()] * count, shelf_scenes.uniform_times(count), size).render().jpegs

@@ -14,11 +14,12 @@ import numpy as np
 import pytest
 
 from storewatch.analysis.decode import decode_gray
+from support import REPO
 from storewatch.analysis.device_analyzer import DeviceAnalyzer, RoiSpec
 from storewatch.analysis.transitions import (
     InteractionCancelled, InteractionStarted, LightingChange, RoiOutcome, VisitEnded)
 
-FOOTAGE = Path(__file__).resolve().parents[2] / "shared" / "footage"
+FOOTAGE = REPO.parent / "shared" / "footage"
 FPS = 25.0
 
 
