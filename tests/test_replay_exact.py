@@ -11,7 +11,7 @@ import pytest
 from support import replay as rig
 
 from storewatch.appliance import Appliance
-from storewatch.replay import kept_range, replay, segments
+from storewatch.replay import engine, kept_range, replay, segments
 
 CHANGE_AT, KILL_AT = 60, 78  # the second visit is over; the third (a take, 37-40 s) is under way
 
@@ -66,6 +66,17 @@ def test_a_replay_of_a_window_inside_the_session_starts_from_the_kept_state_and_
     report = replay(appliance, device_id, since, session.end + 1)
     assert report.live and report.exact
     assert report.started_ts is not None and report.started_ts <= since
+
+
+def test_a_replay_from_the_state_the_restarted_worker_kept_is_exact(recorded, monkeypatch) -> None:
+    appliance, device_id, session, outcome = recorded
+    monkeypatch.setattr(engine, "WARMUP_S", 0.0)  # start at the latest state before since: the restart's
+    since = rig.START + session.times[KILL_AT + 6]
+    report = replay(appliance, device_id, since, session.end + 1)
+    second = segments.segment_files(appliance.data_dir, device_id)[1]
+    assert report.started_ts == next(r.ts for r in segments.scan(second, payloads="") if r.kind == "A")
+    assert report.frames < len(session.jpegs) - KILL_AT + 2
+    assert len(report.live) >= 2 and report.exact
 
 
 def test_the_threshold_change_mattered_a_replay_without_it_differs(recorded) -> None:

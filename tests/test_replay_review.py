@@ -15,7 +15,7 @@ from support import replay as rig
 from support.worker import running_worker, wait_finished
 
 from storewatch.appliance import Appliance
-from storewatch.errors import DeviceNotFound, InvalidInput, RoiNotFound
+from storewatch.errors import DeviceNotFound, InvalidInput, NoFramesKept, RoiNotFound
 from storewatch.replay import ReplayCancelled, replay, suggest
 
 CONFIRMED, FALSE_ALARMS = (1, 2, 3), (4, 5)  # the takes and the place; the touch and the passer
@@ -119,6 +119,9 @@ def test_bad_requests_are_refused_with_a_clear_error(recorded) -> None:
         replay(appliance, device_id, rig.START, session.end, {"start_threshold": 0.01})
     with pytest.raises(RoiNotFound):
         replay(appliance, device_id, rig.START, session.end, roi_id=999)
+    with pytest.raises(NoFramesKept, match="no frames of cam kept for replay lie in this span; they run from"
+                                           " 2026-09-21T14:13:20.000Z to 2026-09-21T14:14:47.000Z"):
+        replay(appliance, device_id, session.end + 3600, session.end + 7200)
 
 
 def test_the_command_prints_the_events_side_by_side_and_json(recorded) -> None:

@@ -93,14 +93,17 @@ def test_a_new_writer_never_appends_to_an_old_segment_and_the_hour_rolls_over(tm
 def test_state_and_specs_records_come_when_due(tmp_path: Path) -> None:
     writer = segments.SegmentWriter(tmp_path)
     states = []
-    for n, frame in enumerate(frames(4)):
+    count = segments.STATE_EVERY + 2
+    for n, frame in enumerate(frames(8) * (count // 8 + 1)):
+        if n == count:
+            break
         specs = SPECS if n < 2 else '{"device": {}, "rois": [1]}'
-        writer.append("cam", n, T0 + n * segments.STATE_EVERY_S / 2, n, frame, specs,
-                      lambda n=n: states.append(n) or b"s%d" % n)
+        writer.append("cam", n, T0 + n * 0.5, n, frame, specs, lambda n=n: states.append(n) or b"s%d" % n)
     writer.close()
     records = list(segments.scan(segments.segment_files(tmp_path, "cam")[0]))
-    assert [r.kind for r in records] == ["S", "A", "F", "F", "S", "A", "F", "F"]
-    assert states == [0, 2] and records[5].payload == b"s2"
+    kinds = "".join(r.kind for r in records)
+    assert kinds == "SAFF" + "S" + "F" * (segments.STATE_EVERY - 2) + "AFF"
+    assert states == [0, segments.STATE_EVERY] and records[-3].payload == b"s%d" % segments.STATE_EVERY
 
 
 def test_the_keeper_keeps_what_the_analyzer_sees_and_nothing_at_replay_days_0(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from storewatch.cli import CliContext, print_json
 from storewatch.settings import APPLIANCE_SETTINGS, SettingError, parse_assignments
 
 RETENTION_SETTINGS = ("staging_retention_hours", "staging_max_bytes", "event_image_retention_days",
-                      "score_history_days", "disk_reserve_bytes", "disk_reserve_percent")
+                      "score_history_days", "replay_days", "disk_reserve_bytes", "disk_reserve_percent")
 
 
 @click.group()

@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from storewatch.appliance import Appliance
-from storewatch.errors import InvalidInput
+from storewatch.errors import InvalidInput, NoFramesKept
 from storewatch.replay import engine, segments
 from storewatch.replay.engine import ReplayCancelled
 from storewatch.replay.report import ReplayReport, live_events
+from storewatch.store.events import epoch_to_ts
 from storewatch.replay.suggest import Suggestion, suggest
 
 __all__ = ["ReplayCancelled", "ReplayReport", "Suggestion", "kept_range", "replay", "suggest"]
@@ -30,10 +31,14 @@ def replay(appliance: Appliance, device_id: str, since: float, until: float,
     overrides = check_request(appliance, device_id, since, until, overrides, roi_id)
     run = engine.run(appliance.data_dir, device_id, since, until, overrides, roi_id, roi_names(appliance, device_id),
                      progress, cancelled)
+    if run.frames == 0:
+        kept = kept_range(appliance, device_id)
+        where = "none are kept yet" if kept is None else f"they run from {epoch_to_ts(kept[0])} to {epoch_to_ts(kept[1])}"
+        raise NoFramesKept(f"no frames of {device_id} kept for replay lie in this span; {where}")
     live = live_events(appliance, device_id, since, until, roi_id)
     replayed = [e for e in run.events if roi_id is None or any(r["roi_id"] == roi_id for r in e["rois"])]
     return ReplayReport(device_id, since, until, overrides, run.frames, replayed, live, roi_id, run.scores,
-                        run.started_ts)
+                        run.started_ts, run.fed)
 
 
 def kept_range(appliance: Appliance, device_id: str) -> tuple[float, float] | None:

@@ -1,7 +1,7 @@
 """Running the analysis again over a device's kept frames, as the worker ran it.
 
 The run starts at the last analyzer state kept at or before `since - WARMUP_S` (every
-segment starts with one and one follows every STATE_EVERY_S): with the thresholds in force
+segment starts with one and one follows every STATE_EVERY frames): with the thresholds in force
 then, that is exactly the live analyzer, so the run reproduces the live events. ROIs whose
 thresholds an override changes start clean there (state_codec restarts an ROI whose
 thresholds differ) and warm up before `since`. From there the frames are fed in seq
@@ -41,7 +41,8 @@ class Run:
 
     events: list[dict[str, Any]] = field(default_factory=list)
     scores: list[dict[str, Any]] = field(default_factory=list)
-    frames: int = 0
+    frames: int = 0    # frames captured in [since, until)
+    fed: int = 0       # frames fed, with the warm-up before since and a visit's end after until
     started_ts: float | None = None  # capture time the run started from (its state)
 
 
@@ -141,6 +142,7 @@ def run(data_dir: Path, device_id: str, since: float, until: float, overrides: d
         result = analyzer.feed(frame.pixels, frame.ts, frame.capture_id)
         fed += 1
         if since <= frame.ts < until:
+            found.frames += 1
             scores.add(frame.ts, result.scores, roi_id)
         for transition in result.transitions:
             if isinstance(transition, VisitEnded) and since <= transition.start_ts < until:
@@ -156,7 +158,7 @@ def run(data_dir: Path, device_id: str, since: float, until: float, overrides: d
     _check(cancelled)
     if progress is not None:
         progress(start.total, start.total)
-    found.frames, found.scores = fed, scores.points()
+    found.fed, found.scores = fed, scores.points()
     return found
 
 

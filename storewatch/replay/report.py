@@ -148,6 +148,7 @@ class ReplayReport:
     roi_id: int | None = None
     scores: list[dict[str, Any]] = field(default_factory=list)
     started_ts: float | None = None
+    frames_fed: int = 0
 
     def __post_init__(self) -> None:
         self.comparison = compare(self.replayed, self.live)
@@ -164,7 +165,8 @@ class ReplayReport:
 
     def to_json(self) -> dict[str, Any]:
         return {"device_id": self.device_id, "since": self.since, "until": self.until, "roi_id": self.roi_id,
-                "overrides": dict(self.overrides), "frames": self.frames, "started_ts": self.started_ts,
+                "overrides": dict(self.overrides), "frames": self.frames, "frames_fed": self.frames_fed,
+                "started_ts": self.started_ts,
                 "replayed": self.replayed, "live": self.live, "comparison": self.comparison,
                 "review": self.review.to_json(), "scores": self.scores, "summary": self.summary,
                 "exact": self.exact}

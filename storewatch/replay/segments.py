@@ -8,7 +8,7 @@ DATA_DIR/replay/<device>/<YYYYmmddTHH>-<first seq>.swr. Each record is a header
 - `S` specs: the ROI specs and device thresholds in force (jobs.live.specs_key JSON) and
   the ROI names, written at a segment's start and whenever they change;
 - `A` analyzer state: `DeviceAnalyzer.to_state()` exactly as the live analyzer stood
-  before the next frame, at a segment's start and every STATE_EVERY_S of capture time;
+  before the next frame, at a segment's start and every STATE_EVERY frames;
 - `F` frame: the uint8 analysis-size frame exactly as the analysis was fed it, zlib
   compressed, either whole (a key frame) or as its wrapping difference from the record's
   previous frame (lossless both ways). A frame after an `A` record is always a key frame,
@@ -43,7 +43,7 @@ log = logging.getLogger("storewatch.replay")
 FOLDER = "replay"
 SUFFIX = ".swr"
 MAGIC = b"SWREPLAY1\n"
-STATE_EVERY_S = 300.0  # capture seconds between analyzer states (where a replay can start)
+STATE_EVERY = 600      # frames between analyzer states (where a replay can start): 5 min of burst
 KEY_EVERY = 120        # frames between key frames (bounds what one damaged record spoils)
 ZLIB_LEVEL = 1         # level 6 saves under 15 % more for 5x the CPU on the live path
 MAX_RECORD = 64 * 1024 * 1024
@@ -139,7 +139,7 @@ class _Open:
         self.key: str | None = None
         self.previous: np.ndarray | None = None
         self.since_key = 0
-        self.state_ts = float("-inf")
+        self.since_state: int | None = None
 
     def write(self, kind: bytes, seq: int, ts: float, payload: bytes) -> None:
         self.file.write(_record(kind, seq, ts, payload))
@@ -170,9 +170,10 @@ class SegmentWriter:
         if seg.key != specs:
             seg.write(b"S", seq, ts, specs.encode())
             seg.key = specs
-        if ts - seg.state_ts >= STATE_EVERY_S or ts < seg.state_ts:
+        if seg.since_state is None or seg.since_state >= STATE_EVERY:
             seg.write(b"A", seq, ts, state())
-            seg.state_ts, seg.previous = ts, None
+            seg.since_state, seg.previous = 0, None
+        seg.since_state += 1
         if seg.previous is not None and (seg.previous.shape != pixels.shape or seg.since_key >= KEY_EVERY):
             seg.previous = None
         seg.write(b"F", seq, ts, encode_frame(capture_id, pixels, seg.previous))
