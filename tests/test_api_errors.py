@@ -170,6 +170,19 @@ def a_channel(world: World) -> Iterator[None]:
         store.remove("taken")
 
 
+LINKS = "/api/v1/notify/images"
+LINK_ROUTE = f"{LINKS}/{{event_id:int}}/{{kind}}"
+
+
+def signed(world: World, kind: str, **when: float) -> dict[str, str]:
+    """The query of a picture link the world's appliance signed for its event."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    from storewatch.notify.image_links import ImageLinks
+
+    return dict(parse_qsl(urlsplit(ImageLinks(world.appliance.key).url("", EVENT_ID, kind, **when)).query))
+
+
 REPLAYS = f"{ADMIN}/replays"
 
 
@@ -376,6 +389,13 @@ CASES = [
          request=lambda w: {"params": {"state": "lost"}}),
     Case("GET", f"{ADMIN}/notify/outbox", f"{ADMIN}/notify/outbox", 422, "validation_failed",
          request=lambda w: {"params": {"limit": "1e9"}}),
+    # a notification's signed picture link (no login: storewatch/notify/image_links.py)
+    Case("GET", LINK_ROUTE, f"{LINKS}/{EVENT_ID}/post", 403, "link_invalid", auth="none",
+         request=lambda w: {"params": {"expires": "4102444800", "sig": "0" * 32}}),
+    Case("GET", LINK_ROUTE, f"{LINKS}/{EVENT_ID}/pre", 403, "link_expired", auth="none",
+         request=lambda w: {"params": signed(w, "pre", now=1_000_000.0, ttl=60)}),
+    Case("GET", LINK_ROUTE, f"{LINKS}/{EVENT_ID}/diff", 404, "event_not_found", auth="none",  # signed; none made
+         request=lambda w: {"params": signed(w, "diff")}),
     # admin: what-if replays ("cam" has no frames kept for replay: the world runs no worker)
     Case("GET", f"{DEVICE_ROUTE}/replay-range", f"{ADMIN}/devices/nope/replay-range", 404, "device_not_found"),
     Case("GET", REPLAYS, REPLAYS, 401, "unauthorized", auth="none"),

@@ -146,7 +146,7 @@ def test_event_states_and_discovery_reach_a_subscriber_and_a_late_one(
         body = json.loads(event.payload)
         assert body["id"] == event_id and body["device_id"] == "cam" and not event.retain
         assert [(r["roi_id"], r["verdict"]) for r in body["rois"]] == [(top, "taken")]
-        assert body["images"]["post"] == f"{BASE}/api/v1/admin/events/{event_id}/images/post"
+        assert body["images"]["post"].startswith(f"{BASE}/api/v1/notify/images/{event_id}/post?expires=")
         assert body["delivery_id"] == appliance.db.scalar("SELECT delivery_id FROM notify_outbox")
         wait_for(lambda: _states(appliance) == ["delivered"])
         touched = f"storewatch/cam/roi/{top}/touched"

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from storewatch.cli import CliContext, print_json
+from storewatch.cli import CliContext, print_json, print_rows
 from storewatch.notify.channels import (KINDS, MAX_COOLDOWN_S, ChannelError, ChannelNameTaken, ChannelNotFound,
                                         ChannelStore)
 from storewatch.notify.outbox import STATES, Outbox, public_row
@@ -50,15 +50,21 @@ def _roi_ids(value: str | None) -> list[int] | None:
               f"HH:MM-HH:MM, windows separated by ';' (for example {EXAMPLE!r}). Default: at any time.")
 @click.option("--health", is_flag=True, help="Also tell about the appliance's health: a camera down or silent, the "
               "disk almost full, pictures not analysed, a camera that stopped uploading (and when each is fine again).")
+@click.option("--health-anytime", is_flag=True, help="Health alerts also outside --schedule (by default they wait "
+              "for its next window, and one fine again before then is not sent at all).")
+@click.option("--digest", "digest_at", metavar="HH:MM", help="Also a daily digest at this time (the appliance's "
+              "time zone): per shelf area, the visits of the 24 hours before and what was taken or placed.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 def add(ctx: CliContext, name: str, kind: str, url: str, secret: str | None, verdicts: str, devices: str | None,
-        rois: str | None, cooldown_s: float, schedule: str | None, health: bool, as_json: bool) -> None:
+        rois: str | None, cooldown_s: float, schedule: str | None, health: bool, health_anytime: bool,
+        digest_at: str | None, as_json: bool) -> None:
     """Add a channel called NAME."""
     try:
         channel, made = ChannelStore(ctx.appliance.db).add(
             name, kind, url, secret=secret, verdicts=_words(verdicts), devices=_words(devices),
-            rois=_roi_ids(rois), cooldown_s=cooldown_s, schedule=schedule, health=health)
+            rois=_roi_ids(rois), cooldown_s=cooldown_s, schedule=schedule, health=health,
+            health_anytime=health_anytime, digest_at=digest_at)
     except (ChannelError, ChannelNameTaken) as exc:
         raise click.ClickException(f"channel not added: {exc}") from None
     if as_json:
@@ -77,7 +83,10 @@ def _scope(shown: dict[str, Any]) -> str:
     cooldown = f", at most once per {shown['cooldown_s']:g} s per area" if shown["cooldown_s"] else ""
     when = f", only {shown['schedule']}" if shown["schedule"] else ""
     health = "; and health alerts" if shown.get("health") else ""
-    return f"on {devices}, {rois}{cooldown}{when}{health}"
+    if health and shown["schedule"]:
+        health += " (at any time)" if shown.get("health_anytime") else " (in the schedule)"
+    digest = f"; a daily digest at {shown['digest_at']}" if shown.get("digest_at") else ""
+    return f"on {devices}, {rois}{cooldown}{when}{health}{digest}"
 
 
 @notify.command("list")
@@ -94,22 +103,59 @@ def list_channels(ctx: CliContext, as_json: bool) -> None:
     if not shown:
         click.echo("No channels. Add one: storewatch notify add NAME --kind apprise --url ntfy://my-shop-topic")
         return
-    for channel in shown:
+    for channel in shown:  # a paragraph per channel (its scope is a sentence), not a table
+        counts = channel["counts"]
         click.echo(f"{channel['name']}  ({channel['kind']} {channel['url']}): {', '.join(channel['verdicts'])} "
-                   f"{_scope(channel)}")
-        counts, last = channel["counts"], channel["last"]
+                   f"{_scope(channel)}{'' if channel['enabled'] else ' [disabled]'}")
         click.echo(f"    waiting {counts['queued'] + counts['sending']}, delivered {counts['delivered']}, "
-                   f"given up {counts['dead']}; last: {_last(last)}")
+                   f"given up {counts['dead']}; last: {_last(channel['last'])}")
 
 
 def _last(last: dict[str, Any] | None) -> str:
     if last is None:
         return "nothing sent yet"
-    what = "a health alert" if last["event_id"] is None else f"event {last['event_id']}"
+    what = last["about"]
     if last["state"] == "delivered":
         return f"delivered {what} at {last['delivered_at']}"
     word = "given up" if last["state"] == "dead" else "failed, will retry"
     return f"{what} {word} at {last['last_attempt_at']}: {last['last_error']}"
+
+
+@notify.command("edit")
+@click.argument("name")
+@click.option("--digest", "digest_at", metavar="HH:MM|off", help="A daily digest at this time (the appliance's time "
+              "zone), or off.")
+@click.option("--schedule", help="Only at these times (see `notify add --help`); 'always' for at any time.")
+@click.option("--verdicts", help="Which verdicts to tell about, comma-separated.")
+@click.option("--cooldown", "cooldown_s", type=click.FloatRange(0, MAX_COOLDOWN_S),
+              help="Seconds between notifications about one shelf area.")
+@click.option("--health/--no-health", default=None, help="Health alerts on this channel, or not.")
+@click.option("--health-anytime/--health-in-schedule", default=None,
+              help="Health alerts at any time, or only in the schedule (they wait for its next window).")
+@click.option("--enable/--disable", "enabled", default=None, help="Send on this channel, or pause it.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def edit(ctx: CliContext, name: str, digest_at: str | None, schedule: str | None, verdicts: str | None,
+         cooldown_s: float | None, health: bool | None, health_anytime: bool | None, enabled: bool | None,
+         as_json: bool) -> None:
+    """Change channel NAME; what is not given stays as it is."""
+    changes: dict[str, Any] = {"digest_at": digest_at, "verdicts": _words(verdicts), "cooldown_s": cooldown_s,
+                               "health": health, "health_anytime": health_anytime, "enabled": enabled}
+    changes = {key: value for key, value in changes.items() if value is not None}
+    if schedule is not None:
+        changes["schedule"] = None if schedule.strip().lower() in ("", "always") else schedule
+    if not changes:
+        raise click.UsageError("give at least one change, for example --digest 21:00 (see --help)")
+    store = ChannelStore(ctx.appliance.db)
+    try:
+        channel = store.update(store.named(name).id, changes)
+    except (ChannelError, ChannelNameTaken, ChannelNotFound) as exc:
+        raise click.ClickException(f"channel not changed: {exc}") from None
+    if as_json:
+        print_json(channel.public())
+        return
+    click.echo(f"Changed {channel.kind} channel {channel.name!r}: {', '.join(channel.verdicts)} "
+               f"{_scope(channel.public())}.")
 
 
 @notify.command("test")
@@ -150,17 +196,19 @@ def remove(ctx: CliContext, name: str) -> None:
 def outbox(ctx: CliContext, state: str | None, limit: int, as_json: bool) -> None:
     """Deliveries, newest first: waiting, being sent, delivered, or given up (dead) and why."""
     rows = [public_row(row) for row in Outbox(ctx.appliance.db).list(state=state, limit=limit)]
-    if as_json:
-        print_json(rows)
-        return
-    if not rows:
-        click.echo("The outbox is empty.")
-        return
-    click.echo(f"{'EVENT':>6}  {'CHANNEL':<16} {'STATE':<10} {'TRIES':>5}  DELIVERY ID                       WHY")
-    for row in rows:
-        about = row["event_id"] if row["event_id"] is not None else "health"
-        click.echo(f"{about:>6}  {row['channel']:<16} {row['state']:<10} {row['attempts']:>5}  "
-                   f"{row['delivery_id']}  {row['last_error'] or ''}")
+    print_rows(rows, [("ABOUT", "<14", _short), ("CHANNEL", "<16", "channel"), ("STATE", "<10", "state"),
+                      ("TRIES", ">5", "attempts"), ("DELIVERY ID", "<32", "delivery_id"),
+                      ("WHY", "", lambda row: row["last_error"] or "")],
+               as_json=as_json, empty="The outbox is empty.")
+
+
+def _short(row: dict[str, Any]) -> str:
+    kind = row["kind"]
+    if kind == "event":
+        return f"event {row['event_id']}"
+    if kind == "digest":
+        return f"digest {row['digest_id']}"
+    return {"health": f"health {row['alert_id']}", "visit_started": "visit start", "visit_ended": "visit end"}[kind]
 
 
 def register(main: click.Group) -> None:

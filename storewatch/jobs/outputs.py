@@ -21,7 +21,7 @@ from storewatch.analysis.device_analyzer import FrameResult, RoiSpec
 from storewatch.analysis.inventory import InventoryDecision, render_difference
 from storewatch.analysis.roi_mask import polygon_mask
 from storewatch.analysis.transitions import (
-    LightingChange, LightingSettled, RoiOutcome, VisitEnded,
+    LightingChange, LightingSettled, RoiOutcome, VisitEnded, VisitStarted,
 )
 from storewatch.appliance import Appliance
 from storewatch.store import Row
@@ -180,6 +180,7 @@ def commit(appliance: Appliance, events: EventStore, outputs: FrameOutputs) -> l
                           int(result.lighting)))
         event_ids = [events.record_visit(p.visit, p.pictures) for p in outputs.visits]
         Outbox(appliance.db).enqueue_events(event_ids)  # its notifications, in the event's own transaction
+        _notify_visit_starts(appliance, outputs)  # notify (issue 15): MQTT "touched" ON as a visit starts
         for change in outputs.lighting_starts:
             events.record_lighting(outputs.device_id, change.ts, change.frame_id)
         for settled in outputs.lighting_settled:
@@ -188,6 +189,19 @@ def commit(appliance: Appliance, events: EventStore, outputs: FrameOutputs) -> l
         if result.wants_burst:
             _request_burst(appliance, outputs.device_id, capture["capture_epoch"])
     return event_ids
+
+
+def _notify_visit_starts(appliance: Appliance, outputs: FrameOutputs) -> None:
+    """Hook of the notify session (storewatch/notify/outbox.py): one outbox row per MQTT channel
+    for each visit that began on this frame. Best effort: it never fails the job (the visit's
+    event still sets "touched" when it is written)."""
+    starts = [(t.ts, t.roi_ids) for t in outputs.result.transitions if isinstance(t, VisitStarted)]
+    if not starts:
+        return
+    try:
+        Outbox(appliance.db).enqueue_visit_starts(outputs.device_id, starts)
+    except Exception:  # noqa: BLE001 - notifications must never stop the analysis
+        log.exception("could not queue the start of a visit on %s for MQTT", outputs.device_id)
 
 
 def _request_burst(appliance: Appliance, device_id: str, activity_epoch: float) -> None:

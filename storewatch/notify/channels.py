@@ -2,12 +2,14 @@
 
 Secrets (a webhook's HMAC key, an Apprise URL with its tokens) are kept in the app
 database, whose file and side files are 0600 (storewatch.store.Database); everything that
-shows a channel (`public`) masks them, and nothing here logs them.
+shows a channel (`public`) masks them, and nothing here logs them. The SQL is
+storewatch/store/notify_channels.py's.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +17,7 @@ from urllib.parse import urlsplit
 
 from storewatch import contract
 from storewatch.store import Database, Row
+from storewatch.store import notify_channels as table
 from storewatch.errors import Conflict, InvalidInput, NotFound
 from storewatch.store.events import VERDICTS
 from storewatch.notify.schedule import Schedule, ScheduleError, parse_schedule
@@ -47,7 +50,9 @@ class ChannelNotFound(NotFound):
     pass
 
 
-EDITABLE = ("name", "url", "secret", "verdicts", "devices", "rois", "cooldown_s", "enabled", "schedule", "health")
+EDITABLE = ("name", "url", "secret", "verdicts", "devices", "rois", "cooldown_s", "enabled", "schedule", "health",
+            "digest_at", "health_anytime")
+_HHMM = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,8 @@ class Channel:
     enabled: bool
     schedule: Schedule | None = None  # None: at any time
     health: bool = False  # also the appliance's health alerts (storewatch/notify/health.py)
+    digest_at: str | None = None  # "HH:MM" in the appliance's time zone: a daily digest then (notify/digest.py)
+    health_anytime: bool = False  # health alerts also outside the schedule (else they wait for its next window)
 
     @classmethod
     def from_row(cls, row: Row) -> Channel:
@@ -71,7 +78,8 @@ class Channel:
         return cls(row["id"], row["name"], row["kind"], row["url"], row["secret"], tuple(json.loads(row["verdicts"])),
                    None if devices is None else tuple(devices), None if rois is None else tuple(rois),
                    float(row["cooldown_s"]), bool(row["enabled"]),
-                   parse_schedule(row["schedule"]) if row.get("schedule") else None, bool(row.get("health")))
+                   parse_schedule(row["schedule"]) if row.get("schedule") else None, bool(row.get("health")),
+                   row.get("digest_at"), bool(row.get("health_anytime")))
 
     def public(self) -> dict[str, Any]:
         """The channel as the CLI shows it: URL and secret masked."""
@@ -80,7 +88,8 @@ class Channel:
                 "devices": None if self.devices is None else list(self.devices),
                 "rois": None if self.rois is None else list(self.rois),
                 "cooldown_s": self.cooldown_s, "enabled": self.enabled,
-                "schedule": None if self.schedule is None else self.schedule.text(), "health": self.health}
+                "schedule": None if self.schedule is None else self.schedule.text(), "health": self.health,
+                "digest_at": self.digest_at, "health_anytime": self.health_anytime}
 
 
 def mask_secret(secret: str | None) -> str | None:
@@ -133,8 +142,18 @@ def _check_verdicts(verdicts: list[str] | None) -> list[str]:
     return sorted(set(chosen), key=VERDICTS.index)
 
 
+def check_digest_at(value: Any) -> str | None:
+    """A digest time as stored: "HH:MM" (00:00 to 23:59), or None for no digest ("" and "off" too)."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "off", "none")):
+        return None
+    if not isinstance(value, str) or not _HHMM.fullmatch(value.strip().zfill(5)):
+        raise ChannelError("the digest time is HH:MM, 00:00 to 23:59, in the appliance's time zone "
+                           "(for example 21:00), or off", "digest_at")
+    return value.strip().zfill(5)
+
+
 def _checked(name: Any, kind: str, url: Any, secret: Any, verdicts: Any, cooldown_s: Any, schedule: Any,
-             health: Any) -> dict[str, Any]:
+             health: Any, digest_at: Any = None, health_anytime: Any = False) -> dict[str, Any]:
     """A channel's fields as stored, or ChannelError naming the first wrong one: the one rule
     for the CLI's `notify add` and the admin panel's add and edit."""
     if not isinstance(name, str) or not (name := name.strip()) or len(name) > MAX_NAME or not name.isprintable():
@@ -151,6 +170,9 @@ def _checked(name: Any, kind: str, url: Any, secret: Any, verdicts: Any, cooldow
         raise ChannelError("health is true or false", "health")
     if health and kind == "mqtt":  # its topics are per camera and area; an alert has neither
         raise ChannelError("health alerts go to webhook and Apprise channels, not MQTT", "health")
+    if not isinstance(health_anytime, bool):
+        raise ChannelError("health_anytime is true or false", "health_anytime")
+    digest = check_digest_at(digest_at)
     if verdicts is not None and (not isinstance(verdicts, list) or not all(isinstance(v, str) for v in verdicts)):
         raise ChannelError("verdicts are a list of words", "verdicts")
     chosen = _check_verdicts(verdicts)
@@ -163,7 +185,7 @@ def _checked(name: Any, kind: str, url: Any, secret: Any, verdicts: Any, cooldow
     except ScheduleError as exc:
         raise ChannelError(f"the schedule: {exc}", "schedule") from None
     return {"name": name, "url": url, "secret": secret, "verdicts": chosen, "cooldown_s": float(cooldown_s),
-            "schedule": written, "health": health}
+            "schedule": written, "health": health, "digest_at": digest, "health_anytime": health_anytime}
 
 
 class ChannelStore:
@@ -172,22 +194,19 @@ class ChannelStore:
 
     def add(self, name: str, kind: str, url: str, *, secret: str | None = None, verdicts: list[str] | None = None,
             devices: list[str] | None = None, rois: list[int] | None = None, cooldown_s: float = 0.0,
-            enabled: bool = True, schedule: str | None = None, health: bool = False) -> tuple[Channel, str | None]:
+            enabled: bool = True, schedule: str | None = None, health: bool = False, digest_at: str | None = None,
+            health_anytime: bool = False) -> tuple[Channel, str | None]:
         """A new channel, and the webhook secret when one was made for it (shown once)."""
         if kind not in KINDS:
             raise ChannelError(f"the kind is one of {', '.join(KINDS)}", "kind")
         made = secrets.token_urlsafe(24) if kind == "webhook" and secret is None else None
-        values = _checked(name, kind, url, made or secret, verdicts, cooldown_s, schedule, health)
+        values = _checked(name, kind, url, made or secret, verdicts, cooldown_s, schedule, health, digest_at,
+                          health_anytime)
         with self.db.write() as conn:
             self._check_targets(conn, devices, rois)
             self._check_name_free(conn, values["name"])
-            channel_id = conn.execute(
-                "INSERT INTO notify_channels (name, kind, url, secret, verdicts, devices, rois, cooldown_s, enabled,"
-                " schedule, created_at, health) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                (values["name"], kind, values["url"], values["secret"], json.dumps(values["verdicts"]),
-                 None if devices is None else json.dumps(devices), None if rois is None else json.dumps(rois),
-                 values["cooldown_s"], int(enabled), values["schedule"],
-                 contract.format_timestamp(contract.utc_now()), int(values["health"]))).fetchone()["id"]
+            channel_id = table.insert(conn, kind, {**values, "devices": devices, "rois": rois, "enabled": enabled},
+                                      contract.format_timestamp(contract.utc_now()))
         return self.get(channel_id), made
 
     def update(self, channel_id: int, changes: dict[str, Any]) -> Channel:
@@ -203,69 +222,63 @@ class ChannelStore:
                       "devices": None if old.devices is None else list(old.devices),
                       "rois": None if old.rois is None else list(old.rois), "cooldown_s": old.cooldown_s,
                       "enabled": old.enabled, "schedule": None if old.schedule is None else old.schedule.text(),
-                      "health": old.health, **changes}
+                      "health": old.health, "digest_at": old.digest_at, "health_anytime": old.health_anytime,
+                      **changes}
             values = _checked(merged["name"], old.kind, merged["url"], merged["secret"], merged["verdicts"],
-                              merged["cooldown_s"], merged["schedule"], merged["health"])
+                              merged["cooldown_s"], merged["schedule"], merged["health"], merged["digest_at"],
+                              merged["health_anytime"])
             if "devices" in changes or "rois" in changes:
                 self._check_targets(conn, merged["devices"] if "devices" in changes else None,
                                     merged["rois"] if "rois" in changes else None)
             if values["name"] != old.name:
                 self._check_name_free(conn, values["name"])
-            conn.execute(
-                "UPDATE notify_channels SET name = ?, url = ?, secret = ?, verdicts = ?, devices = ?, rois = ?,"
-                " cooldown_s = ?, enabled = ?, schedule = ?, health = ? WHERE id = ?",
-                (values["name"], values["url"], values["secret"], json.dumps(values["verdicts"]),
-                 None if merged["devices"] is None else json.dumps(merged["devices"]),
-                 None if merged["rois"] is None else json.dumps(merged["rois"]), values["cooldown_s"],
-                 int(bool(merged["enabled"])), values["schedule"], int(values["health"]), channel_id))
+            table.update(conn, channel_id, {**values, "devices": merged["devices"], "rois": merged["rois"],
+                                            "enabled": bool(merged["enabled"])})
         return self.get(channel_id)
 
     @staticmethod
     def _check_name_free(conn: Any, name: str) -> None:
-        if conn.execute("SELECT 1 FROM notify_channels WHERE name = ?", (name,)).fetchone():
+        if table.name_taken(conn, name):
             raise ChannelNameTaken(f"there is already a channel called {name!r}", "name")
 
     @staticmethod
     def _check_targets(conn: Any, devices: list[str] | None, rois: list[int] | None) -> None:
-        for label, table, wanted in (("device", "devices", devices), ("ROI", "rois", rois)):
+        for label, name, wanted in (("device", "devices", devices), ("ROI", "rois", rois)):
             if wanted is None:
                 continue
             if not wanted:
                 raise ChannelError(f"give at least one {label}, or leave the option out for every {label}",
                                    f"{label.lower()}s")
-            known = {row["id"] for row in conn.execute(
-                f"SELECT id FROM {table} WHERE id IN ({','.join('?' * len(wanted))})", wanted)}
+            known = table.known_ids(conn, name, wanted)
             missing = [str(item) for item in wanted if item not in known]
             if missing:
                 raise ChannelError(f"no {label} {', '.join(missing)} (see `storewatch {label.lower()} list`)",
                                    f"{label.lower()}s")
 
     def get(self, channel_id: int) -> Channel:
-        row = self.db.query_one("SELECT * FROM notify_channels WHERE id = ?", (channel_id,))
+        row = table.by_id(self.db, channel_id)
         if row is None:
             raise ChannelNotFound(f"no channel {channel_id}")
         return Channel.from_row(row)
 
     def named(self, name: str) -> Channel:
-        row = self.db.query_one("SELECT * FROM notify_channels WHERE name = ?", (name,))
+        row = table.by_name(self.db, name)
         if row is None:
             raise ChannelNotFound(f"no channel called {name!r} (see `storewatch notify list`)")
         return Channel.from_row(row)
 
     def list(self, conn: Any = None) -> list[Channel]:
-        rows = (conn.execute("SELECT * FROM notify_channels ORDER BY id").fetchall() if conn is not None
-                else self.db.query("SELECT * FROM notify_channels ORDER BY id"))
-        return [Channel.from_row(row) for row in rows]
+        return [Channel.from_row(row) for row in table.every(self.db, conn)]
 
     def remove(self, name: str) -> Channel:
         """Delete the channel with its outbox (queued deliveries are dropped with it)."""
         with self.db.write() as conn:
             channel = self.named(name)
-            conn.execute("DELETE FROM notify_channels WHERE id = ?", (channel.id,))
+            table.delete(conn, channel.id)
         return channel
 
     def remove_id(self, channel_id: int) -> Channel:
         with self.db.write() as conn:
             channel = self.get(channel_id)
-            conn.execute("DELETE FROM notify_channels WHERE id = ?", (channel.id,))
+            table.delete(conn, channel.id)
         return channel

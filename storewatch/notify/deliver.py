@@ -10,6 +10,7 @@ attempt per backoff step.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -20,12 +21,15 @@ from typing import Any
 
 from storewatch.appliance import Appliance
 from storewatch.store import Row
-from storewatch.store.events import EventStore
+from storewatch.store import notify_outbox
+from storewatch.store.events import epoch_to_ts
 from storewatch.notify import mqtt, webhook
 from storewatch.notify.channels import Channel, ChannelNotFound, ChannelStore
+from storewatch.notify.digest import DigestGone, digest_message
 from storewatch.notify.health import alert_message
-from storewatch.notify.message import EventGone, Message, event_message
-from storewatch.notify.outbox import Outbox, RetryPolicy
+from storewatch.notify.image_links import ImageLinks
+from storewatch.notify.message import EventGone, Message, event_message, visit_message
+from storewatch.notify.outbox import Outbox, RetryPolicy, about, kind_of
 from storewatch.notify.redaction import REDACTOR, guard_logs, redact
 from storewatch.notify.result import SendResult
 
@@ -85,7 +89,8 @@ class NotifySender:
         self.poll_s = poll_s
         self.outbox = Outbox(appliance.db)
         self.channels = ChannelStore(appliance.db)
-        self.events = EventStore(appliance.db, appliance.images)
+        self.events = appliance.events
+        self.links = ImageLinks(appliance.key)  # picture links that work without a login (image_links.py)
         self._stop = threading.Event()
         self._wake = threading.Event()  # a channel's thread finished: claim again at once
         self._thread: threading.Thread | None = None
@@ -187,34 +192,57 @@ class NotifySender:
 
     def _deliver_one(self, row: Row) -> tuple[float, str] | None:
         """None when delivered (or nothing is left to do), else the channel's next try and why."""
+        what = about(row)
         try:
             channel = self.channels.get(row["channel_id"])
-            message = (alert_message(self.appliance.db, row["alert_id"], row["delivery_id"])
-                       if row.get("alert_id") is not None
-                       else event_message(self.events, row["event_id"], row["delivery_id"], self.base_url))
+            message = self._message(row)
         except ChannelNotFound:  # removed meanwhile: its rows went with it
             return None
-        except EventGone as exc:
+        except (EventGone, DigestGone) as exc:  # AlertGone is an EventGone
             self.outbox.dead(row, str(exc))
-            log.warning("a notification for event %s was given up: %s", row["event_id"], exc)
+            log.warning("channel %s: %s was given up: %s", row["channel_id"], what, exc)
+            return None
+        if message is None:  # a visit's start that ended before it could be said: nothing to send
+            self.outbox.delivered(row["id"])
+            log.debug("channel %s: %s is past; not sent", channel.name, what)
             return None
         try:
             result = send(channel, message)
         except Exception as exc:  # a bug in a channel: counted as a failed attempt, logged in full
-            log.exception("channel %s: sending event %s failed", channel.name, row["event_id"])
+            log.exception("channel %s: sending %s failed", channel.name, what)
             result = SendResult(False, f"storewatch could not send it ({type(exc).__name__})")
         if result.ok:
             self.outbox.delivered(row["id"])
-            log.info("channel %s: event %s delivered (%s)", channel.name, row["event_id"], result.detail)
+            log.info("channel %s: %s delivered (%s)", channel.name, what, result.detail)
             return None
         state, next_at = self.outbox.failed(row, result.detail, self.policy)
         if state == "dead":
-            log.warning("channel %s: gave up on event %s after %d attempts: %s", channel.name, row["event_id"],
-                        row["attempts"], result.detail)
+            log.warning("channel %s: gave up on %s after %d attempts: %s", channel.name, what, row["attempts"],
+                        result.detail)
         else:
-            log.warning("channel %s: event %s not delivered yet (%s); trying again", channel.name,
-                        row["event_id"], result.detail)
+            log.warning("channel %s: %s not delivered yet (%s); trying again", channel.name, what, result.detail)
         return next_at, result.detail
+
+    def _message(self, row: Row) -> Message | None:
+        kind = kind_of(row)
+        if kind == "health":
+            return alert_message(self.appliance.db, row["alert_id"], row["delivery_id"])
+        if kind == "digest":
+            return digest_message(self.appliance.db, row["digest_id"], row["delivery_id"])
+        if kind.startswith("visit_"):
+            visit = json.loads(row["visit"])
+            if kind == "visit_started" and self._visit_over(visit):
+                return None
+            return visit_message(visit, row["delivery_id"])
+        return event_message(self.events, row["event_id"], row["delivery_id"], self.base_url, self.links)
+
+    def _visit_over(self, visit: dict[str, Any]) -> bool:
+        """Its event is written (the visit ended), or it began longer ago than any visit lasts."""
+        start = float(visit["start_epoch"])
+        if time.time() - start > mqtt.TOUCH_MAX_S:
+            return True
+        return notify_outbox.event_started_at(self.appliance.db, visit["device_id"], epoch_to_ts(start - 0.002),
+                                              epoch_to_ts(start + 0.002))
 
 
 def sender_service(appliance: Appliance, host: str, port: int, **options: Any) -> NotifySender:

@@ -8,6 +8,11 @@ nor forgets one). A condition that starts writes one "raised" alert, one that en
 as events (at least once, same delivery id on every retry, same backoff). A check that finds
 nothing changed only reads.
 
+A channel with a schedule gets its health alerts inside the schedule: one raised outside
+it waits (queued) for the schedule's next window, and a condition that was raised and
+resolved before that window opened is dropped for that channel, both messages unsent.
+`health_anytime` sends them at once instead. The SQL is storewatch/store/notify_health.py's.
+
 The rules are the ones `storewatch doctor` and `status` use (storewatch/ops/doctor.py),
 not a second set: stale is `doctor.stale_after_s`, the disk is `metrics.disk`'s
 `below_reserve`, dead jobs are the jobs table's 'dead' state.
@@ -18,7 +23,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -28,7 +32,9 @@ from storewatch import contract
 from storewatch.upkeep import metrics
 from storewatch.appliance import Appliance
 from storewatch.store import Database
-from storewatch.notify.channels import ChannelStore
+from storewatch.store import notify_health as store
+from storewatch.store import notify_outbox
+from storewatch.notify.channels import Channel, ChannelStore
 from storewatch.notify.message import EventGone, Message, local_time
 
 log = logging.getLogger("storewatch.notify")
@@ -106,8 +112,7 @@ def _camera(appliance: Appliance, now: datetime) -> list[Problem]:
 
 
 def _devices(appliance: Appliance, now: datetime) -> list[Problem]:
-    last_frames = {row["device_id"]: row["last"] for row in appliance.db.query(
-        "SELECT device_id, MAX(received_at) AS last FROM captures GROUP BY device_id")}
+    last_frames = store.last_frames(appliance.db)
     found = []
     for device in metrics.devices(appliance, now):
         age = device["last_seen_age_s"]
@@ -139,26 +144,31 @@ def check(appliance: Appliance, now: float | None = None) -> tuple[int, int]:
     now = time.time() if now is None else now
     found = {problem.key: problem for problem in problems(appliance)}
     db = appliance.db
-    active = {row["key"]: row for row in db.query(
-        "SELECT c.key, c.since, a.title, a.body FROM health_conditions c JOIN health_alerts a ON a.id = c.alert_id")}
+    active = store.active(db)
     started = [problem for key, problem in found.items() if key not in active]
     ended = [row for key, row in active.items() if key not in found]
     if not started and not ended:  # the usual round: reads only
         return 0, 0
     with db.write() as conn:
         channels = [c for c in ChannelStore(db).list(conn) if c.health and c.enabled]
+        zone = None
+        if any(c.schedule and not c.health_anytime for c in channels):
+            from storewatch.notify.outbox import appliance_zone
+
+            zone = appliance_zone(db)
         for problem in started:
-            alert_id = _alert(conn, problem.key, RAISED, problem.title, problem.body, now)
-            conn.execute("INSERT INTO health_conditions (key, since, alert_id) VALUES (?, ?, ?)"
-                         " ON CONFLICT (key) DO NOTHING", (problem.key, now, alert_id))
-            _enqueue(conn, channels, alert_id, problem.device_id, now)
+            alert_id = store.add_alert(conn, problem.key, RAISED, problem.title, problem.body, now)
+            store.raise_condition(conn, problem.key, now, alert_id)
+            _enqueue(conn, channels, alert_id, problem.device_id, now, zone)
             log.warning("health: %s", problem.body)
         for row in ended:
             title = f"Resolved: {row['title']}"
             body = f"{row['title']}: fine again, after {duration(max(0.0, now - row['since']))}."
-            alert_id = _alert(conn, row["key"], RESOLVED, title, body, now)
-            conn.execute("DELETE FROM health_conditions WHERE key = ?", (row["key"],))
-            _enqueue(conn, channels, alert_id, _device_of(row["key"]), now)
+            alert_id = store.add_alert(conn, row["key"], RESOLVED, title, body, now)
+            store.resolve_condition(conn, row["key"])
+            # a channel whose "raised" still waits for its schedule hears of neither
+            waiting = [c for c in channels if store.drop_unsent(conn, c.id, row["alert_id"], now)]
+            _enqueue(conn, [c for c in channels if c not in waiting], alert_id, _device_of(row["key"]), now, zone)
             log.info("health: %s", body)
     return len(started), len(ended)
 
@@ -170,34 +180,33 @@ def _device_of(key: str) -> str | None:
     return device if kind in ("stale", "uploading") else None
 
 
-def _alert(conn: Any, key: str, state: str, title: str, body: str, now: float) -> int:
-    return conn.execute("INSERT INTO health_alerts (key, state, title, body, created_at) VALUES (?, ?, ?, ?, ?)"
-                        " RETURNING id", (key, state, title, body, now)).fetchone()["id"]
+def when_to_send(channel: Channel, now: float, zone: Any) -> float:
+    """Now, or the next window of the channel's schedule unless its health alerts come at any time."""
+    if channel.schedule is None or channel.health_anytime:
+        return now
+    opens = channel.schedule.next_start(now, zone)
+    return now if opens is None else opens
 
 
-def _enqueue(conn: Any, channels: list[Any], alert_id: int, device_id: str | None, now: float) -> None:
+def _enqueue(conn: Any, channels: list[Channel], alert_id: int, device_id: str | None, now: float,
+             zone: Any) -> None:
     for channel in channels:
         if device_id is not None and channel.devices is not None and device_id not in channel.devices:
             continue
-        conn.execute("INSERT INTO notify_outbox (delivery_id, channel_id, alert_id, state, created_at,"
-                     " next_attempt_at) VALUES (?, ?, ?, 'queued', ?, ?)",
-                     (uuid.uuid4().hex, channel.id, alert_id, now, now))
+        notify_outbox.insert(conn, channel.id, now, next_attempt_at=when_to_send(channel, now, zone),
+                             alert_id=alert_id)
 
 
 def prune(db: Database, keep_s: float = KEEP_S, now: float | None = None) -> int:
     """Forget alerts older than `keep_s` that no condition still needs (their outbox rows go too)."""
-    cutoff = (time.time() if now is None else now) - keep_s
-    with db.write(flush=False) as conn:
-        conn.execute("DELETE FROM health_alerts WHERE created_at < ?"
-                     " AND id NOT IN (SELECT alert_id FROM health_conditions)", (cutoff,))
-        return conn.changes()
+    return store.prune(db, (time.time() if now is None else now) - keep_s)
 
 
 # --- the message --------------------------------------------------------------------------------
 
 
 def alert_message(db: Database, alert_id: int, delivery_id: str) -> Message:
-    row = db.query_one("SELECT * FROM health_alerts WHERE id = ?", (alert_id,))
+    row = store.alert(db, alert_id)
     if row is None:
         raise AlertGone(f"health alert {alert_id} was forgotten before it could be sent")
     at = contract.format_timestamp(datetime.fromtimestamp(row["created_at"], timezone.utc))
@@ -210,15 +219,21 @@ def alert_message(db: Database, alert_id: int, delivery_id: str) -> Message:
 
 
 def health_service(appliance: Appliance) -> Any:
-    """The check every CHECK_EVERY_S; the first waits a little longer (up to 2 minutes) so that
+    """The check, and the daily digests' (notify/digest.py), every CHECK_EVERY_S; the first waits a little longer (up to 2 minutes) so that
     cameras get to say hello after a restart before they count as silent."""
     from storewatch.ops.periodic import PeriodicService
 
     interval = check_interval()
 
     def tick(round_: int) -> None:
-        check(appliance)
+        from storewatch.notify import digest
+
+        try:
+            check(appliance)
+        finally:  # the digests are due whatever the health check met (they share this thread, not its fate)
+            digest.check(appliance.db)
         if round_ % PRUNE_EVERY == 0:
             prune(appliance.db)
+            digest.prune(appliance.db)
 
     return PeriodicService("health-alerts", interval, tick, first_delay_s=max(interval, min(120.0, 4 * interval)))

@@ -6,12 +6,14 @@ from __future__ import annotations
 import io
 import logging
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 from PIL import Image
 
 from storewatch import contract
 from storewatch.store.events import EventNotFound, EventStore
+from storewatch.notify.image_links import ImageLinks
 
 log = logging.getLogger("storewatch.notify")
 
@@ -44,7 +46,10 @@ def _area(roi: dict[str, Any]) -> str:
     return f"{name} {roi['verdict'] or 'not decided'}"
 
 
-def event_message(events: EventStore, event_id: int, delivery_id: str, base_url: str) -> Message:
+def event_message(events: EventStore, event_id: int, delivery_id: str, base_url: str,
+                  links: ImageLinks | None = None) -> Message:
+    """The event's message; with `links`, its picture URLs are signed links that need no login
+    (notify/image_links.py), and the body names the After (or Difference) picture's."""
     try:
         row = events.get(event_id)
     except EventNotFound:
@@ -52,6 +57,8 @@ def event_message(events: EventStore, event_id: int, delivery_id: str, base_url:
     pictures = events.pictures([event_id]).get(event_id, {})
     rois = events.touched_rois([event_id]).get(event_id)
     event = events.public(row, pictures, rois, url_prefix=base_url.rstrip("/") + EVENTS_API)
+    if links is not None:
+        _sign(event, links, base_url)
     device = event["device_name"] or event["device_id"]
     areas = ", ".join(_area(roi) for roi in event["rois"]) or "a shelf area"
     when = local_time(event["start_ts"])
@@ -59,8 +66,31 @@ def event_message(events: EventStore, event_id: int, delivery_id: str, base_url:
     seconds = f" for {event['duration_s']:.0f} s" if event["duration_s"] is not None else ""
     body = (f"Someone reached into {device}{seconds}, {when}: {areas}."
             f"\nSee it: {base_url.rstrip('/')}/#/events/{event_id}")
+    shown = next((event["images"][kind] for kind in PICTURE_KINDS if event["images"].get(kind)), None)
+    if links is not None and shown:
+        body += f"\nPicture: {shown}"
     picture, name = _picture(events, event_id, pictures, event["view_box"], bool(row["images_expired"]))
     return Message(delivery_id, event, title, body, picture, name)
+
+
+def _sign(event: dict[str, Any], links: ImageLinks, base_url: str) -> None:
+    """The event's picture and thumbnail URLs made signed links, in place."""
+    for kind, url in event["images"].items():
+        if url:
+            event["images"][kind] = links.url(base_url, event["id"], kind)
+    for size in event["thumbnails"]:
+        event["thumbnails"][size] = links.url(base_url, event["id"], f"thumb_{size}")
+
+
+def visit_message(visit: dict[str, Any], delivery_id: str) -> Message:
+    """A visit's start or end, for MQTT's "touched" state (visit: the outbox row's JSON)."""
+    state = visit["state"]
+    start_ts = contract.format_timestamp(datetime.fromtimestamp(visit["start_epoch"], timezone.utc))
+    payload = {"type": f"visit_{state}", "device_id": visit["device_id"], "roi_ids": list(visit["roi_ids"]),
+               "start_ts": start_ts}
+    words = "started" if state == "started" else "ended"
+    return Message(delivery_id, payload, f"storewatch: a visit {words} on {visit['device_id']}",
+                   f"A visit {words} on {visit['device_id']} (areas {', '.join(map(str, visit['roi_ids']))}).")
 
 
 def test_message(channel_name: str, delivery_id: str) -> Message:

@@ -11,8 +11,13 @@ An event is published on `<base>/<device>/events` (JSON: the events API's shape 
 touched ON, the camera's last picture); it counts as delivered when the broker's PUBACK for
 it has come. A broker that is down fails the attempt at once, so the outbox retries it
 later; nothing here waits on the network longer than PUBLISH_TIMEOUT_S, and only on the
-sender's thread. "Touched" is derived from the event (written when the visit ends): ON with
-the event, OFF TOUCH_HOLD_S later, and OFF for every area on each connect.
+sender's thread. "Touched" follows the visit: ON when it starts (an outbox row the worker
+queues as the analysis sees the visit begin), OFF with its event when it ends (or with a
+"visit ended" row when this channel does not want that event). An area the link did not
+turn ON (it joined the visit later, or the start was not sent) goes ON with the event and
+OFF TOUCH_HOLD_S later, so Home Assistant still sees the touch. An ON whose end never
+comes (a visit the analysis dropped) goes OFF after TOUCH_MAX_S; every area is OFF on each
+connect. The day's digest (notify/digest.py) goes to `<base>/digest` (JSON, retained).
 
 The password is in the channel's URL: shown masked (channels.mask_url), never logged (paho's
 logger is left off; our words never hold the URL).
@@ -31,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from storewatch.store import Database
+from storewatch.store import notify_channels
 from storewatch.notify.channels import Channel, ChannelStore
 from storewatch.notify.ha_discovery import (OFF, OFFLINE, ON, ONLINE, DeviceInfo, RoiInfo, Topics,
                                             discovery_configs, verdict_state)
@@ -49,6 +55,7 @@ RECONNECT_MIN_S, RECONNECT_MAX_S = 1, 30
 CONNECT_WAIT_S = 5.0  # a fresh connection's first send waits this long for it
 PUBLISH_TIMEOUT_S = 10.0
 TOUCH_HOLD_S = 5.0
+TOUCH_MAX_S = 600.0  # an ON left by a visit whose end never came goes OFF after this (visits end by 300 s)
 WATCH_S = 10.0  # how soon `storewatch run` connects a channel added (or lets go of one removed) while it runs
 MAX_QUEUED = 200  # paho's own queue (unacknowledged messages it re-sends on reconnect), bounded
 # Discovery and states sent on a connect go at QoS 0: they are not queued (hundreds of areas
@@ -86,13 +93,11 @@ def parse_url(url: str) -> Broker:
 
 def inventory(db: Database) -> list[DeviceInfo]:
     """Every camera with its shelf areas and each area's last verdict."""
-    last = {row["roi_id"]: row["verdict"] for row in db.query(
-        "SELECT roi_id, verdict, MAX(start_ts) FROM event_rois WHERE roi_id IS NOT NULL GROUP BY roi_id")}
+    devices, roi_rows, last = notify_channels.mqtt_inventory(db)
     rois: dict[str, list[RoiInfo]] = {}
-    for row in db.query("SELECT id, device_id, name FROM rois ORDER BY id"):
+    for row in roi_rows:
         rois.setdefault(row["device_id"], []).append(RoiInfo(row["id"], row["name"], last.get(row["id"])))
-    return [DeviceInfo(row["id"], row["name"], tuple(rois.get(row["id"], ())))
-            for row in db.query("SELECT id, name FROM devices ORDER BY id")]
+    return [DeviceInfo(row["id"], row["name"], tuple(rois.get(row["id"], ()))) for row in devices]
 
 
 def _event_device(payload: dict[str, Any]) -> DeviceInfo:
@@ -115,6 +120,7 @@ class Link:
         self._announced: set[tuple[str, int | None]] = set()  # (device, ROI) configs sent on this connection
         self._pictures: dict[str, bytes] = {}  # device -> last event picture, to publish again after a reconnect
         self._timers: dict[tuple[str, int], threading.Timer] = {}
+        self._on: set[tuple[str, int]] = set()  # areas this link turned ON at a visit's start, not yet OFF
         self.last_error = "not connected yet"
         self._refusal = ""  # why the broker said no (a wrong password), kept over the disconnect that follows
         import paho.mqtt.client as paho  # a third of a second to import (more on a Pi): only when a channel uses it
@@ -146,6 +152,7 @@ class Link:
         self.last_error = self._refusal = ""
         with self._lock:
             self._announced.clear()
+            self._on.clear()  # the announce below says OFF for every area
         if self.announce:
             try:
                 self._announce_all()
@@ -191,8 +198,13 @@ class Link:
         if not self.connected(wait_s):  # not published at all: paho would queue it and the outbox re-send it too
             return SendResult(False, f"not connected to the MQTT broker: {self.last_error or 'connecting'}")
         payload = message.payload
-        if payload.get("type") == "test":
+        kind = payload.get("type")
+        if kind == "test":
             info = self._publish(self.topics.test, json.dumps(payload, sort_keys=True))
+        elif kind == "digest":
+            info = self._publish(f"{self.broker.base}/digest", json.dumps(payload, sort_keys=True), retain=True)
+        elif kind in ("visit_started", "visit_ended"):
+            info = self._publish_visit(payload["device_id"], payload["roi_ids"], kind == "visit_started")
         else:
             info = self._publish_event(message)
         return self._acknowledged(info, timeout)
@@ -208,20 +220,51 @@ class Link:
         for roi in device.rois:
             self._publish(self.topics.last_verdict(device.device_id, roi.roi_id), verdict_state(roi.last_verdict),
                           retain=True)
-            self._publish(self.topics.touched(device.device_id, roi.roi_id), ON, retain=True)
-            self._release_later(device.device_id, roi.roi_id)
+            key = (device.device_id, roi.roi_id)
+            with self._lock:
+                was_on = key in self._on
+            if was_on:  # ON since the visit started: it has ended
+                self._cancel(key)
+                self._publish(self.topics.touched(*key), OFF, retain=True)
+            else:  # its start was not seen here: ON now, OFF shortly, so the touch still shows
+                self._publish(self.topics.touched(*key), ON, retain=True)
+                self._release_later(device.device_id, roi.roi_id)
         if message.picture:
             self._pictures[device.device_id] = message.picture
             self._publish(self.topics.picture(device.device_id), message.picture, retain=True)
         body = json.dumps({**payload, "delivery_id": message.delivery_id}, sort_keys=True)
         return self._publish(self.topics.events(device.device_id), body)  # after its states: ordered on one link
 
-    def _release_later(self, device_id: str, roi_id: int) -> None:
+    def _publish_visit(self, device_id: str, roi_ids: list[int], started: bool) -> paho.MQTTMessageInfo:
+        """A visit's areas ON at its start (OFF by itself after TOUCH_MAX_S if no end comes), or OFF at its end."""
+        info = None
+        for roi_id in roi_ids:
+            key = (device_id, int(roi_id))
+            if started:
+                info = self._publish(self.topics.touched(*key), ON, retain=True)
+                with self._lock:
+                    self._on.add(key)
+                self._release_later(*key, after_s=TOUCH_MAX_S)
+            else:
+                self._cancel(key)
+                info = self._publish(self.topics.touched(*key), OFF, retain=True)
+        if info is None:
+            raise ValueError("a visit without areas")
+        return info  # ordered on one link: its PUBACK comes after the ones before it
+
+    def _cancel(self, key: tuple[str, int]) -> None:
+        with self._lock:
+            self._on.discard(key)
+            timer = self._timers.pop(key, None)
+        if timer is not None:
+            timer.cancel()
+
+    def _release_later(self, device_id: str, roi_id: int, after_s: float | None = None) -> None:
         key = (device_id, roi_id)
         with self._lock:
             if key in self._timers:
                 self._timers[key].cancel()
-            timer = threading.Timer(TOUCH_HOLD_S, self._release, key)
+            timer = threading.Timer(TOUCH_HOLD_S if after_s is None else after_s, self._release, key)
             timer.daemon = True
             self._timers[key] = timer
         timer.start()
@@ -229,6 +272,7 @@ class Link:
     def _release(self, device_id: str, roi_id: int) -> None:
         with self._lock:
             self._timers.pop((device_id, roi_id), None)
+            self._on.discard((device_id, roi_id))
         if self.connected():  # not connected: the next connect sets every area OFF
             self._publish(self.topics.touched(device_id, roi_id), OFF, retain=True)
 
@@ -246,10 +290,11 @@ class Link:
     def close(self, timeout: float = 2.0) -> None:
         """Goodbye: areas OFF, status offline (retained: the will only fires when the link dies)."""
         with self._lock:
-            pending = list(self._timers)
+            pending = list(set(self._timers) | self._on)
             for timer in self._timers.values():
                 timer.cancel()
             self._timers.clear()
+            self._on.clear()
         if self.connected():
             infos = [self._publish(self.topics.touched(d, r), OFF, retain=True) for d, r in pending]
             if self.announce:

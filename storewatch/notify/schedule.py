@@ -54,6 +54,19 @@ class Schedule:
         """`zone`: the appliance's time zone; None is the system's."""
         return self.contains(datetime.fromtimestamp(epoch, zone) if zone else datetime.fromtimestamp(epoch))
 
+    def next_start(self, epoch: float, zone: tzinfo | None = None, horizon_s: float = 8 * 86400) -> float | None:
+        """`epoch` if it is inside the schedule, else the first minute after it that is (None
+        within `horizon_s`: a schedule always opens within a week). Steps by minutes in
+        `zone`, so a daylight-saving change is read as the clock on the wall shows it."""
+        if self.contains_epoch(epoch, zone):
+            return epoch
+        minute = (int(epoch) // 60 + 1) * 60
+        for _ in range(int(horizon_s // 60)):
+            if self.contains_epoch(minute, zone):
+                return float(minute)
+            minute += 60
+        return None
+
     def text(self) -> str:
         return "; ".join(window.text() for window in self.windows)
 

@@ -17,7 +17,7 @@ from storewatch.server import (admin_auth, admin_devices, admin_events, admin_qu
                                device_api, openapi_routes, spa)
 from storewatch.server import admin_metrics, metrics_text
 from storewatch.server import admin_replay
-from storewatch.server import admin_notify
+from storewatch.server import admin_notify, notify_images
 from storewatch.server.device_auth import DeviceAuthenticator
 from storewatch.server.errors import EXCEPTION_HANDLERS
 from storewatch.server.ingest_writer import IngestWriter
@@ -51,7 +51,7 @@ def create_app(appliance: Appliance) -> Starlette:
     app = Starlette(
         routes=[*device_api.ROUTES, *admin_auth.ROUTES, *admin_devices.ROUTES, *admin_settings.ROUTES,
                 *admin_rois.ROUTES, *admin_events.ROUTES, *admin_queue.ROUTES,
-                *admin_metrics.ROUTES, *metrics_text.ROUTES, *admin_notify.ROUTES,
+                *admin_metrics.ROUTES, *metrics_text.ROUTES, *admin_notify.ROUTES, *notify_images.ROUTES,
                 *admin_replay.ROUTES, *openapi_routes.ROUTES,
                 *spa.ROUTES],  # the admin app's fallback goes last: it must never shadow the API
         middleware=[Middleware(admin_auth.AdminGuard)],

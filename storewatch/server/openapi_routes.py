@@ -286,6 +286,8 @@ _DELIVERY = {"type": "object", "properties": {
     "delivery_id": {"type": "string"}, "channel": {"type": ["string", "null"]},
     "event_id": {"type": ["integer", "null"]}, "alert_id": {"type": ["integer", "null"]},
     "state": {"enum": ["queued", "sending", "delivered", "dead"]}, "attempts": {"type": "integer"},
+    "kind": {"enum": ["event", "health", "digest", "visit_started", "visit_ended"]}, "about": {"type": "string"},
+    "digest_id": {"type": ["integer", "null"]},
     "created_at": {"type": "string"}, "next_attempt_at": {"type": ["string", "null"]},
     "last_attempt_at": {"type": ["string", "null"]}, "delivered_at": {"type": ["string", "null"]},
     "last_error": {"type": ["string", "null"]}}}
@@ -298,7 +300,11 @@ _CHANNEL_FIELDS = {
     "devices": {"type": ["array", "null"], "items": {"type": "string"}, "description": "null: every camera."},
     "rois": {"type": ["array", "null"], "items": {"type": "integer"}, "description": "null: every area."},
     "cooldown_s": {"type": "number", "minimum": 0}, "enabled": {"type": "boolean"},
-    "schedule": {"type": ["string", "null"]}, "health": {"type": "boolean"}}
+    "schedule": {"type": ["string", "null"]}, "health": {"type": "boolean"},
+    "health_anytime": {"type": "boolean", "description": "Health alerts also outside the schedule (default: they "
+                       "wait for its next window)."},
+    "digest_at": {"type": ["string", "null"], "description": "HH:MM, the appliance's time zone: a daily digest "
+                  "then; null: none."}}
 _CHANNEL = {"type": "object", "properties": {
     "id": {"type": "integer"}, "kind": {"enum": ["webhook", "apprise", "mqtt"]}, **_CHANNEL_FIELDS,
     "secret": {"type": ["string", "null"], "description": "Masked: its first 3 characters."},
@@ -333,6 +339,16 @@ NOTIFY_OPERATIONS = [
                      _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000})),
               answers={200: {"type": "object", "properties": {"deliveries": {"type": "array", "items": _DELIVERY}}}},
               errors={422: "state or limit is out of range."}),
+    Operation("GET", "/api/v1/notify/images/{event_id:int}/{kind}", "An event's picture by a notification's "
+              "signed link (no login: the signature and expiry are the credential)", auth=NO_AUTH, tag="notify",
+              params={"kind": {"type": "string", "enum": list(IMAGE_KINDS + THUMB_KINDS)}},
+              query=(_query("expires", {"type": "integer"}, "Unix seconds; signed with the rest."),
+                     _query("sig", {"type": "string"}, "HMAC of event, kind and expires.")),
+              answers={200: {"description": "The picture.", "content": {
+                  "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
+                  "image/png": {"schema": {"type": "string", "format": "binary"}}}}},
+              errors={403: "The link was changed or not made here (link_invalid), or has expired (link_expired).",
+                      404: "No such event, or the picture has expired."}),
 ]
 
 # --- what-if replays (server/admin_replay.py) ---------------------------------------------------

@@ -416,6 +416,55 @@ MIGRATIONS: list[str] = [
                last_attempt_at, delivered_at, last_error FROM outbox_kept;
     DROP TABLE outbox_kept;
     """,
+    # 14: notifications (storewatch/notify/): a channel's daily digest (digest_at, HH:MM in the
+    # appliance's time zone; NULL: none) and whether its health alerts may come outside its
+    # schedule (health_anytime; 0: they wait for the schedule's next window). notify_digests
+    # holds each digest as made (one per channel and local day, so a restart never makes a
+    # second). The outbox is rebuilt (SQLite cannot change a CHECK) for two more kinds of row:
+    # a digest (digest_id), and a visit's start or end for MQTT's "touched" (visit: JSON
+    # {"state", "device_id", "start_epoch", "roi_ids"}); a row is about exactly one thing.
+    """
+    ALTER TABLE notify_channels ADD COLUMN digest_at TEXT;
+    ALTER TABLE notify_channels ADD COLUMN health_anytime INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE notify_digests (
+        id INTEGER PRIMARY KEY,
+        channel_id INTEGER NOT NULL REFERENCES notify_channels(id) ON DELETE CASCADE,
+        day TEXT NOT NULL,               -- the local date it was made for, YYYY-MM-DD
+        period_start REAL NOT NULL,      -- unix seconds: what it counts is [period_start, period_end)
+        period_end REAL NOT NULL,
+        payload TEXT NOT NULL,           -- JSON, as sent
+        created_at REAL NOT NULL,
+        UNIQUE (channel_id, day)
+    );
+    CREATE TEMP TABLE outbox_kept AS SELECT * FROM notify_outbox;
+    DROP TABLE notify_outbox;
+    CREATE TABLE notify_outbox (
+        id INTEGER PRIMARY KEY,
+        delivery_id TEXT NOT NULL UNIQUE,
+        channel_id INTEGER NOT NULL REFERENCES notify_channels(id) ON DELETE CASCADE,
+        event_id INTEGER,
+        state TEXT NOT NULL CHECK (state IN ('queued', 'sending', 'delivered', 'dead')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL,        -- unix seconds
+        next_attempt_at REAL NOT NULL,
+        last_attempt_at REAL,
+        delivered_at REAL,
+        last_error TEXT,
+        alert_id INTEGER REFERENCES health_alerts(id) ON DELETE CASCADE,
+        digest_id INTEGER REFERENCES notify_digests(id) ON DELETE CASCADE,
+        visit TEXT,
+        CHECK ((event_id IS NOT NULL) + (alert_id IS NOT NULL) + (digest_id IS NOT NULL) + (visit IS NOT NULL) = 1),
+        UNIQUE (channel_id, event_id),
+        UNIQUE (channel_id, alert_id),
+        UNIQUE (channel_id, digest_id)
+    );
+    CREATE INDEX notify_outbox_due ON notify_outbox (state, next_attempt_at);
+    INSERT INTO notify_outbox (id, delivery_id, channel_id, event_id, state, attempts, created_at, next_attempt_at,
+                               last_attempt_at, delivered_at, last_error, alert_id)
+        SELECT id, delivery_id, channel_id, event_id, state, attempts, created_at, next_attempt_at,
+               last_attempt_at, delivered_at, last_error, alert_id FROM outbox_kept;
+    DROP TABLE outbox_kept;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -37,6 +37,7 @@ function scope(channel) {
                  channel.rois ? `area ${channel.rois.join(", ")}` : "every area"];
   if (channel.cooldown_s) parts.push(`at most once per ${channel.cooldown_s} s per area`);
   if (channel.schedule) parts.push(`only ${channel.schedule}`);
+  if (channel.digest_at) parts.push(`a daily digest at ${channel.digest_at}`);
   return parts.join(", ");
 }
 
@@ -91,6 +92,10 @@ function channelForm(channel, close) {
   const schedule = h("input", {type: "text", name: "schedule", value: channel && channel.schedule ? channel.schedule : "",
                                placeholder: "every day", autocomplete: "off"});
   const health = h("input", {type: "checkbox", name: "health", checked: Boolean(channel && channel.health)});
+  const healthAnytime = h("input", {type: "checkbox", name: "health_anytime",
+                                    checked: Boolean(channel && channel.health_anytime)});
+  const digest = h("input", {type: "time", name: "digest_at", value: channel && channel.digest_at ? channel.digest_at : "",
+                             step: 60});
   const enabled = h("input", {type: "checkbox", name: "enabled", checked: channel ? channel.enabled : true});
   const urlHelp = h("span", {});
   const secretField = field("Signing secret", secret, channel
@@ -115,6 +120,8 @@ function channelForm(channel, close) {
     field("Quiet time per area (seconds)", cooldown, "After a message about a shelf area, wait this long before the next one about it. 0: every time."),
     field("Only at these times", schedule, "Empty: at any time. E.g. “mon-sat 20:00-08:00; sun” for outside opening hours, in the shop's time zone."),
     field("Also tell me when the appliance needs a look", health, "A camera down or silent, the disk almost full, pictures not analysed."),
+    field("… even outside these times", healthAnytime, "Off: such a message waits until the times above begin (and is not sent if all is fine again by then)."),
+    field("A daily summary at", digest, "Empty: none. Once a day at this time (the shop's time zone): per shelf area, the visits of the last 24 hours and what was taken or placed."),
     field("Switched on", enabled, "Switched off: nothing is sent."),
     h("p", {class: "form-error", role: "alert"}),
     h("div", {class: "actions"}, save, cancel));
@@ -127,6 +134,8 @@ function channelForm(channel, close) {
       cooldown_s: cooldown.value === "" ? 0 : Number(cooldown.value),
       schedule: schedule.value.trim() || null,
       health: health.checked,
+      health_anytime: healthAnytime.checked,
+      digest_at: digest.value || null,
       enabled: enabled.checked,
     };
     if (adding) body.kind = kind.value;
