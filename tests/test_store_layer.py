@@ -20,7 +20,6 @@ STORE = PACKAGE / "store"
 # (issue 14 point 3). Remove an entry as soon as its package holds no SQL.
 NOT_YET_MOVED = {
     PACKAGE / "jobs": "the jobs session moves jobs/*.py's SQL to store/jobs.py",
-    PACKAGE / "notify": "the notify session moves notify/*.py's SQL to store/notify_*.py",
     PACKAGE / "replay": "replay/__init__.py reads ROI names (its session owns store/replay*.py)",
 }
 
@@ -128,7 +127,6 @@ def test_the_allow_list_names_packages_that_exist() -> None:
 FACADE_STORES = ("RoiStore", "EventStore", "JobQueue", "ScoreStore", "CaptureStore", "DeviceRegistry")
 STILL_BUILDING_STORES = {
     PACKAGE / "jobs": "jobs/service.py and jobs/processor.py build JobQueue, RoiStore, EventStore",
-    PACKAGE / "notify": "notify/deliver.py builds an EventStore",
     PACKAGE / "replay": "replay/suggest.py builds a RoiStore (appliance.rois)",
 }
 
