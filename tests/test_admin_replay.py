@@ -158,7 +158,7 @@ def test_one_replay_at_a_time_a_second_is_409_and_delete_cancels(shop: Shop) -> 
     error = assert_error(second, 409, "replay_running")
     assert first["id"] in error["message"] and "one runs at a time" in error["message"]
     assert "nothing was started" in error["message"]
-    suggest = shop.admin.post("/api/v1/admin/replays/suggest", json=_body(shop))
+    suggest = shop.admin.post("/api/v1/admin/suggestions", json=_body(shop))
     assert_error(suggest, 409, "replay_running")
     cancel = shop.admin.delete(f"/api/v1/admin/replays/{first['id']}")
     assert cancel.status_code in (200, 202), cancel.text
@@ -258,12 +258,12 @@ def test_replays_need_the_admin(shop: Shop) -> None:
 
 
 def test_suggest_runs_like_a_replay_and_says_it_needs_reviewed_events(shop: Shop) -> None:
-    answer = shop.admin.post("/api/v1/admin/replays/suggest", json=_body(shop))
+    answer = shop.admin.post("/api/v1/admin/suggestions", json=_body(shop))
     assert answer.status_code == 202, answer.text
     ended = _wait_ended(shop.admin, answer.json()["id"], timeout=120.0)
     assert ended["state"] == "done" and ended["kind"] == "suggest", ended
     suggestion = ended["suggestion"]
     assert set(suggestion) >= {"overrides", "rests_on", "kept_confirmed", "dropped_false_alarms", "message"}
     assert suggestion["rests_on"] == 0 and suggestion["message"]  # nobody has reviewed an event here
-    assert_error(shop.admin.post("/api/v1/admin/replays/suggest",
+    assert_error(shop.admin.post("/api/v1/admin/suggestions",
                                  json=_body(shop, overrides={"start_threshold": 0.1})), 422, "validation_failed")

@@ -183,7 +183,7 @@ def signed(world: World, kind: str, **when: float) -> dict[str, str]:
     return dict(parse_qsl(urlsplit(ImageLinks(world.appliance.key).url("", EVENT_ID, kind, **when)).query))
 
 
-REPLAYS = f"{ADMIN}/replays"
+REPLAYS, SUGGESTIONS = f"{ADMIN}/replays", f"{ADMIN}/suggestions"
 
 
 def replay_span(**changes: Any) -> dict[str, Any]:
@@ -408,9 +408,9 @@ CASES = [
     Case("POST", REPLAYS, REPLAYS, 404, "roi_not_found", request=body(replay_span(roi_id=999999))),
     Case("POST", REPLAYS, REPLAYS, 409, "no_frames_kept", request=body(replay_span())),
     Case("POST", REPLAYS, REPLAYS, 409, "replay_running", request=body(replay_span()), state=a_running_replay),
-    Case("POST", f"{REPLAYS}/suggest", f"{REPLAYS}/suggest", 422, "validation_failed",
+    Case("POST", SUGGESTIONS, SUGGESTIONS, 422, "validation_failed",
          request=body(replay_span(overrides={}))),
-    Case("POST", f"{REPLAYS}/suggest", f"{REPLAYS}/suggest", 409, "no_frames_kept", request=body(replay_span())),
+    Case("POST", SUGGESTIONS, SUGGESTIONS, 409, "no_frames_kept", request=body(replay_span())),
     Case("GET", f"{REPLAYS}/{{replay_id}}", f"{REPLAYS}/nope", 404, "replay_not_found"),
     Case("DELETE", f"{REPLAYS}/{{replay_id}}", f"{REPLAYS}/nope", 404, "replay_not_found"),
 ]

@@ -158,7 +158,7 @@ ROUTES = [
     Route(f"{A}/devices/{{device_id}}/replay-range", kept_frames, methods=["GET"]),
     Route(f"{A}/replays", last_replay, methods=["GET"]),
     Route(f"{A}/replays", start_replay, methods=["POST"]),
-    Route(f"{A}/replays/suggest", start_suggest, methods=["POST"]),
+    Route(f"{A}/suggestions", start_suggest, methods=["POST"]),
     Route(f"{A}/replays/{{replay_id}}", get_replay, methods=["GET"]),
     Route(f"{A}/replays/{{replay_id}}", cancel_replay, methods=["DELETE"]),
 ]

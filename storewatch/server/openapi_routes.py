@@ -408,9 +408,10 @@ REPLAY_OPERATIONS = [
               answers={202: {"description": "Started; Location names it.", "headers": {"Location": {"schema": {
                   "type": "string"}}}, "content": {"application/json": {"schema": _REPLAY}}}},
               errors=_REPLAY_ERRORS),
-    Operation("POST", f"{R}/suggest", "Start a bounded search for thresholds that keep every confirmed event and "
-              "drop the most false alarms", body={"type": "object", "required": ["device_id", "since", "until"],
-                                                   "additionalProperties": False, "properties": _REPLAY_SPAN},
+    Operation("POST", f"{A}/suggestions", "Start a bounded search for thresholds that keep every confirmed event and "
+              "drop the most false alarms; it runs as a replay (follow it at /replays/{id})",
+              body={"type": "object", "required": ["device_id", "since", "until"], "additionalProperties": False,
+                    "properties": _REPLAY_SPAN},
               answers={202: {"description": "Started; Location names it.", "headers": {"Location": {"schema": {
                   "type": "string"}}}, "content": {"application/json": {"schema": _REPLAY}}}},
               errors=_REPLAY_ERRORS),

@@ -64,7 +64,7 @@ export function replayRun({signal}) {
   }
 
   async function start(kind, body) {
-    const run = await api.post(kind === "suggest" ? "/admin/replays/suggest" : "/admin/replays", body, {signal});
+    const run = await api.post(kind === "suggest" ? "/admin/suggestions" : "/admin/replays", body, {signal});
     return follow(run);
   }
 
