@@ -85,6 +85,8 @@ def suggest(appliance: Appliance, device_id: str, since: float, until: float, ro
                 seen[key] = _rank(report, trial)
                 tried.append({"overrides": trial, **_outcome(report)})
             best = dict(max(seen.items(), key=lambda kv: kv[1])[0])
+    if progress is not None:
+        progress(MAX_REPLAYS * 1000, MAX_REPLAYS * 1000)
     rank = seen[tuple(sorted(best.items()))]
     outcome = next(t for t in tried if t["overrides"] == best)
     return Suggestion(best, s.reviewed, outcome["kept_confirmed"], outcome["dropped_false_alarms"],
