@@ -25,6 +25,7 @@ from storewatch.analysis.transitions import (
 )
 from storewatch.appliance import Appliance
 from storewatch.store import Row
+from storewatch.store.analysis_state import AnalysisStateStore
 from storewatch.store.events import EventImage, EventStore, TouchedRoi, Visit, significance, view_box, visit_decision
 from storewatch.notify.outbox import Outbox
 from storewatch.upkeep.thumbnails import thumbnails
@@ -124,9 +125,7 @@ def _pictures(appliance: Appliance, pre_id: int | None, peak_id: int | None, pos
 
 
 def _prepare_lighting(appliance: Appliance, device_id: str, settled: LightingSettled) -> PreparedLighting:
-    start_capture = appliance.db.scalar(
-        "SELECT id FROM captures WHERE device_id = ? AND capture_epoch = ? ORDER BY seq LIMIT 1",
-        (device_id, settled.start_ts))
+    start_capture = _frames(appliance).first_frame_at(device_id, settled.start_ts)
     pictures = []
     for kind, capture_id in (("pre", settled.before_frame_id), ("post", settled.after_frame_id)):
         data = _capture_bytes(appliance, capture_id)
@@ -135,12 +134,17 @@ def _prepare_lighting(appliance: Appliance, device_id: str, settled: LightingSet
     return PreparedLighting(settled.start_ts, settled.ts, start_capture, pictures + thumbnails(pictures, None))
 
 
+def _frames(appliance: Appliance) -> AnalysisStateStore:
+    """The captures rows the analysis reads (stateless; CaptureStore has no reads by id yet)."""
+    return AnalysisStateStore(appliance.db)
+
+
 def _capture_bytes(appliance: Appliance, capture_id: int | None) -> bytes | None:
     if capture_id is None:
         return None
-    row = appliance.db.query_one("SELECT path FROM captures WHERE id = ?", (capture_id,))
+    path = _frames(appliance).frame_path(capture_id)
     try:
-        return appliance.images.read(row["path"]) if row else None
+        return appliance.images.read(path) if path is not None else None
     except FileNotFoundError:
         log.warning("capture %s is gone from staging; its event picture is skipped", capture_id)
         return None
@@ -173,11 +177,8 @@ def commit(appliance: Appliance, events: EventStore, outputs: FrameOutputs) -> l
     capture, result = outputs.capture, outputs.result
     with appliance.db.write() as conn:
         for roi_id, score in result.scores.items():
-            conn.execute("INSERT INTO roi_scores (roi_id, capture_id, device_id, ts, score, lighting)"
-                         " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (roi_id, capture_id) DO UPDATE SET"
-                         " score = excluded.score, lighting = excluded.lighting",
-                         (roi_id, capture["id"], outputs.device_id, capture["capture_epoch"], round(score, 5),
-                          int(result.lighting)))
+            appliance.scores.record(conn, roi_id, capture["id"], outputs.device_id, capture["capture_epoch"],
+                                    round(score, 5), result.lighting)
         event_ids = [events.record_visit(p.visit, p.pictures) for p in outputs.visits]
         Outbox(appliance.db).enqueue_events(event_ids)  # its notifications, in the event's own transaction
         _notify_visit_starts(appliance, outputs)  # notify (issue 15): MQTT "touched" ON as a visit starts

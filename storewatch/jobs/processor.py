@@ -30,14 +30,13 @@ from storewatch import contract
 from storewatch.analysis.decode import ImageDecodeError, decode_gray
 from storewatch.appliance import Appliance
 from storewatch.store import Row
-from storewatch.store.events import EventStore
+from storewatch.store.jobs import DEAD, DONE, FAILED, QUEUED, RUNNING
 from storewatch.jobs import leases, outputs
 from storewatch.jobs.live import LiveAnalyzers, specs_key
 from storewatch.jobs.queue import JobQueue, RetryPolicy
 from storewatch.jobs.state import AnalysisStates, StateConflict
 from storewatch.jobs.turns import Turns
 from storewatch.replay.keeper import FrameKeeper
-from storewatch.store.rois import RoiStore
 
 log = logging.getLogger("storewatch.jobs")
 
@@ -109,8 +108,8 @@ class Processor:
         self.clock = clock
         self.states = AnalysisStates(appliance.db)
         self.live = LiveAnalyzers(self.states, self._read_frame, options.analysis_width)
-        self.rois = RoiStore(appliance.db, appliance.devices)
-        self.events = EventStore(appliance.db, appliance.images)
+        self.rois = appliance.rois
+        self.events = appliance.events
         self.gate = DeviceGate()
         self.kept = FrameKeeper(appliance)  # frames kept for what-if replay (storewatch/replay)
         self._scheduled: dict[str, tuple[int, datetime]] = {}
@@ -161,7 +160,7 @@ class Processor:
             if n and time.monotonic() - started >= self.options.drain_budget_s:
                 break
             now = self.clock()
-            if job["state"] == "running" and leases.abandoned(job, now, self.owner, gate_held=True):
+            if job["state"] == RUNNING and leases.abandoned(job, now, self.owner, gate_held=True):
                 leases.take_back(self.queue, job["id"], now)
                 continue
             wait = self._wait_before(job, now)
@@ -177,11 +176,11 @@ class Processor:
         return True
 
     def _wait_before(self, job: Row, now: datetime) -> float:
-        if job["state"] == "failed" and job["next_attempt_at"]:
+        if job["state"] == FAILED and job["next_attempt_at"]:
             return _seconds_until(job["next_attempt_at"], now)
-        if job["state"] == "running":  # only another worker's, or a dead one's
+        if job["state"] == RUNNING:  # only another worker's, or a dead one's
             return max(0.05, _seconds_until(job["lease_until"], now))
-        if job["state"] == "queued" and self.options.reorder_wait_s > 0:
+        if job["state"] == QUEUED and self.options.reorder_wait_s > 0:
             last = self.states.load(job["device_id"]).last_applied_seq
             if last is not None and job["seq"] > last + 1:  # a gap: the missing frames may be on their way
                 waited = (now - contract.parse_timestamp(job["received_at"])).total_seconds()
@@ -231,7 +230,7 @@ class Processor:
             return True
         except PermanentJobError as exc:
             self.queue.fail(job["id"], str(exc), self.clock(), self.options.retry, permanent=True)
-            self.appliance.counters.add("jobs", "dead")
+            self.appliance.counters.add("jobs", DEAD)
             log.error("job %s (%s seq %s) is dead: %s", job["id"], job["device_id"], job["seq"], exc)
             return True
         except Exception as exc:  # any other failure is retried with backoff, then dead
@@ -239,7 +238,7 @@ class Processor:
             state, retry_at = self.queue.fail(job["id"], f"{type(exc).__name__}: {exc}", self.clock(),
                                               self.options.retry)
             self.appliance.counters.add("jobs", state)
-            if state == "failed" and retry_at is not None:
+            if state == FAILED and retry_at is not None:
                 self.schedule(job["id"], max(0.0, (retry_at - self.clock()).total_seconds()))
                 return False
             return True
@@ -249,7 +248,7 @@ class Processor:
     def _count_duration(self, job: Row, started: float, late: bool) -> None:
         ms = (time.perf_counter() - started) * 1000
         counters = self.appliance.counters
-        counters.add("jobs", "late" if late else "done")
+        counters.add("jobs", "late" if late else DONE)
         counters.add("job_duration_ms", "sum", int(round(ms)))
         counters.add("job_duration_ms", "count", 1)
         bucket = next((f"le_{b}" for b in DURATION_BUCKETS_MS if ms <= b), "le_inf")
@@ -266,7 +265,7 @@ class Processor:
                 self._check_lease(job)
                 self.queue.finish(job["id"], self.clock(), _ms_since(started), late=True)
             return True
-        capture = self.appliance.db.query_one("SELECT * FROM captures WHERE id = ?", (job["capture_id"],))
+        capture = self.states.store.frame(job["capture_id"])
         if capture is None:
             raise PermanentJobError("its capture row is gone")
         self._fault("before_decode", job)

@@ -1,4 +1,4 @@
-"""The jobs table, which is the truth about every frame's analysis.
+"""The jobs' lifecycle over the jobs table, which is the truth about every frame's analysis.
 
     queued → running → done
                ↘ failed (retried after a capped exponential backoff) → … → dead
@@ -25,11 +25,11 @@ from typing import Any
 from storewatch import contract
 from storewatch.backoff import capped_exponential
 from storewatch.store import Database, Row
+from storewatch.store.jobs import DEAD, FAILED, FINISHED, RETRYABLE, RUNNING, STATES, JobStore
 from storewatch.errors import JobNotFound, JobNotRetryable
 
-STATES = ("queued", "running", "done", "failed", "dead")
-PURGEABLE = ("done", "dead")
-MAX_ERROR = 2000
+PURGEABLE = FINISHED
+__all__ = ["PURGEABLE", "STATES", "JobQueue", "RetryPolicy", "parse_age", "public_job"]
 
 
 @dataclass(frozen=True)
@@ -43,127 +43,82 @@ class RetryPolicy:
         return capped_exponential(self.base_s, self.cap_s, attempts - 1)
 
 
-def ts(moment: datetime) -> str:
-    return contract.format_timestamp(moment)
-
-
 class JobQueue:
+    """The jobs' lifecycle rules over the jobs table (storewatch/store/jobs.py holds its SQL)."""
+
     def __init__(self, db: Database, max_attempts: Any):
         """`max_attempts()` reads the job_max_attempts setting (it may change while running)."""
         self.db = db
+        self.store = JobStore(db)
         self.max_attempts = max_attempts
 
     # --- the worker's side --------------------------------------------------------------
 
     def get(self, job_id: int) -> Row | None:
-        return self.db.query_one("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        return self.store.get(job_id)
 
     def head(self, device_id: str) -> Row | None:
         """The device's lowest-seq job that is not finished, with its capture's arrival time."""
-        return self.db.query_one(
-            "SELECT j.*, c.received_at FROM jobs j JOIN captures c ON c.id = j.capture_id"
-            " WHERE j.device_id = ? AND j.state IN ('queued', 'running', 'failed')"
-            " ORDER BY j.seq LIMIT 1", (device_id,))
+        return self.store.head(device_id)
 
     def claim(self, job: Row, owner: str, lease_s: float, now: datetime) -> bool:
         """Take the job as it was read (compare-and-set); counts one attempt (not flushed: see above)."""
-        with self.db.write(flush=False) as conn:
-            conn.execute(
-                "UPDATE jobs SET state = 'running', attempts = attempts + 1, started_at = ?,"
-                " lease_until = ?, lease_owner = ?, updated_at = ? WHERE id = ? AND state = ? AND attempts = ?",
-                (ts(now), ts(now + timedelta(seconds=lease_s)), owner, ts(now), job["id"], job["state"],
-                 job["attempts"]))
-            return conn.changes() == 1
+        return self.store.claim(job, owner, now, now + timedelta(seconds=lease_s))
 
     def renew(self, job_ids: Iterable[int], owner: str, until: datetime) -> int:
         """Extend the leases `owner` still holds on these running jobs; returns how many (not flushed)."""
-        renewed = 0
-        with self.db.write(flush=False) as conn:
-            for job_id in job_ids:
-                conn.execute("UPDATE jobs SET lease_until = ? WHERE id = ? AND state = 'running' AND lease_owner = ?",
-                             (ts(until), job_id, owner))
-                renewed += conn.changes()
-        return renewed
+        return self.store.renew(job_ids, owner, until)
 
     def still_ours(self, job_id: int, owner: str) -> bool:
-        return self.db.query_one("SELECT 1 FROM jobs WHERE id = ? AND state = 'running' AND lease_owner = ?",
-                                 (job_id, owner)) is not None
+        return self.store.held_by(job_id, owner)
 
     def finish(self, job_id: int, now: datetime, duration_ms: float, late: bool = False) -> None:
         """Mark done; call inside the transaction that commits the job's effects."""
-        with self.db.write() as conn:
-            conn.execute(
-                "UPDATE jobs SET state = 'done', finished_at = ?, updated_at = ?, lease_until = NULL,"
-                " lease_owner = NULL, next_attempt_at = NULL, late = ?, duration_ms = ?, last_error = ?"
-                " WHERE id = ?",
-                (ts(now), ts(now), int(late), round(duration_ms, 3),
-                 "late: its device had already analysed a later frame" if late else None, job_id))
+        self.store.mark_done(job_id, now, duration_ms, late)
 
     def release(self, job_id: int, now: datetime) -> None:
         """Give a claimed job back without counting the attempt (another writer got there first)."""
-        with self.db.write() as conn:
-            conn.execute("UPDATE jobs SET state = 'queued', attempts = MAX(0, attempts - 1), lease_until = NULL,"
-                         " lease_owner = NULL, updated_at = ? WHERE id = ? AND state = 'running'",
-                         (ts(now), job_id))
+        self.store.release(job_id, now)
 
     def fail(self, job_id: int, error: str, now: datetime, policy: RetryPolicy,
              permanent: bool = False) -> tuple[str, datetime | None]:
         """Record a failed attempt: ('failed', next attempt time) or ('dead', None)."""
-        with self.db.write() as conn:
+        with self.db.write():
             job = self.get(job_id)
             if job is None:
-                return "dead", None
+                return DEAD, None
             if permanent or job["attempts"] >= self.max_attempts():
-                conn.execute("UPDATE jobs SET state = 'dead', last_error = ?, finished_at = ?, updated_at = ?,"
-                             " lease_until = NULL, lease_owner = NULL, next_attempt_at = NULL WHERE id = ?",
-                             (error[:MAX_ERROR], ts(now), ts(now), job_id))
-                return "dead", None
+                self.store.mark_dead(job_id, error, now)
+                return DEAD, None
             retry_at = now + timedelta(seconds=policy.delay(job["attempts"]))
-            conn.execute("UPDATE jobs SET state = 'failed', last_error = ?, updated_at = ?, lease_until = NULL,"
-                         " lease_owner = NULL, next_attempt_at = ?, enqueued_at = ? WHERE id = ?",
-                         (error[:MAX_ERROR], ts(now), ts(retry_at), ts(now), job_id))
-            return "failed", retry_at
+            self.store.mark_failed(job_id, error, now, retry_at, enqueued_at=now)
+            return FAILED, retry_at
 
     def unnoted(self, job_ids: Iterable[int]) -> list[int]:
         """Those of the jobs not noted as enqueued (a read: ingest notes its own in its commit)."""
         ids = list(job_ids)
-        if not ids:
-            return []
-        marks = ", ".join("?" for _ in ids)
-        noted = {row["id"] for row in self.db.query(
-            f"SELECT id FROM jobs WHERE enqueued_at IS NOT NULL AND id IN ({marks})", ids)}
+        noted = self.store.noted(ids)
         return [job_id for job_id in ids if job_id not in noted]
 
     def mark_enqueued(self, job_ids: Iterable[int], now: datetime) -> None:
-        ids = list(job_ids)
-        if not ids:
-            return
-        with self.db.write() as conn:
-            for job_id in ids:
-                conn.execute("UPDATE jobs SET enqueued_at = ? WHERE id = ? AND state IN ('queued', 'failed')",
-                             (ts(now), job_id))
+        self.store.mark_enqueued(list(job_ids), now)
 
     # --- the reconciler's side ----------------------------------------------------------
 
     def running(self) -> list[Row]:
-        return self.db.query("SELECT id, device_id, lease_until, lease_owner, attempts FROM jobs"
-                             " WHERE state = 'running'")
+        return self.store.running()
 
     def expire(self, job_id: int, now: datetime, reason: str) -> str:
         """A running job whose worker is gone: counts as a failed attempt, due at once."""
-        with self.db.write() as conn:
+        with self.db.write():
             job = self.get(job_id)
-            if job is None or job["state"] != "running":
+            if job is None or job["state"] != RUNNING:
                 return job["state"] if job else "gone"
             if job["attempts"] >= self.max_attempts():
-                conn.execute("UPDATE jobs SET state = 'dead', last_error = ?, finished_at = ?, updated_at = ?,"
-                             " lease_until = NULL, lease_owner = NULL WHERE id = ?",
-                             (reason, ts(now), ts(now), job_id))
-                return "dead"
-            conn.execute("UPDATE jobs SET state = 'failed', last_error = ?, updated_at = ?, lease_until = NULL,"
-                         " lease_owner = NULL, next_attempt_at = ?, enqueued_at = NULL WHERE id = ?",
-                         (reason, ts(now), ts(now), job_id))
-            return "failed"
+                self.store.mark_dead(job_id, reason, now, clear_next_attempt=False)
+                return DEAD
+            self.store.mark_failed(job_id, reason, now, now, enqueued_at=None)
+            return FAILED
 
     def waiting_for_task(self, now: datetime, grace_s: float, stale_s: float) -> dict[str, list[int]]:
         """Due jobs no Huey task is known to carry: {device_id: [job ids in seq order]}.
@@ -171,11 +126,7 @@ class JobQueue:
         `grace_s` leaves ingest time to enqueue its own job; `stale_s` is how long an
         enqueued job may wait before we assume its task was lost.
         """
-        rows = self.db.query(
-            "SELECT id, device_id FROM jobs WHERE state IN ('queued', 'failed')"
-            " AND COALESCE(next_attempt_at, created_at) <= ?"
-            " AND (enqueued_at IS NULL OR enqueued_at <= ?) ORDER BY device_id, seq",
-            (ts(now - timedelta(seconds=grace_s)), ts(now - timedelta(seconds=stale_s))))
+        rows = self.store.due_unnoted(now - timedelta(seconds=grace_s), now - timedelta(seconds=stale_s))
         found: dict[str, list[int]] = {}
         for row in rows:
             found.setdefault(row["device_id"], []).append(row["id"])
@@ -184,12 +135,10 @@ class JobQueue:
     # --- the admin's side ---------------------------------------------------------------
 
     def counts(self) -> dict[str, int]:
-        found = {row["state"]: row["n"] for row in
-                 self.db.query("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state")}
-        return {state: found.get(state, 0) for state in STATES}
+        return self.store.counts()
 
     def oldest_queued_age_s(self, now: datetime) -> float | None:
-        oldest = self.db.scalar("SELECT MIN(created_at) FROM jobs WHERE state IN ('queued', 'failed', 'running')")
+        oldest = self.store.oldest_unfinished_created_at()
         if oldest is None:
             return None
         return round(max(0.0, (now - contract.parse_timestamp(oldest)).total_seconds()), 3)
@@ -197,41 +146,31 @@ class JobQueue:
     def list(self, state: str | None = None, device_id: str | None = None, limit: int = 100) -> list[Row]:
         if state is not None and state not in STATES:
             raise ValueError(f"state must be one of {', '.join(STATES)}")
-        return self.db.query(
-            "SELECT id, capture_id, device_id, seq, state, attempts, last_error, late, created_at, updated_at,"
-            " started_at, finished_at, next_attempt_at, duration_ms FROM jobs"
-            " WHERE (? IS NULL OR state = ?) AND (? IS NULL OR device_id = ?) ORDER BY id DESC LIMIT ?",
-            (state, state, device_id, device_id, limit))
+        return self.store.list(state, device_id, limit)
 
     def retry(self, job_ids: Iterable[int] = (), all_dead: bool = False, now: datetime | None = None) -> list[Row]:
         """Put dead or failed jobs back in the queue with fresh attempts; returns them."""
         now = now or contract.utc_now()
-        with self.db.write() as conn:
+        with self.db.write():
             if all_dead:
-                ids = [row["id"] for row in self.db.query("SELECT id FROM jobs WHERE state = 'dead'")]
+                ids = self.store.dead_ids()
             else:
                 ids = list(job_ids)
                 for job_id in ids:
                     job = self.get(job_id)
                     if job is None:
                         raise JobNotFound(f"no job {job_id}")
-                    if job["state"] not in ("dead", "failed"):
+                    if job["state"] not in RETRYABLE:
                         raise JobNotRetryable(f"job {job_id} is {job['state']}; only dead or failed jobs"
                                               " are retried")
-            for job_id in ids:
-                conn.execute("UPDATE jobs SET state = 'queued', attempts = 0, next_attempt_at = NULL,"
-                             " enqueued_at = NULL, finished_at = NULL, updated_at = ? WHERE id = ?",
-                             (ts(now), job_id))
+            self.store.requeue(ids, now)
         return [self.get(job_id) for job_id in ids]
 
     def purge(self, state: str, older_than: timedelta, now: datetime | None = None) -> int:
         """Delete finished jobs (done or dead) last changed before now - older_than."""
         if state not in PURGEABLE:
             raise ValueError(f"only {' or '.join(PURGEABLE)} jobs can be purged, not {state!r}")
-        cutoff = ts((now or contract.utc_now()) - older_than)
-        with self.db.write() as conn:
-            conn.execute("DELETE FROM jobs WHERE state = ? AND updated_at < ?", (state, cutoff))
-            return conn.changes()
+        return self.store.purge(state, (now or contract.utc_now()) - older_than)
 
 
 def public_job(row: Row) -> dict[str, Any]:

@@ -28,13 +28,14 @@ IDLE_CHECKPOINT_S = 300.0
 
 
 def job_queue(appliance: Appliance) -> JobQueue:
-    return JobQueue(appliance.db, lambda: appliance.settings.get("job_max_attempts"))
+    """The appliance's jobs (kept for callers written before the facade had them)."""
+    return appliance.jobs
 
 
 def connect_ingest(appliance: Appliance) -> Broker:
     """Make ingest hand each new job to Huey (for processes that store frames but run no worker)."""
-    broker = Broker(appliance.huey_path, job_queue(appliance))
-    appliance.captures.on_jobs_queued = broker.enqueue_many
+    broker = Broker(appliance.huey_path, appliance.jobs)
+    appliance.enqueue.connect(broker.enqueue_many)
     return broker
 
 
@@ -49,7 +50,7 @@ class WorkerService:
         self.reconcile_every_s = reconcile_every_s
         self.poll_max_s = poll_max_s
         self.flush_counters = flush_counters  # the server flushes them in `storewatch run`
-        self.queue = job_queue(appliance)
+        self.queue = appliance.jobs
         self.broker = Broker(appliance.huey_path, self.queue, local=True)
         self.owner = new_owner()
         self.processor = Processor(appliance, self.queue, self.broker.schedule, options, self.owner,
@@ -71,14 +72,13 @@ class WorkerService:
         self._leases.start()
         self._consumer = self.broker.consumer(self.workers, self.poll_max_s)
         start_consumer(self._consumer)
-        self.appliance.captures.on_jobs_queued = self.broker.enqueue_many
+        self.appliance.enqueue.connect(self.broker.enqueue_many)
         self._maintenance = threading.Thread(target=self._maintain, name="worker-maintenance", daemon=True)
         self._maintenance.start()
         log.info("analysis worker started with %d thread(s)", self.workers)
 
     def stop(self, timeout: float) -> None:
-        if self.appliance.captures.on_jobs_queued == self.broker.enqueue_many:
-            self.appliance.captures.on_jobs_queued = None
+        self.appliance.enqueue.disconnect(self.broker.enqueue_many)
         self._stop.set()
         if self._consumer is not None:
             self._consumer.shutdown_timeout = timeout

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from storewatch import contract
 from storewatch.store import Database, Row
+from storewatch.store.analysis_state import AnalysisStateStore
 
 
 class StateConflict(Exception):
@@ -35,10 +36,10 @@ class SavedState:
 class AnalysisStates:
     def __init__(self, db: Database):
         self.db = db
+        self.store = AnalysisStateStore(db)
 
     def load(self, device_id: str) -> SavedState:
-        row = self.db.query_one("SELECT last_applied_seq, state, state_seq, rois_key FROM analysis_state"
-                                " WHERE device_id = ?", (device_id,))
+        row = self.store.row(device_id)
         if row is None:
             return SavedState(None)
         return SavedState(row["last_applied_seq"], row["state"], row["state_seq"], row["rois_key"] or "")
@@ -48,40 +49,22 @@ class AnalysisStates:
         """Record `seq` as applied (and a checkpoint taken after it, if given).
 
         Raises StateConflict unless the row's last applied seq is still `expected`."""
-        with self.db.write() as conn:
-            current = self.db.scalar("SELECT last_applied_seq FROM analysis_state WHERE device_id = ?",
-                                     (device_id,))
+        with self.db.write():
+            current = self.store.last_applied_seq(device_id)
             if current != expected:
                 raise StateConflict(f"{device_id} moved from seq {expected} to {current}")
-            now = contract.format_timestamp(contract.utc_now())
-            conn.execute(
-                "INSERT INTO analysis_state (device_id, last_applied_seq, last_capture_id, last_ts, updated_at)"
-                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (device_id) DO UPDATE SET"
-                " last_applied_seq = excluded.last_applied_seq, last_capture_id = excluded.last_capture_id,"
-                " last_ts = excluded.last_ts, updated_at = excluded.updated_at",
-                (device_id, seq, capture_id, last_ts, now))
+            self.store.set_applied(device_id, seq, capture_id, last_ts, contract.utc_now())
             if checkpoint is not None:
-                self._write_checkpoint(device_id, seq, checkpoint)
+                self.store.set_checkpoint(device_id, seq, *checkpoint)
 
     def checkpoint(self, device_id: str, seq: int, checkpoint: tuple[bytes, str]) -> bool:
         """Store a checkpoint taken after `seq`, if that is still the last applied seq."""
         with self.db.write():
-            current = self.db.scalar("SELECT last_applied_seq FROM analysis_state WHERE device_id = ?",
-                                     (device_id,))
-            if current != seq:
+            if self.store.last_applied_seq(device_id) != seq:
                 return False
-            self._write_checkpoint(device_id, seq, checkpoint)
+            self.store.set_checkpoint(device_id, seq, *checkpoint)
             return True
-
-    def _write_checkpoint(self, device_id: str, seq: int, checkpoint: tuple[bytes, str]) -> None:
-        state, rois_key = checkpoint
-        with self.db.write() as conn:
-            conn.execute("UPDATE analysis_state SET state = ?, state_seq = ?, rois_key = ? WHERE device_id = ?",
-                         (state, seq, rois_key, device_id))
 
     def applied_frames(self, device_id: str, after_seq: int, upto_seq: int) -> list[Row]:
         """The captures applied after a checkpoint, in seq order (late and dead ones were not)."""
-        return self.db.query(
-            "SELECT c.* FROM jobs j JOIN captures c ON c.id = j.capture_id WHERE j.device_id = ?"
-            " AND j.state = 'done' AND j.late = 0 AND j.seq > ? AND j.seq <= ? ORDER BY j.seq",
-            (device_id, after_seq, upto_seq))
+        return self.store.applied_frames(device_id, after_seq, upto_seq)
