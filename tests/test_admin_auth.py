@@ -79,55 +79,55 @@ def new_api_token(data_dir: Path) -> str:
     return done.stdout.strip().splitlines()[-1]
 
 
-def request(server: LiveServer, method: str, path: str, **kwargs) -> httpx.Response:  # noqa: ANN003
+def request(server: Requests, method: str, path: str, **kwargs) -> httpx.Response:  # noqa: ANN003
     if method in ("POST", "PATCH", "PUT"):
         kwargs.setdefault("json", {})
-    return httpx.request(method, server.url + path, timeout=10, **kwargs)
+    return server.request(method, path, timeout=10, **kwargs)
 
 
 # --- the guard -----------------------------------------------------------------------------
 
 
-def test_every_admin_route_refuses_without_credentials(server: LiveServer) -> None:
+def test_every_admin_route_refuses_without_credentials(module_app: AppClient) -> None:
     for method, path in ADMIN_ROUTES:
-        assert_error(request(server, method, path), 401, "unauthorized")
+        assert_error(request(module_app, method, path), 401, "unauthorized")
 
 
-def test_every_admin_route_refuses_an_unknown_session_or_bad_token(server: LiveServer) -> None:
+def test_every_admin_route_refuses_an_unknown_session_or_bad_token(module_app: AppClient) -> None:
     for method, path in ADMIN_ROUTES:
-        assert_error(request(server, method, path, cookies={COOKIE: "made-up"}), 401)
-        assert_error(request(server, method, path,
+        assert_error(request(module_app, method, path, cookies={COOKIE: "made-up"}), 401)
+        assert_error(request(module_app, method, path,
                              headers={"Authorization": "Bearer swa_abc_def"}), 401)
 
 
-def test_unknown_admin_paths_are_guarded_too(server: LiveServer) -> None:
-    assert_error(httpx.get(f"{server.url}{ADMIN}/no-such-thing"), 401)
-    with server.admin_client() as admin:
+def test_unknown_admin_paths_are_guarded_too(module_app: AppClient) -> None:
+    assert_error(module_app.get(f"{ADMIN}/no-such-thing"), 401)
+    with module_app.admin_client() as admin:
         assert_error(admin.get(f"{ADMIN}/no-such-thing"), 404, "not_found")
 
 
-def test_every_unsafe_admin_route_needs_the_csrf_token_with_a_cookie(server: LiveServer) -> None:
-    _, cookie, csrf = login(server)
+def test_every_unsafe_admin_route_needs_the_csrf_token_with_a_cookie(module_app: AppClient) -> None:
+    _, cookie, csrf = login(module_app)
     for method, path in UNSAFE_ROUTES:
-        assert_error(request(server, method, path, cookies={COOKIE: cookie}), 403, "csrf_failed")
-        assert_error(request(server, method, path, cookies={COOKIE: cookie},
+        assert_error(request(module_app, method, path, cookies={COOKIE: cookie}), 403, "csrf_failed")
+        assert_error(request(module_app, method, path, cookies={COOKIE: cookie},
                              headers={"X-CSRF-Token": csrf + "x"}), 403, "csrf_failed")
-        answer = request(server, method, path, cookies={COOKIE: cookie},
+        answer = request(module_app, method, path, cookies={COOKIE: cookie},
                          headers={"X-CSRF-Token": csrf})
         assert answer.status_code not in (401, 403), (method, path, answer.text)
 
 
-def test_safe_methods_need_no_csrf_token(server: LiveServer) -> None:
-    _, cookie, _ = login(server)
-    answer = httpx.get(f"{server.url}{ADMIN}/devices", cookies={COOKIE: cookie})
+def test_safe_methods_need_no_csrf_token(module_app: AppClient) -> None:
+    _, cookie, _ = login(module_app)
+    answer = module_app.get(f"{ADMIN}/devices", cookies={COOKIE: cookie})
     assert answer.status_code == 200 and isinstance(answer.json()["devices"], list)
 
 
 # --- login, cookie, CSRF --------------------------------------------------------------------
 
 
-def test_login_sets_an_httponly_samesite_strict_cookie(server: LiveServer) -> None:
-    answer, cookie, csrf = login(server)
+def test_login_sets_an_httponly_samesite_strict_cookie(module_app: AppClient) -> None:
+    answer, cookie, csrf = login(module_app)
     set_cookie = answer.headers["set-cookie"]
     attributes = {a.strip().split("=")[0].lower() for a in set_cookie.split(";")}
     assert set_cookie.startswith(f"{COOKIE}={cookie};")
@@ -138,45 +138,45 @@ def test_login_sets_an_httponly_samesite_strict_cookie(server: LiveServer) -> No
     assert len(cookie) >= 32 and len(csrf) >= 24 and cookie != csrf
 
 
-def test_session_route_tells_the_spa_its_csrf_token(server: LiveServer) -> None:
-    _, cookie, csrf = login(server)
-    answer = httpx.get(f"{server.url}{ADMIN}/session", cookies={COOKIE: cookie})
+def test_session_route_tells_the_spa_its_csrf_token(module_app: AppClient) -> None:
+    _, cookie, csrf = login(module_app)
+    answer = module_app.get(f"{ADMIN}/session", cookies={COOKIE: cookie})
     assert answer.json() == {"authenticated": True, "csrf_token": csrf}
 
 
-def test_session_route_says_not_logged_in_without_an_error(server: LiveServer) -> None:
+def test_session_route_says_not_logged_in_without_an_error(module_app: AppClient) -> None:
     # a 401 here is a console error in the browser on every first visit to the login page
     for cookies in ({}, {COOKIE: "an-ended-session"}):
-        answer = httpx.get(f"{server.url}{ADMIN}/session", cookies=cookies)
+        answer = module_app.get(f"{ADMIN}/session", cookies=cookies)
         assert (answer.status_code, answer.json()) == (200, {"authenticated": False, "csrf_token": None})
-    assert_error(httpx.get(f"{server.url}{ADMIN}/session", headers={"Authorization": "Bearer wrong"}), 401)
+    assert_error(module_app.get(f"{ADMIN}/session", headers={"Authorization": "Bearer wrong"}), 401)
 
 
-def test_cookie_with_the_right_csrf_token_can_change_things(server: LiveServer) -> None:
-    _, cookie, csrf = login(server)
-    url = f"{server.url}{ADMIN}/devices"
-    assert_error(httpx.post(url, json={"name": "cam"}, cookies={COOKIE: cookie}), 403, "csrf_failed")
-    assert_error(httpx.post(url, json={"name": "cam"}, cookies={COOKIE: cookie},
-                            headers={"X-CSRF-Token": "wrong"}), 403, "csrf_failed")
-    before = httpx.get(url, cookies={COOKIE: cookie}).json()["devices"]
-    answer = httpx.post(url, json={"name": "cam"}, cookies={COOKIE: cookie},
-                        headers={"X-CSRF-Token": csrf})
+def test_cookie_with_the_right_csrf_token_can_change_things(module_app: AppClient) -> None:
+    _, cookie, csrf = login(module_app)
+    url = f"{ADMIN}/devices"
+    assert_error(module_app.post(url, json={"name": "cam"}, cookies={COOKIE: cookie}), 403, "csrf_failed")
+    assert_error(module_app.post(url, json={"name": "cam"}, cookies={COOKIE: cookie},
+                                 headers={"X-CSRF-Token": "wrong"}), 403, "csrf_failed")
+    before = module_app.get(url, cookies={COOKIE: cookie}).json()["devices"]
+    answer = module_app.post(url, json={"name": "cam"}, cookies={COOKIE: cookie},
+                             headers={"X-CSRF-Token": csrf})
     assert answer.status_code == 201, answer.text
-    after = httpx.get(url, cookies={COOKIE: cookie}).json()["devices"]
+    after = module_app.get(url, cookies={COOKIE: cookie}).json()["devices"]
     assert len(after) == len(before) + 1  # the refused posts added nothing
 
 
-def test_another_sessions_csrf_token_does_not_count(server: LiveServer) -> None:
-    _, cookie_a, _ = login(server)
-    _, _, csrf_b = login(server)
-    answer = httpx.post(f"{server.url}{ADMIN}/devices", json={"name": "cam"},
-                        cookies={COOKIE: cookie_a}, headers={"X-CSRF-Token": csrf_b})
+def test_another_sessions_csrf_token_does_not_count(module_app: AppClient) -> None:
+    _, cookie_a, _ = login(module_app)
+    _, _, csrf_b = login(module_app)
+    answer = module_app.post(f"{ADMIN}/devices", json={"name": "cam"},
+                             cookies={COOKIE: cookie_a}, headers={"X-CSRF-Token": csrf_b})
     assert_error(answer, 403, "csrf_failed")
 
 
 @pytest.mark.parametrize("body", [{"password": "wrong password"}, {"password": ""}])
-def test_a_wrong_password_is_401(server: LiveServer, body: dict) -> None:
-    answer = httpx.post(f"{server.url}{ADMIN}/login", json=body)
+def test_a_wrong_password_is_401(module_app: AppClient, body: dict) -> None:
+    answer = module_app.post(f"{ADMIN}/login", json=body)
     assert_error(answer, 401, "bad_password")
     assert COOKIE not in answer.cookies
 
@@ -186,32 +186,32 @@ def test_a_wrong_password_is_401(server: LiveServer, body: dict) -> None:
     ({"content": b"not json"}, 400), ({"content": b"\xff\xfe"}, 400),
     ({"content": b'{"password": "' + b"x" * 5000 + b'"}'}, 413),
 ])
-def test_a_malformed_login_is_refused_with_the_error_shape(server: LiveServer, kwargs: dict,
+def test_a_malformed_login_is_refused_with_the_error_shape(module_app: AppClient, kwargs: dict,
                                                            status: int) -> None:
-    assert_error(httpx.post(f"{server.url}{ADMIN}/login", **kwargs), status)
+    assert_error(module_app.post(f"{ADMIN}/login", **kwargs), status)
 
 
 # --- API tokens ----------------------------------------------------------------------------------
 
 
-def test_an_api_token_from_the_cli_works_as_bearer_without_csrf(server: LiveServer) -> None:
-    token = new_api_token(server.data_dir)
+def test_an_api_token_from_the_cli_works_as_bearer_without_csrf(module_app: AppClient) -> None:
+    token = new_api_token(module_app.data_dir)
     assert token.startswith("swa_")
     headers = {"Authorization": f"Bearer {token}"}
-    assert httpx.get(f"{server.url}{ADMIN}/devices", headers=headers).status_code == 200
-    answer = httpx.post(f"{server.url}{ADMIN}/devices", json={"name": "cam"}, headers=headers)
+    assert module_app.get(f"{ADMIN}/devices", headers=headers).status_code == 200
+    answer = module_app.post(f"{ADMIN}/devices", json={"name": "cam"}, headers=headers)
     assert answer.status_code == 201, answer.text
 
 
-def test_a_bad_api_token_is_401(server: LiveServer) -> None:
-    token = new_api_token(server.data_dir)
+def test_a_bad_api_token_is_401(module_app: AppClient) -> None:
+    token = new_api_token(module_app.data_dir)
     secret = token.split("_", 2)[2]
     for bad in (token + "x", token[:-1], token.replace("swa_", "swx_"), f"swa_{'0' * 12}_{secret}",
                 "swa_x_y", "swa__", "nonsense"):
-        answer = httpx.get(f"{server.url}{ADMIN}/devices", headers={"Authorization": f"Bearer {bad}"})
+        answer = module_app.get(f"{ADMIN}/devices", headers={"Authorization": f"Bearer {bad}"})
         assert_error(answer, 401, "unauthorized")
-    assert httpx.get(f"{server.url}{ADMIN}/devices",
-                     headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    assert module_app.get(f"{ADMIN}/devices",
+                          headers={"Authorization": f"Bearer {token}"}).status_code == 200
 
 
 def test_a_token_deleted_by_another_process_stops_working_at_once(live_server: LiveServer) -> None:
@@ -268,19 +268,19 @@ def test_a_good_login_resets_the_failure_count(app: AppClient) -> None:
     login(app)
 
 
-def test_logout_ends_the_session_on_the_server(server: LiveServer) -> None:
-    _, cookie, csrf = login(server)
-    answer = httpx.post(f"{server.url}{ADMIN}/logout", cookies={COOKIE: cookie})
+def test_logout_ends_the_session_on_the_server(module_app: AppClient) -> None:
+    _, cookie, csrf = login(module_app)
+    answer = module_app.post(f"{ADMIN}/logout", cookies={COOKIE: cookie})
     assert answer.status_code == 200 and answer.json() == {"logged_out": True}
     assert re.search(rf"{COOKIE}=\"?\"?;.*max-age=0", answer.headers["set-cookie"], re.I)
     # Replaying the old cookie (a stolen copy) must not work any more.
-    assert_error(httpx.get(f"{server.url}{ADMIN}/devices", cookies={COOKIE: cookie}), 401)
-    assert_error(httpx.post(f"{server.url}{ADMIN}/devices", json={"name": "x"},
-                            cookies={COOKIE: cookie}, headers={"X-CSRF-Token": csrf}), 401)
+    assert_error(module_app.get(f"{ADMIN}/devices", cookies={COOKIE: cookie}), 401)
+    assert_error(module_app.post(f"{ADMIN}/devices", json={"name": "x"},
+                                 cookies={COOKIE: cookie}, headers={"X-CSRF-Token": csrf}), 401)
 
 
-def test_logout_without_a_session_is_harmless(server: LiveServer) -> None:
-    assert httpx.post(f"{server.url}{ADMIN}/logout").status_code == 200
+def test_logout_without_a_session_is_harmless(module_app: AppClient) -> None:
+    assert module_app.post(f"{ADMIN}/logout").status_code == 200
 
 
 def test_set_password_logs_every_session_out(app: AppClient) -> None:
@@ -487,12 +487,12 @@ def test_a_burst_of_concurrent_wrong_logins_is_refused_before_hashing(live_serve
     assert max(took) < 2.0, f"another device's heartbeat took {max(took):.1f} s during the burst"
 
 
-async def _attack_until_locked(server: LiveServer, max_requests: int = 60) -> Counter:
+async def _attack_until_locked(module_app: AppClient, max_requests: int = 60) -> Counter:
     """Each attacker address tries wrong passwords until it is told to wait (bounded)."""
 
     async def one(address: str) -> Counter:
         seen: Counter = Counter()
-        async with _client(server, address) as client:
+        async with _client(module_app, address) as client:
             for _ in range(max_requests):
                 answer = await client.post(f"{ADMIN}/login", json=WRONG)
                 code = answer.json()["error"]["code"]
@@ -506,13 +506,13 @@ async def _attack_until_locked(server: LiveServer, max_requests: int = 60) -> Co
     return sum(await asyncio.gather(*(one(a) for a in ATTACKERS)), Counter())
 
 
-async def _owner_logs_in_during_more_attack(server: LiveServer) -> tuple[httpx.Response, list[int]]:
+async def _owner_logs_in_during_more_attack(module_app: AppClient) -> tuple[httpx.Response, list[int]]:
     async def owner() -> httpx.Response:
         await asyncio.sleep(0.05)  # the attack's next wave is in flight
-        async with _client(server, OWNER_ADDRESS) as client:
+        async with _client(module_app, OWNER_ADDRESS) as client:
             return await client.post(f"{ADMIN}/login", json={"password": ADMIN_PASSWORD})
 
-    wave = _burst(server, 5)
+    wave = _burst(module_app, 5)
     attack, answer = await asyncio.gather(wave, owner())
     return answer, [a.status_code for a in attack]
 

@@ -383,7 +383,7 @@ def _config_at(server: Requests, device_id: str, token: str, edge: str) -> tuple
     with server.admin_client() as admin:
         admin.patch(f"/api/v1/admin/devices/{device_id}", json={"settings": settings}).raise_for_status()
     config = server.get(contract.DEVICE_CONFIG_PATH, params={"device_id": device_id},
-                       headers={"Authorization": f"Bearer {token}"}).json()
+                        headers={"Authorization": f"Bearer {token}"}).json()
     return settings, config
 
 
@@ -576,7 +576,7 @@ def test_without_credentials_the_upload_is_refused_before_its_body_is_read(live_
 
 def _config(server: Requests, device_id: str, token: str, **headers: str) -> httpx.Response:
     return server.get(contract.DEVICE_CONFIG_PATH, params={"device_id": device_id},
-                     headers={"Authorization": f"Bearer {token}", **headers})
+                      headers={"Authorization": f"Bearer {token}", **headers})
 
 
 def _near_now(text: str) -> bool:

@@ -76,6 +76,9 @@ class Requests:
     def get(self, path: str, **kwargs: object) -> httpx.Response:
         return self.request("GET", path, **kwargs)
 
+    def head(self, path: str, **kwargs: object) -> httpx.Response:
+        return self.request("HEAD", path, **kwargs)
+
     def post(self, path: str, **kwargs: object) -> httpx.Response:
         return self.request("POST", path, **kwargs)
 
