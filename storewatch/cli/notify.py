@@ -163,14 +163,15 @@ def edit(ctx: CliContext, name: str, digest_at: str | None, schedule: str | None
 @click.pass_obj
 def test(ctx: CliContext, name: str) -> None:
     """Send a test message on channel NAME now and say what happened."""
-    from storewatch.notify.deliver import send
+    from storewatch.notify.deliver import appliance_time_zone, send
     from storewatch.notify.message import test_message
 
     try:
         channel = ChannelStore(ctx.appliance.db).named(name)
     except ChannelNotFound as exc:
         raise click.ClickException(str(exc)) from None
-    result = send(channel, test_message(channel.name, f"test-{uuid.uuid4().hex}"))
+    message = test_message(channel.name, f"test-{uuid.uuid4().hex}", appliance_time_zone(ctx.appliance))
+    result = send(channel, message)
     if not result.ok:
         raise click.ClickException(f"the test message was not sent: {result.detail}")
     click.echo(f"Test message sent on {channel.name!r}: {result.detail}.")

@@ -17,9 +17,11 @@ import socket
 import queue
 import threading
 import time
+from datetime import tzinfo
 from typing import Any
 
 from storewatch.appliance import Appliance
+from storewatch.timezone import zone as zone_of
 from storewatch.store import Row
 from storewatch.store import notify_outbox
 from storewatch.store.events import epoch_to_ts
@@ -61,6 +63,11 @@ def _lan_address() -> str:
             return sock.getsockname()[0]
     except OSError:
         return "127.0.0.1"
+
+
+def appliance_time_zone(appliance: Appliance) -> tzinfo:
+    """The appliance's time zone (the `time_zone` setting, cached briefly by its settings)."""
+    return zone_of(appliance.settings.get("time_zone"))
 
 
 def send(channel: Channel, message: Message) -> SendResult:
@@ -225,8 +232,9 @@ class NotifySender:
 
     def _message(self, row: Row) -> Message | None:
         kind = kind_of(row)
+        zone = appliance_time_zone(self.appliance)
         if kind == "health":
-            return alert_message(self.appliance.db, row["alert_id"], row["delivery_id"])
+            return alert_message(self.appliance.db, row["alert_id"], row["delivery_id"], zone)
         if kind == "digest":
             return digest_message(self.appliance.db, row["digest_id"], row["delivery_id"])
         if kind.startswith("visit_"):
@@ -234,7 +242,7 @@ class NotifySender:
             if kind == "visit_started" and self._visit_over(visit):
                 return None
             return visit_message(visit, row["delivery_id"])
-        return event_message(self.events, row["event_id"], row["delivery_id"], self.base_url, self.links)
+        return event_message(self.events, row["event_id"], row["delivery_id"], self.base_url, self.links, zone)
 
     def _visit_over(self, visit: dict[str, Any]) -> bool:
         """Its event is written (the visit ended), or it began longer ago than any visit lasts."""

@@ -205,22 +205,23 @@ def prune(db: Database, keep_s: float = KEEP_S, now: float | None = None) -> int
 # --- the message --------------------------------------------------------------------------------
 
 
-def alert_message(db: Database, alert_id: int, delivery_id: str) -> Message:
+def alert_message(db: Database, alert_id: int, delivery_id: str, zone: Any = None) -> Message:
     row = store.alert(db, alert_id)
     if row is None:
         raise AlertGone(f"health alert {alert_id} was forgotten before it could be sent")
     at = contract.format_timestamp(datetime.fromtimestamp(row["created_at"], timezone.utc))
     payload = {"type": "health", "state": row["state"], "condition": row["key"], "title": row["title"],
                "message": row["body"], "at": at}
-    return Message(delivery_id, payload, f"storewatch: {row['title']}", f"{row['body']} ({local_time(at)})")
+    return Message(delivery_id, payload, f"storewatch: {row['title']}", f"{row['body']} ({local_time(at, zone)})")
 
 
 # --- inside `storewatch run` --------------------------------------------------------------------
 
 
 def health_service(appliance: Appliance) -> Any:
-    """The check, and the daily digests' (notify/digest.py), every CHECK_EVERY_S; the first waits a little longer (up to 2 minutes) so that
-    cameras get to say hello after a restart before they count as silent."""
+    """The check, and the daily digests' (notify/digest.py), every CHECK_EVERY_S; the first
+    waits a little longer (up to 2 minutes) so that cameras get to say hello after a restart
+    before they count as silent."""
     from storewatch.ops.periodic import PeriodicService
 
     interval = check_interval()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timezone, tzinfo
 from typing import Any
 
 from PIL import Image
@@ -36,9 +36,9 @@ class Message:
     picture_name: str = "after.jpg"
 
 
-def local_time(ts: str) -> str:
-    """An RFC 3339 time in the appliance's (the system's) time zone, for people."""
-    return contract.parse_timestamp(ts).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z").strip()
+def local_time(ts: str, zone: tzinfo | None = None) -> str:
+    """An RFC 3339 time in the appliance's time zone `zone` (None: the system's), for people."""
+    return contract.parse_timestamp(ts).astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z").strip()
 
 
 def _area(roi: dict[str, Any]) -> str:
@@ -47,7 +47,7 @@ def _area(roi: dict[str, Any]) -> str:
 
 
 def event_message(events: EventStore, event_id: int, delivery_id: str, base_url: str,
-                  links: ImageLinks | None = None) -> Message:
+                  links: ImageLinks | None = None, zone: tzinfo | None = None) -> Message:
     """The event's message; with `links`, its picture URLs are signed links that need no login
     (notify/image_links.py), and the body names the After (or Difference) picture's."""
     try:
@@ -61,7 +61,7 @@ def event_message(events: EventStore, event_id: int, delivery_id: str, base_url:
         _sign(event, links, base_url)
     device = event["device_name"] or event["device_id"]
     areas = ", ".join(_area(roi) for roi in event["rois"]) or "a shelf area"
-    when = local_time(event["start_ts"])
+    when = local_time(event["start_ts"], zone)
     title = f"{device}: {areas} at {when.split(' ')[1] if ' ' in when else when}"
     seconds = f" for {event['duration_s']:.0f} s" if event["duration_s"] is not None else ""
     body = (f"Someone reached into {device}{seconds}, {when}: {areas}."
@@ -93,12 +93,12 @@ def visit_message(visit: dict[str, Any], delivery_id: str) -> Message:
                    f"A visit {words} on {visit['device_id']} (areas {', '.join(map(str, visit['roi_ids']))}).")
 
 
-def test_message(channel_name: str, delivery_id: str) -> Message:
+def test_message(channel_name: str, delivery_id: str, zone: tzinfo | None = None) -> Message:
     now = contract.format_timestamp(contract.utc_now())
     payload = {"type": "test", "channel": channel_name, "sent_at": now,
                "message": "A test from storewatch: this channel works."}
     return Message(delivery_id, payload, f"storewatch: test of {channel_name}",
-                   f"This channel works: storewatch will tell you here about shelf events ({local_time(now)}).")
+                   f"This channel works: storewatch will tell you here about shelf events ({local_time(now, zone)}).")
 
 
 def _picture(events: EventStore, event_id: int, pictures: dict[str, Any], box: list[float] | None,

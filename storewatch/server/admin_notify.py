@@ -116,11 +116,13 @@ async def delete_channel(request: Request) -> Response:
 async def test_channel(request: Request) -> Response:
     """Send a test message now through the real send path, off the event loop; the send is
     bounded by the channel kind's own network timeout."""
-    from storewatch.notify.deliver import send
+    from storewatch.notify.deliver import appliance_time_zone, send
     from storewatch.notify.message import test_message
 
-    channel = await anyio.to_thread.run_sync(ChannelStore(_appliance(request).db).get, _channel_id(request))
-    result = await anyio.to_thread.run_sync(send, channel, test_message(channel.name, f"test-{uuid.uuid4().hex}"))
+    appliance = _appliance(request)
+    channel = await anyio.to_thread.run_sync(ChannelStore(appliance.db).get, _channel_id(request))
+    message = test_message(channel.name, f"test-{uuid.uuid4().hex}", appliance_time_zone(appliance))
+    result = await anyio.to_thread.run_sync(send, channel, message)
     words = (f"The test message was sent: {result.detail}." if result.ok
              else f"The test message was not sent: {result.detail}.")
     outcome = {"ok": result.ok, "detail": result.detail, "message": words, "at": epoch_to_ts(time.time())}
