@@ -138,3 +138,18 @@ def test_the_command_prints_the_events_side_by_side_and_json(recorded) -> None:
     assert bad.returncode == 2 and "'lots' is not a number" in bad.stderr
     unknown = cli(appliance.data_dir, "--device", "nope", "--since", "1h")
     assert unknown.returncode == 1 and "no device 'nope'" in unknown.stderr
+
+
+def test_a_long_replay_shows_a_progress_bar_on_stderr(recorded, monkeypatch) -> None:
+    from click.testing import CliRunner
+
+    from storewatch.cli import main
+    from storewatch.cli import replay as command
+
+    appliance, device_id, session = recorded
+    monkeypatch.setattr(command, "PROGRESS_FROM", 100)  # the session is 175 frames; a real long one is 600+
+    done = CliRunner().invoke(main, ["--data-dir", str(appliance.data_dir), "replay", "--device", device_id,
+                                     "--since", str(int(rig.START)), "--until", str(int(session.end + 1))])
+    assert done.exit_code == 0, done.output
+    assert "replaying" in done.stderr and "replaying" not in done.stdout
+    assert "with these settings: 5 events instead of 5" in done.stdout

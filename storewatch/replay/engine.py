@@ -12,6 +12,7 @@ still open. Frames are streamed from the segment files one at a time.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,7 +81,9 @@ def plan(data_dir: Path, device_id: str, since: float, until: float) -> _Start |
     if not usable:
         return None
     first = max([i for i, (_, ts) in enumerate(usable) if ts <= target] or [0])
-    files = [usable[first][0]] + [path for path, ts in usable[first + 1:] if ts < until]
+    later = list(itertools.takewhile(lambda found: found[1] < until, usable[first + 1:]))
+    # and the next segment too, for a visit still open at `until` (the run stops once it is over)
+    files = [path for path, _ in [usable[first], *later, *usable[first + 1 + len(later):][:1]]]
     skip, count, total = 0, 0, 0
     for record in segments.scan(files[0], payloads=""):
         if record.kind == "A" and record.ts <= target:
