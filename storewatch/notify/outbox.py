@@ -94,6 +94,7 @@ class Outbox:
             if not channels:
                 return 0
             zone = appliance_zone(self.db) if any(c.schedule for c in channels) else None
+            follows_visits = any(c.kind == "mqtt" for c in channels)  # only MQTT is told of a visit's start
             for event_id in dict.fromkeys(event_ids):
                 event = store.event_for_outbox(conn, event_id)
                 if event is None or event["type"] != INTERACTION:
@@ -103,7 +104,8 @@ class Outbox:
                 told = {channel.id for channel in channels
                         if self._enqueue_one(conn, channel, event, touches, start, now, zone)}
                 made += len(told)
-                self._end_visit(conn, event["device_id"], start, told, now)
+                if follows_visits:
+                    self._end_visit(conn, event["device_id"], start, told, now)
         return made
 
     def _enqueue_one(self, conn: Any, channel: Channel, event: Row, touches: list[Touch], start: float, now: float,
