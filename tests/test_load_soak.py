@@ -8,23 +8,18 @@ acknowledged and analysed. `scripts/bench-e2e` runs the same for several minutes
 
 from __future__ import annotations
 
-import signal
 from pathlib import Path
 
 import pytest
 
-from support import shelf_scenes
-from support.servers import LiveServer, free_port, prepare_data_dir
-from support.reliability import LoadResult, percentile, run_load, shelf_jpegs
-from storewatch.appliance import Appliance
-from storewatch.store.rois import RoiStore
+from support.load import soak
+from support.reliability import percentile
 
 pytestmark = pytest.mark.slow  # minutes of load against a real storewatch run: scripts/test --fast leaves it out
 
 DEVICES = 20
 RATE_HZ = 1.0
 DURATION_S = 60.0
-SIZE = (1640, 1232)
 # Bounds with room for a shared 2-core CI machine; the figures themselves are printed
 # (and measured on a quiet machine by scripts/bench into docs/PERFORMANCE.md).
 MAX_QUEUE = 5 * DEVICES  # five seconds of frames waiting, at worst
@@ -32,33 +27,6 @@ MAX_DRAIN_S = 15.0  # after the last upload, until every job is finished
 MAX_P99_S = 5.0  # a camera times out after 15 s
 MAX_RSS_MB = 200.0
 MAX_GROWTH_MB = 20.0  # last 15 s against 10..25 s, once caches and pools are warm
-
-
-def prepare_devices(data_dir: Path, count: int) -> dict[str, str]:
-    prepare_data_dir(data_dir)
-    appliance = Appliance(data_dir)
-    try:
-        tokens = {}
-        rois = RoiStore(appliance.db, appliance.devices)
-        for n in range(count):
-            device_id, token = appliance.devices.add(f"load cam {n}", f"load-{n:02d}")
-            tokens[device_id] = token
-            rois.add(device_id, "top", [list(p) for p in shelf_scenes.roi_around(2)])
-            rois.add(device_id, "bottom", [list(p) for p in shelf_scenes.roi_around(9)])
-        return tokens
-    finally:
-        appliance.close()
-
-
-def soak(data_dir: Path, devices: int, rate_hz: float, duration_s: float) -> LoadResult:
-    tokens = prepare_devices(data_dir, devices)
-    server = LiveServer(data_dir, free_port(), ["--camera", "none"])
-    server.start()
-    try:
-        return run_load(data_dir, server.url, server.process.pid, tokens, shelf_jpegs(8, SIZE), SIZE,
-                        rate_hz, duration_s)
-    finally:
-        assert server.stop(signal.SIGTERM) == 0, server.log()[-2000:]
 
 
 @pytest.mark.timeout(240)
