@@ -248,3 +248,44 @@ def test_storewatch_run_makes_the_digest_by_itself(data_dir: Path, receiver: Rec
     finally:
         assert server.stop() == 0
     assert len(receiver.requests) == 1
+
+
+def test_a_database_from_before_the_digest_keeps_its_channels_and_outbox(tmp_path: Path) -> None:
+    import apsw
+
+    from storewatch.store import Database
+    from storewatch.store.migrations import MIGRATIONS
+
+    version = next(number for number, sql in enumerate(MIGRATIONS) if "notify_digests" in sql)  # the one before
+    path = tmp_path / "old.db"
+    conn = apsw.Connection(str(path))
+    for number, sql in enumerate(MIGRATIONS[:version], start=1):
+        with conn:
+            conn.execute(sql)
+            conn.execute(f"PRAGMA user_version = {number}")
+    with conn:
+        conn.execute("INSERT INTO notify_channels (id, name, kind, url, secret, verdicts, created_at, health)"
+                     " VALUES (1, 'hook', 'webhook', 'http://h/x', 'k', '[\"taken\"]', 't', 1)")
+        conn.execute("INSERT INTO health_alerts (id, key, state, title, body, created_at)"
+                     " VALUES (4, 'disk', 'raised', 'Disk', 'Disk almost full', 1)")
+        conn.execute("INSERT INTO notify_outbox (delivery_id, channel_id, event_id, state, created_at,"
+                     " next_attempt_at) VALUES ('d1', 1, 7, 'queued', 1, 1)")
+        conn.execute("INSERT INTO notify_outbox (delivery_id, channel_id, alert_id, state, created_at,"
+                     " next_attempt_at, attempts, last_error) VALUES ('d2', 1, 4, 'dead', 1, 1, 9, 'gone')")
+    conn.close()
+    db = Database(path)
+    try:
+        kept = db.query("SELECT delivery_id, event_id, alert_id, digest_id, visit, state, attempts, last_error"
+                        " FROM notify_outbox ORDER BY id")
+        assert kept == [{"delivery_id": "d1", "event_id": 7, "alert_id": None, "digest_id": None, "visit": None,
+                         "state": "queued", "attempts": 0, "last_error": None},
+                        {"delivery_id": "d2", "event_id": None, "alert_id": 4, "digest_id": None, "visit": None,
+                         "state": "dead", "attempts": 9, "last_error": "gone"}]
+        channel = ChannelStore(db).get(1)
+        assert (channel.digest_at, channel.health_anytime, channel.health) == (None, False, True)
+        with pytest.raises(apsw.ConstraintError):  # a row is about one thing
+            with db.write() as write:
+                write.execute("INSERT INTO notify_outbox (delivery_id, channel_id, event_id, alert_id, state,"
+                              " created_at, next_attempt_at) VALUES ('d3', 1, 8, 4, 'queued', 1, 1)")
+    finally:
+        db.close()
