@@ -77,6 +77,7 @@ class _GuardedSqliteStorage(SqliteStorage):
 
 for _name in STORAGE_INTERFACE:
     setattr(_GuardedSqliteStorage, _name, _replacing_when_corrupt(getattr(SqliteStorage, _name)))
+del _name
 
 
 class _TaskStorage(_GuardedSqliteStorage):
