@@ -1,26 +1,32 @@
 """What happened inside an ROI: taken, placed, moved or unchanged.
 
 Given the clean Before and After crops and the cells that changed between them
-(`scoring`, lighting-blind), the common lighting change of the ROI is divided out and
-the pixels that differ inside the changed cells are read on both sides. Two questions,
-each asked of Before and of After, must agree before anything counts as a change of stock:
+(`scoring`, lighting-blind), After is first mapped onto Before's brightness (a gain and
+an offset fitted on the unchanged cells: dimming, exposure and white balance), and the
+pixels that differ inside the changed cells are read. They are cut into blobs (changed
+cells that touch); each blob gets its own verdict from two questions:
 
-- *Whose outline is it?* Along the border of the differing pixels, the side that has
-  an edge there (a jump to the unchanged surroundings) holds the object; the side that
-  runs on smoothly into the surroundings shows what is behind it. A removal leaves the
-  edges on Before only, a placement on After only. A shifted item has its old outline on
-  Before and its new one on After; a turned item keeps its outline on both.
-- *Is the emptied side empty?* The side said to show the background must be plainer than
-  the other side inside the region, or no busier than the unchanged surroundings just
-  around it (a textured wall). A turned item shows its side face where its front was:
-  both sides stay busy, so it is not a removal even where the outline says so.
+- *Did it move?* An item shifted by up to about its own width (sideways, a few pixels up
+  or down) shows Before's pixels again in After, displaced: for some shift, most of the
+  blob's After matches Before moved by that shift, and most of its Before matches After
+  moved back, both landing inside the changed pixels (so an unchanged neighbour that
+  looks the same is no match). Then it is moved, on a plain wall or a patterned one.
+- *Which side shows the background?* Each small patch of the blob is looked up among the
+  patches of the unchanged surroundings just around it, in the same picture. The side
+  whose patches are found there continues what is around it: the wall, plain or
+  patterned, tiles, a board. A removal leaves After like its surroundings and Before not;
+  a placement the reverse. Each side is compared with its own surroundings, so a light
+  change between the two does not matter. When neither side is clearly more like its
+  surroundings (an item turned where it stands, shown from its side), it is moved.
 
-Taken / placed when both agree; otherwise the same things are there, re-arranged: moved.
-With too few differing pixels to read an outline (a change only of brightness, say a dark
-sleeve left on a white shelf), the older reading decides: the same grey-level mix and
-about as much structure is a move, else the fuller side says placed or taken.
+The ROI's verdict: taken if any blob is taken (and no placed blob of the same looks takes
+its place: an item carried further than its width is moved), else placed if any is
+placed, else moved. With too few differing pixels to read (a change only of brightness,
+say a dark sleeve left on a white shelf), the older reading decides: the same grey-level
+mix and about as much structure is a move, else the fuller side says placed or taken.
 
-It runs once per interaction, on a small crop: a few numpy passes, no search.
+It runs once per visit and touched ROI, on a small crop: a few numpy passes over the
+changed part, a bounded shift search and one small patch comparison per blob.
 """
 
 from __future__ import annotations
@@ -37,6 +43,31 @@ VERDICTS = (TAKEN, PLACED, MOVED, UNCHANGED)
 # A pixel differs when its 3x3 mean moved by this many grey levels (sensor noise of sigma 8
 # moves a 3x3 mean by about 4), and stays put below half of it.
 _DIFFERS = 12.0
+_MIN_PIXELS = 16  # differing pixels a blob needs to be read at all
+_MIN_SHARE = 0.15  # ... and its share of all the differing pixels (smaller blobs are JPEG or shadow)
+# The shift search: sideways up to the blob's own width, up and down by _SHIFT_DY pixels, on
+# every _SHIFT_STEP-th differing pixel; a pixel matches within _MATCH grey levels (3x3 means).
+_SHIFT_DY, _SHIFT_STEP, _MATCH = 2, 2, 12.0
+_TURN_SCALES = (0.5, 0.6, 0.7, 0.8, 0.9)  # cos(60 degrees) .. cos(25 degrees)
+# A shift explains this share of the blob both ways: moved. A shift by d of an item w wide
+# explains w/(w+d) of the blob on a wall (>= 0.5 up to a whole width); a take or a placement
+# explains 0.0-0.3 (only what happens to look alike).
+_MOVED_MATCH = 0.35
+# Patches (_PATCH x _PATCH, every _PATCH_STEP pixels) of a side match its surroundings
+# (_RING pixels out from the blob, unchanged) within an RMS of _LIKE grey levels, or twice
+# the sensor noise. After this much more like its surroundings than Before (as shares of the
+# blob's patches): taken; Before: placed. A take or placement measures 0.35-1.0, a turned
+# item -0.6..0.6, most within 0.3.
+_GRID, _GRID_STEP, _PATCH_STEP, _RING, _LIKE, _SHADE = 5, 2, 2, (3, 12), 8.0, 1.15
+_LIKE_ENOUGH, _LIKE_MORE = 0.6, 0.2
+# The ROI's contrast (standard deviation of its grey levels) at which the tolerances are whole
+# (a lit shelf measures 40-55, dimmed to half 20-27), and the least share of them.
+_FULL_CONTRAST, _DIMMEST = 40.0, 0.35
+# Two blobs, a taken and a placed one, are one item carried off and put down elsewhere in
+# the ROI when their sizes are within this ratio and their mean grey levels within _SAME_LOOK.
+_SAME_SIZE, _SAME_LOOK = 1.6, 15.0
+
+# The outline reading, when no blob is decided by a match or by its surroundings.
 _OUTLINE_STEP = 2  # pixels from a border pixel to the surroundings it is compared with (JPEG blurs edges)
 _MIN_OUTLINE = 16  # border pixels needed to read an outline at all
 # Outline share (After's edges minus Before's, over all) beyond which one side holds the object.
@@ -53,7 +84,7 @@ _PLAINER, _PLAINER_STILL, _OUTLINE_PER_BUSIER = 0.5, 0.65, 1.0
 # face measures 0.65-1.0 of its front and 2.3 times its surroundings and up.
 _PLAINER_AT_ALL, _LIKE_SURROUNDINGS, _OUTLINE_SIDED_BUSY = 0.8, 1.6, 0.45
 _ENERGY_NOISE = 1.0  # grey levels per pixel: noise on a plain surface does not make big ratios
-_RING = (1, 5)  # the surroundings: this many pixels out from the differing region
+_OUTLINE_RING = (1, 5)  # the surroundings: this many pixels out from the differing region
 
 # The older reading (too few differing pixels): edge energy per cell, grey-level mix.
 _ENERGY_FLOOR = 3.0
@@ -71,10 +102,52 @@ def classify(pre: np.ndarray, post: np.ndarray, changed: np.ndarray, weights: np
     """
     if not changed.any():
         return UNCHANGED
-    post = post / _common_gain(pre, post, changed, weights)
+    said = _by_blobs(pre, post, changed, weights)
+    if said is not None:
+        return said
+    matched = post / _common_gain(pre, post, changed, weights)
     pixels = _pixel_mask(changed, pre.shape)
-    verdict = _by_outline(_mean3(pre), _mean3(post), pixels)
-    return verdict if verdict is not None else _by_mix(pre, post, pixels, changed, weights)
+    verdict = _by_outline(_mean3(pre), _mean3(matched), pixels)
+    return verdict if verdict is not None else _by_mix(pre, matched, pixels, changed, weights)
+
+
+def _by_blobs(pre: np.ndarray, post: np.ndarray, changed: np.ndarray, weights: np.ndarray) -> str | None:
+    """The verdict from the blobs that a match or their surroundings decide; None: none does."""
+    post = _matched_light(pre, post, changed, weights)
+    a, b = _mean3(pre), _mean3(post)
+    gap = np.abs(a - b)
+    region, still = _pixel_mask(changed, pre.shape) & (gap > _DIFFERS), gap < _DIFFERS / 2
+    calm = still & _pixel_mask(~changed & (weights > 0.5), pre.shape)
+    noise = float(np.std(pre[calm] - post[calm])) if np.count_nonzero(calm) > 64 else 0.0
+    total = int(np.count_nonzero(region))
+    # Contrast shrinks with the light: in a dim ROI the tolerances shrink with it (down to
+    # what the sensor noise allows), else in dim light everything looks alike.
+    level = min(1.0, max(_DIMMEST, float(np.std(pre[_pixel_mask(weights > 0.5, pre.shape)])) / _FULL_CONTRAST))
+    match, like = max(_MATCH * level, noise), max(_LIKE * level, noise)
+    blobs = []
+    for cells in _blobs(changed):
+        mine = region & _pixel_mask(cells, pre.shape)
+        count = int(np.count_nonzero(mine))
+        if count >= _MIN_PIXELS and count >= _MIN_SHARE * total:
+            verdict = _blob_verdict(a, b, mine, still, match, like)
+            if verdict is not None:
+                blobs.append((verdict, mine))
+    return _combined(a, b, blobs) if blobs else None
+
+
+def _matched_light(pre: np.ndarray, post: np.ndarray, changed: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """`post` mapped onto `pre`'s light: gain and offset fitted on the cells that did not change.
+
+    Too few unchanged cells (or a fit that makes no sense) fall back to the ROI's common gain.
+    """
+    m_pre, m_post = cell_mean(pre), cell_mean(post)
+    use = (~changed) & (weights > 0.5) & (m_pre > 8.0) & (m_post > 8.0) & (m_pre < 250.0) & (m_post < 250.0)
+    if np.count_nonzero(use) >= 6 and float(np.ptp(m_pre[use])) >= 16.0:
+        x, y = m_pre[use].astype(np.float64), m_post[use].astype(np.float64)
+        gain, offset = np.polyfit(x, y, 1)
+        if 0.2 <= gain <= 5.0:
+            return ((post - offset) / gain).astype(np.float32)
+    return post / _common_gain(pre, post, changed, weights)
 
 
 def _common_gain(pre: np.ndarray, post: np.ndarray, changed: np.ndarray, weights: np.ndarray) -> float:
@@ -93,7 +166,166 @@ def _pixel_mask(cells: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return out
 
 
-# ---- the outline reading --------------------------------------------------------------
+def _blobs(cells: np.ndarray) -> list[np.ndarray]:
+    """The changed cells cut into groups that touch (8-neighbour, across a one-cell gap)."""
+    near = _grow(cells, 1, diagonal=True)
+    label = np.full(cells.shape, -1, int)
+    out = []
+    for start in zip(*np.nonzero(cells)):
+        if label[start] >= 0:
+            continue
+        label[start] = len(out)
+        todo, members = [start], []
+        while todo:
+            y, x = todo.pop()
+            members.append((y, x))
+            for ny in range(max(0, y - 1), min(cells.shape[0], y + 2)):
+                for nx in range(max(0, x - 1), min(cells.shape[1], x + 2)):
+                    if near[ny, nx] and label[ny, nx] < 0:
+                        label[ny, nx] = len(out)
+                        todo.append((ny, nx))
+        blob = np.zeros(cells.shape, bool)
+        blob[tuple(np.array(members).T)] = True
+        out.append(blob & cells)
+    return out
+
+
+# ---- one blob ---------------------------------------------------------------------------
+
+def _blob_verdict(pre: np.ndarray, post: np.ndarray, region: np.ndarray, still: np.ndarray,
+                  match: float, like: float) -> str | None:
+    """moved (a match), taken or placed (one side like its surroundings), or None: undecided."""
+    if max(_shift_match(pre, post, region, match), _turn_match(pre, post, region, match)) >= _MOVED_MATCH:
+        return MOVED
+    ring = _grow(region, _RING[1]) & ~_grow(region, _RING[0]) & still
+    before, after = _likeness(pre, region, ring, like), _likeness(post, region, ring, like)
+    if after >= _LIKE_ENOUGH and after - before >= _LIKE_MORE:
+        return TAKEN
+    if before >= _LIKE_ENOUGH and before - after >= _LIKE_MORE:
+        return PLACED
+    return None
+
+
+def _shift_match(pre: np.ndarray, post: np.ndarray, region: np.ndarray, match: float = _MATCH) -> float:
+    """The largest share of `region` that one shift explains both ways (0..1).
+
+    For a shift d, a pixel x of the region is explained forwards when After(x) matches
+    Before(x - d) and backwards when Before(x) matches After(x + d), each only where the
+    pixel it is compared with lies in the changed part too; the share is the lesser of both.
+    """
+    ys, xs = np.nonzero(region)
+    keep = (ys % _SHIFT_STEP == 0) & (xs % _SHIFT_STEP == 0)
+    ys, xs = ys[keep], xs[keep]
+    if not len(xs):
+        return 0.0
+    reach = int(xs.max() - xs.min() + 1)
+    height, width = region.shape
+    landing = _grow(region, 2)
+    shifts = np.arange(-reach, reach + 1)
+    back, fwd = {}, {}  # row offset -> share matched per column shift
+    for dy in range(-_SHIFT_DY, _SHIFT_DY + 1):
+        sy = ys + dy
+        sx = xs[:, None] + shifts[None, :]
+        inside = ((sy >= 0) & (sy < height))[:, None] & (sx >= 0) & (sx < width)
+        sy_c = np.clip(sy, 0, height - 1)[:, None]
+        sx_c = np.clip(sx, 0, width - 1)
+        lands = inside & landing[sy_c, sx_c]
+        # the other picture at (y + dy, x + shifts[k]): for d = (dy, s) backwards, for d = (-dy, -s) forwards
+        back[dy] = ((np.abs(pre[ys, xs][:, None] - post[sy_c, sx_c]) < match) & lands).mean(axis=0)
+        fwd[dy] = ((np.abs(post[ys, xs][:, None] - pre[sy_c, sx_c]) < match) & lands).mean(axis=0)
+    best = 0.0
+    for dy in range(-_SHIFT_DY, _SHIFT_DY + 1):
+        score = np.minimum(back[dy], fwd[-dy][::-1])  # column k: d = (dy, shifts[k])
+        if abs(dy) < 2:
+            score[np.abs(shifts) < 2] = 0.0  # (nearly) no shift: there the region differs by definition
+        best = max(best, float(score.max()))
+    return best
+
+
+def _turn_match(pre: np.ndarray, post: np.ndarray, region: np.ndarray, match: float = _MATCH) -> float:
+    """Like `_shift_match` for an item turned where it stands: its face narrower or wider.
+
+    Turning an item about its upright axis squeezes (or, turned back, widens) its face
+    sideways about where it stands, and shows a side: columns u of Before map to
+    c + scale * (u - c) + d of After (c the blob's middle), for the scales in _TURN_SCALES
+    and either way round, and every offset d up to half the blob's width.
+    """
+    ys, xs = np.nonzero(region)
+    keep = (ys % _SHIFT_STEP == 0) & (xs % _SHIFT_STEP == 0)
+    ys, xs = ys[keep], xs[keep]
+    if not len(xs):
+        return 0.0
+    width = region.shape[1]
+    centre = (float(xs.min()) + float(xs.max())) / 2.0
+    reach = int(xs.max() - xs.min() + 1) // 2
+    offsets = np.arange(-reach, reach + 1)[None, :]
+    landing = _grow(region, 2)
+    pre_here, post_here = pre[ys, xs][:, None], post[ys, xs][:, None]
+    column = xs[:, None].astype(np.float64)
+    rows = ys[:, None]
+    best = 0.0
+    for scale in (*_TURN_SCALES, *(1.0 / k for k in _TURN_SCALES)):
+        there = np.rint(centre + scale * (column - centre) + offsets).astype(int)  # Before column -> After
+        back_from = np.rint(centre + (column - centre - offsets) / scale).astype(int)  # After column -> Before
+        shares = []
+        for other, target, mine in ((post, there, pre_here), (pre, back_from, post_here)):
+            inside = (target >= 0) & (target < width)
+            target = np.clip(target, 0, width - 1)
+            shares.append(((np.abs(mine - other[rows, target]) < match) & inside & landing[rows, target]).mean(axis=0))
+        best = max(best, float(np.minimum(*shares).max()))
+    return best
+
+
+def _likeness(img: np.ndarray, region: np.ndarray, ring: np.ndarray, like: float) -> float:
+    """The share of `region`'s patches in `img` that some patch of `ring` in `img` matches (0..1).
+
+    A patch is read as a _GRID x _GRID grid of the 3x3-mean picture, _GRID_STEP pixels apart;
+    the distances are summed offset by offset (no BLAS: its threads make the cost depend
+    on what else runs on the machine).
+    """
+    reach = (_GRID // 2) * _GRID_STEP
+    padded = np.pad(img, reach, mode="edge")
+    centres = []
+    for mask in (region, ring):
+        ys, xs = np.nonzero(mask)
+        keep = (ys % _PATCH_STEP == 0) & (xs % _PATCH_STEP == 0)
+        centres.append((ys[keep] + reach, xs[keep] + reach))
+    (ry, rx), (gy, gx) = centres
+    if not len(ry) or not len(gy):
+        return 0.0
+    steps = range(-reach, reach + 1, _GRID_STEP)
+    dot = own = theirs = 0.0
+    for dy in steps:
+        for dx in steps:
+            mine, around = padded[ry + dy, rx + dx][:, None], padded[gy + dy, gx + dx][None, :]
+            dot = dot + mine * around
+            own, theirs = own + mine * mine, theirs + around * around
+    # Each surrounding patch may be lit up to _SHADE brighter or darker (a gap in the shade of
+    # the board above, a lamp's falloff): the best gain within that range, per pair.
+    gain = np.clip(dot / np.maximum(theirs, 1e-6), 1.0 / _SHADE, _SHADE)
+    distance = own - 2.0 * gain * dot + gain * gain * theirs
+    return float(np.mean(distance.min(axis=1) < like * like * _GRID * _GRID))
+
+
+def _combined(pre: np.ndarray, post: np.ndarray, blobs: list[tuple[str, np.ndarray]]) -> str:
+    """The ROI's verdict from its blobs' (see the module's docstring)."""
+    said = [verdict for verdict, _ in blobs]
+    if TAKEN in said:
+        placed = [region for verdict, region in blobs if verdict == PLACED]
+        for verdict, region in blobs:
+            if verdict == TAKEN and not any(_same_item(pre[region], post[other]) for other in placed):
+                return TAKEN
+        return MOVED if said.count(TAKEN) <= len(placed) else TAKEN
+    if PLACED in said:
+        return PLACED
+    return MOVED
+
+
+def _same_item(gone: np.ndarray, new: np.ndarray) -> bool:
+    """Could what left one blob be what came into another (about as big, about as bright)?"""
+    ratio = max(gone.size, new.size) / max(1, min(gone.size, new.size))
+    return ratio <= _SAME_SIZE and abs(float(gone.mean()) - float(new.mean())) <= _SAME_LOOK
+
 
 def _by_outline(pre: np.ndarray, post: np.ndarray, cells: np.ndarray) -> str | None:
     """taken / placed / moved from the differing pixels of 3x3-mean crops; None: too few to tell."""
@@ -103,7 +335,7 @@ def _by_outline(pre: np.ndarray, post: np.ndarray, cells: np.ndarray) -> str | N
     sided = _outline_side(pre, post, region, still)
     if sided is None:
         return None
-    ring = _grow(region, _RING[1]) & ~_grow(region, _RING[0]) & still
+    ring = _grow(region, _OUTLINE_RING[1]) & ~_grow(region, _OUTLINE_RING[0]) & still
     e_pre, e_post = _gradient(pre), _gradient(post)
     inside_pre, inside_post = float(e_pre[region].mean()), float(e_post[region].mean())
     around_pre = float(e_pre[ring].mean()) if ring.any() else 0.0
@@ -180,13 +412,15 @@ def _gradient(img: np.ndarray) -> np.ndarray:
     return g
 
 
-def _grow(mask: np.ndarray, steps: int) -> np.ndarray:
-    """`mask` grown by `steps` pixels (4-neighbour)."""
+def _grow(mask: np.ndarray, steps: int, diagonal: bool = False) -> np.ndarray:
+    """`mask` grown by `steps` pixels (4-neighbour, or 8-neighbour when `diagonal`)."""
     out = mask.copy()
     for _ in range(steps):
         grown = out.copy()
         grown[1:] |= out[:-1]
         grown[:-1] |= out[1:]
+        if diagonal:
+            out = grown.copy()
         grown[:, 1:] |= out[:, :-1]
         grown[:, :-1] |= out[:, 1:]
         out = grown
