@@ -77,3 +77,24 @@ def test_a_visit_open_across_the_hours_segment_boundary_replays_as_it_ran(decode
 def test_a_spec_change_mid_run_applies_where_the_worker_met_it(decoded, tmp_path: Path) -> None:
     live = live_run(decoded, tmp_path, change_at=60)
     assert replayed(tmp_path, START, decoded[-1][0] + 1) == _sorted(live)
+
+
+def test_a_replay_holds_a_frame_at_a_time_not_the_span(decoded, tmp_path: Path) -> None:
+    import tracemalloc
+
+    writer = segments.SegmentWriter(tmp_path)
+    key = specs_key(specs(), Thresholds())
+    analyzer = DeviceAnalyzer(specs())
+    loops = 3  # 525 frames: 40 MB as arrays
+    for n in range(len(decoded) * loops):
+        ts, pixels = decoded[n % len(decoded)]
+        writer.append("cam", n, ts + (n // len(decoded)) * 100.0, n, pixels, key, analyzer.to_state)
+    writer.close()
+    tracemalloc.start()
+    try:
+        run = engine.run(tmp_path, "cam", START, START + loops * 100.0)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert run.frames == len(decoded) * loops
+    assert peak < 10 * 1024 * 1024, f"peak {peak / 1e6:.1f} MB while replaying {run.frames} frames"
