@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from storewatch import contract
 from support.frames import capture_ts, make_jpeg
-from support.servers import LiveServer, start_live_server
+from support.servers import AppClient
 
 JPEG = make_jpeg(64, 48, seed=5)
 OTHER_JPEG = make_jpeg(64, 48, seed=6)
@@ -27,10 +27,9 @@ _fresh_seq = itertools.count(10)
 
 
 class Target:
-    def __init__(self, server: LiveServer, device_id: str, token: str, other_id: str):
+    def __init__(self, server: AppClient, device_id: str, token: str, other_id: str):
         self.server, self.device_id, self.token, self.other_id = server, device_id, token, other_id
-        self.client = httpx.Client(base_url=server.url, timeout=30,
-                                   headers={"Authorization": f"Bearer {token}"})
+        self.client = server.client(timeout=30, headers={"Authorization": f"Bearer {token}"})
         self.db = apsw.Connection(str(server.data_dir / "storewatch.db"),
                                   flags=apsw.SQLITE_OPEN_READONLY)
 
@@ -47,20 +46,16 @@ class Target:
 
 
 @pytest.fixture(scope="module")
-def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
-    data_dir = tmp_path_factory.mktemp("meta-properties") / "data"
-    data_dir.mkdir()
-    server = start_live_server(data_dir)
-    try:
-        with server.admin_client() as admin:
-            mine = admin.post("/api/v1/admin/devices", json={"name": "prop cam"}).json()
-            other = admin.post("/api/v1/admin/devices", json={"name": "other cam"}).json()
-        found = Target(server, mine["device_id"], mine["token"], other["device_id"])
-        yield found
-        found.client.close()
-        found.db.close()
-    finally:
-        server.stop()
+def target(module_app: AppClient) -> Iterator[Target]:
+    """The whole app in this process on a real database: the property is about what ingest
+    answers and stores, not about sockets (tests/test_hostile_requests.py has those)."""
+    with module_app.admin_client() as admin:
+        mine = admin.post("/api/v1/admin/devices", json={"name": "prop cam"}).json()
+        other = admin.post("/api/v1/admin/devices", json={"name": "other cam"}).json()
+    found = Target(module_app, mine["device_id"], mine["token"], other["device_id"])
+    yield found
+    found.client.close()
+    found.db.close()
 
 
 # --- strategies ------------------------------------------------------------------------------------
