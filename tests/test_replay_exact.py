@@ -13,6 +13,8 @@ from support import replay as rig
 from storewatch.appliance import Appliance
 from storewatch.replay import engine, kept_range, replay, segments
 
+pytestmark = pytest.mark.slow  # kills and restarts a real storewatch worker: scripts/test --fast leaves it out
+
 CHANGE_AT, KILL_AT = 60, 78  # the second visit is over; the third (a take, 37-40 s) is under way
 
 
