@@ -207,6 +207,32 @@ def test_what_happened_filters_visits_by_any_of_their_areas(server: LiveServer, 
         assert f"verdict={verdict}" in page.url
 
 
+def test_the_device_and_shelf_area_filters_live_in_the_url_and_clear_empties_them(server: LiveServer, shop: dict,
+                                                                                   page: Page) -> None:
+    def shown(*names: str) -> list[str]:
+        return sorted((str(shop["ids"][name]) for name in names), key=int, reverse=True)
+
+    login(page, server, "/events")
+    device, area = page.get_by_label("Device", exact=True), page.get_by_label("Shelf area", exact=True)
+    expect(area).to_be_disabled()  # no device chosen, so no shelf areas to choose from
+    device.select_option(shop["device"])
+    expect(area).to_be_enabled()
+    expect(area.locator("option")).to_have_text(["All shelf areas", *AREAS, "Spices"])
+    page.wait_for_function(SHOWN_EVENTS, arg=shown("placed", "visit", "old"))
+    area.select_option(label="Coffee")
+    page.wait_for_function(SHOWN_EVENTS, arg=shown("placed", "visit"))  # the visit touched Coffee too
+    coffee = area.locator("option", has_text="Coffee").get_attribute("value")
+    assert f"device={shop['device']}" in page.url and f"roi={coffee}" in page.url
+    page.reload()  # a bookmark of it opens the same list
+    expect(area).to_have_value(coffee)
+    page.wait_for_function(SHOWN_EVENTS, arg=shown("placed", "visit"))
+    page.get_by_role("button", name="Clear").click()
+    expect(device).to_have_value("")
+    expect(area).to_be_disabled()
+    page.wait_for_function("() => location.pathname === '/events' && location.search === ''")
+    expect(page.locator(f"[data-event='{shop['ids']['placed']}']")).to_be_visible()
+
+
 def test_an_event_without_a_list_of_areas_or_a_view_box_reads_as_its_one_area(server: LiveServer, page: Page) -> None:
     login(page, server, "/events")
     read = page.evaluate("""async () => {

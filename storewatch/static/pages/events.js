@@ -36,11 +36,12 @@ function select(name, options, value) {
 const toLocalInput = wallClockInput;
 const fromLocalInput = fromWallClockInput;
 
-export async function render(main, context) {
-  document.title = "Events · storewatch";
-  const q = context.query;
-  const {devices} = await api.get("/admin/devices", {signal: context.signal});
-  const deviceNames = new Map(devices.map((d) => [d.id, d.name]));
+/**
+ * The filter form, set from the URL's query `q`, with its "Filters" fold button (phones):
+ * {form, foldButton, filters(), loadRois(), onChange(apply)}. loadRois() fills the shelf
+ * areas of the chosen device.
+ */
+function eventFilters(q, devices, signal) {
   const deviceSelect = select("device", [["", "All devices"], ...devices.map((d) => [d.id, d.name])], q.get("device") || "");
   const roiSelect = select("roi", [["", "All shelf areas"]], "");
   const verdictSelect = select("verdict", VERDICTS, q.get("verdict") || "");
@@ -62,6 +63,48 @@ export async function render(main, context) {
     const open = form.classList.toggle("folded") === false;
     foldButton.setAttribute("aria-expanded", String(open));
   });
+
+  async function loadRois() {
+    const device = deviceSelect.value;
+    const wanted = roiSelect.value || q.get("roi") || "";
+    replace(roiSelect, h("option", {value: ""}, "All shelf areas"));
+    roiSelect.disabled = !device;
+    if (!device) return;
+    const {rois} = await api.get(`/admin/devices/${encodeURIComponent(device)}/rois`, {signal});
+    rois.forEach((roi) => roiSelect.append(h("option", {value: roi.id, selected: String(roi.id) === wanted}, roi.name)));
+  }
+
+  function filters() {
+    return {device: deviceSelect.value, roi: deviceSelect.value ? roiSelect.value : "", verdict: verdictSelect.value,
+            decision: decisionSelect.value, reviewed: reviewedSelect.value,
+            type: typeSelect.value, since: fromLocalInput(since.value), until: fromLocalInput(until.value)};
+  }
+
+  /** Run `apply()` after every change (a new device refills its shelf areas first; so does Clear). */
+  function onChange(apply) {
+    deviceSelect.addEventListener("change", async () => { roiSelect.value = ""; await loadRois(); apply(); });
+    for (const control of [roiSelect, verdictSelect, decisionSelect, reviewedSelect, typeSelect, since, until]) {
+      control.addEventListener("change", apply);
+    }
+    form.addEventListener("submit", (event) => { event.preventDefault(); apply(); });
+    form.addEventListener("reset", () => setTimeout(async () => { await loadRois(); apply(); }, 0));
+  }
+
+  return {form, foldButton, filters, loadRois, onChange};
+}
+
+/** The filters that are set, as "Mark all reviewed" sends them. */
+function reviewScope({device, roi, verdict, decision, reviewed, type, since, until}) {
+  return Object.fromEntries(Object.entries({device, roi, verdict, decision, reviewed, type, since, until})
+    .filter(([, v]) => v !== ""));
+}
+
+export async function render(main, context) {
+  document.title = "Events · storewatch";
+  const q = context.query;
+  const {devices} = await api.get("/admin/devices", {signal: context.signal});
+  const deviceNames = new Map(devices.map((d) => [d.id, d.name]));
+  const {form, foldButton, filters, loadRois, onChange} = eventFilters(q, devices, context.signal);
   const list = h("div", {class: "event-list", id: "event-list"});
   const more = h("button", {type: "button", hidden: true}, "Load older events");
   const summary = h("p", {class: "muted"});
@@ -73,22 +116,6 @@ export async function render(main, context) {
   const watch = (callback) => { watchers.add(callback); return () => watchers.delete(callback); };
   const open = (event, kind) => viewEvent(event, kind, nameOf(event), {list: () => shown, nameOf, watch});
   const card = (event) => visitCard(event, deviceNames, {open});
-
-  async function loadRois() {
-    const device = deviceSelect.value;
-    const wanted = roiSelect.value || q.get("roi") || "";
-    replace(roiSelect, h("option", {value: ""}, "All shelf areas"));
-    roiSelect.disabled = !device;
-    if (!device) return;
-    const {rois} = await api.get(`/admin/devices/${encodeURIComponent(device)}/rois`, {signal: context.signal});
-    rois.forEach((roi) => roiSelect.append(h("option", {value: roi.id, selected: String(roi.id) === wanted}, roi.name)));
-  }
-
-  function filters() {
-    return {device: deviceSelect.value, roi: deviceSelect.value ? roiSelect.value : "", verdict: verdictSelect.value,
-            decision: decisionSelect.value, reviewed: reviewedSelect.value,
-            type: typeSelect.value, since: fromLocalInput(since.value), until: fromLocalInput(until.value)};
-  }
 
   function describe() {
     const count = shown.length;
@@ -139,11 +166,8 @@ export async function render(main, context) {
 
   reviewAll.addEventListener("click", () => busy(reviewAll, async () => {
     if (!shown.length) return;
-    const {device, roi, verdict, decision, reviewed, type, since: from, until: to} = filters();
-    const body = Object.fromEntries(Object.entries({device, roi, verdict, decision, reviewed, type, since: from,
-                                                    until: to}).filter(([, v]) => v !== ""));
     try {
-      const answer = await api.post("/admin/events/review-all", {until_id: shown[0].id, ...body});
+      const answer = await api.post("/admin/events/review-all", {until_id: shown[0].id, ...reviewScope(filters())});
       toast(`${answer.reviewed} event${answer.reviewed === 1 ? "" : "s"} marked reviewed.`, "success");
       await live.now(load);
     } catch (exc) {
@@ -160,12 +184,7 @@ export async function render(main, context) {
       if (exc.name !== "AbortError") replace(list, h("p", {class: "error", role: "alert"}, exc.message));
     }
   }
-  deviceSelect.addEventListener("change", async () => { roiSelect.value = ""; await loadRois(); apply(); });
-  for (const control of [roiSelect, verdictSelect, decisionSelect, reviewedSelect, typeSelect, since, until]) {
-    control.addEventListener("change", apply);
-  }
-  form.addEventListener("submit", (event) => { event.preventDefault(); apply(); });
-  form.addEventListener("reset", () => setTimeout(async () => { await loadRois(); apply(); }, 0));
+  onChange(apply);
 
   main.append(h("div", {class: "page-header"}, h("div", {}, h("h1", {}, "Events"), summary, updated, live.note),
                 h("div", {class: "actions"}, reviewAll, foldButton)), form, list,
