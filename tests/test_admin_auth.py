@@ -487,12 +487,12 @@ def test_a_burst_of_concurrent_wrong_logins_is_refused_before_hashing(live_serve
     assert max(took) < 2.0, f"another device's heartbeat took {max(took):.1f} s during the burst"
 
 
-async def _attack_until_locked(module_app: AppClient, max_requests: int = 60) -> Counter:
+async def _attack_until_locked(server: LiveServer, max_requests: int = 60) -> Counter:
     """Each attacker address tries wrong passwords until it is told to wait (bounded)."""
 
     async def one(address: str) -> Counter:
         seen: Counter = Counter()
-        async with _client(module_app, address) as client:
+        async with _client(server, address) as client:
             for _ in range(max_requests):
                 answer = await client.post(f"{ADMIN}/login", json=WRONG)
                 code = answer.json()["error"]["code"]
@@ -506,13 +506,13 @@ async def _attack_until_locked(module_app: AppClient, max_requests: int = 60) ->
     return sum(await asyncio.gather(*(one(a) for a in ATTACKERS)), Counter())
 
 
-async def _owner_logs_in_during_more_attack(module_app: AppClient) -> tuple[httpx.Response, list[int]]:
+async def _owner_logs_in_during_more_attack(server: LiveServer) -> tuple[httpx.Response, list[int]]:
     async def owner() -> httpx.Response:
         await asyncio.sleep(0.05)  # the attack's next wave is in flight
-        async with _client(module_app, OWNER_ADDRESS) as client:
+        async with _client(server, OWNER_ADDRESS) as client:
             return await client.post(f"{ADMIN}/login", json={"password": ADMIN_PASSWORD})
 
-    wave = _burst(module_app, 5)
+    wave = _burst(server, 5)
     attack, answer = await asyncio.gather(wave, owner())
     return answer, [a.status_code for a in attack]
 

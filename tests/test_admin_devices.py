@@ -33,7 +33,7 @@ def ingest(api: Requests, device_id: str, token: str) -> httpx.Response:
     return api.post(contract.INGEST_FRAME_PATH,
                     headers={"Authorization": f"Bearer {token}"},
                     files={"meta": (None, json.dumps(meta), "application/json"),
-                    "image": ("f.jpg", JPEG, "image/jpeg")}, timeout=10)
+                           "image": ("f.jpg", JPEG, "image/jpeg")}, timeout=10)
 
 
 def config(api: Requests, device_id: str, token: str) -> dict:

@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 
 import apsw
-import httpx
 import numpy as np
 import pytest
 from PIL import Image
@@ -126,17 +125,17 @@ def _stored(data_dir: Path) -> tuple[int, list[Path]]:
     return rows, sorted(p for p in staging.rglob("*") if p.is_file()) if staging.exists() else []
 
 
-def test_ingest_refuses_the_bomb_with_415_and_the_reason_storing_nothing(live_server, device):
-    device_id, token = device
+def test_ingest_refuses_the_bomb_with_415_and_the_reason_storing_nothing(app, app_device):
+    device_id, token = app_device
     meta = {"device_id": device_id, "capture_ts": contract.format_timestamp(contract.utc_now()), "seq": 1,
             "width": 8192, "height": 8192, "jpeg_quality": 85}
     started = time.monotonic()
-    answer = httpx.post(live_server.url + contract.INGEST_FRAME_PATH, timeout=30,
-                        headers={"Authorization": f"Bearer {token}"},
-                        files={"meta": (None, json.dumps(meta), "application/json"),
-                               "image": ("frame.jpg", jpeg_bombs.issue12_bomb(), "image/jpeg")})
+    answer = app.post(contract.INGEST_FRAME_PATH, timeout=30,
+                      headers={"Authorization": f"Bearer {token}"},
+                      files={"meta": (None, json.dumps(meta), "application/json"),
+                             "image": ("frame.jpg", jpeg_bombs.issue12_bomb(), "image/jpeg")})
     assert answer.status_code == 415, answer.text
     error = answer.json()["error"]
     assert error["code"] == "not_a_jpeg" and "11000 scans, over the limit of 100" in error["message"]
     assert time.monotonic() - started < 5
-    assert _stored(live_server.data_dir) == (0, [])
+    assert _stored(app.data_dir) == (0, [])
