@@ -1,6 +1,7 @@
 """Refreshing pages (poll.js), in headless Chromium. The module on its own: the note it keeps,
-rounds left out, a failed first load, another loader, stop. Then the events page and the
-overview when the appliance stops answering: a real `storewatch run` is stopped under the
+rounds left out, a failed first load, another loader, stop. The device page when its stored
+frame no longer decodes. Then the events page and the overview when the appliance stops
+answering: a real `storewatch run` is stopped under the
 open page, the page keeps what it showed and says since when it is old, and once the same
 appliance is started again (same port, same data) the next round brings what happened
 meanwhile and the note goes. (test_spa_poll covers the queue, devices and device pages.)
@@ -14,13 +15,14 @@ import re
 import time
 from datetime import datetime, timezone
 
+import httpx
 from playwright.sync_api import Page, expect
 
 from storewatch.store import Database
 from storewatch.store.events import EventImage, EventStore, TouchedRoi, Visit
 from storewatch.store.images import ImageStore
 from support import shelf_scenes
-from support.browser import browser, login, page  # noqa: F401 (fixtures)
+from support.browser import browser, camera_with_a_frame, login, page  # noqa: F401 (fixtures)
 from support.frames import make_jpeg
 from support.servers import LiveServer
 
@@ -85,6 +87,34 @@ def test_poll_notes_since_when_and_clears_on_the_next_good_round(server: LiveSer
     page.clock.run_for(2_100)
     assert _rig(page, "return [rig.calls, rig.note()];") == [0, None]
     _rig(page, "rig.refresher.stop();")
+
+
+def test_a_stored_frame_that_no_longer_decodes_is_noted_on_the_device_page(server: LiveServer, admin: httpx.Client,
+                                                                             page: Page) -> None:
+    camera = camera_with_a_frame(server, admin, "Deli shelf", size=(320, 240))
+    database = Database(server.data_dir / "storewatch.db", migrate_schema=False)
+    try:
+        [row] = database.query("SELECT path FROM captures WHERE device_id = ?", (camera,))
+    finally:
+        database.close()
+    stored = ImageStore(server.data_dir).absolute(row["path"])
+    good = stored.read_bytes()
+    page.clock.install()
+    login(page, server, f"/devices/{camera}")
+    picture = "() => { const i = document.querySelector('.frame-stage img'); return i && i.naturalWidth; }"
+    page.wait_for_function(picture)
+    note = page.locator("section[aria-label='Frame and ROI editor'] .stale-note")
+    expect(note).to_be_hidden()
+    try:
+        stored.write_bytes(b"\xff\xd8\xff\xe0" + bytes(range(256)) * 8)  # the card's sectors went bad under it
+        page.clock.run_for(4_100)
+        expect(note).to_have_text(re.compile(
+            r"Not updated since .+: The newest frame could not be shown: the picture did not decode\."))
+        assert page.evaluate(picture) == 320  # the last good frame stays under the editor
+    finally:
+        stored.write_bytes(good)
+    page.clock.run_for(4_100)
+    expect(note).to_be_hidden()
 
 
 def _shelf(server: LiveServer) -> dict:
