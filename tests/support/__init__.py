@@ -8,8 +8,10 @@
 - api: assert_error (the API's one error shape, server/errors.py).
 - waiting: wait_for (bounded polling).
 - scripts: load_script (a scripts/ file without a .py ending as a module).
+- load: the twenty-camera soak and the burst memory run (a test and its benchmark share them).
 - browser, raw_http, mosquitto, mounts, reliability, notify, worker, shelf_scenes, footage,
-  jpeg_bombs, detection_bench, fake_picamera2: the rigs of the suites that use them.
+  jpeg_bombs, detection_bench, fake_picamera2: the rigs of the suites that use them (replay
+  and verdict_matrix belong to the replay and verdict work).
 
 tests/ is on sys.path while pytest runs (rootdir conftest), so tests import `support.x`.
 """
