@@ -3,8 +3,10 @@ CHECK of the migration that made the table (real SQLite file)."""
 
 from __future__ import annotations
 
+import ast
 import io
 import re
+from pathlib import Path
 
 import apsw
 import pytest
@@ -34,6 +36,43 @@ def test_sql_list_renders_states_and_refuses_anything_else() -> None:
     for bad in ((), ("queued", "x'); DROP TABLE jobs; --"), ("sending",)):
         with pytest.raises(ValueError):
             jobs.sql_list(bad)
+
+
+PACKAGE = Path(jobs.__file__).parents[1]
+DEFINED_APART = {"store/jobs.py", "store/migrations.py"}  # the definition, and the table's CHECK (history)
+SQL_STATE_LIST = re.compile(r"\bstate\s+(?:NOT\s+)?IN\s*\(([^)]*)\)", re.IGNORECASE)
+
+
+def job_state_lists(tree: ast.AST) -> list[tuple[int, tuple[str, ...]]]:
+    """Every literal of two or more job states: a tuple, list or set of strings, or an SQL IN list."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Tuple, ast.List, ast.Set)) and len(node.elts) >= 2:
+            names = tuple(e.value for e in node.elts if isinstance(e, ast.Constant) and isinstance(e.value, str))
+            if len(names) == len(node.elts) and set(names) <= set(jobs.STATES):
+                found.append((node.lineno, names))
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            for match in SQL_STATE_LIST.finditer(node.value):
+                names = tuple(part.strip().strip("'\"") for part in match.group(1).split(","))
+                if len(names) >= 2 and set(names) <= set(jobs.STATES):
+                    found.append((node.lineno, names))
+    return found
+
+
+def test_the_scan_finds_a_job_state_list_in_each_spelling() -> None:
+    source = ('A = ("queued", "running", "failed")\nB = ["done", "dead"]\n'
+              'C = "UPDATE jobs SET enqueued_at = NULL WHERE state IN (\'queued\', \'failed\')"\n'
+              'D = ("queued", "sending", "delivered", "dead")  # the outbox\'s: not job states\n')
+    assert [line for line, _ in job_state_lists(ast.parse(source))] == [1, 2, 3]
+
+
+def test_no_module_outside_store_jobs_spells_a_list_of_job_states() -> None:
+    spelled = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        name = path.relative_to(PACKAGE).as_posix()
+        if name not in DEFINED_APART and (lists := job_state_lists(ast.parse(path.read_text()))):
+            spelled[name] = lists
+    assert spelled == {}, "name them through storewatch/store/jobs.py (UNFINISHED, DUE, sql_list...)"
 
 
 def a_stored_frames_job(appliance: Appliance) -> int:

@@ -7,6 +7,7 @@ import click
 from storewatch import contract
 from storewatch.cli import CliContext, print_json, print_rows
 from storewatch.jobs.queue import PURGEABLE, STATES, JobQueue, parse_age, public_job
+from storewatch.store.jobs import DEAD
 
 
 @click.group()
@@ -34,7 +35,7 @@ def status(ctx: CliContext, as_json: bool) -> None:
 
 
 @queue.command("list")
-@click.option("--state", type=click.Choice(STATES), default="dead", show_default=True)
+@click.option("--state", type=click.Choice(STATES), default=DEAD, show_default=True)
 @click.option("--device", "device_id", help="Only this device's jobs.")
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 100_000))
 @click.option("--json", "as_json", is_flag=True)

@@ -23,6 +23,7 @@ from storewatch.upkeep import metrics
 from storewatch.upkeep.backup import check as check_db_file
 from storewatch.store import retention_runs
 from storewatch.store.images import EVENTS, STAGING
+from storewatch.store.jobs import DEAD
 from storewatch.durable import TEMP_PREFIX, atomic_write
 
 if TYPE_CHECKING:
@@ -246,7 +247,7 @@ def check_services(units: tuple[str, ...] = ("storewatch", "storewatch-camera"),
 
 def check_worker(appliance: Appliance, now: datetime | None = None) -> Check:
     queue = metrics.queue(appliance, now or contract.utc_now())
-    age, dead = queue["oldest_queued_age_s"], queue["by_state"]["dead"]
+    age, dead = queue["oldest_queued_age_s"], queue["by_state"][DEAD]
     summary = f"{queue['depth']} waiting, oldest {_age(age)}, {dead} dead"
     if age is not None and age > LAG_FAIL_S:
         return Check("worker", FAIL, f"falling behind: {summary}",

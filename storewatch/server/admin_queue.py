@@ -14,6 +14,7 @@ from storewatch.appliance import Appliance
 from storewatch.jobs.queue import public_job
 from storewatch.server.errors import ApiError
 from storewatch.server.json_body import read_json_object
+from storewatch.store.jobs import DEAD
 
 DEAD_SHOWN = 200
 MAX_RETRY_IDS = 10_000
@@ -26,7 +27,7 @@ def _appliance(request: Request) -> Appliance:
 
 def status(appliance: Appliance) -> dict[str, Any]:
     queue = appliance.jobs
-    dead = queue.list("dead", limit=DEAD_SHOWN)
+    dead = queue.list(DEAD, limit=DEAD_SHOWN)
     return {"counts": queue.counts(), "oldest_queued_age_s": queue.oldest_queued_age_s(contract.utc_now()),
             "dead": [{key: row[key] for key in ("id", "capture_id", "device_id", "seq", "attempts", "last_error",
                                                 "updated_at")} for row in dead]}

@@ -19,6 +19,7 @@ from storewatch.store import Database, Row
 from storewatch.errors import FrameConflict, SeqTooOld
 from storewatch.store.nonces import SeenNonces
 from storewatch.store.images import ImageStore
+from storewatch.store.jobs import DUE, UNFINISHED, sql_list
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,6 @@ class NewFrame:
 
 Outcome = StoredFrame | Exception
 JobIds = Callable[[list[int]], None]
-PENDING_JOB_STATES = ("queued", "running", "failed")  # a frame whose job is in one of these is still needed
 
 
 class Enqueue:
@@ -201,7 +201,7 @@ class CaptureStore:
         if self.db.scalar(f"SELECT COUNT(*) FROM jobs WHERE enqueued_at IS NOT NULL AND id IN ({marks})",
                           job_ids):
             with self.db.write() as conn:
-                conn.execute(f"UPDATE jobs SET enqueued_at = NULL WHERE state IN ('queued', 'failed')"
+                conn.execute(f"UPDATE jobs SET enqueued_at = NULL WHERE state IN {sql_list(DUE)}"
                              f" AND id IN ({marks})", job_ids)
 
     def _stored_versions(self, keys: set[tuple[str, int]]) -> dict[tuple[str, int], tuple[int, str]]:
@@ -320,14 +320,14 @@ class CaptureStore:
             "SELECT c.id, c.path, c.size_bytes, c.received_at FROM captures c"
             " LEFT JOIN jobs j ON j.capture_id = c.id"
             " WHERE (c.received_at, c.id) > (?, ?) AND (? IS NULL OR c.received_at < ?)"
-            f" AND (j.state IS NULL OR j.state NOT IN {PENDING_JOB_STATES})"
+            f" AND (j.state IS NULL OR j.state NOT IN {sql_list(UNFINISHED)})"
             " ORDER BY c.received_at, c.id LIMIT ?", (*after, before, before, limit))
 
     def settled_before(self, received_before: str) -> list[Row]:
         """(id, path) of the frames received before then whose job is finished (or gone)."""
         return self.db.query(
             "SELECT c.id, c.path FROM captures c LEFT JOIN jobs j ON j.capture_id = c.id"
-            f" WHERE c.received_at < ? AND (j.state IS NULL OR j.state NOT IN {PENDING_JOB_STATES})",
+            f" WHERE c.received_at < ? AND (j.state IS NULL OR j.state NOT IN {sql_list(UNFINISHED)})",
             (received_before,))
 
     def needed_ids(self) -> set[int]:
@@ -345,7 +345,7 @@ class CaptureStore:
         """Delete a frame's row (and its job's, by cascade) unless its job is pending; inside the
         caller's transaction. Whether it went; the file is the caller's to delete."""
         conn.execute("DELETE FROM captures WHERE id = ? AND NOT EXISTS (SELECT 1 FROM jobs"
-                     f" WHERE capture_id = captures.id AND state IN {PENDING_JOB_STATES})", (capture_id,))
+                     f" WHERE capture_id = captures.id AND state IN {sql_list(UNFINISHED)})", (capture_id,))
         return bool(conn.changes())
 
     def recover(self) -> dict[str, int]:

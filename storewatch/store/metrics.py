@@ -7,12 +7,13 @@ import json
 from typing import Any
 
 from storewatch.store import Database
+from storewatch.store.jobs import DONE
 
 
 def recent_durations_ms(db: Database, finished_since: str) -> list[float]:
     """Durations of the jobs done since then, shortest first."""
     return sorted(r["duration_ms"] for r in db.query(
-        "SELECT duration_ms FROM jobs WHERE state = 'done' AND duration_ms IS NOT NULL AND finished_at >= ?",
+        f"SELECT duration_ms FROM jobs WHERE state = '{DONE}' AND duration_ms IS NOT NULL AND finished_at >= ?",
         (finished_since,)))
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from storewatch import contract
 from storewatch.store import metrics as samples_table, retention_runs
 from storewatch.store.devices import effective_mode
+from storewatch.store.jobs import DEAD, UNFINISHED
 from storewatch.upkeep.retention import disk_reserve
 
 if TYPE_CHECKING:
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("storewatch.upkeep.metrics")
 
-WAITING_STATES = ("queued", "running", "failed")
 HISTORY_KEEP = timedelta(hours=25)
 HISTORY_MAX_ROWS = 2000
 SAMPLE_INTERVAL_S = 60.0
@@ -61,7 +61,7 @@ def _storage_unavailable(counters: dict[str, dict[str, int]]) -> dict[str, int]:
 
 def queue(appliance: Appliance, now: datetime) -> dict[str, Any]:
     by_state = appliance.jobs.counts()
-    return {"by_state": by_state, "depth": sum(by_state[s] for s in WAITING_STATES),
+    return {"by_state": by_state, "depth": sum(by_state[s] for s in UNFINISHED),
             "oldest_queued_age_s": appliance.jobs.oldest_queued_age_s(now)}
 
 
@@ -163,7 +163,7 @@ def sample(collected: dict[str, Any]) -> dict[str, Any]:
         "ts": collected["ts"],
         "ingest_accepted_total": ingest["accepted"], "ingest_duplicate_total": ingest["duplicate"],
         "ingest_rejected_total": ingest["rejected_total"], "ingest_bytes_total": ingest["bytes"],
-        "queue_depth": queue_["depth"], "queue_dead": queue_["by_state"]["dead"],
+        "queue_depth": queue_["depth"], "queue_dead": queue_["by_state"][DEAD],
         "oldest_queued_age_s": queue_["oldest_queued_age_s"],
         "job_duration_ms_count": collected["jobs"]["duration_ms_count"],
         "job_duration_ms_sum": collected["jobs"]["duration_ms_sum"],
