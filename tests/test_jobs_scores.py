@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from storewatch.appliance import Appliance
 from storewatch.store.events import EventStore, TouchedRoi, Visit
-from storewatch.jobs import scores
 from storewatch.store.rois import RoiStore
 
 T0 = 1_790_000_000.0
@@ -23,7 +22,7 @@ def test_a_visit_shows_as_a_band_on_each_roi_it_touched(appliance: Appliance) ->
         TouchedRoi(top, T0, T0 + 2, 0.2, "unchanged", 0.01, None, "unchanged"),
         TouchedRoi(bottom, T0 + 1, T0 + 6, 0.4, "changed", 0.3, [0.3, 0.7, 0.5, 0.85], "taken"))), [])
 
-    history = scores.history(appliance.db, "cam", T0 - 60, T0 + 60)
+    history = appliance.scores.history("cam", T0 - 60, T0 + 60)
 
     bands = {band["roi_id"]: band for band in history["events"]}
     assert set(bands) == {top, bottom} and untouched not in bands

@@ -15,7 +15,6 @@ from support import shelf_scenes
 from storewatch import contract
 from storewatch.appliance import Appliance
 from storewatch.store.captures import SeqTooOld
-from storewatch.jobs import scores
 from storewatch.jobs.queue import RetryPolicy
 from storewatch.jobs.service import connect_ingest
 from storewatch.store.rois import RoiStore
@@ -316,6 +315,6 @@ def test_a_lighting_change_is_recorded_and_is_no_interaction(appliance: Applianc
     assert appliance.counters.snapshot()["lighting_changes"] == {device_id: 1}
     assert appliance.db.scalar("SELECT COUNT(*) FROM events WHERE type = 'interaction_detected'") == 0
     assert appliance.db.scalar("SELECT COUNT(*) FROM roi_scores WHERE lighting = 1") > 0
-    chart = scores.history(appliance.db, device_id, SCENE_START - 1, SCENE_START + 60)
+    chart = appliance.scores.history(device_id, SCENE_START - 1, SCENE_START + 60)
     assert chart["lighting"] == [changes[0]["start_ts"]] and chart["events"] == []
     assert any(p["lighting"] for p in chart["points"])
