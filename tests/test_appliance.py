@@ -89,12 +89,3 @@ def test_disconnect_leaves_a_target_connected_since_by_someone_else(appliance: A
     assert not appliance.enqueue.connected
     appliance.enqueue([8])
     assert second == [[7]]
-
-
-def test_the_old_attribute_is_the_same_enqueue_until_its_callers_switch(appliance: Appliance) -> None:
-    handed: list[list[int]] = []
-    appliance.captures.on_jobs_queued = handed.append
-    assert appliance.enqueue.connected
-    appliance.enqueue([3])
-    appliance.captures.on_jobs_queued = None
-    assert not appliance.enqueue.connected and handed == [[3]]

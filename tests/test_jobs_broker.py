@@ -64,7 +64,7 @@ def a_truncated_real_task_file(appliance: Appliance, device_id: str) -> bytes:
     """A real huey.db with tasks in it, checkpointed, then cut inside its B-tree pages."""
     broker = connect_ingest(appliance)
     appliance.captures.store_batch([frame(device_id, seq) for seq in range(1, 200)])
-    appliance.captures.on_jobs_queued = None
+    appliance.enqueue.disconnect(broker.enqueue_many)
     broker.close()  # the last connection checkpoints the WAL into the file
     data = appliance.huey_path.read_bytes()
     assert len(data) > 4 * 4096 and not Path(f"{appliance.huey_path}-wal").exists()

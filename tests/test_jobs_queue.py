@@ -153,7 +153,7 @@ def test_queue_api_and_cli_show_and_retry_dead_jobs(server: LiveServer) -> None:
         # A frame whose file vanished before analysis dies at once (retrying cannot bring it back).
         appliance = Appliance(server.data_dir)
         try:
-            appliance.captures.on_jobs_queued = None  # stored here, not handed to Huey: the frame is gone first
+            assert not appliance.enqueue.connected  # stored here, not handed to Huey: the frame is gone first
             job_id = store(appliance, device_id, 10)
             path = appliance.db.scalar("SELECT c.path FROM captures c JOIN jobs j ON j.capture_id = c.id"
                                        " WHERE j.id = ?", (job_id,))

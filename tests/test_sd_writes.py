@@ -203,7 +203,7 @@ def test_a_failed_hand_over_leaves_the_job_to_the_reconcilers_short_grace(data_d
         def broken(job_ids: list[int]) -> None:
             raise OSError("huey.db is gone")
 
-        appliance.captures.on_jobs_queued = broken
+        appliance.enqueue.connect(broken)
         try:
             appliance.captures.store(frame_meta(device_id, 1), make_jpeg(seed=1))
         except OSError:
@@ -227,7 +227,7 @@ def test_a_worker_in_the_same_process_carries_its_tasks_without_writing_huey_db(
     try:
         device_id, _ = appliance.devices.add("local cam", "local-cam")
         service = WorkerService(appliance)  # not started: its broker as `storewatch run` has it
-        appliance.captures.on_jobs_queued = service.broker.enqueue_many
+        appliance.enqueue.connect(service.broker.enqueue_many)
         try:
             service.broker.huey.pending_count()  # the file exists, with its tables
             before = huey_bytes(data_dir)
@@ -238,7 +238,7 @@ def test_a_worker_in_the_same_process_carries_its_tasks_without_writing_huey_db(
             assert [task.args[0] for task in carried] == [s.job_id for s in stored]
             assert service.broker.huey.dequeue() is None
         finally:
-            appliance.captures.on_jobs_queued = None
+            appliance.enqueue.disconnect(service.broker.enqueue_many)
             service.broker.close()
         # As after a crash (the memory is gone): the next start hands every queued job over again.
         again = WorkerService(appliance)

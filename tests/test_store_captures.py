@@ -37,7 +37,7 @@ def rows(appliance: Appliance) -> list[tuple[int, str]]:
 
 def test_a_batch_stores_every_frame_with_its_job_in_order(appliance: Appliance, cam: str) -> None:
     handed_over: list[list[int]] = []
-    appliance.captures.on_jobs_queued = handed_over.append
+    appliance.enqueue.connect(handed_over.append)
     frames = [NewFrame.of(meta(cam, seq), make_jpeg(seed=seq)) for seq in range(1, 6)]
     outcomes = appliance.captures.store_batch(frames)
     assert all(isinstance(o, StoredFrame) and not o.duplicate for o in outcomes)
@@ -128,7 +128,7 @@ def test_a_row_that_fails_rolls_back_alone(appliance: Appliance, cam: str) -> No
 def test_a_failed_commit_refuses_the_whole_batch_and_leaves_nothing(
         appliance: Appliance, cam: str, monkeypatch: pytest.MonkeyPatch) -> None:
     queued: list[int] = []
-    appliance.captures.on_jobs_queued = queued.extend
+    appliance.enqueue.connect(queued.extend)
     real_write = appliance.db.write
 
     class FailingCommit:

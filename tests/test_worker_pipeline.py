@@ -267,7 +267,7 @@ def test_the_reconciler_enqueues_jobs_huey_never_carried(appliance: Appliance) -
     assert appliance.db.scalar("SELECT COUNT(*) FROM jobs WHERE enqueued_at IS NULL") == 5
     with running_worker(appliance, reconcile_every_s=0.2, stale_s=0.5, grace_s=0.2) as service:
         wait_finished(appliance, 5)  # found at start
-        appliance.captures.on_jobs_queued = None  # ingest loses the hand-over from now on
+        appliance.enqueue.disconnect(service.broker.enqueue_many)  # ingest loses the hand-over from now on
         store_frames(appliance, device_id, sequence, list(range(5, 10)))
         wait_finished(appliance, 10, timeout=10)  # found by a periodic round
         assert service.queue.counts()["done"] == 10

@@ -104,15 +104,6 @@ class CaptureStore:
         # Hands the new jobs to the worker's queue, once per batch (the appliance's, see Enqueue).
         self.enqueue = enqueue if enqueue is not None else Enqueue()
 
-    @property
-    def on_jobs_queued(self) -> JobIds | None:
-        """The enqueue's target; kept for callers not yet on `Appliance.enqueue.connect()`."""
-        return self.enqueue.target
-
-    @on_jobs_queued.setter
-    def on_jobs_queued(self, target: JobIds | None) -> None:
-        self.enqueue.target = target
-
     def find(self, device_id: str, seq: int) -> Row | None:
         return self.db.query_one("SELECT * FROM captures WHERE device_id = ? AND seq = ?",
                                  (device_id, seq))
