@@ -1,32 +1,40 @@
 """What happened inside an ROI: taken, placed, moved or unchanged.
 
 Given the clean Before and After crops and the cells that changed between them
-(`scoring`, lighting-blind), After is first mapped onto Before's brightness (a gain and
-an offset fitted on the unchanged cells: dimming, exposure and white balance), and the
-pixels that differ inside the changed cells are read. They are cut into blobs (changed
-cells that touch); each blob gets its own verdict from two questions:
+(`scoring`, lighting-blind), After is mapped onto Before's light (a gain and an offset
+fitted on the unchanged cells: dimming, exposure, white balance) and the pixels that
+differ inside the changed cells are cut into blobs (changed cells that touch). Each blob
+is asked, in this order:
 
 - *Did it move?* An item shifted by up to about its own width (sideways, a few pixels up
-  or down) shows Before's pixels again in After, displaced: for some shift, most of the
-  blob's After matches Before moved by that shift, and most of its Before matches After
-  moved back, both landing inside the changed pixels (so an unchanged neighbour that
-  looks the same is no match). Then it is moved, on a plain wall or a patterned one.
-- *Which side shows the background?* Each small patch of the blob is looked up among the
-  patches of the unchanged surroundings just around it, in the same picture. The side
-  whose patches are found there continues what is around it: the wall, plain or
-  patterned, tiles, a board. A removal leaves After like its surroundings and Before not;
-  a placement the reverse. Each side is compared with its own surroundings, so a light
-  change between the two does not matter. When neither side is clearly more like its
-  surroundings (an item turned where it stands, shown from its side), it is moved.
+  or down), or turned where it stands (its face squeezed or widened about its middle),
+  shows Before's pixels again in After, displaced: for one shift or turn, most of the
+  blob's After matches Before mapped there and most of its Before matches After mapped
+  back, each landing inside the changed pixels (so an unchanged neighbour that looks the
+  same is no match). Then it is moved, on a plain wall or a patterned one.
+- *Which side shows the background?* Each patch of the blob is looked up among the
+  patches of the unchanged surroundings around it, in the same picture. The side whose
+  patches are found there continues its surroundings (the wall, plain or patterned, a
+  board); the other holds an item. After like its surroundings and Before not is a
+  removal, the reverse a placement; neither like them is an item on both sides (turned,
+  swapped): moved. Each side is compared with its own surroundings, so a light change
+  between the two does not matter; the tolerances shrink with the ROI's contrast (dim
+  light) down to the sensor noise.
+- Otherwise the blob is undecided (both sides somewhat like their surroundings: random
+  tiles, a crop with hardly any surroundings).
 
-The ROI's verdict: taken if any blob is taken (and no placed blob of the same looks takes
-its place: an item carried further than its width is moved), else placed if any is
-placed, else moved. With too few differing pixels to read (a change only of brightness,
-say a dark sleeve left on a white shelf), the older reading decides: the same grey-level
-mix and about as much structure is a move, else the fuller side says placed or taken.
+The ROI's verdict from its decided blobs: taken if any is taken (unless as many placed
+blobs of the same size and brightness take their places: an item carried further than its
+width is moved), else placed if any is placed, else moved. With no decided blob, the
+outline reading decides over the whole ROI: along the border of the differing pixels, the
+side with an edge against the unchanged surroundings holds the object, and the emptied
+side must be plainer or no busier than its surroundings (a turned item keeps both sides
+busy); with too few differing pixels even for that (a change only of brightness), the
+grey-level mix and the amount of structure decide.
 
-It runs once per visit and touched ROI, on a small crop: a few numpy passes over the
-changed part, a bounded shift search and one small patch comparison per blob.
+It runs once per visit and touched ROI, on the changed part of a small crop: a bounded
+search of shifts and turns on every other differing pixel, and one patch comparison per
+blob without BLAS (its threads would make the cost depend on the machine's load).
 """
 
 from __future__ import annotations
@@ -49,17 +57,20 @@ _MIN_SHARE = 0.15  # ... and its share of all the differing pixels (smaller blob
 # every _SHIFT_STEP-th differing pixel; a pixel matches within _MATCH grey levels (3x3 means).
 _SHIFT_DY, _SHIFT_STEP, _MATCH = 2, 2, 12.0
 _TURN_SCALES = (0.5, 0.6, 0.7, 0.8, 0.9)  # cos(60 degrees) .. cos(25 degrees)
-# A shift explains this share of the blob both ways: moved. A shift by d of an item w wide
-# explains w/(w+d) of the blob on a wall (>= 0.5 up to a whole width); a take or a placement
-# explains 0.0-0.3 (only what happens to look alike).
+# A shift or turn explaining this share of the blob both ways: moved. A shift by d of an item w
+# wide explains w/(w+d) of the blob on a wall (0.5 and up to a whole width, less beside a
+# neighbour it half covers); a take or a placement 0.0-0.2 (what happens to look alike).
 _MOVED_MATCH = 0.35
-# Patches (_PATCH x _PATCH, every _PATCH_STEP pixels) of a side match its surroundings
-# (_RING pixels out from the blob, unchanged) within an RMS of _LIKE grey levels, or twice
-# the sensor noise. After this much more like its surroundings than Before (as shares of the
-# blob's patches): taken; Before: placed. A take or placement measures 0.35-1.0, a turned
-# item -0.6..0.6, most within 0.3.
+# A patch is a _GRID x _GRID grid of the 3x3-mean picture, _GRID_STEP pixels apart (9x9 pixels),
+# centred on every _PATCH_STEP-th pixel; a blob's patch is like its surroundings (unchanged,
+# _RING pixels out from the blob) when one of theirs, lit up to _SHADE brighter or darker,
+# is within an RMS of _LIKE grey levels. Shares of the blob's patches: the emptied side at
+# least _LIKE_ENOUGH and _LIKE_MORE above the other (takes and placements: 0.5-1.0 against
+# 0.0-0.4; a turned item's sides 0.0-0.5); both below _LIKE_NEITHER: an item on both sides.
 _GRID, _GRID_STEP, _PATCH_STEP, _RING, _LIKE, _SHADE = 5, 2, 2, (3, 12), 8.0, 1.15
-_LIKE_ENOUGH, _LIKE_MORE = 0.6, 0.2
+_LIKE_ENOUGH, _LIKE_MORE, _LIKE_NEITHER = 0.6, 0.2, 0.3
+_SHADOW = 1.4  # how much darker an emptied gap may be (the board above shades it) before it is no background
+_LEAST_RING = 0.25  # unchanged surroundings inside the ROI, as a share of the blob, to compare with at all
 # The ROI's contrast (standard deviation of its grey levels) at which the tolerances are whole
 # (a lit shelf measures 40-55, dimmed to half 20-27), and the least share of them.
 _FULL_CONTRAST, _DIMMEST = 40.0, 0.35
@@ -118,11 +129,15 @@ def _by_blobs(pre: np.ndarray, post: np.ndarray, changed: np.ndarray, weights: n
     gap = np.abs(a - b)
     region, still = _pixel_mask(changed, pre.shape) & (gap > _DIFFERS), gap < _DIFFERS / 2
     calm = still & _pixel_mask(~changed & (weights > 0.5), pre.shape)
-    noise = float(np.std(pre[calm] - post[calm])) if np.count_nonzero(calm) > 64 else 0.0
+    # The sensor noise (of a pixel's difference between the two), robustly: the unchanged cells
+    # may still hold an edge the light change moved.
+    spread = pre[calm] - post[calm]
+    noise = 1.4826 * float(np.median(np.abs(spread - np.median(spread)))) if spread.size > 64 else 0.0
     total = int(np.count_nonzero(region))
     # Contrast shrinks with the light: in a dim ROI the tolerances shrink with it (down to
     # what the sensor noise allows), else in dim light everything looks alike.
-    level = min(1.0, max(_DIMMEST, float(np.std(pre[_pixel_mask(weights > 0.5, pre.shape)])) / _FULL_CONTRAST))
+    inside = pre[_pixel_mask(weights > 0.5, pre.shape)]
+    level = min(1.0, max(_DIMMEST, float(np.std(inside)) / _FULL_CONTRAST)) if inside.size else 1.0
     match, like = max(_MATCH * level, noise), max(_LIKE * level, noise)
     blobs = []
     for cells in _blobs(changed):
@@ -198,11 +213,16 @@ def _blob_verdict(pre: np.ndarray, post: np.ndarray, region: np.ndarray, still: 
     if max(_shift_match(pre, post, region, match), _turn_match(pre, post, region, match)) >= _MOVED_MATCH:
         return MOVED
     ring = _grow(region, _RING[1]) & ~_grow(region, _RING[0]) & still
+    if np.count_nonzero(ring) < _LEAST_RING * np.count_nonzero(region):
+        return None  # hardly any surroundings inside the ROI to compare with
     before, after = _likeness(pre, region, ring, like), _likeness(post, region, ring, like)
     if after >= _LIKE_ENOUGH and after - before >= _LIKE_MORE:
         return TAKEN
     if before >= _LIKE_ENOUGH and before - after >= _LIKE_MORE:
         return PLACED
+    if max(before, after) < _LIKE_NEITHER and max(_likeness(pre, region, ring, like, _SHADOW),
+                                                   _likeness(post, region, ring, like, _SHADOW)) < _LIKE_NEITHER:
+        return MOVED  # neither side continues its surroundings, even in shadow: an item on both (turned, swapped)
     return None
 
 
@@ -276,7 +296,7 @@ def _turn_match(pre: np.ndarray, post: np.ndarray, region: np.ndarray, match: fl
     return best
 
 
-def _likeness(img: np.ndarray, region: np.ndarray, ring: np.ndarray, like: float) -> float:
+def _likeness(img: np.ndarray, region: np.ndarray, ring: np.ndarray, like: float, shade: float = 0.0) -> float:
     """The share of `region`'s patches in `img` that some patch of `ring` in `img` matches (0..1).
 
     A patch is read as a _GRID x _GRID grid of the 3x3-mean picture, _GRID_STEP pixels apart;
@@ -300,9 +320,10 @@ def _likeness(img: np.ndarray, region: np.ndarray, ring: np.ndarray, like: float
             mine, around = padded[ry + dy, rx + dx][:, None], padded[gy + dy, gx + dx][None, :]
             dot = dot + mine * around
             own, theirs = own + mine * mine, theirs + around * around
-    # Each surrounding patch may be lit up to _SHADE brighter or darker (a gap in the shade of
-    # the board above, a lamp's falloff): the best gain within that range, per pair.
-    gain = np.clip(dot / np.maximum(theirs, 1e-6), 1.0 / _SHADE, _SHADE)
+    # Each surrounding patch may be lit up to `shade` (default _SHADE) brighter or darker (a lamp's
+    # falloff, a gap in the shade of the board above): the best gain within that range, per pair.
+    shade = shade or _SHADE
+    gain = np.clip(dot / np.maximum(theirs, 1e-6), 1.0 / shade, shade)
     distance = own - 2.0 * gain * dot + gain * gain * theirs
     return float(np.mean(distance.min(axis=1) < like * like * _GRID * _GRID))
 
