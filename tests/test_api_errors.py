@@ -71,16 +71,16 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                 device_id, made.tokens[name] = appliance.devices.add(name, name)
             appliance.devices.set_enabled("off", False)
             appliance.settings.update({"max_body_bytes": 10 * 1024 * 1024})  # stored rows to damage
-            appliance_rois(appliance).update_defaults({"quiet_seconds": 3})
-            made.roi_id = appliance_rois(appliance).add("cam", "left", SQUARE)["id"]
-            appliance_rois(appliance).add("cam", "right", [[0.6, 0.6], [0.9, 0.6], [0.9, 0.9]],
+            appliance.rois.update_defaults({"quiet_seconds": 3})
+            made.roi_id = appliance.rois.add("cam", "left", SQUARE)["id"]
+            appliance.rois.add("cam", "right", [[0.6, 0.6], [0.9, 0.6], [0.9, 0.9]],
                                           thresholds={"end_threshold": 0.05})
             stored = client.post(contract.INGEST_FRAME_PATH, headers=made.device("cam"), **frame("cam", 1))
             assert stored.status_code == 201, stored.text
             made.job_id = appliance.db.scalar("SELECT id FROM jobs WHERE capture_id = ?",
                                               (stored.json()["capture_id"],))
-            from storewatch.store.events import EventStore, TouchedRoi, Visit
-            event_id = EventStore(appliance.db, appliance.images).record_visit(Visit("cam", 1_790_000_000.0, 1_790_000_003.0, 1, (
+            from storewatch.store.events import TouchedRoi, Visit
+            event_id = appliance.events.record_visit(Visit("cam", 1_790_000_000.0, 1_790_000_003.0, 1, (
                 TouchedRoi(made.roi_id, 1_790_000_000.0, 1_790_000_003.0, 0.3, "changed", 0.2, [0.2, 0.2, 0.3, 0.3],
                            "taken"),)), [])
             assert event_id == EVENT_ID
@@ -90,11 +90,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             yield made
     finally:
         appliance.close()
-
-
-def appliance_rois(appliance: Appliance) -> Any:
-    from storewatch.store.rois import RoiStore
-    return RoiStore(appliance.db, appliance.devices)
 
 
 # --- damage and state, each undone after its case --------------------------------------------

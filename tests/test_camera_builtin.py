@@ -21,7 +21,6 @@ from storewatch.ops import camera_state
 from storewatch.camera.modes import DEFAULT_CONFIG
 from storewatch.camera.sources.base import CameraError, FrameSource
 from storewatch.camera.uploader import Backoff
-from storewatch.store.rois import RoiStore
 from storewatch.ops.services import LOCAL_CAMERA_ID, BuiltinCamera
 from support import REPO
 from support.frames import capture_ts, make_jpeg
@@ -56,7 +55,7 @@ def test_auto_on_a_pi_without_picamera2_is_a_failed_camera_retried_not_a_fake_sh
     assert state["message"] == "picamera2 (the Pi camera library) is not installed"
     assert "sudo apt install python3-picamera2" in state["next_step"]
     assert state["summary"].startswith("not working: picamera2 (the Pi camera library) is not installed")
-    assert RoiStore(appliance.db, appliance.devices).list(LOCAL_CAMERA_ID) == []  # no starter ROIs
+    assert appliance.rois.list(LOCAL_CAMERA_ID) == []  # no starter ROIs
     assert camera_state.report(appliance.data_dir)["state"] == "stopped"
 
 
@@ -69,7 +68,7 @@ def test_auto_off_a_pi_runs_the_simulated_shelf_with_starter_rois(appliance, tmp
         assert state["source"] == "auto (simulated)" and state["summary"] == "capturing (auto (simulated))"
     finally:
         camera.stop(10)
-    assert len(RoiStore(appliance.db, appliance.devices).list(LOCAL_CAMERA_ID)) == 3
+    assert len(appliance.rois.list(LOCAL_CAMERA_ID)) == 3
 
 
 def test_the_backoff_grows_and_the_state_is_written_only_when_it_changes(appliance, monkeypatch):

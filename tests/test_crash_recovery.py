@@ -30,7 +30,6 @@ from support.reliability import (Frame, FramePoster, disk_and_database_problems,
 from storewatch.upkeep import disk_audit
 from storewatch.appliance import Appliance
 from storewatch.upkeep.retention import run_retention
-from storewatch.store.rois import RoiStore
 from support.waiting import wait_for
 
 pytestmark = pytest.mark.slow  # kills and restarts a real storewatch run: scripts/test --fast leaves it out
@@ -63,7 +62,7 @@ def prepare(data_dir: Path) -> dict[str, str]:
         tokens = {}
         for device_id in DEVICES:
             tokens[device_id] = appliance.devices.add(f"shelf {device_id}", device_id)[1]
-            rois = RoiStore(appliance.db, appliance.devices)
+            rois = appliance.rois
             for name, items in ROIS.items():
                 rois.add(device_id, name, [list(p) for p in shelf_scenes.roi_around(*items)])
         return tokens

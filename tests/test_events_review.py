@@ -22,9 +22,8 @@ from storewatch.analysis.inventory import InventoryDecision
 from storewatch.analysis.transitions import RoiOutcome, VisitEnded
 from storewatch.appliance import Appliance
 from storewatch.cli import main
-from storewatch.store.events import EventStore, TouchedRoi, Visit
+from storewatch.store.events import TouchedRoi, Visit
 from storewatch.jobs import outputs
-from storewatch.store.rois import RoiStore
 from storewatch.upkeep.thumbnails import THUMB_WIDTH, card_region
 from storewatch.timezone import system_zone_name
 
@@ -37,7 +36,7 @@ EVENTS = "/api/v1/admin/events"
 def roi(appliance: Appliance) -> int:
     appliance.devices.add("Till camera", "cam")
     appliance.devices.add("Door camera", "door")
-    return RoiStore(appliance.db, appliance.devices).add("cam", "Sweets", SHELF)["id"]
+    return appliance.rois.add("cam", "Sweets", SHELF)["id"]
 
 
 def _visit(device: str, roi_id: int, n: int, verdict: str = "taken") -> Visit:
@@ -47,7 +46,7 @@ def _visit(device: str, roi_id: int, n: int, verdict: str = "taken") -> Visit:
 
 @pytest.fixture
 def visits(appliance: Appliance, roi: int) -> list[int]:
-    store = EventStore(appliance.db, appliance.images)
+    store = appliance.events
     return [store.record_visit(_visit("cam", roi, n), []) for n in range(4)]
 
 
@@ -125,8 +124,8 @@ def test_the_reviewed_filter_and_after_id(visits, app_admin):
 
 
 def test_mark_all_reviewed_stops_at_the_newest_shown_and_keeps_to_the_filters(appliance, roi, visits, app_admin):
-    store = EventStore(appliance.db, appliance.images)
-    door = RoiStore(appliance.db, appliance.devices).add("door", "Door", SHELF)["id"]
+    store = appliance.events
+    door = appliance.rois.add("door", "Door", SHELF)["id"]
     other_device = store.record_visit(_visit("door", door, 9), [])
     app_admin.patch(f"{EVENTS}/{visits[1]}", json={"false_alarm": True, "reason": "shadow"})
     answer = app_admin.post(f"{EVENTS}/review-all", json={"until_id": visits[2], "device": "cam"})
@@ -176,11 +175,11 @@ def test_outputs_make_small_thumbnails_cropped_to_the_touched_rois(appliance, ro
                 "height": 1232, "jpeg_quality": 90}
         ids.append(appliance.captures.store(meta, _shelf_jpeg(level)).capture_id)
     pre, peak, post = ids
-    specs, _ = RoiStore(appliance.db, appliance.devices).specs("cam")
+    specs, _ = appliance.rois.specs("cam")
     ended = VisitEnded(T0, peak, T0 + 2, T0 + 3, post, pre, post, (
         RoiOutcome(roi, T0, T0 + 2, 0.6, peak, InventoryDecision(True, 0.3, (0.7, 0.2, 0.8, 0.3), "taken")),))
     capture = appliance.db.query_one("SELECT * FROM captures WHERE id = ?", (post,))
-    store = EventStore(appliance.db, appliance.images)
+    store = appliance.events
     outputs.commit(appliance, store, outputs.prepare(appliance, capture, FrameResult({}, False, [ended]), specs))
 
     [event] = app_admin.get(EVENTS).json()["events"]
@@ -240,7 +239,7 @@ def _cli(appliance: Appliance, *args: str):
 
 
 def test_the_cli_shows_times_in_the_appliance_zone_and_takes_since_1h(appliance, roi):
-    store = EventStore(appliance.db, appliance.images)
+    store = appliance.events
     now = time.time()
     older = store.record_visit(Visit("cam", now - 7200, now - 7190, 60, (
         TouchedRoi(roi, now - 7200, now - 7190, 0.5, "changed", 0.3, None, "placed"),)), [])  # 2 h ago

@@ -11,8 +11,7 @@ from click.testing import CliRunner
 
 from storewatch.appliance import DATABASE_FILE, Appliance
 from storewatch.cli import main
-from storewatch.store.events import EventStore, TouchedRoi, Visit
-from storewatch.store.rois import RoiStore
+from storewatch.store.events import TouchedRoi, Visit
 
 VERDICT_MIGRATION = 7  # the migration that added events.verdict
 
@@ -47,7 +46,7 @@ def test_old_events_read_with_their_decision_mapped_to_a_verdict(data_dir: Path)
     old_database(data_dir)
     opened = Appliance(data_dir)
     try:
-        store = EventStore(opened.db, opened.images)
+        store = opened.events
         shown = {e["decision"]: e["verdict"] for e in store.public_many(store.list())}
         assert shown == {"changed": "taken", "unchanged": "unchanged", "unknown": None}
         [lighting] = store.public_many(store.list(event_type="lighting_change"))
@@ -61,7 +60,7 @@ def test_the_database_refuses_a_verdict_that_is_not_one_of_the_four(data_dir: Pa
     opened = Appliance(data_dir)
     try:
         roi_id = add_roi(opened)
-        store = EventStore(opened.db, opened.images)
+        store = opened.events
         with pytest.raises(apsw.ConstraintError):
             store.record_visit(interaction(roi_id, 1, "stolen"), [])
         assert store.list() == []
@@ -71,7 +70,7 @@ def test_the_database_refuses_a_verdict_that_is_not_one_of_the_four(data_dir: Pa
 
 def add_roi(opened: Appliance) -> int:
     opened.devices.add("Cam", "cam")
-    roi = RoiStore(opened.db, opened.devices).add("cam", "top shelf", [[0.1, 0.1], [0.5, 0.1], [0.5, 0.5]])
+    roi = opened.rois.add("cam", "top shelf", [[0.1, 0.1], [0.5, 0.1], [0.5, 0.5]])
     return roi["id"]
 
 
@@ -80,7 +79,7 @@ def four_events(data_dir: Path) -> Path:
     opened = Appliance(data_dir)
     try:
         roi_id = add_roi(opened)
-        store = EventStore(opened.db, opened.images)
+        store = opened.events
         for seq, verdict in enumerate(("taken", "placed", "moved", "unchanged")):
             store.record_visit(interaction(roi_id, seq, verdict), [])
         again = interaction(roi_id, 2, "moved")  # the same interaction analysed again keeps one row

@@ -24,10 +24,9 @@ from storewatch.analysis.transitions import (
 )
 from storewatch.appliance import DATABASE_FILE, Appliance
 from storewatch.cli import main
-from storewatch.store.events import EventImage, EventStore, TouchedRoi, Visit, epoch_to_ts
+from storewatch.store.events import EventImage, TouchedRoi, Visit, epoch_to_ts
 from storewatch.jobs import outputs
 from storewatch.upkeep.retention import run_retention
-from storewatch.store.rois import RoiStore
 
 T0 = 1_790_000_000.0
 # Three shelves, top to bottom; an arm reaching shelf 3 crosses shelves 1 and 2.
@@ -46,7 +45,7 @@ def touched(roi_id: int, verdict: str | None, score: float | None, box: list[flo
 @pytest.fixture
 def shelves(appliance: Appliance) -> dict[str, int]:
     appliance.devices.add("Aisle 3 camera", "cam")
-    rois = RoiStore(appliance.db, appliance.devices)
+    rois = appliance.rois
     return {name: rois.add("cam", name, polygon)["id"] for name, polygon in SHELVES.items()}
 
 
@@ -66,7 +65,7 @@ def pictures(tag: bytes) -> list[EventImage]:
 
 
 def test_a_visit_is_one_event_with_its_rois_and_the_headline_in_the_old_columns(appliance, shelves):
-    store = EventStore(appliance.db, appliance.images)
+    store = appliance.events
     event_id = store.record_visit(arm_visit(shelves), pictures(b"a"))
 
     [event] = store.public_many(store.list())
@@ -93,7 +92,7 @@ def test_a_visit_is_one_event_with_its_rois_and_the_headline_in_the_old_columns(
 ])
 def test_the_headline_is_the_most_significant_verdict_then_the_higher_score(appliance, shelves, verdicts,
                                                                              headline, decision):
-    store = EventStore(appliance.db, appliance.images)
+    store = appliance.events
     ids = list(shelves.values())
     rois = tuple(touched(ids[n], verdict, score) for n, (verdict, score) in enumerate(verdicts))
     store.record_visit(Visit("cam", T0, T0 + 3, 7, rois), [])
@@ -103,7 +102,7 @@ def test_the_headline_is_the_most_significant_verdict_then_the_higher_score(appl
 
 
 def test_recording_a_visit_again_keeps_one_event_and_rewrites_the_same_files(appliance, shelves):
-    store = EventStore(appliance.db, appliance.images)
+    store = appliance.events
     first = store.record_visit(arm_visit(shelves), pictures(b"first-"))
     paths = appliance.db.query("SELECT kind, path FROM event_images ORDER BY kind")
 
@@ -125,7 +124,7 @@ def test_recording_a_visit_again_keeps_one_event_and_rewrites_the_same_files(app
 
 
 def test_the_database_refuses_a_touched_roi_verdict_outside_the_four(appliance, shelves):
-    store = EventStore(appliance.db, appliance.images)
+    store = appliance.events
     with pytest.raises(apsw.ConstraintError):
         store.record_visit(Visit("cam", T0, T0 + 1, 1, (touched(shelves["Shelf 1"], "stolen", 0.1),)), [])
     assert store.list() == [] and appliance.db.scalar("SELECT COUNT(*) FROM event_rois") == 0
@@ -164,7 +163,7 @@ def test_an_older_file_reads_each_interaction_as_a_visit_of_its_one_roi(data_dir
     schema_7_database(data_dir)
     opened = Appliance(data_dir)
     try:
-        store = EventStore(opened.db, opened.images)
+        store = opened.events
         shown = store.public_many(store.list(event_type=None))
         by_name = {e["roi_name"]: e for e in shown}
         assert set(by_name) == {"top", "bottom", "gone", None}
@@ -191,7 +190,7 @@ def test_an_older_file_reads_each_interaction_as_a_visit_of_its_one_roi(data_dir
 
 
 def test_deleting_events_takes_their_roi_rows_and_expiring_pictures_keeps_them(appliance, shelves):
-    store = EventStore(appliance.db, appliance.images)
+    store = appliance.events
     kept = store.record_visit(arm_visit(shelves, 1), pictures(b"x"))
     gone = store.record_visit(arm_visit(shelves, 2), pictures(b"y"))
     with appliance.db.write() as conn:
@@ -206,7 +205,7 @@ def test_deleting_events_takes_their_roi_rows_and_expiring_pictures_keeps_them(a
     with appliance.db.write() as conn:
         conn.execute("DELETE FROM events WHERE id = ?", (gone,))
     assert appliance.db.scalar("SELECT COUNT(*) FROM event_rois WHERE event_id = ?", (gone,)) == 0
-    RoiStore(appliance.db, appliance.devices).remove("cam", shelves["Shelf 2"])
+    appliance.rois.remove("cam", shelves["Shelf 2"])
     assert [r["roi_id"] for r in store.public_many([store.get(kept)])[0]["rois"]] == [
         shelves["Shelf 3"], None, shelves["Shelf 1"]]  # the removed ROI's row stays, by name
     with appliance.db.write() as conn:
@@ -219,7 +218,7 @@ def test_deleting_events_takes_their_roi_rows_and_expiring_pictures_keeps_them(a
 
 @pytest.fixture
 def two_visits(appliance: Appliance, shelves: dict[str, int]) -> dict[str, int]:
-    store = EventStore(appliance.db, appliance.images)
+    store = appliance.events
     arm = store.record_visit(arm_visit(shelves, 1), pictures(b"x"))
     moved = store.record_visit(Visit("cam", T0 + 60, T0 + 62, 5, (touched(shelves["Shelf 1"], "moved", 0.2),)), [])
     store.record_lighting("cam", T0 + 120, 9)
@@ -320,14 +319,14 @@ def yellow_near(picture: np.ndarray, x: float, y: float) -> bool:
 
 def test_outputs_write_a_visit_with_three_rois_and_its_four_pictures(appliance, shelves):
     pre, arm1, arm3, post = store_captures(appliance, [100, 140, 160, 102])
-    specs, _ = RoiStore(appliance.db, appliance.devices).specs("cam")
+    specs, _ = appliance.rois.specs("cam")
     ended = VisitEnded(T0, arm1, T0 + 4, T0 + 5, post, pre, post, (
         RoiOutcome(shelves["Shelf 1"], T0, T0 + 1, 0.2, arm1, InventoryDecision(False, 0.01, None, "unchanged")),
         RoiOutcome(shelves["Shelf 2"], T0, T0 + 2, 0.3, arm1, InventoryDecision(False, 0.02, None, "unchanged")),
         RoiOutcome(shelves["Shelf 3"], T0 + 1, T0 + 4, 0.6, arm3,
                    InventoryDecision(True, 0.3, tuple(TAKEN_BOX), "taken"))))
     capture = appliance.db.query_one("SELECT * FROM captures WHERE id = ?", (post,))
-    store = EventStore(appliance.db, appliance.images)
+    store = appliance.events
 
     for _ in range(2):  # the job run again writes the same event
         prepared = outputs.prepare(appliance, capture, FrameResult({}, False, [ended]), specs)
@@ -359,8 +358,8 @@ def test_outputs_give_a_settled_lighting_change_its_end_and_before_after_picture
     before, first, after = store_captures(appliance, [100, 60, 60])
     epochs = {row["id"]: row["capture_epoch"] for row in appliance.db.query("SELECT id, capture_epoch FROM captures")}
     rows = {row["id"]: row for row in appliance.db.query("SELECT * FROM captures")}
-    store = EventStore(appliance.db, appliance.images)
-    specs, _ = RoiStore(appliance.db, appliance.devices).specs("cam")
+    store = appliance.events
+    specs, _ = appliance.rois.specs("cam")
     change = LightingChange(epochs[first], first)
     outputs.commit(appliance, store, outputs.prepare(appliance, rows[first], FrameResult({}, True, [change]), specs))
     settled = LightingSettled(epochs[first], epochs[after], before, after)

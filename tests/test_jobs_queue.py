@@ -29,7 +29,7 @@ def store(appliance: Appliance, device_id: str, seq: int) -> int:
 @pytest.fixture
 def queue(appliance: Appliance) -> JobQueue:
     appliance.devices.add("cam", "cam")
-    return JobQueue(appliance.db, lambda: appliance.settings.get("job_max_attempts"))
+    return appliance.jobs
 
 
 def test_queued_running_done(appliance: Appliance, queue: JobQueue) -> None:

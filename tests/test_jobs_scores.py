@@ -4,8 +4,7 @@ ROI's own span and verdict (real SQLite file, events written by the real store).
 from __future__ import annotations
 
 from storewatch.appliance import Appliance
-from storewatch.store.events import EventStore, TouchedRoi, Visit
-from storewatch.store.rois import RoiStore
+from storewatch.store.events import TouchedRoi, Visit
 
 T0 = 1_790_000_000.0
 TOP = [[0.1, 0.1], [0.9, 0.1], [0.9, 0.4], [0.1, 0.4]]
@@ -14,10 +13,10 @@ BOTTOM = [[0.1, 0.6], [0.9, 0.6], [0.9, 0.9], [0.1, 0.9]]
 
 def test_a_visit_shows_as_a_band_on_each_roi_it_touched(appliance: Appliance) -> None:
     appliance.devices.add("Aisle camera", "cam")
-    rois = RoiStore(appliance.db, appliance.devices)
+    rois = appliance.rois
     top, bottom = rois.add("cam", "Top", TOP)["id"], rois.add("cam", "Bottom", BOTTOM)["id"]
     untouched = rois.add("cam", "Side", [[0.0, 0.0], [0.05, 0.0], [0.05, 0.05]])["id"]
-    events = EventStore(appliance.db, appliance.images)
+    events = appliance.events
     events.record_visit(Visit("cam", T0, T0 + 6, 1, (
         TouchedRoi(top, T0, T0 + 2, 0.2, "unchanged", 0.01, None, "unchanged"),
         TouchedRoi(bottom, T0 + 1, T0 + 6, 0.4, "changed", 0.3, [0.3, 0.7, 0.5, 0.85], "taken"))), [])

@@ -73,7 +73,7 @@ def test_threshold_words_parse_and_drop() -> None:
 @pytest.fixture
 def store(appliance: Appliance) -> RoiStore:
     appliance.devices.add("cam", "cam")
-    return RoiStore(appliance.db, appliance.devices)
+    return appliance.rois
 
 
 def test_every_change_bumps_the_config_version_and_reaches_the_device_config(appliance: Appliance,

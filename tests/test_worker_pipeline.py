@@ -17,7 +17,6 @@ from storewatch.appliance import Appliance
 from storewatch.store.captures import SeqTooOld
 from storewatch.jobs.queue import RetryPolicy
 from storewatch.jobs.service import connect_ingest
-from storewatch.store.rois import RoiStore
 from support.worker import (FAST, SCENE_START, add_device, add_roi, comparable, event_rows, picture_files,
                             running_worker, scene, state_header, store_frames, wait_finished)
 from support.waiting import wait_for
@@ -94,7 +93,7 @@ def test_an_roi_change_applies_from_the_next_frame_and_resets_only_that_roi(appl
     device_id = add_device(appliance)
     moved = add_roi(appliance, device_id, "moved", 8)      # first on an item nobody touches
     steady = add_roi(appliance, device_id, "steady", 9)
-    rois = RoiStore(appliance.db, appliance.devices)
+    rois = appliance.rois
     with running_worker(appliance) as service:
         store_frames(appliance, device_id, sequence, list(range(6)))
         wait_finished(appliance, 6)
