@@ -58,8 +58,7 @@ def kept_range(appliance: Appliance, device_id: str) -> tuple[float, float] | No
 
 
 def roi_names(appliance: Appliance, device_id: str) -> dict[int, str]:
-    return {row["id"]: row["name"] for row in appliance.db.query("SELECT id, name FROM rois WHERE device_id = ?",
-                                                                     (device_id,))}
+    return {row["id"]: row["name"] for row in appliance.rois.list(device_id)}
 
 
 def check_request(appliance: Appliance, device_id: str, since: float, until: float,

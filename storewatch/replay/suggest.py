@@ -17,7 +17,6 @@ from typing import Any
 
 from storewatch.analysis.thresholds import BOUNDS, Thresholds
 from storewatch.appliance import Appliance
-from storewatch.store.rois import RoiStore
 
 SEARCHED = ("start_threshold", "end_threshold", "quiet_seconds", "change_threshold")
 FACTORS = {"start_threshold": (0.6, 0.8, 1.25, 1.6, 2.0, 2.5), "end_threshold": (0.5, 0.75, 1.5, 2.0),
@@ -102,7 +101,7 @@ def _stage(progress: Callable[[int, int], None] | None, n: int) -> Callable[[int
 
 
 def _base(appliance: Appliance, device_id: str, roi_id: int | None) -> Thresholds:
-    specs, defaults = RoiStore(appliance.db, appliance.devices).specs(device_id)
+    specs, defaults = appliance.rois.specs(device_id)
     for spec in specs:
         if spec.id == roi_id:
             return spec.thresholds
