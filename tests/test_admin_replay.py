@@ -2,13 +2,12 @@
 appliance: a real SQLite file, frames analysed by a real worker (Huey threads) that kept them
 for replay, and the app in this process. A replay answers 202, shows its progress, ends with
 the report; DELETE cancels it; a second one while one runs is a 409; a bad request is a 422
-(or 404) in the API's one error shape and starts nothing; the replay's thread runs at a lower
-OS priority than the live analysis."""
+(or 404) in the API's one error shape and starts nothing; the replay runs in a process of its
+own at a lower OS priority than the live analysis."""
 
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -131,12 +130,15 @@ def test_a_replay_with_the_thresholds_in_force_reproduces_the_live_events(shop: 
     assert shop.admin.get("/api/v1/admin/replays").json()["replay"]["id"] == started["id"]
 
 
-def test_a_higher_start_threshold_loses_the_visits_and_says_so(shop: Shop) -> None:
+SILENT = {"start_threshold": 1.0, "min_active_frames": 20}  # 10 s of a whole ROI changing: no reach is that
+
+
+def test_the_strictest_start_loses_the_visits_and_says_so(shop: Shop) -> None:
     before = _rows(shop.app.appliance)
-    ended = _wait_ended(shop.admin, _start(shop, overrides={"start_threshold": 0.9, "end_threshold": 0.03})["id"])
+    ended = _wait_ended(shop.admin, _start(shop, overrides=SILENT)["id"])
     assert ended["state"] == "done", ended
     report = ended["report"]
-    assert ended["overrides"] == {"start_threshold": 0.9, "end_threshold": 0.03}
+    assert ended["overrides"] == SILENT
     assert len(report["replayed"]) < len(report["live"])
     assert {c["kind"] for c in report["comparison"]} >= {"gone"}
     assert f"instead of {len(report['live'])}" in report["summary"]
@@ -146,10 +148,9 @@ def test_a_higher_start_threshold_loses_the_visits_and_says_so(shop: Shop) -> No
 # --- one at a time, cancel, priority ----------------------------------------------------------
 
 
-def _nice_of(tid: int) -> int:
-    """The scheduling nice of one thread of this process, as the kernel has it."""
-    stat = Path(f"/proc/self/task/{tid}/stat").read_text()
-    return int(stat.rsplit(")", 1)[1].split()[16])
+def _nice_of(stat: Path) -> int:
+    """The scheduling nice of a task (/proc/<pid>/stat or /proc/self/task/<tid>/stat), as the kernel has it."""
+    return int(stat.read_text().rsplit(")", 1)[1].split()[16])
 
 
 def test_one_replay_at_a_time_a_second_is_409_and_delete_cancels(shop: Shop) -> None:
@@ -172,29 +173,38 @@ def test_one_replay_at_a_time_a_second_is_409_and_delete_cancels(shop: Shop) -> 
     assert_error(shop.admin.delete(f"/api/v1/admin/replays/{first['id']}"), 404, "replay_not_found")
 
 
-def test_the_replay_thread_runs_at_a_lower_priority_than_the_live_analysis(shop: Shop) -> None:
+def test_a_replay_runs_in_its_own_process_at_a_lower_priority_than_the_live_analysis(shop: Shop) -> None:
     runner = shop.app.app.state.replays  # type: ignore[attr-defined]
-    live = {thread.native_id: _nice_of(thread.native_id) for thread in threading.enumerate()
-            if thread.native_id and Path(f"/proc/self/task/{thread.native_id}").exists()}
-    seen: list[int] = []
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    seen: list[tuple[int, int]] = []
     started = _start(shop)
+
+    groups: list[str] = []
 
     def measured() -> bool:
         run = runner.last
-        if run.native_id is not None and run.state == "running":
+        if run.pid is not None and run.state == "running":
             try:
-                seen.append(_nice_of(run.native_id))
-            except FileNotFoundError:  # it ended between the two looks
+                if not seen:
+                    seen.append((run.pid, _nice_of(Path(f"/proc/{run.pid}/stat"))))
+                group = Path(f"/proc/{run.pid}/autogroup")
+                own = Path("/proc/self/autogroup")
+                if group.exists() and group.read_text().split()[0] != own.read_text().split()[0]:
+                    groups.append(group.read_text())  # it has left the server's group: "/autogroup-N nice 10"
+            except FileNotFoundError:  # it ended between the looks
                 return False
-        return bool(seen) or run.state != "running"
+        settled = groups and groups[-1].split()[-1] == str(REPLAY_NICE)
+        return bool(seen and settled) or run.state != "running"
 
-    wait_for(measured, 30.0, "the replay thread to be seen running", step=0.001)
+    wait_for(measured, 30.0, "the replay's process to be seen in a group of its own", step=0.001)
     ended = _wait_ended(shop.admin, started["id"])
+    if Path("/proc/self/autogroup").exists():  # sched_autogroup: a group of its own, at the same nice
+        assert groups and groups[-1].split()[-1] == str(REPLAY_NICE), groups
+    live = {tid.name: _nice_of(tid / "stat") for tid in Path("/proc/self/task").iterdir()}
     assert ended["state"] == "done"
-    base = os.getpriority(os.PRIO_PROCESS, 0)
-    assert seen and seen[0] == base + REPLAY_NICE, (seen, base)
+    assert seen and seen[0][0] != os.getpid() and seen[0][1] == base + REPLAY_NICE, (seen, base)
     assert ended["nice"] == base + REPLAY_NICE  # what the run says of itself, read from the OS too
-    assert all(nice == base for nice in live.values()), live  # the server's and the analysis' threads
+    assert all(nice == base for nice in live.values()), live  # every thread of the server's process
 
 
 # --- bad requests: 422 / 404 in the one error shape, nothing started, nothing changed ----------

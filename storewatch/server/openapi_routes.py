@@ -380,7 +380,7 @@ _REPLAY = {"type": "object", "required": ["id", "kind", "device_id", "state", "f
     "since": _TIME, "until": _TIME, "overrides": {"type": "object"}, "roi_id": {"type": ["integer", "null"]},
     "state": {"enum": ["running", "done", "cancelled", "failed"]}, "frames_done": {"type": "integer"},
     "frames_total": {"type": ["integer", "null"]}, "cancel_requested": {"type": "boolean"},
-    "nice": {"type": ["integer", "null"], "description": "The replay thread's OS scheduling nice value."},
+    "nice": {"type": ["integer", "null"], "description": "The replay process's OS scheduling nice value."},
     "started_at": _TIME, "finished_at": {"type": ["string", "null"], "format": "date-time"},
     "error": {"type": ["string", "null"], "description": "Why it failed, when it did."},
     "report": {**_REPLAY_REPORT, "description": "Once a replay is done."},
