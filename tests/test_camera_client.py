@@ -27,8 +27,8 @@ from starlette.routing import Route
 
 from support.servers import free_port
 from storewatch import contract
-from storewatch.camera.client import CameraClient, CameraClientError
-from storewatch.camera.sources.base import CameraError, CapturedFrame, FrameSource
+from storewatch.camera.client import CameraClient, CameraClientError, camera_error, next_step_hint
+from storewatch.camera.sources.base import CameraError, CapturedFrame, FrameSource, NoCameraError
 from storewatch.camera.uploader import Backoff
 from support.waiting import wait_for
 
@@ -363,11 +363,30 @@ def test_a_camera_failing_mid_run_makes_run_forever_raise(server, script, tmp_pa
     client.start()
     stop = threading.Event()
     threading.Timer(10, stop.set).start()
-    with pytest.raises(CameraClientError, match="ribbon cable"):
+    with pytest.raises(CameraClientError, match="ribbon cable") as raised:
         client.run_forever(stop)
     stop.set()
     assert client.stats()["captured"] == 3 and client.stats()["capture_failures"] == 3
     assert pets
+    behind = camera_error(raised.value)  # the source's own error, with its next step
+    assert isinstance(behind, CameraError) and str(behind) == "the ribbon cable came loose"
+    assert next_step_hint(raised.value) == f" {CameraError.next_step}"
+
+
+def test_the_camera_error_behind_a_failure_is_itself_or_the_one_the_client_raised_from() -> None:
+    missing = NoCameraError("no camera is connected")
+    assert camera_error(missing) is missing and next_step_hint(missing) == f" {NoCameraError.next_step}"
+    try:
+        raise CameraClientError("camera failed: no camera is connected") from missing
+    except CameraClientError as exc:
+        assert camera_error(exc) is missing and next_step_hint(exc) == f" {NoCameraError.next_step}"
+    try:
+        raise CameraClientError("camera failed: a bug") from KeyError("mode")
+    except CameraClientError as exc:
+        assert camera_error(exc) is None and next_step_hint(exc) == ""
+    for other in (ValueError("width must be even"), RuntimeError("raised from a camera error")):
+        other.__cause__ = missing  # only a CameraClientError carries one
+        assert camera_error(other) is None and next_step_hint(other) == ""
 
 
 def test_stop_keeps_unsent_frames_on_disk(tmp_path):

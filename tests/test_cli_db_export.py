@@ -10,6 +10,7 @@ import zipfile
 from click.testing import CliRunner
 
 from storewatch.appliance import Appliance
+from storewatch.camera.sources.base import CameraError
 from storewatch.cli import main
 from storewatch.jpeg import inspect_jpeg
 
@@ -60,4 +61,5 @@ def test_camera_test_writes_one_decodable_frame(tmp_path):
     assert done.exit_code == 0 and "simulated: 320x240 JPEG" in done.output
     assert inspect_jpeg(out.read_bytes()) == (320, 240)
     failed = invoke(tmp_path / "data", "camera-test", "--source", "dir:/nonexistent", "--out", str(out))
-    assert failed.exit_code == 1 and "the camera test failed" in failed.output
+    assert failed.exit_code == 1 and "the camera test failed: /nonexistent is not a folder." in failed.output
+    assert failed.output.strip().endswith(CameraError.next_step)

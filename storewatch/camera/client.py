@@ -45,6 +45,20 @@ class CameraClientError(RuntimeError):
     """The client cannot go on (the camera failed); the process should exit non-zero."""
 
 
+def camera_error(exc: BaseException) -> CameraError | None:
+    """The CameraError behind a failure, with its next_step hint: the error itself, or the one a
+    CameraClientError was raised from; None for anything else."""
+    if isinstance(exc, CameraClientError) and isinstance(exc.__cause__, CameraError):
+        return exc.__cause__
+    return exc if isinstance(exc, CameraError) else None
+
+
+def next_step_hint(exc: BaseException) -> str:
+    """" <next step>" to put after a failure's message, or "" when no CameraError with one is behind it."""
+    error = camera_error(exc)
+    return f" {error.next_step}" if error is not None and error.next_step else ""
+
+
 class CameraClient:
     name = "camera"
 

@@ -70,7 +70,7 @@ def camera(ctx: CliContext, server_url: str, device_id: str, token_file: Path, s
            auth: str, spool_dir: Path | None, lock_exposure: bool, lock_white_balance: bool,
            mains_hz: str | None) -> None:
     """Capture frames and post them to an appliance, keeping them through outages."""
-    from storewatch.camera.client import CameraClientError
+    from storewatch.camera.client import CameraClientError, next_step_hint
     from storewatch.ops.sd_notify import Notifier
     from storewatch.camera.service import run_camera_client
     from storewatch.camera.sources.base import CameraError
@@ -87,9 +87,7 @@ def camera(ctx: CliContext, server_url: str, device_id: str, token_file: Path, s
                           auth=auth, stop_event=stop, notify=Notifier.from_env(), spool_dir=spool_dir,
                           **tuning(lock_exposure, lock_white_balance, mains_hz))
     except (CameraError, CameraClientError) as exc:
-        cause = exc if isinstance(exc, CameraError) else exc.__cause__
-        hint = f" {cause.next_step}" if isinstance(cause, CameraError) and cause.next_step else ""
-        click.echo(f"storewatch camera: {exc}.{hint}", err=True)
+        click.echo(f"storewatch camera: {exc}.{next_step_hint(exc)}", err=True)
         sys.exit(1)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None

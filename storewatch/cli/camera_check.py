@@ -25,6 +25,7 @@ def _config_option(flag: str, name: str) -> click.Option:
 @_config_option("--quality", "jpeg_quality")
 def camera_test(source: str, out: Path, width: int, height: int, jpeg_quality: int) -> None:
     """Capture one frame from SOURCE, check it decodes, write it to --out."""
+    from storewatch.camera.client import next_step_hint
     from storewatch.camera.sources.base import CameraError
     from storewatch.ops.doctor import capture_one
     from storewatch.jpeg import NotAJpeg
@@ -33,8 +34,7 @@ def camera_test(source: str, out: Path, width: int, height: int, jpeg_quality: i
     try:
         frame = capture_one(source, width, height, jpeg_quality)
     except (CameraError, NotAJpeg, ValueError) as exc:
-        hint = f" {exc.next_step}" if isinstance(exc, CameraError) else ""
-        raise click.ClickException(f"the camera test failed: {exc}.{hint}") from None
+        raise click.ClickException(f"the camera test failed: {exc}.{next_step_hint(exc)}") from None
     atomic_write(out.resolve(), frame.jpeg)
     click.echo(f"{frame.source}: {frame.width}x{frame.height} JPEG, {len(frame.jpeg)} bytes in "
                f"{frame.seconds:.1f} s, written to {out}.")

@@ -199,13 +199,12 @@ class BuiltinCamera:
 
 def _camera_error(exc: BaseException) -> Any:
     """The CameraError behind a failure; anything else (a bug) is wrapped in one, logged in full."""
-    from storewatch.camera.client import CameraClientError
+    from storewatch.camera.client import camera_error
     from storewatch.camera.sources.base import CameraError
 
-    if isinstance(exc, CameraClientError) and isinstance(exc.__cause__, CameraError):
-        return exc.__cause__
-    if isinstance(exc, CameraError):
-        return exc
+    error = camera_error(exc)
+    if error is not None:
+        return error
     log.error("the camera part crashed", exc_info=exc)
     wrapped = CameraError(f"the camera part crashed: {type(exc).__name__}: {exc}")
     wrapped.__cause__ = exc
