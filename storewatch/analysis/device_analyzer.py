@@ -18,7 +18,7 @@ from storewatch.analysis import state_codec
 from storewatch.analysis.lighting import LightingDetector, LightingStatus
 from storewatch.analysis.roi_mask import polygon_mask, roi_grid
 from storewatch.analysis.thresholds import Thresholds
-from storewatch.analysis.tracker import RoiTracker
+from storewatch.analysis.tracker import RESTLESS, RoiTracker
 from storewatch.analysis.transitions import LightingChange, LightingSettled, Transition
 from storewatch.analysis.visit import VisitKeeper
 
@@ -39,13 +39,15 @@ class RoiSpec:
 class FrameResult:
     """Per-frame outcome: ROI scores, whether lighting is changing, and transitions.
 
-    `wants_burst` is true while a visit is open or any ROI is about to start one.
+    `wants_burst` is true while a visit is open or any ROI is about to start one;
+    `restless` lists the ROIs busy without a break (they start no visit; see `RoiRestless`).
     """
 
     scores: dict[int, float]
     lighting: bool
     transitions: list[Transition]
     wants_burst: bool = False
+    restless: tuple[int, ...] = ()
 
 
 class DeviceAnalyzer:
@@ -73,7 +75,8 @@ class DeviceAnalyzer:
             transitions.extend(events)
         transitions.extend(self.visits.update(self.trackers, frame, ts, frame_id, status))
         busy = self.visits.current is not None or any(t.busy for t in self.trackers.values())
-        return FrameResult(scores, status.lighting, transitions, busy)
+        restless = tuple(roi_id for roi_id, t in self.trackers.items() if t.state == RESTLESS)
+        return FrameResult(scores, status.lighting, transitions, busy, restless)
 
     def update_rois(self, rois: Sequence[RoiSpec]) -> None:
         """Take a new ROI list: unchanged ROIs keep their state, changed ones restart, gone ones go."""

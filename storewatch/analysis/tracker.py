@@ -16,7 +16,22 @@ it -- while a taken, placed or moved item leaves a change enclosed in the ROI. T
 test runs only when the ROI is about to settle (not every frame), and holds the
 settling back for at most HOLD_SECONDS of stillness (a bag left across the border
 is decided then). The test's cell measure is lighting-blind, so it holds through a
-change of light too.
+change of light too; for the same reason an arm found reaching in when the lights
+switch keeps a young interaction (it is no lighting onset) and keeps an idle ROI's
+reference from being re-based on a frame with the arm in it.
+
+Activity is measured two ways: over the whole ROI (the share of its area that changed,
+the score that is reported) and locally (the most changed block of BLOCK x BLOCK cells).
+On a big ROI -- a whole shelf unit -- a thin arm and one item are a few percent of the
+area, but they fill a block; a block counts as strongly active at LOCAL_FACTOR times
+start_threshold, which on an ROI of about that many blocks' area is the same rule (so a
+start_threshold above 1/LOCAL_FACTOR leaves the whole-ROI measure alone).
+
+An ROI that stays busy without a break for RESTLESS_SECONDS (a screen, a plant in a
+draught, passers-by behind the shelf) is *restless*: it leaves the visit it was in, starts
+and holds none, and reports itself once (`RoiRestless`), until it has been calm again
+for RESTLESS_CALM_SECONDS (`RoiCalm`). If it calms within its max_duration_seconds, what
+it had been part of is decided then, on its own (a long restocking is late, not lost).
 """
 
 from __future__ import annotations
@@ -30,11 +45,17 @@ from storewatch.analysis.inventory import decide_in_grid
 from storewatch.analysis.lighting import LightingStatus
 from storewatch.analysis.roi_mask import RoiGrid
 from storewatch.analysis.thresholds import Thresholds
-from storewatch.analysis.transitions import InteractionCancelled, InteractionStarted, RoiOutcome, Transition
+from storewatch.analysis.transitions import (InteractionCancelled, InteractionStarted, RoiCalm, RoiOutcome,
+                                             Transition)
 
-WARMING, IDLE, ACTIVE, SETTLED = "warming", "idle", "active", "settled"
+WARMING, IDLE, ACTIVE, SETTLED, RESTLESS = "warming", "idle", "active", "settled", "restless"
 HOLD_SECONDS = 10.0  # longest stillness, beyond quiet_seconds, that an arm in view holds off settling
 ARM_RECHECK_SECONDS = 1.0  # while an arm is held still, look again at most this often
+BLOCK = 4  # cells per side of the blocks of the local activity measure
+LOCAL_FACTOR = 8.0  # a block is strongly active at this many times start_threshold (never above 1/8)
+LIT_SHARE = 0.8  # the arm test during a change of light needs this share of lit cells before and after
+RESTLESS_SECONDS = 30.0  # busy without a break this long: restless
+RESTLESS_CALM_SECONDS = 30.0  # a restless ROI watches again after this long without motion
 
 
 @dataclass
@@ -49,6 +70,15 @@ class _Interaction:
     arm_seen_ts: float | None = None  # when an arm was last found reaching in while quiet
     relit: bool = False  # the lighting changed since it started
     pre_ts: float | None = None  # when the pre image was taken (None in a state saved before visits)
+    active_since: float | None = None  # when it last became active (None: at start_ts)
+
+
+@dataclass(frozen=True)
+class _Activity:
+    """How much of an ROI changed: over its whole area, and in its most changed block."""
+
+    area: float
+    local: float
 
 
 class _Image:
@@ -87,6 +117,11 @@ class RoiTracker:
         self.cand_count = 0
         self.cand: _Interaction | None = None
         self.current: _Interaction | None = None
+        self._blocks: tuple[np.ndarray, np.ndarray] | None = None  # see _local
+        # Set for the frame only: it turned restless (busy since then; see RESTLESS_SECONDS), and
+        # what it had been part of, decided when it calmed (outcome, start frame, pre frame).
+        self.turned_restless: float | None = None
+        self.calmed: tuple[RoiOutcome, int, int] | None = None
 
     @property
     def busy(self) -> bool:
@@ -113,19 +148,49 @@ class RoiTracker:
         self._frame = frame
         self._visiting = visiting
         self.stirring = False
-        handler = {WARMING: self._warming, IDLE: self._idle, ACTIVE: self._active, SETTLED: self._settled}[self.state]
+        self.turned_restless, self.calmed = None, None
+        handler = {WARMING: self._warming, IDLE: self._idle, ACTIVE: self._active, SETTLED: self._settled,
+                   RESTLESS: self._restless}[self.state]
         score = handler(img, motion, ts, light, events)
         self.prev = img
         self._frame = None
         return score, events
 
-    def _score(self, ref: _Image, img: _Image) -> float:
+    def _score(self, ref: _Image, img: _Image) -> "_Activity":
         diff = scoring.compare(ref.f32, ref.stats, img.f32, img.stats, self.grid.weights, self.thr)
-        return scoring.area_score(scoring.changed_cells(diff, self.thr.cell_change), self.grid.weights)
+        changed = scoring.changed_cells(diff, self.thr.cell_change)
+        return _Activity(scoring.area_score(changed, self.grid.weights), self._local(changed))
+
+    def _local(self, changed: np.ndarray) -> float:
+        """The changed share of the most changed BLOCK x BLOCK window of cells (any position, at
+        least half of it inside the ROI); 0 for an ROI too small to hold one."""
+        if self._blocks is None:
+            total = _window_sums(self.grid.weights.astype(np.float32))
+            ok = total >= BLOCK * BLOCK / 2
+            self._blocks = (self.grid.weights.astype(np.float32), np.where(ok, 1.0 / np.maximum(total, 1e-6), 0.0))
+        weights, scale = self._blocks
+        if scale.size == 0 or not scale.any():
+            return 0.0
+        return float((_window_sums(weights * changed) * scale).max())
+
+    @property
+    def _local_start(self) -> float:
+        return self.thr.start_threshold * LOCAL_FACTOR
+
+    def _strong(self, a: "_Activity") -> bool:
+        """Active enough to start (or continue, in a settled ROI) an interaction."""
+        return a.area >= self.thr.start_threshold or a.local >= self._local_start
+
+    def _moving(self, motion: "_Activity | None") -> bool:
+        return motion is not None and (motion.area >= self.thr.end_threshold or motion.local >= self._local_start / 2)
+
+    def _differs(self, change: "_Activity") -> bool:
+        """Changed from the reference by more than the quiet level (whole ROI or a block)."""
+        return change.area >= self.thr.end_threshold or change.local >= self._local_start / 2
 
     def _warming(self, img: _Image, motion: float | None, ts: float, light: LightingStatus,
                  events: list[Transition]) -> float:
-        if motion is None or light.lighting or motion >= self.thr.end_threshold:
+        if motion is None or light.lighting or motion.area >= self.thr.end_threshold:
             self.stable_since = ts
         elif ts - self.stable_since >= self.thr.quiet_seconds:
             self.state = IDLE
@@ -153,31 +218,35 @@ class RoiTracker:
         elif light.lighting:
             self.cand_count, self.cand = 0, None
         elif self._starts(change, motion):
-            if self._candidate(img, change, ts):
+            if self._candidate(img, change.area, ts):
                 self.state = ACTIVE
                 self.current = self.cand
+                self.current.active_since = ts
                 events.append(InteractionStarted(self.roi_id, self.cand.start_ts, self.cand.start_frame_id))
         else:
             self.cand_count, self.cand = 0, None
-            moving = motion is not None and motion >= self.thr.end_threshold
-            self.stirring = moving and change >= self.thr.end_threshold
-            quiet = not moving and change < self.thr.end_threshold
+            moving = self._moving(motion)
+            self.stirring = moving and self._differs(change)
+            quiet = not moving and not self._differs(change)
             due = ts - self.refreshed_ts >= self.thr.reference_refresh_seconds
             if quiet and due and not self._visiting:
                 self._settle_reference(img, ts)
-        return change
+        return change.area
 
-    def _starts(self, change: float, motion: float | None) -> bool:
+    def _starts(self, change: "_Activity", motion: "_Activity | None") -> bool:
         """Does this frame count towards starting an interaction?
 
         A frame at start_threshold begins a candidate; while one runs, a frame at half of
         it (not below end_threshold) continues it. One item on a wide shelf, and the thin
         arm that takes it, are a few percent of the ROI: the take may reach start_threshold
-        in one frame only, and the gap it leaves stays below it.
+        in one frame only, and the gap it leaves stays below it. The same for a block.
         """
-        if change >= self.thr.start_threshold:
+        if self._strong(change):
             return True
-        return self.cand_count > 0 and change >= max(self.thr.end_threshold, self.thr.start_threshold / 2)
+        if self.cand_count == 0:
+            return False
+        return (change.area >= max(self.thr.end_threshold, self.thr.start_threshold / 2)
+                or change.local >= self._local_start / 2)
 
     def _candidate(self, img: _Image, change: float, ts: float) -> bool:
         """Count one frame above start_threshold; True once there are enough in a row."""
@@ -196,25 +265,62 @@ class RoiTracker:
         cur = self.current
         change = self._score(self.pre, img)
         if light.started and ts - cur.start_ts < self.thr.quiet_seconds:
-            events.append(InteractionCancelled(self.roi_id, cur.start_ts, ts, img.frame_id))
-            self.state, self.current, self.pre, self.pre_wide = IDLE, None, None, None
-            return change
+            # The first frames of a lighting change can look like activity; an arm reaching in does not.
+            if not self._arm_against(self.pre_wide):
+                events.append(InteractionCancelled(self.roi_id, cur.start_ts, ts, img.frame_id))
+                self.state, self.current, self.pre, self.pre_wide = IDLE, None, None, None
+                return change.area
         if light.lighting:
             cur.relit = True
-            return change
-        if change > cur.peak_score:
-            cur.peak_score, cur.peak_frame_id = change, img.frame_id
-        if motion is not None and motion >= self.thr.end_threshold:
+            return change.area
+        if change.area > cur.peak_score:
+            cur.peak_score, cur.peak_frame_id = change.area, img.frame_id
+        if self._moving(motion):
             cur.last_active_ts = ts
+            since = cur.active_since if cur.active_since is not None else cur.start_ts
+            if ts - since >= RESTLESS_SECONDS:
+                self._turn_restless(ts)
         elif ts - cur.last_active_ts >= self.thr.quiet_seconds:
             if ts - cur.last_active_ts < self.thr.quiet_seconds + HOLD_SECONDS and self._arm_held(cur, ts):
-                return change
+                return change.area
             cur.settled_ts = ts
             cur.arm_seen_ts = None
             self.state = SETTLED
             self.ref, self.ref_wide = img, self._wide()
             self.cand_count, self.cand = 0, None
-        return change
+        return change.area
+
+    def _turn_restless(self, ts: float) -> None:
+        """Busy too long without a break: leave the visit; keep the Before in case it calms soon."""
+        cur = self.current
+        since = ts if cur is None else (cur.active_since if cur.active_since is not None else cur.start_ts)
+        self.state, self.stable_since, self.turned_restless = RESTLESS, ts, since
+        self.cand_count, self.cand = 0, None
+
+    def _restless(self, img: _Image, motion: "_Activity | None", ts: float, light: LightingStatus,
+                  events: list[Transition]) -> float:
+        """Wait for RESTLESS_CALM_SECONDS without motion (and no arm in), then watch again."""
+        if light.lighting or self._moving(motion):
+            self.stable_since = ts
+        change = self._score(self.ref, img) if self.ref is not None else _Activity(0.0, 0.0)
+        if ts - self.stable_since < RESTLESS_CALM_SECONDS:
+            return change.area
+        cur = self.current
+        if cur is not None and self.pre_wide is not None and self._arm_against(self.pre_wide):
+            self.stable_since = ts  # an arm is held in the ROI: not calm
+            return change.area
+        events.append(RoiCalm(self.roi_id, ts, img.frame_id))
+        if cur is not None and self.pre is not None and ts - cur.start_ts <= self.thr.max_duration_seconds:
+            self.prev = img
+            self.state = SETTLED  # finish() decides it against this frame
+            start_frame_id, pre_frame_id = cur.start_frame_id, cur.pre_frame_id
+            outcome = self.finish(self._frame, ts)
+            if outcome is not None:
+                self.calmed = (outcome, start_frame_id, pre_frame_id)
+            return change.area
+        self.state, self.current, self.pre, self.pre_wide = IDLE, None, None, None
+        self._settle_reference(img, ts)
+        return change.area
 
     def _settled(self, img: _Image, motion: float | None, ts: float, light: LightingStatus,
                  events: list[Transition]) -> float:
@@ -222,18 +328,33 @@ class RoiTracker:
         change = self._score(self.ref, img)
         if light.rebase:
             self.ref, self.ref_wide = img, self._wide()
-        if light.lighting or change < self.thr.start_threshold:
+        if light.lighting or not self._strong(change):
             self.cand_count, self.cand = 0, None
-            return change
+            return change.area
         self.cand_count += 1
         cur.last_active_ts = ts
-        if change > cur.peak_score:
-            cur.peak_score, cur.peak_frame_id = change, img.frame_id
+        if change.area > cur.peak_score:
+            cur.peak_score, cur.peak_frame_id = change.area, img.frame_id
         if self.cand_count >= self.thr.min_active_frames:
             self.state = ACTIVE  # the same interaction continues
             cur.settled_ts = None
+            cur.active_since = ts
             self.cand_count, self.cand = 0, None
-        return change
+        return change.area
+
+    def _arm_against(self, before: np.ndarray | None) -> bool:
+        """Does an arm reach in now (the frame being fed) against `before`, a wide crop, while the
+        light changes? Only where both are lit: out of the dark, everything looks new."""
+        if before is None or self._frame is None:
+            return False
+        inside = self.grid.wide_inside()
+        if before.shape != (inside.shape[0] * scoring.CELL, inside.shape[1] * scoring.CELL):
+            return False
+        now = self.grid.wide_crop(self._frame)
+        for crop in (before, now):
+            if np.count_nonzero(scoring.cell_mean(crop.astype(np.float32)) > 2 * self.thr.dark_level) < LIT_SHARE * inside.size:
+                return False
+        return arm_reaches_in(before, now, inside, self.thr)
 
     def _arm_held(self, cur: _Interaction, ts: float) -> bool:
         """Is an arm still reaching in (seen lately, or now)? Then the ROI must not settle yet."""
@@ -270,10 +391,12 @@ class RoiTracker:
             return True
         return False
 
-    def finish(self, frame: np.ndarray, ts: float) -> RoiOutcome | None:
+    def finish(self, frame: np.ndarray, ts: float, forced: bool = False) -> RoiOutcome | None:
         """The visit is over: decide the pre image against this frame (the last one fed) and go idle.
 
-        The frame becomes the reference; None if this ROI was not part of a visit.
+        The frame becomes the reference; None if this ROI was not part of a visit. `forced`
+        (max_duration_seconds): an ROI still moving then goes restless instead of idle, so that
+        it does not start one such visit after the other.
         """
         cur, img = self.current, self.prev
         if cur is None or self.pre is None or img is None:
@@ -281,12 +404,26 @@ class RoiTracker:
         decision = decide_in_grid(self.pre.f32, img.f32, self.grid, self.thr)
         outcome = RoiOutcome(self.roi_id, cur.start_ts, cur.last_active_ts, cur.peak_score, cur.peak_frame_id,
                              decision)
+        still_moving = forced and self.state == ACTIVE and ts - cur.last_active_ts < self.thr.quiet_seconds
+        since = cur.active_since if cur.active_since is not None else cur.start_ts
         self.state = IDLE
         self.current, self.pre, self.pre_wide = None, None, None
-        self._frame = frame
+        self._frame, saved = frame, self._frame
         self._settle_reference(img, ts)
-        self._frame = None
+        self._frame = saved
+        if still_moving:
+            self.state, self.stable_since, self.turned_restless = RESTLESS, ts, since
         return outcome
+
+
+def _window_sums(grid: np.ndarray) -> np.ndarray:
+    """Sums over every BLOCK x BLOCK window of a cell grid (empty if the grid is smaller)."""
+    rows, cols = grid.shape
+    if rows < BLOCK or cols < BLOCK:
+        return np.zeros((0, 0), np.float32)
+    c = np.zeros((rows + 1, cols + 1), np.float64)
+    c[1:, 1:] = grid.cumsum(axis=0).cumsum(axis=1)
+    return (c[BLOCK:, BLOCK:] - c[:-BLOCK, BLOCK:] - c[BLOCK:, :-BLOCK] + c[:-BLOCK, :-BLOCK]).astype(np.float32)
 
 
 def arm_reaches_in(pre: np.ndarray, now: np.ndarray, inside: np.ndarray, thr: Thresholds) -> bool:

@@ -104,5 +104,26 @@ class VisitEnded:
     forced: bool = False
 
 
+@dataclass(frozen=True)
+class RoiRestless:
+    """This ROI has been busy without a break since `since_ts` (a screen, a plant in a draught,
+    people passing behind): from this frame on it starts no visit, holds none open and makes
+    no event, until it has been calm again for RESTLESS_CALM_SECONDS (`RoiCalm`)."""
+
+    roi_id: int
+    since_ts: float
+    ts: float
+    frame_id: int
+
+
+@dataclass(frozen=True)
+class RoiCalm:
+    """A restless ROI has been calm long enough: it watches for visits again from this frame."""
+
+    roi_id: int
+    ts: float
+    frame_id: int
+
+
 Transition = (InteractionStarted | InteractionCancelled | LightingChange | LightingSettled
-              | VisitStarted | VisitEnded)
+              | VisitStarted | VisitEnded | RoiRestless | RoiCalm)

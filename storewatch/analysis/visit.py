@@ -12,6 +12,10 @@ a few quiet seconds apart stay two.
 The arm test for ROIs that settled earlier runs only once every touched ROI is quiet (as
 a rule, once per visit); a visit still open after the touched ROIs' max_duration_seconds
 is ended anyway (`forced`), on whatever the frame shows.
+
+An ROI busy without a break (a screen, see `tracker.RESTLESS_SECONDS`) leaves the visit as
+it turns restless (`RoiRestless`) and holds no visit open while it stays so; if it calms
+within its max_duration_seconds, what it had been part of ends then as a visit of its own.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import numpy as np
 
 from storewatch.analysis.lighting import LightingStatus
 from storewatch.analysis.tracker import ACTIVE, HOLD_SECONDS, RoiTracker
-from storewatch.analysis.transitions import RoiOutcome, Transition, VisitEnded, VisitStarted
+from storewatch.analysis.transitions import RoiOutcome, RoiRestless, Transition, VisitEnded, VisitStarted
 
 
 @dataclass
@@ -48,6 +52,18 @@ class VisitKeeper:
 
     def update(self, trackers: Mapping[int, RoiTracker], frame: np.ndarray, ts: float, frame_id: int,
                light: LightingStatus) -> list[Transition]:
+        events = self._advance(trackers, frame, ts, frame_id, light)
+        for roi_id, tracker in trackers.items():
+            if tracker.turned_restless is not None:
+                events.append(RoiRestless(roi_id, tracker.turned_restless, ts, frame_id))
+            if tracker.calmed is not None:  # what a restless ROI had been part of, decided on its own
+                outcome, start_frame_id, pre_frame_id = tracker.calmed
+                events.append(VisitEnded(outcome.start_ts, start_frame_id, outcome.end_ts, ts, frame_id,
+                                         pre_frame_id, frame_id, (outcome,)))
+        return events
+
+    def _advance(self, trackers: Mapping[int, RoiTracker], frame: np.ndarray, ts: float, frame_id: int,
+                 light: LightingStatus) -> list[Transition]:
         events: list[Transition] = []
         engaged = [roi_id for roi_id, t in trackers.items() if t.engaged]
         visit = self.current
@@ -87,7 +103,7 @@ class VisitKeeper:
         pre_frame_id = _before(visit, touched)
         outcomes: list[RoiOutcome] = []
         for tracker in sorted(touched, key=lambda t: t.roi_id):
-            outcome = tracker.finish(frame, ts)
+            outcome = tracker.finish(frame, ts, forced)
             if outcome is not None:
                 outcomes.append(outcome)
         self.current = None

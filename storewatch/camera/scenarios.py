@@ -3,7 +3,8 @@
 The detection benchmark (`scripts/bench-detection`) and its bounded part in the tests
 replay these. Each scene warms up quietly for LEAD_S, then plays its visits, then stays
 quiet for TAIL_S so that everything can settle. Visits of one scene are GAP_S apart unless
-the scene is about a short gap. ROIs are the simulated camera's starter ROIs, one per shelf.
+the scene is about a short gap. ROIs are the simulated camera's starter ROIs, one per shelf
+(whole-shelf-take: one ROI round the whole unit).
 """
 
 from __future__ import annotations
@@ -228,13 +229,35 @@ def baseline_take(seed: int = 30) -> Script:
     return b.script("baseline-take", "a take that starts while the camera is at its baseline rate", baseline=True)
 
 
+WHOLE_SHELF = (("whole shelf", ((0.04, 0.04), (0.96, 0.04), (0.96, 0.94), (0.04, 0.94))),)
+
+
+def whole_shelf_take(seed: int = 31) -> Script:
+    """One ROI drawn round the whole shelf unit: the arm and the item are a few percent of it."""
+    b = _Builder(seed)
+    b.reach("take", 2)
+    return b.script("whole-shelf-take", "an arm from the top takes from the top shelf; one ROI over the whole unit",
+                    rois=WHOLE_SHELF)
+
+
+def lights_at_visit_start(seed: int = 32) -> Script:
+    """The lights switch a second after the hand comes in, while it is still there."""
+    b = _Builder(seed)
+    reach = b.reach("take", 11, side="left", duration=5.0, hold=2.0)
+    switch = reach.start + 1.5
+    keys = ((0.0, 1.0, (1.0, 1.0, 1.0)), (switch, 1.0, (1.0, 1.0, 1.0)), (switch + 0.1, 0.65, AMBER))
+    return b.script("lights-at-visit-start", "a take from the middle shelf; 1.5 s in, the lights switch to amber",
+                    lighting=Lighting(keys))
+
+
 SCENARIOS: dict[str, Callable[[], Script]] = {
     "take": take, "place": place, "touch": touch, "return-exact": return_exact, "return-shifted": return_shifted,
     "return-turned": return_turned, "take-then-return": take_then_return, "two-items": two_items,
     "across-shelves": across_shelves, "hand-rests": hand_rests, "two-hands": two_hands, "passer": passer,
     "two-visits": two_visits, "lights-dim": lights_dim, "lights-switch": lights_switch,
     "exposure-drift": exposure_drift, "noisy-take": noisy_take, "grey-take": grey_take,
-    "white-place": white_place, "baseline-take": baseline_take,
+    "white-place": white_place, "baseline-take": baseline_take, "whole-shelf-take": whole_shelf_take,
+    "lights-at-visit-start": lights_at_visit_start,
 }
 
 
