@@ -221,3 +221,26 @@ def test_a_visit_at_the_baseline_rate_in_a_whole_shelf_roi_gets_a_clean_before()
     (visit,) = found(results, VisitEnded)
     assert verdicts(visit) == {1: "taken"} and visit.pre_frame_id < first
     assert_clean(visit, truth)
+
+
+def test_a_state_saved_while_an_roi_is_restless_continues_exactly():
+    script, rois = busy_script(300.0)
+    times = script.times(2.0)
+    renderer = ScriptRenderer(script, SIZE)
+    frames = []
+    for i, t in enumerate(times):
+        gray = decode_gray(renderer.jpeg(t, i))
+        screen(gray, t, i)
+        frames.append(gray)
+    whole, cut = DeviceAnalyzer(rois), None
+    straight = []
+    for i, (t, gray) in enumerate(zip(times, frames)):
+        straight.append(whole.feed(gray, t, i))
+        if cut is None and whole.trackers[3].state == tracker.RESTLESS:
+            cut = i
+            restored = DeviceAnalyzer.from_state(whole.to_state(), rois)
+    assert cut is not None
+    resumed = [restored.feed(gray, t, i) for i, (t, gray) in enumerate(zip(times, frames)) if i > cut]
+    assert [r.transitions for r in resumed] == [r.transitions for r in straight[cut + 1:]]
+    assert [r.restless for r in resumed] == [r.restless for r in straight[cut + 1:]]
+    assert len(found(straight, VisitEnded)) == 2
