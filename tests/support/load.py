@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from storewatch.appliance import Appliance
-from storewatch.store.rois import RoiStore
 from support import shelf_scenes
 from support.reliability import LoadResult, Sampler, open_db, run_load, shelf_jpegs, tree_cpu_s, tree_rss_kb
 from support.servers import LiveServer, free_port, prepare_data_dir
@@ -27,7 +26,7 @@ def prepare_devices(data_dir: Path, count: int) -> dict[str, str]:
     appliance = Appliance(data_dir)
     try:
         tokens = {}
-        rois = RoiStore(appliance.db, appliance.devices)
+        rois = appliance.rois
         for n in range(count):
             device_id, token = appliance.devices.add(f"load cam {n}", f"load-{n:02d}")
             tokens[device_id] = token

@@ -18,7 +18,6 @@ from storewatch.appliance import Appliance
 from storewatch.jobs.processor import WorkerOptions
 from storewatch.jobs.queue import RetryPolicy
 from storewatch.jobs.service import WorkerService
-from storewatch.store.rois import RoiStore
 from support.waiting import wait_for
 
 FAST = WorkerOptions(reorder_wait_s=0.3, retry=RetryPolicy(base_s=0.05, cap_s=0.2))
@@ -76,7 +75,7 @@ def add_device(appliance: Appliance, name: str = "cam") -> str:
 
 def add_roi(appliance: Appliance, device_id: str, name: str, *items: int, **thresholds: float) -> int:
     polygon = [list(p) for p in shelf_scenes.roi_around(*items)]
-    return RoiStore(appliance.db, appliance.devices).add(device_id, name, polygon, True, thresholds)["id"]
+    return appliance.rois.add(device_id, name, polygon, True, thresholds)["id"]
 
 
 def event_rows(appliance: Appliance, device_id: str | None = None) -> list[dict]:
