@@ -254,10 +254,10 @@ SHELF_CASES = {  # name: (Before's stock, After's stock, verdict)
 
 # Rendered with Bookworm's Pillow 9.4 the scene differs by a few grey levels, and these cases
 # then read `taken`: they sit on the verdict's margin (a known weakness, kept in sight here, not
-# tuned away). Any other wrong verdict, or these under another Pillow, fails.
+# tuned away). Any other wrong verdict, or these under another Pillow, fails. (The shift against
+# a neighbour in dim light on white, a third, is moved there since the verdict's shift match.)
 THIN_UNDER_PILLOW_9 = {("wall", "same light"): {"turn by 90 degrees"},
-                       ("wall", "white balance shift"): {"turn by 90 degrees"},
-                       ("white", "dim"): {"shift left against a neighbour"}}
+                       ("wall", "white balance shift"): {"turn by 90 degrees"}}
 
 
 @pytest.mark.parametrize("light", SHELF_LIGHTS)
