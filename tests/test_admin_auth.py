@@ -458,6 +458,7 @@ def _heartbeats_while(server: LiveServer, device: tuple[str, str], running: thre
     return took
 
 
+@pytest.mark.slow  # an attack of hundreds of concurrent logins
 def test_a_burst_of_concurrent_wrong_logins_is_refused_before_hashing(live_server: LiveServer,
                                                                       device: tuple[str, str]) -> None:
     login(live_server)  # one password check done: the baseline holds one hash's memory
@@ -517,6 +518,7 @@ async def _owner_logs_in_during_more_attack(server: LiveServer) -> tuple[httpx.R
     return answer, [a.status_code for a in attack]
 
 
+@pytest.mark.slow  # an attack of hundreds of concurrent logins
 def test_the_owner_logs_in_from_another_address_while_others_are_locked_out(live_server: LiveServer) -> None:
     seen = asyncio.run(_attack_until_locked(live_server))
     print(f"attack from {len(ATTACKERS)} addresses: {dict(seen)}")

@@ -6,6 +6,8 @@ import pytest
 
 from support.footage import QUADRANTS, WHOLE, rect, replay
 
+pytestmark = pytest.mark.slow  # replays the real footage in ../shared/footage: scripts/test --fast leaves it out
+
 ANYWHERE = {"whole": WHOLE, **QUADRANTS}
 NO_PEOPLE = ["alternating-light2", "light-dark", "dark-light"]
 

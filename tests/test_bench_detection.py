@@ -18,6 +18,8 @@ from storewatch.analysis.transitions import (
     InteractionCancelled, InteractionStarted, LightingChange, RoiOutcome, VisitEnded, VisitStarted)
 from storewatch.camera import scenarios
 
+pytestmark = pytest.mark.slow  # scores the analysis on scripted visits and footage (a benchmark): scripts/test --fast leaves it out
+
 SIZE = (640, 480)  # small frames keep the render cheap; the analysis sees 320x240 either way
 RUNS = (("take", 2.0), ("across-shelves", 5.0), ("two-visits", 5.0), ("hand-rests", 2.0), ("lights-switch", 2.0),
         ("baseline-take", 2.0), ("return-shifted", 2.0))

@@ -108,6 +108,7 @@ def _status(data_dir: Path, *args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=60, cwd=REPO)
 
 
+@pytest.mark.slow  # storewatch run with a broken camera, through its retries
 def test_a_broken_camera_leaves_the_server_serving_and_says_why_everywhere(data_dir, tmp_path, monkeypatch):
     """`storewatch run --camera picamera2` where picamera2 cannot load: the server stays up."""
     hide_picamera2(monkeypatch, tmp_path / "shadow")

@@ -11,6 +11,7 @@ import time
 
 import apsw
 import httpx
+import pytest
 
 from storewatch import contract
 from storewatch.appliance import Appliance
@@ -32,6 +33,7 @@ def post(url: str, token: str, device_id: str, seq: int, image: bytes) -> int:
                              "image": ("f.jpg", image, "image/jpeg")}, timeout=30).status_code
 
 
+@pytest.mark.slow  # backs up while a thread keeps ingesting
 def test_a_backup_taken_during_ingest_opens_and_passes_the_integrity_check(live_server, device, tmp_path):
     device_id, token = device
     image = make_jpeg(64, 48)

@@ -21,6 +21,8 @@ import pytest
 from support import REPO
 from support.servers import free_port
 
+pytestmark = pytest.mark.slow  # storewatch run from the command line, started and stopped as a user does: scripts/test --fast leaves it out
+
 
 class Run:
     """A `storewatch run` process whose output is read line by line as it comes."""

@@ -499,6 +499,7 @@ def test_a_raw_socket_upload_as_an_esp32_sends_it(live_server, device):
 # --- restarts -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # stops and restarts storewatch run
 def test_a_restart_keeps_everything_and_cleans_crash_leftovers(data_dir):
     server = start_live_server(data_dir)
     try:
@@ -536,6 +537,7 @@ def test_while_shutting_down_ingest_answers_503_with_retry_after(appliance):
         assert appliance.captures.list(device_id) == []
 
 
+@pytest.mark.slow  # stops and restarts storewatch run
 def test_every_rejection_is_counted_by_reason_and_survives_a_restart(data_dir):
     server = start_live_server(data_dir)
     try:
@@ -735,6 +737,7 @@ def test_a_seq_reused_after_retention_is_409_seq_too_old_and_stores_nothing(live
 # --- replays across a restart (issue 12 B9) -------------------------------------------------------
 
 
+@pytest.mark.slow  # stops and restarts storewatch run
 def test_a_signed_request_replayed_after_a_crash_and_restart_is_refused(data_dir):
     server = start_live_server(data_dir)
     try:

@@ -14,6 +14,8 @@ from click.testing import CliRunner
 from storewatch.cli import main
 from support.servers import LiveServer, free_port, prepare_data_dir, start_live_server
 
+pytestmark = pytest.mark.slow  # starts, signals and restarts storewatch run many times (one test waits for a visit's event): scripts/test --fast leaves it out
+
 
 @pytest.fixture
 def notify_socket(tmp_path):

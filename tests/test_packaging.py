@@ -12,7 +12,11 @@ import subprocess
 import sys
 import zipfile
 
+import pytest
+
 from support import REPO
+
+pytestmark = pytest.mark.slow  # builds a wheel and an editable install in a new venv: scripts/test --fast leaves it out
 
 
 def clean_copy(tmp_path):

@@ -6,9 +6,13 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from storewatch.appliance import Appliance
 from support import REPO
 from support.servers import start_live_server
+
+pytestmark = pytest.mark.slow  # retention beside a running appliance and at its start: scripts/test --fast leaves it out
 
 OLD = "2020-01-01T00:00:00.000Z"
 

@@ -73,6 +73,7 @@ def parse_exposition(text: str) -> Exposition:
     return values
 
 
+@pytest.mark.slow  # stops and restarts storewatch run
 def test_figures_equal_what_was_done_and_survive_a_restart(data_dir):
     server = start_live_server(data_dir)
     try:

@@ -10,12 +10,16 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from support.worker import (add_roi, comparable, event_rows, picture_files, running_worker, scene, store_frames,
                             wait_finished)
 
 from storewatch.appliance import Appliance
 from storewatch.jobs.service import connect_ingest
 from support.waiting import wait_for
+
+pytestmark = pytest.mark.slow  # kills a worker process mid-interaction and restarts it: scripts/test --fast leaves it out
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -188,6 +188,7 @@ def test_running_a_job_again_changes_nothing(appliance: Appliance) -> None:
         assert picture_files(appliance) == files
 
 
+@pytest.mark.slow  # crashes a worker before its commit and reruns
 def test_a_crash_before_commit_reruns_to_the_same_rows_and_files(tmp_path: Path) -> None:
     sequence = scene()
 
