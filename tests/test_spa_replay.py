@@ -129,3 +129,24 @@ def test_moving_a_slider_and_replaying_shows_progress_then_the_summary_and_apply
 
     panel.get_by_role("button", name="Back to live scores").click()
     expect(chart.locator("path.series")).to_have_count(1)
+
+
+def test_a_running_replay_shows_cancel_and_cancelling_it_changes_nothing(
+        server: LiveServer, admin: httpx.Client, camera: dict, page: Page, shots: Shots) -> None:
+    before = admin.get(f"/api/v1/admin/devices/{camera['id']}/rois").json()["rois"]
+    login(page, server, f"/devices/{camera['id']}")
+    panel = page.locator(".replay-panel")
+    expect(panel.get_by_text("Frames are kept from")).to_be_visible()
+    panel.get_by_role("button", name="Last day").click()
+    panel.get_by_role("button", name="Replay").click()
+    progress = panel.locator(".replay-progress")
+    expect(progress).to_be_visible()  # its process takes a second to start: the bar is there first
+    expect(progress.get_by_role("progressbar", name="Replay progress")).to_be_visible()
+    shots(page, "replay-running")
+    progress.get_by_role("button", name="Cancel").click()
+    expect(panel.get_by_text("Replay cancelled; nothing was changed.")).to_be_visible(timeout=30_000)
+    expect(progress).to_be_hidden()
+    last = admin.get("/api/v1/admin/replays").json()["replay"]
+    assert last["state"] == "cancelled" and last["cancel_requested"], last
+    assert admin.get(f"/api/v1/admin/devices/{camera['id']}/rois").json()["rois"] == before
+    expect(panel.get_by_role("button", name="Replay")).to_be_enabled()  # and another may start
