@@ -227,7 +227,9 @@ class RoiTracker:
             self.cand_count, self.cand = 0, None
             moving = self._moving(motion)
             self.stirring = moving and self._differs(change)
-            quiet = not moving and not self._differs(change)
+            # An item's gap in a big ROI keeps the reference (a strongly changed block), a little
+            # noise in one does not.
+            quiet = not moving and change.area < self.thr.end_threshold and change.local < self._local_start
             due = ts - self.refreshed_ts >= self.thr.reference_refresh_seconds
             if quiet and due and not self._visiting:
                 self._settle_reference(img, ts)
