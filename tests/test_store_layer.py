@@ -20,7 +20,6 @@ STORE = PACKAGE / "store"
 # session that owns it (issue 14 point 3). Remove an entry as soon as it holds no SQL.
 NOT_YET_MOVED = {
     PACKAGE / "jobs" / "taskfile.py": "PRAGMA quick_check on huey.db, Huey's own file (not the app database)",
-    PACKAGE / "replay": "replay/__init__.py reads ROI names (its session owns store/replay*.py)",
 }
 
 # Uppercase keywords before a lowercase table or column name: how this codebase writes SQL,
@@ -122,12 +121,8 @@ def test_the_allow_list_names_paths_that_exist() -> None:
         assert path.exists(), why
 
 
-# The facade's stores (Appliance in appliance.py builds each once); packages still building
-# their own at a call site until their sessions switch to appliance.rois/.events/.jobs.
+# The facade's stores: Appliance in appliance.py builds each once, and nothing else builds one.
 FACADE_STORES = ("RoiStore", "EventStore", "JobQueue", "ScoreStore", "CaptureStore", "DeviceRegistry")
-STILL_BUILDING_STORES = {
-    PACKAGE / "replay": "replay/suggest.py builds a RoiStore (appliance.rois)",
-}
 
 
 def store_constructions(source: str) -> list[tuple[int, str]]:
@@ -141,7 +136,7 @@ def test_only_the_appliance_builds_the_facades_stores() -> None:
     appliance_module = PACKAGE / "appliance.py"
     built = [f"{path.relative_to(PACKAGE.parent)}:{line}: {name}(...)"
              for path in sorted(PACKAGE.rglob("*.py"))
-             if path != appliance_module and not any(path.is_relative_to(f) for f in STILL_BUILDING_STORES)
+             if path != appliance_module
              for line, name in store_constructions(path.read_text(encoding="utf-8"))]
     assert built == [], "use the Appliance's store (appliance.rois, .events, .jobs ...):\n" + "\n".join(built)
     assert {name for _, name in store_constructions(appliance_module.read_text(encoding="utf-8"))} == set(FACADE_STORES)
