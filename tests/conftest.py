@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from storewatch.appliance import Appliance
+from support.mosquitto import MOSQUITTO, PASSWD, Mosquitto
 from support.notify import Receiver
 from support.servers import AppClient, LiveServer, app_client, start_live_server
 
@@ -105,6 +106,16 @@ def receiver() -> Iterator[Receiver]:
     started = Receiver()
     yield started
     started.close()
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Mosquitto]:
+    """Debian's mosquitto on 127.0.0.1 with a free port (tests/support/mosquitto.py)."""
+    if not (MOSQUITTO and PASSWD):
+        pytest.skip("Debian's mosquitto is not installed (scripts/test installs it: apt-get install mosquitto)")
+    started = Mosquitto(tmp_path)
+    yield started
+    started.stop()
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ faked."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -32,13 +31,6 @@ FAST = RetryPolicy(base_s=0.1, cap_s=0.3, give_up_s=60, jitter=0.1)
 BERLIN = ZoneInfo("Europe/Berlin")
 SEND = datetime(2026, 9, 21, 21, 0, tzinfo=BERLIN).timestamp()  # the digest's moment, 21:00 in Berlin
 HOUR = 3600.0
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    started = Receiver()
-    yield started
-    started.close()
 
 
 @pytest.fixture

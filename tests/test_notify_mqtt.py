@@ -19,7 +19,7 @@ import apsw
 import pytest
 from click.testing import CliRunner
 
-from support.mosquitto import MOSQUITTO, PASSWD, PASSWORD, Mosquitto, Subscriber
+from support.mosquitto import PASSWORD, Mosquitto, Subscriber
 from support.notify import write_visit
 from support.servers import start_live_server
 from storewatch.appliance import Appliance
@@ -37,15 +37,6 @@ from support.waiting import wait_for
 
 BASE = "http://192.168.1.5:8080"
 FAST = RetryPolicy(base_s=0.1, cap_s=0.5, give_up_s=120, jitter=0.1)
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Mosquitto]:
-    if not (MOSQUITTO and PASSWD):
-        pytest.skip("Debian's mosquitto is not installed (scripts/test installs it: apt-get install mosquitto)")
-    started = Mosquitto(tmp_path)
-    yield started
-    started.stop()
 
 
 @pytest.fixture

@@ -7,12 +7,9 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-from support.mosquitto import MOSQUITTO, PASSWD, Mosquitto, Subscriber
+from support.mosquitto import Mosquitto, Subscriber
 from support.reliability import Frame, FramePoster, open_db
 from support.scripts import load_script
 from support.servers import LiveServer, free_port
@@ -22,15 +19,6 @@ from storewatch.appliance import Appliance
 from storewatch.notify.channels import ChannelStore
 
 SIZE = (640, 480)
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Mosquitto]:
-    if not (MOSQUITTO and PASSWD):
-        pytest.skip("Debian's mosquitto is not installed (scripts/test installs it: apt-get install mosquitto)")
-    started = Mosquitto(tmp_path)
-    yield started
-    started.stop()
 
 
 def test_a_real_visit_turns_its_area_on_before_it_ends_and_off_with_its_event(data_dir: Path,

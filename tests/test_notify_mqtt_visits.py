@@ -9,11 +9,10 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from support.mosquitto import MOSQUITTO, PASSWD, Mosquitto, Subscriber
+from support.mosquitto import Mosquitto, Subscriber
 from support.notify import write_visit
 from support.waiting import wait_for
 from storewatch.analysis.device_analyzer import FrameResult
@@ -28,15 +27,6 @@ from storewatch.store.events import EventStore
 from storewatch.store.rois import RoiStore
 
 FAST = RetryPolicy(base_s=0.1, cap_s=0.5, give_up_s=120, jitter=0.1)
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Mosquitto]:
-    if not (MOSQUITTO and PASSWD):
-        pytest.skip("Debian's mosquitto is not installed (scripts/test installs it: apt-get install mosquitto)")
-    started = Mosquitto(tmp_path)
-    yield started
-    started.stop()
 
 
 @pytest.fixture
