@@ -11,42 +11,13 @@ from dataclasses import replace
 
 import pytest
 
-from storewatch.analysis.decode import decode_gray
-from storewatch.analysis.device_analyzer import DeviceAnalyzer, FrameResult, RoiSpec
+from storewatch.analysis.device_analyzer import RoiSpec
 from storewatch.analysis.thresholds import Thresholds
 from storewatch.analysis.transitions import (
     LightingChange, LightingSettled, VisitEnded, VisitStarted)
 from storewatch.camera import scenarios
-from storewatch.camera.scene import SKIN_TONES, FrameTruth, Lighting, Reach, Script, ScriptRenderer
-
-SIZE = (320, 240)  # the analysis size: no downscale, cheap to render
-
-
-def play(script: Script, fps: float = 2.0, rois: list[RoiSpec] | None = None,
-         ) -> tuple[list[FrameResult], list[FrameTruth], list[float]]:
-    """Feed the script's frames (frame id = index); the results and the truth of each frame."""
-    times = script.times(fps)
-    _, truth = script.truth(times, SIZE)
-    renderer = ScriptRenderer(script, SIZE)
-    specs = rois or [RoiSpec(k + 1, polygon) for k, (_, polygon) in enumerate(script.rois)]
-    analyzer = DeviceAnalyzer(specs)
-    results = [analyzer.feed(decode_gray(renderer.jpeg(t, i)), t, i) for i, t in enumerate(times)]
-    return results, truth, times
-
-
-def found(results: list[FrameResult], kind: type) -> list:
-    return [t for r in results for t in r.transitions if isinstance(t, kind)]
-
-
-def verdicts(visit: VisitEnded) -> dict[int, str]:
-    return {o.roi_id: o.verdict for o in visit.rois}
-
-
-def assert_clean(visit: VisitEnded, truth: list[FrameTruth]) -> None:
-    """Before and After show no hand in any touched ROI, and are frames that were fed."""
-    for frame_id in (visit.pre_frame_id, visit.post_frame_id):
-        assert 0 <= frame_id < len(truth)
-        assert not any(truth[frame_id].hand_in_roi[o.roi_id - 1] for o in visit.rois), frame_id
+from storewatch.camera.scene import SKIN_TONES, Lighting, Reach, Script
+from support.scripted_visits import assert_clean, found, play, verdicts
 
 
 def half_shelves(script: Script) -> Script:

@@ -21,46 +21,12 @@ import pytest
 
 from storewatch.analysis import tracker
 from storewatch.analysis.decode import decode_gray
-from storewatch.analysis.device_analyzer import DeviceAnalyzer, FrameResult, RoiSpec
+from storewatch.analysis.device_analyzer import DeviceAnalyzer, RoiSpec
 from storewatch.analysis.thresholds import Thresholds
 from storewatch.analysis.transitions import RoiCalm, RoiRestless, VisitEnded, VisitStarted
 from storewatch.camera import scenarios
-from storewatch.camera.scene import SKIN_TONES, FrameTruth, Lighting, Reach, Script, ScriptRenderer
-
-SIZE = (320, 240)  # the analysis size: no downscale, cheap to render
-
-
-def play(script: Script, fps: float = 2.0, rois: list[RoiSpec] | None = None, paint=None,
-         ) -> tuple[list[FrameResult], list[FrameTruth], list[float]]:
-    """Feed the script's frames (frame id = index); `paint(gray, t, index)` may draw into each frame."""
-    times = script.times(fps)
-    _, truth = script.truth(times, SIZE)
-    renderer = ScriptRenderer(script, SIZE)
-    specs = rois or [RoiSpec(k + 1, polygon) for k, (_, polygon) in enumerate(script.rois)]
-    analyzer = DeviceAnalyzer(specs)
-    results = []
-    for i, t in enumerate(times):
-        gray = decode_gray(renderer.jpeg(t, i))
-        if paint is not None:
-            paint(gray, t, i)
-        results.append(analyzer.feed(gray, t, i))
-    return results, truth, times
-
-
-def found(results: list[FrameResult], kind: type) -> list:
-    return [t for r in results for t in r.transitions if isinstance(t, kind)]
-
-
-def verdicts(visit: VisitEnded) -> dict[int, str]:
-    return {o.roi_id: o.verdict for o in visit.rois}
-
-
-def assert_clean(visit: VisitEnded, truth: list[FrameTruth], rois: list[int] | None = None) -> None:
-    """Before and After show no hand in any touched ROI (script ROI indexes `rois`, else the outcomes')."""
-    listed = rois if rois is not None else [o.roi_id - 1 for o in visit.rois]
-    for frame_id in (visit.pre_frame_id, visit.post_frame_id):
-        assert 0 <= frame_id < len(truth)
-        assert not any(truth[frame_id].hand_in_roi[k] for k in listed), frame_id
+from storewatch.camera.scene import SKIN_TONES, Lighting, Reach, Script, ScriptRenderer
+from support.scripted_visits import SIZE, assert_clean, found, play, verdicts
 
 
 def stocked(seed: int, *reaches: Reach, **kw) -> Script:
