@@ -12,18 +12,14 @@ from click.testing import CliRunner
 from storewatch.appliance import DATABASE_FILE, Appliance
 from storewatch.cli import main
 from storewatch.store.events import TouchedRoi, Visit
+from support.schema import database_at
 
 VERDICT_MIGRATION = 7  # the migration that added events.verdict
 
 
 def old_database(data_dir: Path) -> None:
     """A file as storewatch left it before verdicts, with an event of each decision and a lighting change."""
-    from storewatch.store.migrations import MIGRATIONS
-    conn = apsw.Connection(str(data_dir / DATABASE_FILE))
-    for number, sql in enumerate(MIGRATIONS[:VERDICT_MIGRATION - 1], start=1):
-        with conn:
-            conn.execute(sql)
-            conn.execute(f"PRAGMA user_version = {number}")
+    conn = database_at(data_dir / DATABASE_FILE, VERDICT_MIGRATION - 1)
     with conn:
         conn.execute("INSERT INTO devices (id, name, token_hash, token_salt, created_at)"
                      " VALUES ('cam', 'Cam', 'h', 's', '2026-01-01T00:00:00.000Z')")

@@ -27,6 +27,7 @@ from storewatch.cli import main
 from storewatch.store.events import EventImage, TouchedRoi, Visit, epoch_to_ts
 from storewatch.jobs import outputs
 from storewatch.upkeep.retention import run_retention
+from support.schema import database_at
 
 T0 = 1_790_000_000.0
 # Three shelves, top to bottom; an arm reaching shelf 3 crosses shelves 1 and 2.
@@ -135,12 +136,7 @@ def test_the_database_refuses_a_touched_roi_verdict_outside_the_four(appliance, 
 
 def schema_7_database(data_dir: Path) -> None:
     """A file as storewatch left it before visits: per-ROI events, two of them begun on one capture."""
-    from storewatch.store.migrations import MIGRATIONS
-    conn = apsw.Connection(str(data_dir / DATABASE_FILE))
-    for number, sql in enumerate(MIGRATIONS[:7], start=1):
-        with conn:
-            conn.execute(sql)
-            conn.execute(f"PRAGMA user_version = {number}")
+    conn = database_at(data_dir / DATABASE_FILE, 7)
     with conn:
         conn.execute("INSERT INTO devices (id, name, token_hash, token_salt, created_at)"
                      " VALUES ('cam', 'Aisle 3 camera', 'h', 's', '2026-01-01T00:00:00.000Z')")

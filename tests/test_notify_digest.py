@@ -17,6 +17,7 @@ from click.testing import CliRunner
 
 from support.notify import Receiver, write_visit
 from support.waiting import wait_for
+from support.schema import database_at
 from storewatch.appliance import Appliance
 from storewatch.cli import main
 from storewatch.notify import digest
@@ -250,11 +251,7 @@ def test_a_database_from_before_the_digest_keeps_its_channels_and_outbox(tmp_pat
 
     version = next(number for number, sql in enumerate(MIGRATIONS) if "notify_digests" in sql)  # the one before
     path = tmp_path / "old.db"
-    conn = apsw.Connection(str(path))
-    for number, sql in enumerate(MIGRATIONS[:version], start=1):
-        with conn:
-            conn.execute(sql)
-            conn.execute(f"PRAGMA user_version = {number}")
+    conn = database_at(path, version)
     with conn:
         conn.execute("INSERT INTO notify_channels (id, name, kind, url, secret, verdicts, created_at, health)"
                      " VALUES (1, 'hook', 'webhook', 'http://h/x', 'k', '[\"taken\"]', 't', 1)")

@@ -15,7 +15,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import apsw
 import pytest
 from click.testing import CliRunner
 
@@ -34,6 +33,7 @@ from storewatch.notify.message import test_message as make_test_message
 from storewatch.notify.outbox import RetryPolicy
 from storewatch.store.rois import RoiStore
 from support.waiting import wait_for
+from support.schema import database_at
 
 BASE = "http://192.168.1.5:8080"
 FAST = RetryPolicy(base_s=0.1, cap_s=0.5, give_up_s=120, jitter=0.1)
@@ -298,11 +298,7 @@ def test_the_cli_adds_lists_masked_and_tests_an_mqtt_channel(data_dir: Path, bro
 def test_a_database_from_before_mqtt_keeps_its_channels_outbox_and_cooldowns(tmp_path: Path) -> None:
     version = next(number for number, sql in enumerate(MIGRATIONS) if "'mqtt'" in sql)  # the one before
     path = tmp_path / "old.db"
-    conn = apsw.Connection(str(path))
-    for number, sql in enumerate(MIGRATIONS[:version], start=1):
-        with conn:
-            conn.execute(sql)
-            conn.execute(f"PRAGMA user_version = {number}")
+    conn = database_at(path, version)
     with conn:
         conn.execute("INSERT INTO notify_channels (id, name, kind, url, secret, verdicts, created_at, schedule)"
                      " VALUES (1, 'hook', 'webhook', 'http://h/x', 'k', '[\"taken\"]', 't', 'sat,sun')")

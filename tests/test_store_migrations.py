@@ -10,6 +10,7 @@ import pytest
 from storewatch.store import Database
 from storewatch.store import migrations
 from storewatch.store.migrations import MIGRATIONS, SCHEMA_VERSION, SchemaTooNew
+from support.schema import database_at
 
 
 def user_version(path: Path) -> int:
@@ -30,11 +31,7 @@ def tables(path: Path) -> set[str]:
 
 def make_old_database(path: Path, version: int) -> None:
     """A file as storewatch at schema `version` left it, using only the migrations it knew."""
-    conn = apsw.Connection(str(path))
-    for number, sql in enumerate(MIGRATIONS[:version], start=1):
-        with conn:
-            conn.execute(sql)
-            conn.execute(f"PRAGMA user_version = {number}")
+    conn = database_at(path, version)
     with conn:
         conn.execute(
             "INSERT INTO devices (id, name, token_hash, token_salt, created_at)"
