@@ -1,10 +1,11 @@
 """Running a replay below the live analysis: a higher nice value for the calling thread only.
 
 Linux schedules threads as tasks, so `setpriority(PRIO_PROCESS, native thread id)` lowers
-just this thread: a replay thread inside `storewatch run` yields the CPU to the worker's
-threads, and the `storewatch replay` command (a process of its own, so it shares no
-interpreter lock with the live worker) lowers itself the same way. scripts/bench-replay
-measures the live analysis latency with a replay running either way.
+just this thread. Replays run in a process of their own, which shares no interpreter lock
+with the live worker: the `storewatch replay` command, and the admin panel's replay process
+(server/replay_runner.py, which also puts it in a scheduler group of its own); a nice-10
+thread inside `storewatch run` still held the interpreter lock while it waited, and slowed
+live uploads (scripts/bench-replay-panel measured it).
 """
 
 from __future__ import annotations
