@@ -1,4 +1,4 @@
-"""Visits on shelves unlike the starter ROIs: the last session's known caveats, each as a scripted scene.
+"""Visits on shelves unlike the starter ROIs: the known caveats of the visit logic, each as a scripted scene.
 
 1. An arm reaching from the top into one ROI over the whole shelf covers a few percent of it:
    the take must still start a visit and be decided `taken`.

@@ -193,7 +193,7 @@ def commit(appliance: Appliance, events: EventStore, outputs: FrameOutputs) -> l
 
 
 def _notify_visit_starts(appliance: Appliance, outputs: FrameOutputs) -> None:
-    """Hook of the notify session (storewatch/notify/outbox.py): one outbox row per MQTT channel
+    """MQTT "touched" ON as a visit starts (storewatch/notify/outbox.py): one outbox row per MQTT channel
     for each visit that began on this frame. Best effort: it never fails the job (the visit's
     event still sets "touched" when it is written)."""
     starts = [(t.ts, t.roi_ids) for t in outputs.result.transitions if isinstance(t, VisitStarted)]
