@@ -151,3 +151,19 @@ def test_an_apprise_message_names_the_signed_picture_link(appliance: Appliance, 
     assert url == message.payload["images"]["post"] and "/api/v1/notify/images/" in url
     query = parse_qs(urlsplit(url).query)
     assert links.verify(event_id, "post", query["expires"][0], query["sig"][0]) > 0
+
+
+def test_a_hostile_link_is_refused_as_invalid_never_a_500(appliance: Appliance, shelf: int, served: str) -> None:
+    event_id = write_visit(appliance, "cam", [(shelf, "taken")])
+    link = ImageLinks(appliance.key).url(served, event_id, "post")
+    parts = urlsplit(link)
+    query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+    base = f"{served}{parts.path}"
+    before = snapshot(appliance)
+    with httpx.Client(timeout=10) as client:
+        for hostile in ({**query, "sig": "é" * len(query["sig"])},           # not ASCII (found by the API fuzz)
+                        {**query, "sig": query["sig"] + "\u00ff"},
+                        {**query, "expires": "١٢٣٤٥٦٧٨٩٠"}):                  # Arabic-Indic digits
+            refused(client.get(base, params=hostile), 403, "link_invalid")
+        refused(client.get(f"{served}/api/v1/notify/images/{2**70}/post", params=query), 404, "not_found")  # no such id
+    assert snapshot(appliance) == before

@@ -60,7 +60,8 @@ class ImageLinks:
                now: float | None = None) -> int:
         """The link's expiry if it is this appliance's, for this picture, and not expired; else LinkRefused."""
         if not expires or not sig or not expires.isascii() or not expires.isdigit() or len(expires) > 12 \
-                or not hmac.compare_digest(self._sig(event_id, kind, int(expires)), sig):
+                or not hmac.compare_digest(self._sig(event_id, kind, int(expires)).encode(),
+                                           sig.encode(errors="surrogatepass")):  # bytes: any text is a mismatch, not a TypeError
             raise LinkRefused("This picture link is not valid: it was changed, or not made by this appliance.",
                               expired=False)
         if int(expires) <= (time.time() if now is None else now):
