@@ -47,6 +47,7 @@ FUZZ_EXAMPLES = int(os.environ.get("STOREWATCH_FUZZ_EXAMPLES", "30"))
 FUZZ_SECONDS = float(os.environ.get("STOREWATCH_FUZZ_SECONDS", "60"))
 MIN_EXAMPLES = 5
 SETTINGS_PATH = "/api/v1/admin/settings"
+SESSION_PATH = "/api/v1/admin/session"  # answers "not logged in" (200) without credentials: the SPA's first probe
 JPEG = make_jpeg(64, 48)
 CHECKS = [status_code_conformance, content_type_conformance, response_schema_conformance]
 # Device operations go first: the admin ones may change settings the ingest depends on.
@@ -160,7 +161,12 @@ def test_fuzz_operation(target: Target, label: str) -> None:
             assert_error(response, response.status_code)
         if not 200 <= response.status_code < 300:
             assert after[:2] == before[:2] and after[2] <= before[2], f"a rejected request left traces: {context}"
-        if caller in (ADMIN_AUTH, METRICS_AUTH) and who != "right":
+        authorization = next((str(value) for name, value in {**(case.headers or {}), **headers}.items()
+                              if name.lower() == "authorization"), "")
+        if label == f"GET {SESSION_PATH}" and not authorization.strip():  # the login page's probe, as documented
+            assert response.status_code == 200, context
+            assert response.json() == {"authenticated": False, "csrf_token": None}, context
+        elif caller in (ADMIN_AUTH, METRICS_AUTH) and who != "right":
             assert response.status_code == 401, context
         if label == f"PATCH {SETTINGS_PATH}" and who == "right":
             _restore_settings(target)
