@@ -15,16 +15,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+import httpx
 from starlette.routing import Route
-from starlette.testclient import TestClient
 
 from storewatch import contract
 from storewatch import errors as domain
 from storewatch.appliance import Appliance
 from storewatch.server import errors as server_errors
-from storewatch.server.app import create_app
 from support import ADMIN_PASSWORD
 from support.frames import capture_ts, make_jpeg
+from support.servers import app_client
 
 ADMIN = "/api/v1/admin"
 SQUARE = [[0.1, 0.1], [0.5, 0.1], [0.5, 0.5], [0.1, 0.5]]
@@ -37,7 +37,8 @@ class World:
     """One appliance with what the cases refer to: devices, ROIs, a frame, a job, a token."""
 
     appliance: Appliance
-    client: TestClient
+    app: Any  # the Starlette app the client asks (its state is flipped by some cases)
+    client: httpx.Client
     admin_token: str
     tokens: dict[str, str] = field(default_factory=dict)
     roi_id: int = 0
@@ -61,12 +62,10 @@ def frame(device_id: str, seq: int, jpeg: bytes = JPEG_A, **meta: Any) -> dict[s
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     data_dir = tmp_path_factory.mktemp("api-errors") / "data"
     appliance = Appliance(data_dir)
-    appliance.admins.set_password(ADMIN_PASSWORD)
     appliance.settings.CACHE_SECONDS = 0.0  # each request reads the settings table: damage shows at once
-    app = create_app(appliance)
     try:
-        with TestClient(app, base_url="http://127.0.0.1", raise_server_exceptions=False) as client:
-            made = World(appliance, client, appliance.admins.create_token("api errors test"))
+        with app_client(appliance) as served, served.client() as client:
+            made = World(appliance, served.app, client, appliance.admins.create_token("api errors test"))
             for name in ("cam", "other", "off", "quiet"):
                 device_id, made.tokens[name] = appliance.devices.add(name, name)
             appliance.devices.set_enabled("off", False)
@@ -116,11 +115,11 @@ def damaged_roi(column: str) -> Callable[[World], Any]:
 
 @contextlib.contextmanager
 def stopping(world: World) -> Iterator[None]:
-    world.client.app.state.stopping = True  # type: ignore[attr-defined]
+    world.app.state.stopping = True  # type: ignore[attr-defined]
     try:
         yield
     finally:
-        world.client.app.state.stopping = False  # type: ignore[attr-defined]
+        world.app.state.stopping = False  # type: ignore[attr-defined]
 
 
 # --- the cases -------------------------------------------------------------------------------
@@ -191,7 +190,7 @@ def a_running_replay(world: World) -> Iterator[None]:
     frames; tests/test_admin_replay.py runs those), for the duration of a case."""
     from storewatch.server.replay_runner import ReplayRequest, ReplayRun
 
-    runner = world.client.app.state.replays  # type: ignore[attr-defined]
+    runner = world.app.state.replays  # type: ignore[attr-defined]
     was = runner._last
     runner._last = ReplayRun(ReplayRequest("replay", "cam", 1_790_000_000.0, 1_790_003_600.0, {}, None))
     try:
@@ -441,7 +440,7 @@ def test_each_error_has_the_shape_status_and_code(world: World, case: Case) -> N
 
 
 def test_every_api_route_has_its_error_cases(world: World) -> None:
-    routes = {(method, route.path) for route in world.client.app.routes  # type: ignore[attr-defined]
+    routes = {(method, route.path) for route in world.app.routes  # type: ignore[attr-defined]
               if isinstance(route, Route) and not route.path.startswith(("/static", "/{"))
               for method in (route.methods or ()) if method != "HEAD"}
     covered = {(case.method, case.route) for case in CASES} | NO_ERROR_PATHS
