@@ -12,14 +12,13 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from support.mosquitto import PASSWORD, Mosquitto, Subscriber
-from support.notify import write_visit
+from support.notify import BASE, sender, shelf, write_visit  # sender, shelf: fixtures
 from support.servers import start_live_server
 from storewatch.appliance import Appliance
 from storewatch.cli import main
@@ -30,28 +29,8 @@ from storewatch.notify.channels import ChannelError, ChannelStore
 from storewatch.notify.deliver import NotifySender, send
 from storewatch.notify.ha_discovery import DeviceInfo, RoiInfo, Topics
 from storewatch.notify.message import test_message as make_test_message
-from storewatch.notify.outbox import RetryPolicy
-from storewatch.store.rois import RoiStore
 from support.waiting import wait_for
 from support.schema import database_at
-
-BASE = "http://192.168.1.5:8080"
-FAST = RetryPolicy(base_s=0.1, cap_s=0.5, give_up_s=120, jitter=0.1)
-
-
-@pytest.fixture
-def shelf(appliance: Appliance) -> tuple[int, int]:
-    appliance.devices.add("Aisle camera", "cam")
-    rois = RoiStore(appliance.db, appliance.devices)
-    square = [[0.2, 0.2], [0.6, 0.2], [0.6, 0.6], [0.2, 0.6]]
-    return rois.add("cam", "top shelf", square)["id"], rois.add("cam", "bottom shelf", square)["id"]
-
-
-@pytest.fixture
-def sender(appliance: Appliance) -> Iterator[NotifySender]:
-    started = NotifySender(appliance, BASE, policy=FAST, poll_s=0.05)
-    yield started
-    started.stop(5)
 
 
 def _states(appliance: Appliance) -> list[str]:
@@ -362,7 +341,7 @@ def test_storewatch_run_announces_itself_says_offline_when_stopped_and_its_will_
     opened = Appliance(data_dir)
     try:
         opened.devices.add("Aisle camera", "cam")
-        roi = RoiStore(opened.db, opened.devices).add("cam", "top", [[0.1, 0.1], [0.5, 0.1], [0.5, 0.5]])["id"]
+        roi = opened.rois.add("cam", "top", [[0.1, 0.1], [0.5, 0.1], [0.5, 0.5]])["id"]
         ChannelStore(opened.db).add("ha", "mqtt", broker.url)
     finally:
         opened.close()

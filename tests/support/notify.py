@@ -1,5 +1,7 @@
-"""Test support for notifications: a real HTTP receiver on 127.0.0.1, and visits written the
-way the worker writes them (jobs.outputs.commit, which makes their outbox rows)."""
+"""Test support for notifications: a real HTTP receiver on 127.0.0.1, visits written the way
+the worker writes them (jobs.outputs.commit, which makes their outbox rows), and the `shelf`
+and `sender` fixtures of the MQTT tests (a module takes them with
+`from support.notify import sender, shelf`)."""
 
 from __future__ import annotations
 
@@ -7,17 +9,24 @@ import hashlib
 import hmac
 import json
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from support.frames import make_jpeg
+import pytest
+
 from storewatch.analysis.device_analyzer import FrameResult
 from storewatch.appliance import Appliance
-from storewatch.store.events import EventImage, EventStore, TouchedRoi, Visit
 from storewatch.jobs import outputs
+from storewatch.notify.deliver import NotifySender
+from storewatch.notify.outbox import RetryPolicy
+from storewatch.store.events import EventImage, TouchedRoi, Visit
+from support.frames import make_jpeg
 
 T0 = 1_790_000_000.0
+BASE = "http://192.168.1.5:8080"  # the appliance's address as the sender's links give it
+FAST = RetryPolicy(base_s=0.1, cap_s=0.5, give_up_s=120, jitter=0.1)  # retries within a test's wait
 
 
 @dataclass
@@ -117,5 +126,23 @@ def write_visit(appliance: Appliance, device_id: str, touched: list[tuple[int, s
     frame = outputs.FrameOutputs(device_id, {"id": capture_id, "capture_epoch": start + 2},
                                  FrameResult(scores={}, lighting=False, transitions=[], wants_burst=wants_burst),
                                  [prepared], [])
-    (event_id,) = outputs.commit(appliance, EventStore(appliance.db, appliance.images), frame)
+    (event_id,) = outputs.commit(appliance, appliance.events, frame)
     return event_id
+
+
+@pytest.fixture
+def shelf(appliance: Appliance) -> tuple[int, int]:
+    """The device "cam" with two ROIs, top shelf and bottom shelf: their ids."""
+    appliance.devices.add("Aisle camera", "cam")
+    square = [[0.2, 0.2], [0.6, 0.2], [0.6, 0.6], [0.2, 0.6]]
+    return (appliance.rois.add("cam", "top shelf", square)["id"],
+            appliance.rois.add("cam", "bottom shelf", square)["id"])
+
+
+@pytest.fixture
+def sender(appliance: Appliance) -> Iterator[NotifySender]:
+    """The appliance's notification sender, not yet started (a test starts it when it is ready);
+    stopped after the test."""
+    made = NotifySender(appliance, BASE, policy=FAST, poll_s=0.05)
+    yield made
+    made.stop(5)
