@@ -12,7 +12,6 @@ from click.testing import CliRunner, Result
 from support.notify import Receiver, write_visit
 from storewatch.appliance import Appliance
 from storewatch.cli import main
-from storewatch.store.rois import RoiStore
 
 SECRET = "cli-secret-0123456789abcdef"
 
@@ -22,7 +21,7 @@ def shop(data_dir: Path) -> int:
     with_device = Appliance(data_dir)
     try:
         with_device.devices.add("Aisle camera", "cam")
-        rois = RoiStore(with_device.db, with_device.devices)
+        rois = with_device.rois
         return rois.add("cam", "top", [[0.1, 0.1], [0.5, 0.1], [0.5, 0.5]])["id"]
     finally:
         with_device.close()

@@ -18,7 +18,6 @@ from storewatch.appliance import Appliance
 from storewatch.notify.channels import ChannelStore
 from storewatch.notify.deliver import NotifySender
 from storewatch.notify.outbox import RetryPolicy
-from storewatch.store.rois import RoiStore
 from support.waiting import wait_for
 
 BASE = "http://192.168.1.5:8080"
@@ -29,8 +28,7 @@ FAST = RetryPolicy(base_s=0.1, cap_s=0.3, give_up_s=60, jitter=0.1)
 @pytest.fixture
 def shelf(appliance: Appliance) -> int:
     appliance.devices.add("Aisle camera", "cam")
-    return RoiStore(appliance.db, appliance.devices).add("cam", "top shelf",
-                                                         [[0.2, 0.2], [0.6, 0.2], [0.6, 0.6], [0.2, 0.6]])["id"]
+    return appliance.rois.add("cam", "top shelf", [[0.2, 0.2], [0.6, 0.2], [0.6, 0.6], [0.2, 0.6]])["id"]
 
 
 @pytest.fixture

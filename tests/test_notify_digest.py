@@ -24,8 +24,6 @@ from storewatch.notify import digest
 from storewatch.notify.channels import ChannelError, ChannelStore
 from storewatch.notify.deliver import NotifySender
 from storewatch.notify.outbox import RetryPolicy
-from storewatch.store.events import EventStore
-from storewatch.store.rois import RoiStore
 
 SECRET = "digest-secret-0123456789abcd"
 FAST = RetryPolicy(base_s=0.1, cap_s=0.3, give_up_s=60, jitter=0.1)
@@ -41,7 +39,7 @@ def shop(appliance: Appliance) -> dict[str, int]:
     appliance.settings.update({"time_zone": "Europe/Berlin"})
     appliance.devices.add("Aisle camera", "cam")
     appliance.devices.add("Door", "door")
-    rois = RoiStore(appliance.db, appliance.devices)
+    rois = appliance.rois
     square = [[0.2, 0.2], [0.6, 0.2], [0.6, 0.6], [0.2, 0.6]]
     ids = {"top": rois.add("cam", "top shelf", square)["id"], "bottom": rois.add("cam", "bottom shelf", square)["id"],
            "till": rois.add("door", "till", square)["id"]}
@@ -58,7 +56,7 @@ def shop(appliance: Appliance) -> dict[str, int]:
     for number, (before, device, touched) in enumerate(visits, start=1):
         events.append(write_visit(appliance, device, touched, start=SEND - before, capture_id=number,
                                   with_picture=False))
-    EventStore(appliance.db, appliance.images).review(events[5], false_alarm=True)
+    appliance.events.review(events[5], false_alarm=True)
     return ids
 
 

@@ -21,7 +21,6 @@ from storewatch.notify.channels import ChannelStore
 from storewatch.notify.deliver import NotifySender
 from storewatch.notify.image_links import ImageLinks, LinkRefused
 from storewatch.notify.outbox import RetryPolicy
-from storewatch.store.events import EventStore
 
 SECRET = "links-secret-0123456789abcdef"
 FAST = RetryPolicy(base_s=0.1, cap_s=0.3, give_up_s=60, jitter=0.1)
@@ -34,10 +33,7 @@ def shelf(appliance: Appliance) -> int:
 
 
 def appliance_rois(appliance: Appliance) -> int:
-    from storewatch.store.rois import RoiStore
-
-    return RoiStore(appliance.db, appliance.devices).add("cam", "top shelf",
-                                                         [[0.2, 0.2], [0.6, 0.2], [0.6, 0.6], [0.2, 0.6]])["id"]
+    return appliance.rois.add("cam", "top shelf", [[0.2, 0.2], [0.6, 0.2], [0.6, 0.6], [0.2, 0.6]])["id"]
 
 
 @pytest.fixture
@@ -83,7 +79,7 @@ def test_a_webhooks_picture_link_works_without_login_and_a_changed_one_is_refuse
     link = body["images"]["post"]
     assert link.startswith(f"{served}/api/v1/notify/images/{event_id}/post?")
     assert all("/api/v1/notify/images/" in url for url in body["thumbnails"].values())
-    stored = EventStore(appliance.db, appliance.images).picture_path(event_id, "post")
+    stored = appliance.events.picture_path(event_id, "post")
     want = appliance.images.absolute(stored).read_bytes()
 
     before = snapshot(appliance)
@@ -145,7 +141,7 @@ def test_an_apprise_message_names_the_signed_picture_link(appliance: Appliance, 
 
     event_id = write_visit(appliance, "cam", [(shelf, "taken")])
     links = ImageLinks(appliance.key)
-    message = event_message(EventStore(appliance.db, appliance.images), event_id, "d1", "http://shop:8080", links)
+    message = event_message(appliance.events, event_id, "d1", "http://shop:8080", links)
     line = next(line for line in message.body.splitlines() if line.startswith("Picture: "))
     url = line.removeprefix("Picture: ")
     assert url == message.payload["images"]["post"] and "/api/v1/notify/images/" in url

@@ -16,7 +16,6 @@ from support.notify import Receiver, write_visit
 from storewatch.appliance import Appliance
 from storewatch.cli import main
 from storewatch.notify.channels import ChannelStore
-from storewatch.store.rois import RoiStore
 from support.waiting import wait_for
 
 SECRET = "live-secret-0123456789abcdef"
@@ -33,7 +32,7 @@ def test_sigkill_during_delivery_resends_with_the_same_id_and_nothing_is_lost(
     server: LiveServer | None = None
     try:
         appliance.devices.add("Aisle camera", "cam")
-        shelf = RoiStore(appliance.db, appliance.devices).add("cam", "top", [[0.1, 0.1], [0.5, 0.1], [0.5, 0.5]])["id"]
+        shelf = appliance.rois.add("cam", "top", [[0.1, 0.1], [0.5, 0.1], [0.5, 0.5]])["id"]
         channels = ChannelStore(appliance.db)
         channels.add("hook", "webhook", f"{receiver.url}?token={TOKEN}", secret=SECRET)
         channels.add("nowhere", "apprise", f"json://{TOKEN}@127.0.0.1:1/never")  # nothing listens on port 1

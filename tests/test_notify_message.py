@@ -12,10 +12,8 @@ from PIL import Image
 from support.frames import make_jpeg
 from support.notify import write_visit
 from storewatch.appliance import Appliance
-from storewatch.store.events import EventStore
 from storewatch.notify.message import EventGone, crop, event_message, local_time
 from storewatch.notify.webhook import signature
-from storewatch.store.rois import RoiStore
 
 BASE = "http://shop.local:8080/"
 
@@ -27,11 +25,11 @@ def test_signature_is_hmac_sha256_of_the_body_in_hex() -> None:
 
 def test_a_visit_of_two_areas_names_both_and_links_the_event(appliance: Appliance) -> None:
     appliance.devices.add("Aisle camera", "cam")
-    rois = RoiStore(appliance.db, appliance.devices)
+    rois = appliance.rois
     top = rois.add("cam", "top shelf", [[0.1, 0.1], [0.4, 0.1], [0.4, 0.3]])["id"]
     low = rois.add("cam", "low shelf", [[0.1, 0.6], [0.4, 0.6], [0.4, 0.9]])["id"]
     event_id = write_visit(appliance, "cam", [(top, "unchanged"), (low, "taken")])
-    message = event_message(EventStore(appliance.db, appliance.images), event_id, "d-1", BASE)
+    message = event_message(appliance.events, event_id, "d-1", BASE)
     assert message.title.startswith("Aisle camera: low shelf taken, top shelf unchanged at ")
     assert local_time(message.payload["start_ts"]).split(" ")[1] in message.title
     assert f"http://shop.local:8080/#/events/{event_id}" in message.body
@@ -43,11 +41,11 @@ def test_a_visit_of_two_areas_names_both_and_links_the_event(appliance: Applianc
 
 def test_no_picture_once_the_pictures_expired_and_a_deleted_event_is_gone(appliance: Appliance) -> None:
     appliance.devices.add("Aisle camera", "cam")
-    roi = RoiStore(appliance.db, appliance.devices).add("cam", "top", [[0.1, 0.1], [0.4, 0.1], [0.4, 0.3]])["id"]
+    roi = appliance.rois.add("cam", "top", [[0.1, 0.1], [0.4, 0.1], [0.4, 0.3]])["id"]
     event_id = write_visit(appliance, "cam", [(roi, "taken")])
     with appliance.db.write() as conn:
         conn.execute("UPDATE events SET images_expired = 1")
-    events = EventStore(appliance.db, appliance.images)
+    events = appliance.events
     assert event_message(events, event_id, "d-1", BASE).picture is None
     with pytest.raises(EventGone):
         event_message(events, event_id + 1, "d-2", BASE)

@@ -12,7 +12,6 @@ from storewatch.appliance import Appliance
 from storewatch.jobs import outputs
 from storewatch.notify.channels import ChannelStore
 from storewatch.notify.outbox import Outbox, RetryPolicy
-from storewatch.store.rois import RoiStore
 
 SQUARE = [[0.1, 0.1], [0.4, 0.1], [0.4, 0.4], [0.1, 0.4]]
 OTHER = [[0.5, 0.5], [0.9, 0.5], [0.9, 0.9], [0.5, 0.9]]
@@ -22,7 +21,7 @@ OTHER = [[0.5, 0.5], [0.9, 0.5], [0.9, 0.9], [0.5, 0.9]]
 def shop(appliance: Appliance) -> dict[str, int]:
     appliance.devices.add("Aisle camera", "cam")
     appliance.devices.add("Till camera", "till")
-    rois = RoiStore(appliance.db, appliance.devices)
+    rois = appliance.rois
     return {"top": rois.add("cam", "top", SQUARE)["id"], "bottom": rois.add("cam", "bottom", OTHER)["id"],
             "till": rois.add("till", "counter", SQUARE)["id"]}
 

@@ -14,7 +14,6 @@ from storewatch.notify import health
 from storewatch.notify.channels import ChannelStore
 from storewatch.notify.deliver import NotifySender
 from storewatch.notify.outbox import RetryPolicy
-from storewatch.store.rois import RoiStore
 
 FAST = RetryPolicy(base_s=0.1, cap_s=0.3, give_up_s=60, jitter=0.1)
 
@@ -22,8 +21,7 @@ FAST = RetryPolicy(base_s=0.1, cap_s=0.3, give_up_s=60, jitter=0.1)
 def test_event_and_health_messages_use_the_appliances_time_zone(appliance: Appliance, receiver: Receiver) -> None:
     appliance.settings.update({"time_zone": "Asia/Tokyo", "disk_reserve_percent": 0, "disk_reserve_bytes": 0})
     appliance.devices.add("Aisle camera", "cam")
-    roi = RoiStore(appliance.db, appliance.devices).add("cam", "top shelf",
-                                                        [[0.2, 0.2], [0.6, 0.2], [0.6, 0.6], [0.2, 0.6]])["id"]
+    roi = appliance.rois.add("cam", "top shelf", [[0.2, 0.2], [0.6, 0.2], [0.6, 0.6], [0.2, 0.6]])["id"]
     ChannelStore(appliance.db).add("phone", "apprise", f"json://127.0.0.1:{receiver.port}/apprise", health=True)
     sender = NotifySender(appliance, "http://shop:8080", policy=FAST, poll_s=0.05)
     sender.start()

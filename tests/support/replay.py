@@ -22,7 +22,6 @@ from storewatch.appliance import Appliance
 from storewatch.camera.scenarios import scenario
 from storewatch.camera.scene import Passer, Script, ScriptRenderer
 from storewatch.jobs.service import connect_ingest
-from storewatch.store.rois import RoiStore
 from support import REPO
 from support.waiting import wait_for
 
@@ -61,8 +60,7 @@ def render(script: Script | None = None, fps: float = FPS, size: tuple[int, int]
 
 
 def add_rois(appliance: Appliance, device_id: str, script: Script | None = None) -> list[int]:
-    store = RoiStore(appliance.db, appliance.devices)
-    return [store.add(device_id, name, [list(p) for p in polygon])["id"]
+    return [appliance.rois.add(device_id, name, [list(p) for p in polygon])["id"]
             for name, polygon in (script or session_script()).rois]
 
 
@@ -90,7 +88,7 @@ def record_session(appliance: Appliance, device_id: str, session: Session, log: 
     after frame `change_at`; the worker is SIGKILLed after frame `kill_at` (with a job in hand
     when it can be caught) and a new one finishes. Returns what happened."""
     connect_ingest(appliance)
-    rois = RoiStore(appliance.db, appliance.devices)
+    rois = appliance.rois
     second = rois.list(device_id)[1]["id"]
     worker = start_worker(appliance.data_dir, log)
     try:
