@@ -90,13 +90,16 @@ export function query(params) {
   return text ? "?" + text : "";
 }
 
-/** Is the browser logged in? Learns the CSRF token on the way. */
+/**
+ * Is the browser logged in? Learns the CSRF token on the way. "Not logged in" is an answer
+ * (200, authenticated false), not a failure, so a first visit logs nothing; an appliance that
+ * does not answer, or answers with an error, throws ApiError.
+ */
 export async function refreshSession() {
-  const response = await fetch(BASE + "/admin/session", {credentials: "same-origin",
-                                                          headers: {Accept: "application/json"}});
+  const response = await send("GET", "/admin/session", undefined, {});
   if (!response.ok) {
     csrfToken = null;
-    return false;
+    throw await toError(response);
   }
   const body = await response.json();
   csrfToken = body.csrf_token || null;

@@ -20,8 +20,10 @@ const ROUTES = [
 ];
 
 // leaveGuard: the page's "is there work that leaving would lose?" (context.guardLeave);
-// shown: the address the page on screen belongs to (the back button has changed it already).
-const state = {authenticated: false, cleanup: null, controller: null, renderId: 0, leaveGuard: null, shown: null};
+// shown: the address the page on screen belongs to (the back button has changed it already);
+// sessionProblem: why the start could not learn whether the browser is logged in (the login page says it).
+const state = {authenticated: false, cleanup: null, controller: null, renderId: 0, leaveGuard: null, shown: null,
+               sessionProblem: null};
 
 function match(pathname) {
   for (const route of ROUTES) {
@@ -113,6 +115,7 @@ async function render() {
     signal: state.controller.signal,
     navigate,
     loggedIn: onLoggedIn,
+    sessionProblem: state.sessionProblem,
     guardLeave: (hasUnsavedWork) => { if (renderId === state.renderId) state.leaveGuard = hasUnsavedWork; },
   };
   let module;
@@ -131,8 +134,8 @@ async function render() {
     state.cleanup = await module.render(main, context);
   } catch (exc) {
     if (exc.name === "AbortError" || renderId !== state.renderId) return;
+    if (exc instanceof api.ApiError && exc.status === 401) return;  // the session ended: onLoggedOut shows the login page
     console.error(exc);
-    if (exc instanceof api.ApiError && exc.status === 401) return;
     main.append(h("p", {class: "error", role: "alert"}, exc.message || "Something went wrong."));
   }
   if (renderId === state.renderId && !context.keepFocus) focusHeading(main);
@@ -148,6 +151,7 @@ function focusHeading(main) {
 
 function onLoggedIn(next) {
   state.authenticated = true;
+  state.sessionProblem = null;
   const safeNext = next && next.startsWith("/") && !next.startsWith("//") ? next : "/";
   navigate(safeNext, {replace: true, force: true});
 }
@@ -191,8 +195,9 @@ function wireShell() {
     if (!(await mayLeave())) return;
     try {
       await api.logout();
-    } catch (exc) {
-      toast(exc.message, "error");
+    } catch (exc) {  // the session may still be open: stay, so the owner does not walk away logged in
+      toast(`Not logged out: ${exc.message} Try again.`, "error");
+      return;
     }
     state.authenticated = false;
     navigate("/login", {replace: true, force: true});
@@ -204,8 +209,10 @@ async function start() {
   api.onUnauthorized(onLoggedOut);
   try {
     state.authenticated = await api.refreshSession();
-  } catch {
-    state.authenticated = false;
+  } catch (exc) {
+    state.authenticated = false;  // the login page, saying why; logging in works once the appliance answers
+    state.sessionProblem = `Could not check whether this browser is logged in: ${exc.message} `
+      + "Reload the page to try again, or log in.";
   }
   render();
 }

@@ -4,13 +4,15 @@
 
 let timeZone;  // undefined: the browser's own, until the appliance's is known
 
-/** Show every time in `zone` (an IANA name); an unknown name keeps the browser's. */
+/** Show every time in `zone` (an IANA name); false when this browser does not know it (the browser's is kept). */
 export function setTimeZone(zone) {
   try {
     new Intl.DateTimeFormat(undefined, {timeZone: zone || undefined});
     timeZone = zone || undefined;
-  } catch {
+    return true;
+  } catch {  // a RangeError: the caller tells the owner (appliance-zone.js)
     timeZone = undefined;
+    return false;
   }
 }
 

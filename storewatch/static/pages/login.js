@@ -36,6 +36,7 @@ export async function render(main, context) {
                 h("h1", {}, "Log in"),
                 context.query.get("password_changed")
                   ? h("p", {class: "alert ok small", role: "status"}, "The password was changed; log in with the new one.") : "",
+                context.sessionProblem ? h("p", {class: "alert warn small", role: "alert"}, context.sessionProblem) : "",
                 h("p", {class: "muted"}, "The admin password was shown when the appliance first started; "
                   + "`storewatch admin set-password` sets a new one."),
                 form));

@@ -2,8 +2,9 @@
 // and the admin password.
 
 import * as api from "../api.js";
+import {useTimeZone} from "../appliance-zone.js";
 import {h} from "../dom.js";
-import {bytes, label, setTimeZone} from "../format.js";
+import {bytes, label} from "../format.js";
 import {busy, clearErrors, field, showErrors} from "../widgets/fields.js";
 import {thresholdsForm} from "../widgets/thresholds-form.js";
 import {toast} from "../widgets/toast.js";
@@ -65,7 +66,7 @@ function settingsForm(answer) {
     try {
       const saved = await busy(submit, () => api.patch("/admin/settings", changes));
       answer.settings = saved.settings;
-      setTimeZone(saved.settings.time_zone);  // times on every page follow at once
+      useTimeZone(saved.settings.time_zone);  // times on every page follow at once
       toast("Settings saved.", "success");
     } catch (exc) {
       showErrors(form, exc);
@@ -104,6 +105,20 @@ function thresholdsCard(info) {
   return card;
 }
 
+/**
+ * After a password change: the change has ended every session on the appliance, this one
+ * too, so logging out only clears the browser's cookie, which opens nothing any more. Its
+ * failure (the appliance not answering) is an expected case with nothing for the owner to do:
+ * the login page that follows asks for the new password either way.
+ */
+async function dropEndedSession() {
+  try {
+    await api.logout();
+  } catch {
+    // nothing lost: see above
+  }
+}
+
 function passwordCard(context) {
   const current = h("input", {type: "password", name: "current", autocomplete: "current-password", required: true});
   const next = h("input", {type: "password", name: "new", autocomplete: "new-password", required: true});
@@ -131,7 +146,7 @@ function passwordCard(context) {
       return;
     }
     toast("Password changed. Log in with the new one.", "success");
-    await api.logout().catch(() => {});
+    await dropEndedSession();
     location.assign("/login?password_changed=1");
   });
   return form;
