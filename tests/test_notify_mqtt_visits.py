@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 
 import pytest
 
 from support.mosquitto import Mosquitto, Subscriber
-from support.notify import write_visit
+from support.notify import sender, shelf, write_visit  # sender, shelf: fixtures
 from support.waiting import wait_for
 from storewatch.analysis.device_analyzer import FrameResult
 from storewatch.analysis.transitions import VisitStarted
@@ -22,27 +21,7 @@ from storewatch.jobs import outputs
 from storewatch.notify import mqtt
 from storewatch.notify.channels import ChannelStore
 from storewatch.notify.deliver import NotifySender
-from storewatch.notify.outbox import Outbox, RetryPolicy
-from storewatch.store.events import EventStore
-from storewatch.store.rois import RoiStore
-
-FAST = RetryPolicy(base_s=0.1, cap_s=0.5, give_up_s=120, jitter=0.1)
-
-
-@pytest.fixture
-def shelf(appliance: Appliance) -> tuple[int, int]:
-    appliance.devices.add("Aisle camera", "cam")
-    rois = RoiStore(appliance.db, appliance.devices)
-    square = [[0.2, 0.2], [0.6, 0.2], [0.6, 0.6], [0.2, 0.6]]
-    return rois.add("cam", "top shelf", square)["id"], rois.add("cam", "bottom shelf", square)["id"]
-
-
-@pytest.fixture
-def sender(appliance: Appliance) -> Iterator[NotifySender]:
-    started = NotifySender(appliance, "http://shop:8080", policy=FAST, poll_s=0.05)
-    yield started
-    started.stop(5)
-
+from storewatch.notify.outbox import Outbox
 
 def visit_starts(appliance: Appliance, device_id: str, start: float, roi_ids: tuple[int, ...],
                  capture_id: int = 100) -> None:
@@ -51,7 +30,7 @@ def visit_starts(appliance: Appliance, device_id: str, start: float, roi_ids: tu
                                  FrameResult(scores={}, lighting=False,
                                              transitions=[VisitStarted(start, capture_id, roi_ids)],
                                              wants_burst=False), [], [])
-    assert outputs.commit(appliance, EventStore(appliance.db, appliance.images), frame) == []
+    assert outputs.commit(appliance, appliance.events, frame) == []
 
 
 def payloads(subscriber: Subscriber, topic: str) -> list[bytes]:
@@ -169,6 +148,6 @@ def test_a_failing_start_never_fails_the_workers_commit(appliance: Appliance, sh
                                  FrameResult(scores={top: 0.5}, lighting=False,
                                              transitions=[VisitStarted(1_790_000_000.0, 7, (top,))],
                                              wants_burst=False), [], [])
-    outputs.commit(appliance, EventStore(appliance.db, appliance.images), frame)
+    outputs.commit(appliance, appliance.events, frame)
     assert appliance.db.scalar("SELECT score FROM roi_scores WHERE capture_id = 7") == 0.5  # the job's writes stay
     assert "could not queue the start of a visit" in caplog.text
