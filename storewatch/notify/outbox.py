@@ -136,6 +136,26 @@ class Outbox:
             store.insert(conn, row["channel_id"], now, visit={**started, "state": "ended"})
             told.add(row["channel_id"])
 
+    def end_visit(self, device_id: str, start_epoch: float, roi_ids: Collection[int] | None = None,
+                  now: float | None = None) -> int:
+        """A visit that the analysis dropped without an event (its areas turned out to be a
+        lighting change's onset, went restless, or were removed) still ends: every MQTT channel
+        told of its start hears that it ended, so "touched" goes OFF (joins the caller's
+        transaction). With `roi_ids`, only those of the started areas; a channel left with none
+        is not told. Returns rows made."""
+        now = time.time() if now is None else now
+        keep = None if roi_ids is None else set(roi_ids)
+        made = 0
+        with self.db.write() as conn:
+            for row in store.visit_starts(conn, device_id, start_epoch):
+                started = _visit(row)
+                rois = [r for r in started.get("roi_ids", []) if keep is None or r in keep]
+                if not rois:
+                    continue
+                store.insert(conn, row["channel_id"], now, visit={**started, "roi_ids": rois, "state": "ended"})
+                made += 1
+        return made
+
     # --- made when a visit starts (jobs/outputs.commit) -------------------------------------------
 
     def enqueue_visit_starts(self, device_id: str, starts: Iterable[tuple[float, Collection[int]]],
