@@ -1,6 +1,8 @@
 """The ROI editor (widgets/roi-*.js) in headless Chromium, on a real device page: every gesture
 with the mouse and the keyboard changes the shape as it should, and what is saved is what was
-drawn; and its geometry module on its own, imported by the browser from the appliance.
+drawn; Undo and Redo (buttons and keys) step through the edits, back to what is saved, where
+leaving asks nothing; and its geometry and history modules on their own, imported by the
+browser from the appliance.
 """
 
 from __future__ import annotations
@@ -201,3 +203,199 @@ def test_the_geometry_module_on_its_own(server: LiveServer, page: Page) -> None:
     assert got["withCorner"] == [[0, 0], [0.5, 0], [1, 0], [1, 1]]
     assert got["withoutCorner"] == [[[0, 0], [1, 0], [0, 1]], None]
     assert got["nudged"] == approx([[0.495, 0.5], [0.5, 0.52], [1, 0], [0.5, 0]])
+
+
+def test_undo_and_redo_step_through_the_shape_edits(server: LiveServer, admin: httpx.Client, camera: str,
+                                                    page: Page) -> None:
+    open_editor(page, server, camera)
+    hint = page.locator(".editor-hint")
+    undo = page.get_by_role("button", name="Undo", exact=True)
+    redo = page.get_by_role("button", name="Redo", exact=True)
+    expect(undo).to_be_disabled()
+    expect(redo).to_be_disabled()
+    rect = [[0.2, 0.2], [0.6, 0.2], [0.6, 0.6], [0.2, 0.6]]
+    page.get_by_role("button", name="Rectangle").click()
+    drag(page, (0.2, 0.2), (0.6, 0.6))
+    expect(undo).to_have_attribute("title", "Undo: “Shelf area 1” drawn (Ctrl+Z)")
+    drag(page, (0.2, 0.2), (0.1, 0.1))  # a corner moved
+    drag(page, (0.6, 0.4), (0.7, 0.4))  # the right edge's dot: a corner added
+    page.mouse.dblclick(*at(page, 0.6, 0.2))  # a corner deleted
+    edited = [[0.1, 0.1], [0.7, 0.4], [0.6, 0.6], [0.2, 0.6]]
+    assert_polygon(shapes(page)[0], edited)
+
+    page.keyboard.press("Control+z")
+    expect(hint).to_have_text("Undone: corner deleted on “Shelf area 1”.")
+    assert_polygon(shapes(page)[0], [[0.1, 0.1], [0.6, 0.2], [0.7, 0.4], [0.6, 0.6], [0.2, 0.6]])
+    page.keyboard.press("Control+z")
+    expect(hint).to_have_text("Undone: corner added on “Shelf area 1”.")
+    page.keyboard.press("Control+z")
+    expect(hint).to_have_text("Undone: corner moved on “Shelf area 1”.")
+    assert_polygon(shapes(page)[0], rect)
+    page.keyboard.press("Control+Shift+z")
+    expect(hint).to_have_text("Redone: corner moved on “Shelf area 1”.")
+    page.keyboard.press("Control+y")
+    page.keyboard.press("Control+y")
+    assert_polygon(shapes(page)[0], edited)
+    expect(redo).to_be_disabled()
+    page.keyboard.press("Control+y")
+    expect(hint).to_have_text("Nothing to redo.")
+
+    for _ in range(4):  # with the button: back past the drawing, and the ROI is gone
+        undo.click()
+    expect(hint).to_have_text("Undone: “Shelf area 1” drawn.")
+    assert shapes(page) == []
+    expect(page.locator(".roi-list .empty")).to_have_text("No ROIs yet. Draw a rectangle or polygon on the frame.")
+    expect(page.get_by_role("button", name="Save all")).to_be_hidden()
+    expect(undo).to_be_disabled()
+    redo.click()  # back, as it was drawn, with its row and its name
+    expect(page.locator(".roi-item input[name=name]")).to_have_value("Shelf area 1")
+    expect(page.locator(".roi-item .dirty-dot")).to_have_text("new")
+    assert_polygon(shapes(page)[0], rect)
+
+
+def test_undo_back_to_what_is_saved_leaves_without_asking(server: LiveServer, admin: httpx.Client, camera: str,
+                                                          page: Page) -> None:
+    saved = admin.post(f"/api/v1/admin/devices/{camera}/rois",
+                       json={"name": "Bread", "polygon": [[0.2, 0.2], [0.6, 0.2], [0.6, 0.6], [0.2, 0.6]]}).json()
+    open_editor(page, server, camera)
+    undo = page.get_by_role("button", name="Undo", exact=True)
+    item = page.locator(".roi-item")
+    drag(page, (0.4, 0.4), (0.5, 0.4))  # the whole shape moved
+    page.mouse.click(*at(page, 0.3, 0.2))  # its first corner, nudged three times: one step
+    for _ in range(3):
+        page.keyboard.press("ArrowUp")
+    assert_polygon(shapes(page)[0], [[0.3, 0.185], [0.7, 0.2], [0.7, 0.6], [0.3, 0.6]])
+    expect(item.locator(".dirty-dot")).to_have_text("unsaved")
+    page.keyboard.press("Control+z")
+    expect(page.locator(".editor-hint")).to_have_text("Undone: corner moved on “Bread”.")
+    assert_polygon(shapes(page)[0], [[0.3, 0.2], [0.7, 0.2], [0.7, 0.6], [0.3, 0.6]])
+    page.keyboard.press("Control+z")
+    expect(page.locator(".editor-hint")).to_have_text("Undone: “Bread” moved.")
+    assert_polygon(shapes(page)[0], saved["polygon"])
+    expect(item.locator(".dirty-dot")).to_be_hidden()  # as saved: clean again
+    expect(item.get_by_role("button", name="Save", exact=True)).to_be_disabled()
+    expect(undo).to_be_disabled()
+
+    leave = page.locator("dialog[open]")
+    page.keyboard.press("Control+y")  # unsaved again: leaving asks
+    expect(item.locator(".dirty-dot")).to_be_visible()
+    page.locator("#nav a[href='/devices']").click()
+    expect(leave).to_contain_text("Leave without saving?")
+    leave.get_by_role("button", name="Cancel").click()
+    undo.click()
+    page.locator("#nav a[href='/devices']").click()  # back at what is saved: no question
+    expect(page.locator("main h1")).to_have_text("Devices")
+    expect(leave).to_have_count(0)
+    admin.delete(f"/api/v1/admin/devices/{camera}/rois/{saved['id']}").raise_for_status()
+
+
+def names(page: Page) -> list[str]:
+    return page.locator(".roi-item input[name=name]").evaluate_all("(inputs) => inputs.map((i) => i.value)")
+
+
+def test_undo_brings_back_a_deleted_new_roi_and_stops_at_a_save(server: LiveServer, admin: httpx.Client,
+                                                                camera: str, page: Page) -> None:
+    open_editor(page, server, camera)
+    hint = page.locator(".editor-hint")
+    undo = page.get_by_role("button", name="Undo", exact=True)
+    page.get_by_role("button", name="Rectangle").click()
+    drag(page, (0.1, 0.1), (0.3, 0.3))
+    first = page.locator(".roi-item").first
+    first.get_by_text("Thresholds", exact=True).click()
+    first.get_by_label("Start threshold").fill("0.2")  # typed, not saved: kept through the steps below
+    page.get_by_role("button", name="Rectangle").click()
+    drag(page, (0.5, 0.5), (0.8, 0.8))
+    second = page.locator(".roi-item").nth(1)
+    second.locator("input[name=name]").fill("Milk")
+    second.get_by_role("button", name="Delete").click()  # never saved: gone without a question
+    expect(page.locator(".roi-item")).to_have_count(1)
+    expect(hint).to_have_text("“Milk” deleted; Undo brings it back.")
+    page.keyboard.press("Control+z")
+    expect(hint).to_have_text("Undone: “Milk” deleted.")
+    expect(page.locator(".roi-item")).to_have_count(2)
+    assert names(page) == ["Shelf area 1", "Milk"]
+    assert len(shapes(page)) == 2
+    page.keyboard.press("Control+Shift+z")
+    expect(page.locator(".roi-item")).to_have_count(1)
+    page.keyboard.press("Control+z")
+    expect(page.locator(".roi-item")).to_have_count(2)
+    expect(first.get_by_label("Start threshold")).to_have_value("0.2")
+
+    first.get_by_role("button", name="Save new ROI").click()  # saved: Undo stops there
+    expect(first.locator(".dirty-dot")).to_be_hidden()
+    for _ in range(3):
+        page.keyboard.press("Control+z")
+    expect(hint).to_have_text("Nothing to undo.")  # Milk's steps went; "Shelf area 1" stays as saved
+    assert names(page) == ["Shelf area 1"]
+    [stored] = admin.get(f"/api/v1/admin/devices/{camera}/rois").json()["rois"]
+    assert stored["thresholds"] == {"start_threshold": 0.2}
+    assert_polygon(shapes(page)[0], stored["polygon"])
+    admin.delete(f"/api/v1/admin/devices/{camera}/rois/{stored['id']}").raise_for_status()
+
+
+def test_undo_while_drawing_a_polygon_takes_back_its_corners(server: LiveServer, camera: str, page: Page) -> None:
+    open_editor(page, server, camera)
+    page.get_by_role("button", name="Polygon").click()
+    for x, y in [(0.1, 0.1), (0.4, 0.1), (0.4, 0.4)]:
+        page.mouse.click(*at(page, x, y))
+    page.keyboard.press("Control+z")
+    expect(page.locator(".roi-draft-point")).to_have_count(2)
+    expect(page.locator(".editor-hint")).to_have_text("Undone: the last corner of the polygon being drawn.")
+    page.get_by_role("button", name="Undo", exact=True).click()
+    expect(page.locator(".roi-draft-point")).to_have_count(1)
+    page.keyboard.press("Control+y")
+    page.keyboard.press("Control+y")
+    expect(page.locator(".roi-draft-point")).to_have_count(3)
+    expect(page.get_by_role("button", name="Redo", exact=True)).to_be_disabled()
+    page.locator(".frame-stage svg").press("Enter")
+    assert_polygon(shapes(page)[0], [[0.1, 0.1], [0.4, 0.1], [0.4, 0.4]])
+
+    name = page.locator(".roi-item input[name=name]")
+    expect(name).to_be_focused()  # not typed in yet: Ctrl+Z is the editor's
+    page.keyboard.press("Control+z")
+    expect(page.locator(".editor-hint")).to_have_text("Undone: “Shelf area 1” drawn.")
+    page.keyboard.press("Control+y")
+    name.click()  # typed in: Ctrl+Z is the text box's own
+    name.press("End")
+    page.keyboard.type(" top")
+    page.keyboard.press("Control+z")
+    expect(name).not_to_have_value("Shelf area 1 top")
+    assert len(shapes(page)) == 1
+    expect(page.locator(".editor-hint")).to_have_text("Redone: “Shelf area 1” drawn.")
+
+
+HISTORY_CASES = """async () => {
+  const {RoiHistory} = await import('/static/widgets/roi-history.js');
+  const step = (key, n, extra = {}) => ({kind: 'shape', key, before: [[n]], after: [[n + 1]], ...extra});
+  const bounded = new RoiHistory(100);
+  for (let n = 0; n < 105; n += 1) bounded.record(step('a', n), n * 5000);
+  const merged = new RoiHistory();
+  merged.record(step('a', 0, {merge: 'nudge-0'}), 0);
+  merged.record(step('a', 1, {merge: 'nudge-0'}), 900);   // within a second: one step
+  merged.record(step('a', 2, {merge: 'nudge-0'}), 2500);  // later: a step of its own
+  merged.record(step('a', 3, {merge: 'nudge-1'}), 2600);  // another corner: its own
+  const forgetting = new RoiHistory();
+  ['a', 'b', 'a', 'b'].forEach((key, n) => forgetting.record(step(key, n), n * 5000));
+  forgetting.undo();
+  forgetting.forget('b');
+  const redoing = new RoiHistory();
+  redoing.record(step('a', 0), 0);
+  redoing.undo();
+  const before = redoing.canRedo;
+  redoing.record(step('a', 5), 5000);  // a new edit ends what could be redone
+  return {
+    bounded: [bounded.done.length, bounded.done[0].before[0][0]],
+    merged: merged.done.map((s) => [s.before[0][0], s.after[0][0]]),
+    forgotten: [forgetting.done.map((s) => s.before[0][0]), forgetting.canRedo],
+    redo: [before, redoing.canRedo, redoing.undo().before[0][0], redoing.undo()],
+  };
+}"""
+
+
+def test_the_history_module_on_its_own(server: LiveServer, page: Page) -> None:
+    page.goto(server.url + "/login")
+    got = page.evaluate(HISTORY_CASES)
+    assert got["bounded"] == [100, 5]  # the oldest five went
+    assert got["merged"] == [[0, 2], [2, 3], [3, 4]]
+    assert got["forgotten"] == [[0, 2], False]  # b's steps, done and undone, went
+    assert got["redo"] == [True, False, 5, None]

@@ -12,6 +12,7 @@ import {roiEditor} from "../widgets/roi-editor.js";
 import {RoiEdits, isDirty, workingCopy} from "../widgets/roi-edits.js";
 import {roiList} from "../widgets/roi-list.js";
 import {drawingToolbar} from "../widgets/roi-toolbar.js";
+import {roiUndo} from "../widgets/roi-undo.js";
 import {toast} from "../widgets/toast.js";
 import {tuningPanel} from "../widgets/tuning-panel.js";
 
@@ -87,11 +88,12 @@ const guarded = (button, work) => busy(button, async () => {
 });
 
 /**
- * The ROI editor, its toolbar, its hint line and the ROI list, kept in step with `edits`
- * (a RoiEdits); `onSaved()` runs after an ROI is saved or deleted.
+ * The ROI editor, its toolbar (with Undo and Redo), its hint line and the ROI list, kept in
+ * step with `edits` (a RoiEdits); `onSaved()` runs after an ROI is saved or deleted.
  */
 function roiWorkbench(edits, thresholdInfo, onSaved) {
   const hint = h("p", {class: "editor-hint", "aria-live": "polite"});
+  let undo = null;  // made below, once the list is; the first redraw comes later
   const editor = roiEditor({
     onCreate(polygon) {
       const roi = edits.add(polygon);
@@ -102,11 +104,14 @@ function roiWorkbench(edits, thresholdInfo, onSaved) {
       list.focusName(roi.key);
       hint.textContent = "Name the new ROI, then save it.";
     },
-    onChange: (roi) => list.markDirty(roi),
+    onChange(roi, what, merge) {
+      edits.reshaped(roi, what, merge);
+      list.markDirty(roi);
+    },
     onSelect: (key) => list.highlight(key),
     onHint: (text) => { hint.textContent = text || ""; },
+    onRedraw: () => undo && undo.sync(),
   });
-  const toolbar = drawingToolbar(editor);
 
   async function save(roi) {
     const fresh = await edits.save(roi);
@@ -121,11 +126,14 @@ function roiWorkbench(edits, thresholdInfo, onSaved) {
     if (!(await edits.remove(roi))) return;
     editor.setRois(edits.rois);
     list.render();
+    if (roi.id === null) hint.textContent = `“${roi.name}” deleted; Undo brings it back.`;
     onSaved();
   }
 
   const list = roiList({edits, editor, thresholdInfo, save, remove, run: guarded});
-  return {editor, toolbar, hint, list};
+  undo = roiUndo({edits, editor, list, hint});
+  const toolbar = drawingToolbar(editor, undo.element);
+  return {editor, toolbar, hint, list, undo};
 }
 
 /** The frame with the editor on it (left), the ROI list (right). */
@@ -179,8 +187,8 @@ export async function render(main, context) {
     await api.post(`${base}/burst`);
     toast("Burst requested.", "success");
   });
-  main.append(pageHeader(device, burst), cameraBanner(device), deviceLayout(workbench, metaEl, frames.note),
-              tuning.element);
+  const layout = deviceLayout(workbench, metaEl, frames.note);
+  main.append(pageHeader(device, burst), cameraBanner(device), layout, tuning.element);
 
   workbench.toolbar.setTool("select");
   workbench.editor.setRois(edits.rois);
@@ -188,7 +196,9 @@ export async function render(main, context) {
   await frames.start({mayFail: true});
   tuning.refresh();
   const stopGuard = guardUnsavedEdits(context, edits);
+  const stopUndoKeys = workbench.undo.listen(layout);
   return () => {
+    stopUndoKeys();
     frames.stop();
     frameLoad.stop();
     tuning.stop();

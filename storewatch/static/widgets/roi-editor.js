@@ -15,7 +15,11 @@ import {RoiModel} from "./roi-model.js";
 
 const coarse = () => window.matchMedia("(pointer: coarse)").matches;  // a finger needs bigger targets
 
-export function roiEditor({onCreate, onChange, onSelect, onHint}) {
+/**
+ * `onChange(roi, what, merge)` after each finished edit of a shape; `onRedraw()` after every
+ * redraw (the toolbar's Undo and Redo follow the drawing state through it).
+ */
+export function roiEditor({onCreate, onChange, onSelect, onHint, onRedraw = () => {}}) {
   const svg = s("svg", {class: "roi-layer", tabindex: "0", role: "application",
                         "aria-label": "ROI editor: draw and edit regions on the frame"});
   const stage = h("div", {class: "frame-stage"}, h("div", {class: "frame-placeholder"}, "No frame yet"), svg);
@@ -30,6 +34,7 @@ export function roiEditor({onCreate, onChange, onSelect, onHint}) {
     const {tool, selected} = model.state;
     stage.classList.toggle("drawing", tool !== "select");
     stage.classList.toggle("grabbing", Boolean(selected) || tool !== "select");
+    onRedraw();
   }
 
   wireGestures(svg, model);
@@ -43,7 +48,11 @@ export function roiEditor({onCreate, onChange, onSelect, onHint}) {
     get tool() { return model.state.tool; },
     get selected() { return model.state.selected; },
     get drafting() { return model.state.tool === "polygon" && model.state.draft.length > 0; },
+    get dragging() { return model.state.drag !== null; },
+    get canPutBackCorner() { return model.state.tool === "polygon" && model.state.taken.length > 0; },
     finishPolygon: () => model.finishPolygon(),
+    takeBackCorner: () => model.takeBackCorner(),
+    putBackCorner: () => model.putBackCorner(),
     /** Show `img` (a loaded <img>) under the layer, or the placeholder text when null. */
     setBackground(img, text = "No frame yet") {
       const current = stage.firstElementChild;

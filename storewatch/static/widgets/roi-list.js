@@ -53,16 +53,19 @@ export function roiList({edits, editor, thresholdInfo, save, remove, run}) {
   };
 }
 
-/** One ROI's row; editing it marks it dirty and redraws the editor. Sets `roi.form`. */
+/**
+ * One ROI's row; editing it marks it dirty and redraws the editor. Sets `roi.form` once per
+ * working copy: a row drawn again (another ROI drawn, an Undo) keeps the boxes as typed.
+ */
 function roiItem(roi, {editor, thresholdInfo, markDirty, save, remove, run}) {
   const name = h("input", {type: "text", name: "name", value: roi.name, maxlength: 100, "aria-label": "ROI name"});
   name.addEventListener("input", () => { roi.name = name.value; markDirty(roi); editor.render(); });
   name.addEventListener("focus", () => editor.select(roi.key));
   const enabled = h("input", {type: "checkbox", name: "enabled", checked: roi.enabled, id: `${roi.key}-enabled`});
   enabled.addEventListener("change", () => { roi.enabled = enabled.checked; markDirty(roi); editor.render(); });
-  roi.form = thresholdsForm({overrides: roi.thresholds, inherited: thresholdInfo.defaults,
-                             bounds: thresholdInfo.bounds, help: thresholdInfo.help,
-                             onInput: () => markDirty(roi)});
+  roi.form = roi.form || thresholdsForm({overrides: roi.thresholds, inherited: thresholdInfo.defaults,
+                                        bounds: thresholdInfo.bounds, help: thresholdInfo.help,
+                                        onInput: () => markDirty(roi)});
   const saveButton = h("button", {type: "button", class: "small primary save", disabled: !isDirty(roi)},
                        roi.id === null ? "Save new ROI" : "Save");
   saveButton.addEventListener("click", () => run(saveButton, async () => {

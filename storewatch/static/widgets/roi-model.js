@@ -14,7 +14,8 @@ const TOOL_HINTS = {
 export class RoiModel {
   /** `view`: the layer's scale (roi-geometry's `scale`), set by the editor at each redraw. */
   constructor({onCreate, onChange, onSelect, onHint, redraw}) {
-    this.state = {rois: [], tool: "select", selected: null, vertex: null, drag: null, draft: [], hover: null};
+    // taken: the corners of the polygon being drawn that Undo took back, for Redo
+    this.state = {rois: [], tool: "select", selected: null, vertex: null, drag: null, draft: [], taken: [], hover: null};
     this.view = null;
     this.callbacks = {onCreate, onChange, onSelect, onHint};
     this.redraw = redraw;
@@ -47,15 +48,15 @@ export class RoiModel {
   }
 
   setTool(tool) {
-    Object.assign(this.state, {tool, draft: [], hover: null, drag: null});
+    Object.assign(this.state, {tool, draft: [], taken: [], hover: null, drag: null});
     this.redraw();
     this.hint(TOOL_HINTS[tool]);
   }
 
-  /** The owner's edit is done: store its corners rounded and say so. */
-  changed(roi) {
+  /** The owner's edit is done: store its corners rounded and say what it was (`merge`: see RoiEdits.reshaped). */
+  changed(roi, what, merge = null) {
     roi.polygon = roundPolygon(roi.polygon);
-    this.callbacks.onChange(roi);
+    this.callbacks.onChange(roi, what, merge);
   }
 
   // Drawing a polygon corner by corner
@@ -66,7 +67,23 @@ export class RoiModel {
       return;
     }
     this.state.draft.push(p);
+    this.state.taken = [];
     this.redraw();
+  }
+
+  /** Undo while drawing a polygon: its last corner goes (Redo puts it back); false when none is drawn. */
+  takeBackCorner() {
+    if (this.state.tool !== "polygon" || !this.state.draft.length) return false;
+    this.state.taken.push(this.state.draft.pop());
+    this.redraw();
+    return true;
+  }
+
+  putBackCorner() {
+    if (this.state.tool !== "polygon" || !this.state.taken.length) return false;
+    this.state.draft.push(this.state.taken.pop());
+    this.redraw();
+    return true;
   }
 
   hover(p) {
@@ -82,6 +99,7 @@ export class RoiModel {
       return;
     }
     this.state.draft = [];
+    this.state.taken = [];
     this.state.hover = null;
     this.callbacks.onCreate(polygon);
   }
@@ -97,16 +115,17 @@ export class RoiModel {
     const roi = this.current;
     if (roi && hit && hit.vertex !== undefined) {
       this.state.vertex = hit.vertex;
-      this.state.drag = {kind: "vertex", roi, index: hit.vertex, moved: false};
+      this.state.drag = {kind: "vertex", roi, index: hit.vertex, moved: false, what: "corner moved"};
     } else if (roi && hit && hit.mid !== undefined) {
       const index = hit.mid + 1;
       roi.polygon = withCorner(roi.polygon, index, p);
       this.state.vertex = index;
-      this.state.drag = {kind: "vertex", roi, index, moved: true};
+      this.state.drag = {kind: "vertex", roi, index, moved: true, what: "corner added"};
     } else if (hit && hit.key !== undefined) {
       const shape = this.find(hit.key);
       this.select(shape.key);
-      this.state.drag = {kind: "move", roi: shape, start: p, original: shape.polygon.map((q) => [...q]), moved: false};
+      this.state.drag = {kind: "move", roi: shape, start: p, original: shape.polygon.map((q) => [...q]), moved: false,
+                         what: "moved"};
     } else {
       this.select(null);
       return false;
@@ -140,7 +159,7 @@ export class RoiModel {
       if (polygon) this.callbacks.onCreate(polygon);
       else this.hint("Drag further to draw a rectangle.");
     } else if (drag.moved) {
-      this.changed(drag.roi);
+      this.changed(drag.roi, drag.what);
       this.redraw();
     }
   }
@@ -156,7 +175,7 @@ export class RoiModel {
     }
     roi.polygon = polygon;
     this.state.vertex = null;
-    this.changed(roi);
+    this.changed(roi, "corner deleted");
     this.redraw();
   }
 
@@ -169,7 +188,7 @@ export class RoiModel {
     const roi = this.current;
     if (this.state.vertex === null) this.state.vertex = 0;
     roi.polygon[this.state.vertex] = nudged(roi.polygon[this.state.vertex], key, bigStep);
-    this.changed(roi);
+    this.changed(roi, "corner moved", `nudge-${this.state.vertex}`);
     this.redraw();
   }
 }

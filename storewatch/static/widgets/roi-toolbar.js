@@ -1,10 +1,10 @@
 // The ROI editor's drawing tools: Select / Rectangle / Polygon, with "Close polygon" and
-// "Cancel" while drawing.
+// "Cancel" while drawing, and at its end `extra` (the Undo and Redo buttons).
 
 import {h} from "../dom.js";
 
 /** {element, setTool(tool)} for `editor` (a roiEditor); the pressed button follows the tool. */
-export function drawingToolbar(editor) {
+export function drawingToolbar(editor, extra = "") {
   const toolButtons = {
     select: h("button", {type: "button", class: "small"}, "Select"),
     rect: h("button", {type: "button", class: "small"}, "Rectangle"),
@@ -22,6 +22,6 @@ export function drawingToolbar(editor) {
   }
   for (const [name, button] of Object.entries(toolButtons)) button.addEventListener("click", () => setTool(name));
   const element = h("div", {class: "toolbar", role: "toolbar", "aria-label": "Drawing tools"},
-                    Object.values(toolButtons), finishButton, cancelButton);
+                    Object.values(toolButtons), finishButton, cancelButton, h("span", {class: "spacer"}), extra);
   return {element, setTool};
 }
