@@ -6,6 +6,7 @@
 //
 // Its parts: roi-geometry.js (points, shapes, the scale to pixels), roi-model.js (the state
 // and every edit), roi-layer.js (drawing it, hit-testing), roi-gestures.js (pointer and keys).
+// Undo and Redo sit beside it, over the page's working copies: roi-history.js, roi-undo.js.
 
 import {h, s} from "../dom.js";
 import {wireGestures} from "./roi-gestures.js";
