@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from support.footage import QUADRANTS, WHOLE, rect, replay
+from storewatch.analysis.device_analyzer import DeviceAnalyzer, RoiSpec
+from storewatch.analysis.transitions import VisitStarted
+from support.detection_bench import WARM_UP_FRAMES
+from support.footage import FPS, QUADRANTS, WHOLE, load_clip, rect, replay
 
 pytestmark = pytest.mark.slow  # replays the real footage in ../shared/footage: scripts/test --fast leaves it out
 
@@ -46,3 +49,18 @@ def test_walking_to_gives_interactions_where_the_person_is() -> None:
     jamb = dict(result.scores["right-jamb"])
     assert max(jamb[n] for n in range(150, 230, 5)) < 0.02
     assert all(s.frame_id >= 230 for s in result.started["right-jamb"])
+
+
+def visits_of(clip: str, rois: dict[str, tuple[tuple[float, float], ...]], every: int = 1, first: int = 0) -> int:
+    """How many visits the clip makes (each VisitStarted, ended or still open at the end), fed
+    every `every`-th frame from the `first`-th on (the warm-up ramp left out, as the bench does)."""
+    analyzer = DeviceAnalyzer([RoiSpec(i, polygon) for i, polygon in enumerate(rois.values())])
+    frames = [(n, gray) for n, gray in load_clip(clip) if n >= WARM_UP_FRAMES][first::every]
+    return sum(isinstance(t, VisitStarted) for n, gray in frames for t in analyzer.feed(gray, n / FPS, n).transitions)
+
+
+@pytest.mark.parametrize("every, first", [(1, 0), (2, 0), (2, 1)], ids=["5fps", "2.5fps-even", "2.5fps-odd"])
+def test_walking_to_is_one_visit_while_the_person_stays_in_view(every: int, first: int) -> None:
+    # The person walks up, then stands at the table in the background (still for about two
+    # seconds from frame ~390) and moves again at ~415: still there, so still the same visit.
+    assert visits_of("walking-to", QUADRANTS, every, first) == 1

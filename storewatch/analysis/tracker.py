@@ -20,6 +20,12 @@ change of light too; for the same reason an arm found reaching in when the light
 switch keeps a young interaction (it is no lighting onset) and keeps an idle ROI's
 reference from being re-based on a frame with the arm in it.
 
+Nor is quiet enough while what differs from the pre image still moves a little: a person
+standing in view shifts their weight, a taken, placed or moved item does not. A changed
+cell of that kind (a fidget, `_fidgets`) holds the settling back for quiet_seconds more,
+within the same HOLD_SECONDS; a settled ROI that fidgets, or moves again below
+start_threshold, is active again, so the visit does not end on a person still in view.
+
 Activity is measured two ways: over the whole ROI (the share of its area that changed,
 the score that is reported) and locally (the most changed block of BLOCK x BLOCK cells).
 On a big ROI -- a whole shelf unit -- a thin arm and one item are a few percent of the
@@ -71,6 +77,7 @@ class _Interaction:
     relit: bool = False  # the lighting changed since it started
     pre_ts: float | None = None  # when the pre image was taken (None in a state saved before visits)
     active_since: float | None = None  # when it last became active (None: at start_ts)
+    fidget_ts: float | None = None  # when what differs from the pre image last moved, below the motion level
 
 
 @dataclass(frozen=True)
@@ -107,6 +114,7 @@ class RoiTracker:
         self.ref_wide: np.ndarray | None = None
         self.pre_wide: np.ndarray | None = None
         self._frame: np.ndarray | None = None  # the frame being fed
+        self._moved: np.ndarray | None = None  # the cells that changed since the previous frame (this frame's)
         self._visiting = False  # a visit is open: an idle ROI holds its reference
         # Idle, but this frame moved and differs from the reference, below start_threshold: the
         # first sign of a visit, perhaps the only frame of it at the baseline rate. Set per frame.
@@ -143,7 +151,8 @@ class RoiTracker:
         if self.grid.weights.size == 0:
             return 0.0, []
         img = _Image(np.ascontiguousarray(self.grid.crop(frame)), frame_id)
-        motion = None if self.prev is None else self._score(self.prev, img)
+        self._moved = None if self.prev is None else self._cells(self.prev, img)
+        motion = None if self._moved is None else self._activity(self._moved)
         events: list[Transition] = []
         self._frame = frame
         self._visiting = visiting
@@ -157,9 +166,23 @@ class RoiTracker:
         return score, events
 
     def _score(self, ref: _Image, img: _Image) -> "_Activity":
+        return self._activity(self._cells(ref, img))
+
+    def _cells(self, ref: _Image, img: _Image) -> np.ndarray:
         diff = scoring.compare(ref.f32, ref.stats, img.f32, img.stats, self.grid.weights, self.thr)
-        changed = scoring.changed_cells(diff, self.thr.cell_change)
+        return scoring.changed_cells(diff, self.thr.cell_change)
+
+    def _activity(self, changed: np.ndarray) -> "_Activity":
         return _Activity(scoring.area_score(changed, self.grid.weights), self._local(changed))
+
+    def _fidgets(self, changed: np.ndarray) -> bool:
+        """Did a cell of `changed` (what differs from the pre image) move on this frame?
+
+        A taken, placed or moved item stands still once the hand has gone; a person standing
+        in view does not, quite (a shift of weight, a turn of the head), well below the motion
+        that keeps an ROI active. Such a fidget keeps the ROI from settling (see HOLD_SECONDS).
+        """
+        return self._moved is not None and bool((self._moved & changed & (self.grid.weights > 0)).any())
 
     def _local(self, changed: np.ndarray) -> float:
         """The changed share of the most changed BLOCK x BLOCK window of cells (any position, at
@@ -265,7 +288,8 @@ class RoiTracker:
     def _active(self, img: _Image, motion: float | None, ts: float, light: LightingStatus,
                 events: list[Transition]) -> float:
         cur = self.current
-        change = self._score(self.pre, img)
+        changed = self._cells(self.pre, img)
+        change = self._activity(changed)
         if light.started and ts - cur.start_ts < self.thr.quiet_seconds:
             # The first frames of a lighting change can look like activity; an arm reaching in does not.
             if not self._arm_against(self.pre_wide):
@@ -278,19 +302,29 @@ class RoiTracker:
         if change.area > cur.peak_score:
             cur.peak_score, cur.peak_frame_id = change.area, img.frame_id
         if self._moving(motion):
+            if ts - cur.last_active_ts >= self.thr.quiet_seconds:
+                cur.active_since = ts  # after a break held open by a still arm or a fidget: busy from here
             cur.last_active_ts = ts
             since = cur.active_since if cur.active_since is not None else cur.start_ts
             if ts - since >= RESTLESS_SECONDS:
                 self._turn_restless(ts)
-        elif ts - cur.last_active_ts >= self.thr.quiet_seconds:
-            if ts - cur.last_active_ts < self.thr.quiet_seconds + HOLD_SECONDS and self._arm_held(cur, ts):
+            return change.area
+        if self._fidgets(changed):
+            cur.fidget_ts = ts
+        if ts - cur.last_active_ts >= self.thr.quiet_seconds:
+            if ts - cur.last_active_ts < self.thr.quiet_seconds + HOLD_SECONDS and (
+                    self._fidgeted(cur, ts) or self._arm_held(cur, ts)):
                 return change.area
             cur.settled_ts = ts
-            cur.arm_seen_ts = None
+            cur.arm_seen_ts = cur.fidget_ts = None
             self.state = SETTLED
             self.ref, self.ref_wide = img, self._wide()
             self.cand_count, self.cand = 0, None
         return change.area
+
+    def _fidgeted(self, cur: _Interaction, ts: float) -> bool:
+        """Has what differs from the pre image moved within the last quiet_seconds?"""
+        return cur.fidget_ts is not None and ts - cur.fidget_ts < self.thr.quiet_seconds
 
     def _turn_restless(self, ts: float) -> None:
         """Busy too long without a break: leave the visit; keep the Before in case it calms soon."""
@@ -332,6 +366,9 @@ class RoiTracker:
             self.ref, self.ref_wide = img, self._wide()
         if light.lighting or not self._strong(change):
             self.cand_count, self.cand = 0, None
+            if not light.lighting and self._unsettled(img, motion, change, ts):
+                self.state = ACTIVE  # not settled after all: quiet_seconds again from this fidget
+                cur.settled_ts, cur.fidget_ts = None, ts
             return change.area
         self.cand_count += 1
         cur.last_active_ts = ts
@@ -343,6 +380,17 @@ class RoiTracker:
             cur.active_since = ts
             self.cand_count, self.cand = 0, None
         return change.area
+
+    def _unsettled(self, img: _Image, motion: "_Activity | None", change: "_Activity", ts: float) -> bool:
+        """Does this settled ROI move again below start_threshold (a person at the back shifting
+        their weight)? Moving against the frame it settled on, or fidgeting (see `_fidgets`),
+        within HOLD_SECONDS of its last activity; the pre image is compared only on a frame that
+        moved at all."""
+        if self._moved is None or not self._moved.any() or self.pre is None:
+            return False
+        if ts - self.current.last_active_ts >= self.thr.quiet_seconds + HOLD_SECONDS:
+            return False
+        return (self._moving(motion) and self._differs(change)) or self._fidgets(self._cells(self.pre, img))
 
     def _arm_against(self, before: np.ndarray | None) -> bool:
         """Does an arm reach in now (the frame being fed) against `before`, a wide crop, while the
