@@ -4,7 +4,7 @@
    the take must still start a visit and be decided `taken`.
 2. Lights switching in the first seconds of a visit must not put the hand into a Before.
 3. An always-busy ROI (a screen over the shelf) must not hold the other ROIs' visits open,
-   nor make a flood of events: it is reported restless, once.
+   nor make a flood of events: it is reported restless, once, and the visit it leaves says so.
 4. Two visits a few seconds apart stay two; a hand still for 10 s neither ends a visit nor is
    decided on; a visit starting at the baseline rate gets a clean Before.
 
@@ -23,10 +23,10 @@ from storewatch.analysis import tracker
 from storewatch.analysis.decode import decode_gray
 from storewatch.analysis.device_analyzer import DeviceAnalyzer, RoiSpec
 from storewatch.analysis.thresholds import Thresholds
-from storewatch.analysis.transitions import RoiCalm, RoiRestless, VisitEnded, VisitStarted
+from storewatch.analysis.transitions import RoiCalm, RoiRestless, VisitDropped, VisitEnded, VisitStarted
 from storewatch.camera import scenarios
 from storewatch.camera.scene import SKIN_TONES, Lighting, Reach, Script, ScriptRenderer
-from support.scripted_visits import SIZE, assert_clean, found, play, verdicts
+from support.scripted_visits import SIZE, assert_clean, assert_every_visit_ends, found, play, verdicts
 
 
 def stocked(seed: int, *reaches: Reach, **kw) -> Script:
@@ -86,6 +86,7 @@ def test_lights_switching_in_the_first_seconds_of_a_visit_keep_the_hand_out_of_e
     for visit in visits:
         assert_clean(visit, truth)
     assert [verdicts(v) for v in visits] == [{2: "taken"}]
+    assert_every_visit_ends(results)  # a start cancelled as the lighting's onset is dropped, not left open
 
 
 # ---- 3. an always-busy ROI -------------------------------------------------------------
@@ -137,6 +138,29 @@ def test_an_always_busy_roi_turns_restless_once_holds_no_later_visit_open_and_fl
     assert all(r.restless == (3,) for r in results[restless.frame_id:])
     assert found(results, RoiCalm) == []
     assert not any(r.wants_burst for r in results[-20:])  # the screen alone does not keep the camera bursting
+    # The screen's own first visit: forced to end with a verdict, or dropped as it turns restless.
+    dropped = found(results, VisitDropped)
+    if screen_max_s < tracker.RESTLESS_SECONDS:
+        assert dropped == []
+    else:
+        assert [(d.roi_ids, d.over, d.ts) for d in dropped] == [((3,), True, restless.ts)]
+    assert_every_visit_ends(results)
+
+
+def test_an_roi_turning_restless_leaves_the_visit_saying_so_and_the_others_still_end_it():
+    # A take from shelf 1 while the screen's first stretch holds a visit open: one visit of both,
+    # until the screen turns restless; then the take alone ends it, with its verdict.
+    reach = take(47, 2, at=SCREEN_ON + tracker.RESTLESS_SECONDS - 8.0)
+    script, rois = busy_script(300.0)
+    results, truth, _ = play(replace(stocked(47, reach), duration=reach.end + 20.0), 2.0, rois=rois, paint=screen)
+    (started,), (restless,), (dropped,) = found(results, VisitStarted), found(results, RoiRestless), \
+        found(results, VisitDropped)
+    assert (dropped.roi_ids, dropped.over, dropped.ts) == ((3,), False, restless.ts)
+    assert dropped.start_ts == started.ts
+    (visit,) = found(results, VisitEnded)
+    assert verdicts(visit) == {1: "taken"} and visit.start_ts == started.ts and not visit.forced
+    assert_clean(visit, truth)
+    assert_every_visit_ends(results)
 
 
 def test_a_restless_roi_that_calms_again_decides_its_stretch_on_its_own_and_watches_again():

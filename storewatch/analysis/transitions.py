@@ -105,6 +105,24 @@ class VisitEnded:
 
 
 @dataclass(frozen=True)
+class VisitDropped:
+    """ROIs leave the open visit that started at `start_ts` without a verdict: cancelled as a
+    lighting change's onset, turned restless (`RoiRestless`), or removed or changed by the owner.
+
+    `over`: none of its ROIs is left, so the visit ends here with no event (the end signal
+    of a started visit that makes none); else it goes on with the others. Either way
+    whatever showed these ROIs as touched since the visit's start can clear them.
+    """
+
+    start_ts: float
+    start_frame_id: int
+    ts: float
+    frame_id: int
+    roi_ids: tuple[int, ...]
+    over: bool
+
+
+@dataclass(frozen=True)
 class RoiRestless:
     """This ROI has been busy without a break since `since_ts` (a screen, a plant in a draught,
     people passing behind): from this frame on it starts no visit, holds none open and makes
@@ -126,4 +144,4 @@ class RoiCalm:
 
 
 Transition = (InteractionStarted | InteractionCancelled | LightingChange | LightingSettled
-              | VisitStarted | VisitEnded | RoiRestless | RoiCalm)
+              | VisitStarted | VisitEnded | VisitDropped | RoiRestless | RoiCalm)

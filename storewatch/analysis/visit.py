@@ -27,7 +27,8 @@ import numpy as np
 
 from storewatch.analysis.lighting import LightingStatus
 from storewatch.analysis.tracker import ACTIVE, HOLD_SECONDS, RoiTracker
-from storewatch.analysis.transitions import RoiOutcome, RoiRestless, Transition, VisitEnded, VisitStarted
+from storewatch.analysis.transitions import (RoiOutcome, RoiRestless, Transition, VisitDropped, VisitEnded,
+                                             VisitStarted)
 
 
 @dataclass
@@ -75,10 +76,15 @@ class VisitKeeper:
             events.append(VisitStarted(visit.start_ts, visit.start_frame_id, tuple(visit.touched)))
         else:
             visit.touched += [r for r in engaged if r not in visit.touched]
-            # An ROI cancelled as a lighting change's onset, removed or restarted leaves the visit.
-            visit.touched = [r for r in visit.touched if r in trackers and trackers[r].engaged]
+            # An ROI cancelled as a lighting change's onset, turned restless, removed or restarted
+            # leaves the visit, and says so: whoever showed it touched since the start clears it.
+            left = [r for r in visit.touched if r not in trackers or not trackers[r].engaged]
+            if left:
+                visit.touched = [r for r in visit.touched if r not in left]
+                events.append(VisitDropped(visit.start_ts, visit.start_frame_id, ts, frame_id, tuple(left),
+                                           over=not visit.touched))
             if not visit.touched:
-                self.current = None  # nothing of it was real
+                self.current = None  # nothing of it is left to decide: no event
                 return events
         touched = [trackers[r] for r in visit.touched]
         if ts - visit.start_ts >= min(t.thr.max_duration_seconds for t in touched):

@@ -12,7 +12,7 @@ import numpy as np
 
 from storewatch.analysis.decode import decode_gray
 from storewatch.analysis.device_analyzer import DeviceAnalyzer, FrameResult, RoiSpec
-from storewatch.analysis.transitions import VisitEnded
+from storewatch.analysis.transitions import VisitDropped, VisitEnded, VisitStarted
 from storewatch.camera.scene import FrameTruth, Script, ScriptRenderer
 
 SIZE = (320, 240)  # the analysis size: no downscale, cheap to render
@@ -52,3 +52,18 @@ def assert_clean(visit: VisitEnded, truth: list[FrameTruth], rois: list[int] | N
     for frame_id in (visit.pre_frame_id, visit.post_frame_id):
         assert 0 <= frame_id < len(truth)
         assert not any(truth[frame_id].hand_in_roi[k] for k in listed), frame_id
+
+
+def assert_every_visit_ends(results: list[FrameResult]) -> None:
+    """Each VisitStarted is ended, once and before the next starts, by the VisitEnded of the same
+    start or by a VisitDropped that leaves nothing of it (`over`). A VisitEnded of no open visit
+    is a restless ROI's stretch decided on its own once it calmed."""
+    open_start: float | None = None
+    for t in (t for r in results for t in r.transitions):
+        if isinstance(t, VisitStarted):
+            assert open_start is None, ("a visit started while another was open", open_start, t)
+            open_start = t.ts
+        elif isinstance(t, VisitDropped) and t.over or isinstance(t, VisitEnded) and t.start_ts == open_start:
+            assert t.start_ts == open_start, ("an end of a visit that is not open", open_start, t)
+            open_start = None
+    assert open_start is None, ("a visit never ended", open_start)
