@@ -7,20 +7,17 @@ pictures must show none in the touched ROIs.
 
 from __future__ import annotations
 
-import io
 from dataclasses import replace
 
-import numpy as np
 import pytest
-from PIL import Image
 
-from storewatch.analysis.decode import decode_gray
 from storewatch.analysis.device_analyzer import DeviceAnalyzer, RoiSpec
 from storewatch.analysis.thresholds import Thresholds
 from storewatch.analysis.transitions import (
     InteractionCancelled, LightingChange, LightingSettled, VisitDropped, VisitEnded, VisitStarted)
 from storewatch.camera import scenarios
 from storewatch.camera.scene import SKIN_TONES, Lighting, Reach, Script
+from support import dropped_visits
 from support.scripted_visits import assert_clean, assert_every_visit_ends, found, play, verdicts
 
 
@@ -112,29 +109,11 @@ def test_a_visit_longer_than_max_duration_is_forced_to_end():
     assert visits[0].forced and visits[0].ts - visits[0].start_ts == pytest.approx(4.0, abs=0.6)
 
 
-def _blocks(seed: int, height: int, width: int) -> np.ndarray:
-    """A texture of random grey 8x8 blocks."""
-    grey = np.random.default_rng(seed).integers(40, 200, (height // 8, width // 8))
-    return np.kron(grey, np.ones((8, 8))).astype(np.float32)
-
-
-def _jpeg_gray(pixels: np.ndarray) -> np.ndarray:
-    out = io.BytesIO()
-    Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(out, format="JPEG", quality=90)
-    return decode_gray(out.getvalue())
-
-
 def test_a_visit_cancelled_as_the_onset_of_a_lighting_change_is_dropped_saying_so():
     # The ROI's picture changes for two frames (a visit starts), then the whole room dims: the
     # start was the lighting's first frames, so the visit is over with no verdict -- and says so.
-    wall = _blocks(1, 240, 320)
-    analyzer = DeviceAnalyzer([RoiSpec(1, ((0.25, 0.25), (0.5, 0.25), (0.5, 0.5), (0.25, 0.5)))])
-    results = []
-    for i in range(40):
-        frame = wall.copy()
-        if i >= 20:
-            frame[64:112, 88:152] = _blocks(2, 48, 64)
-        results.append(analyzer.feed(_jpeg_gray(frame * (0.5 if i >= 22 else 1.0)), 100 + 0.5 * i, i))
+    analyzer = DeviceAnalyzer([RoiSpec(1, dropped_visits.ROI)])
+    results = [analyzer.feed(gray, 100 + 0.5 * i, i) for i, gray in enumerate(dropped_visits.lighting_onset())]
     (started,), (cancelled,) = found(results, VisitStarted), found(results, InteractionCancelled)
     (dropped,) = found(results, VisitDropped)
     assert (dropped.start_ts, dropped.roi_ids, dropped.over) == (started.ts, (1,), True)
@@ -144,18 +123,18 @@ def test_a_visit_cancelled_as_the_onset_of_a_lighting_change_is_dropped_saying_s
 
 
 def test_a_visit_whose_roi_is_removed_meanwhile_is_dropped_saying_so():
-    wall = _blocks(1, 240, 320)
-    shelf = RoiSpec(1, ((0.25, 0.25), (0.5, 0.25), (0.5, 0.5), (0.25, 0.5)))
+    wall = dropped_visits.blocks(1, 240, 320)
+    shelf = RoiSpec(1, dropped_visits.ROI)
     other = RoiSpec(2, ((0.6, 0.6), (0.9, 0.6), (0.9, 0.9), (0.6, 0.9)))
     analyzer = DeviceAnalyzer([shelf, other])
     results = []
     for i in range(30):
         frame = wall.copy()
         if i >= 20:
-            frame[64:112, 88:152] = _blocks(2 + i, 48, 64)  # busy in the ROI from frame 20 on
+            frame[64:112, 88:152] = dropped_visits.blocks(2 + i, 48, 64)  # busy in the ROI from frame 20 on
         if i == 24:
             analyzer.update_rois([other])  # the owner deletes the ROI mid-visit
-        results.append(analyzer.feed(_jpeg_gray(frame), 100 + 0.5 * i, i))
+        results.append(analyzer.feed(dropped_visits.jpeg_gray(frame), 100 + 0.5 * i, i))
     (started,), (dropped,) = found(results, VisitStarted), found(results, VisitDropped)
     assert (dropped.start_ts, dropped.roi_ids, dropped.over, dropped.frame_id) == (started.ts, (1,), True, 24)
     assert found(results, VisitEnded) == []

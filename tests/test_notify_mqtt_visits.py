@@ -1,8 +1,8 @@
 """MQTT "touched" follows the visit, against Debian's real mosquitto on 127.0.0.1 and a real
 paho subscriber: ON when the analysis sees a visit start (the worker's outputs queue it),
-OFF when its event is written, OFF too when the channel does not want that event, and the
-start never holds up the worker's commit (no MQTT channel: no row; a broken one: the job
-still commits)."""
+OFF when its event is written, OFF too when the channel does not want that event or when the
+analysis drops the visit without one, and the start never holds up the worker's commit (no
+MQTT channel: no row; a broken one: the job still commits)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,12 @@ import time
 
 import pytest
 
+from support import dropped_visits
 from support.mosquitto import Mosquitto, Subscriber
 from support.notify import sender, shelf, write_visit  # sender, shelf: fixtures
 from support.waiting import wait_for
-from storewatch.analysis.device_analyzer import FrameResult
-from storewatch.analysis.transitions import VisitStarted
+from storewatch.analysis.device_analyzer import DeviceAnalyzer, FrameResult, RoiSpec
+from storewatch.analysis.transitions import VisitDropped, VisitStarted
 from storewatch.appliance import Appliance
 from storewatch.jobs import outputs
 from storewatch.notify import mqtt
@@ -93,6 +94,35 @@ def test_a_visit_the_channel_does_not_want_still_ends_its_touch(
         subscriber.close()
 
 
+def test_a_visit_the_analysis_drops_turns_touched_off_and_writes_no_event(
+        appliance: Appliance, shelf: tuple[int, int], broker: Mosquitto, sender: NotifySender) -> None:
+    """The worker's own path: the analysis fed frames, its results prepared and committed as the
+    processor does. A visit starts and is then found to be a lighting change's onset."""
+    top, _ = shelf
+    ChannelStore(appliance.db).add("ha", "mqtt", broker.url)
+    subscriber = Subscriber(broker.port)
+    try:
+        sender.start()
+        touched = f"storewatch/cam/roi/{top}/touched"
+        wait_for(lambda: payloads(subscriber, touched) == [b"OFF"])
+        specs = [RoiSpec(top, dropped_visits.ROI)]
+        analyzer, start = DeviceAnalyzer(specs), time.time() - 30
+        drops = []
+        for i, gray in enumerate(dropped_visits.lighting_onset()):
+            result = analyzer.feed(gray, start + 0.5 * i, i + 1)
+            drops += [t for t in result.transitions if isinstance(t, VisitDropped)]
+            capture = {"id": i + 1, "device_id": "cam", "capture_epoch": start + 0.5 * i}
+            outputs.commit(appliance, appliance.events, outputs.prepare(appliance, capture, result, specs))
+            if any(isinstance(t, VisitStarted) for t in result.transitions):  # ON before the next frame
+                wait_for(lambda: payloads(subscriber, touched) == [b"OFF", b"ON"])
+        assert [(d.roi_ids, d.over) for d in drops] == [((top,), True)]
+        wait_for(lambda: payloads(subscriber, touched) == [b"OFF", b"ON", b"OFF"])
+        assert appliance.db.scalar("SELECT COUNT(*) FROM events WHERE type = 'interaction'") == 0
+        wait_for(lambda: kinds(appliance) == [("started", "delivered"), ("ended", "delivered")])
+    finally:
+        subscriber.close()
+
+
 def test_a_start_sent_after_its_visit_ended_is_not_said(appliance: Appliance, shelf: tuple[int, int],
                                                         broker: Mosquitto, sender: NotifySender) -> None:
     """The sender was behind (the broker was away): by the time the start is due, its event is
@@ -151,3 +181,21 @@ def test_a_failing_start_never_fails_the_workers_commit(appliance: Appliance, sh
     outputs.commit(appliance, appliance.events, frame)
     assert appliance.db.scalar("SELECT score FROM roi_scores WHERE capture_id = 7") == 0.5  # the job's writes stay
     assert "could not queue the start of a visit" in caplog.text
+
+
+def test_a_failing_end_of_a_dropped_visit_never_fails_the_workers_commit(
+        appliance: Appliance, shelf: tuple[int, int], monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    top, _ = shelf
+    ChannelStore(appliance.db).add("ha", "mqtt", "mqtt://127.0.0.1:9")
+
+    def broken(self: Outbox, *args: object, **kwargs: object) -> int:
+        raise RuntimeError("a bug in notify")
+
+    monkeypatch.setattr(Outbox, "end_visit", broken)
+    dropped = VisitDropped(1_790_000_000.0, 6, 1_790_000_001.0, 8, (top,), over=True)
+    frame = outputs.FrameOutputs("cam", {"id": 8, "capture_epoch": 1_790_000_001.0},
+                                 FrameResult(scores={top: 0.25}, lighting=True, transitions=[dropped]), [], [])
+    outputs.commit(appliance, appliance.events, frame)
+    assert appliance.db.scalar("SELECT score FROM roi_scores WHERE capture_id = 8") == 0.25  # the job's writes stay
+    assert "could not queue the end of a dropped visit" in caplog.text

@@ -21,7 +21,7 @@ from storewatch.analysis.device_analyzer import FrameResult, RoiSpec
 from storewatch.analysis.inventory import InventoryDecision, render_difference
 from storewatch.analysis.roi_mask import polygon_mask
 from storewatch.analysis.transitions import (
-    LightingChange, LightingSettled, RoiOutcome, VisitEnded, VisitStarted,
+    LightingChange, LightingSettled, RoiOutcome, VisitDropped, VisitEnded, VisitStarted,
 )
 from storewatch.appliance import Appliance
 from storewatch.store import Row
@@ -182,6 +182,7 @@ def commit(appliance: Appliance, events: EventStore, outputs: FrameOutputs) -> l
         event_ids = [events.record_visit(p.visit, p.pictures) for p in outputs.visits]
         Outbox(appliance.db).enqueue_events(event_ids)  # its notifications, in the event's own transaction
         _notify_visit_starts(appliance, outputs)  # notify (issue 15): MQTT "touched" ON as a visit starts
+        _notify_visit_drops(appliance, outputs)  # ... and OFF for the areas a visit dropped without an event
         for change in outputs.lighting_starts:
             events.record_lighting(outputs.device_id, change.ts, change.frame_id)
         for settled in outputs.lighting_settled:
@@ -203,6 +204,20 @@ def _notify_visit_starts(appliance: Appliance, outputs: FrameOutputs) -> None:
         Outbox(appliance.db).enqueue_visit_starts(outputs.device_id, starts)
     except Exception:  # noqa: BLE001 - notifications must never stop the analysis
         log.exception("could not queue the start of a visit on %s for MQTT", outputs.device_id)
+
+
+def _notify_visit_drops(appliance: Appliance, outputs: FrameOutputs) -> None:
+    """MQTT "touched" OFF for the areas that left a visit without a verdict (VisitDropped: a lighting
+    change's onset, restless, removed): no event will end them. Best effort, like the starts."""
+    drops = [t for t in outputs.result.transitions if isinstance(t, VisitDropped)]
+    if not drops:
+        return
+    try:
+        outbox = Outbox(appliance.db)
+        for dropped in drops:
+            outbox.end_visit(outputs.device_id, dropped.start_ts, dropped.roi_ids)
+    except Exception:  # noqa: BLE001 - notifications must never stop the analysis
+        log.exception("could not queue the end of a dropped visit on %s for MQTT", outputs.device_id)
 
 
 def _request_burst(appliance: Appliance, device_id: str, activity_epoch: float) -> None:
