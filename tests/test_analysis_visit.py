@@ -139,3 +139,14 @@ def test_a_visit_whose_roi_is_removed_meanwhile_is_dropped_saying_so():
     assert (dropped.start_ts, dropped.roi_ids, dropped.over, dropped.frame_id) == (started.ts, (1,), True, 24)
     assert found(results, VisitEnded) == []
     assert_every_visit_ends(results)
+
+
+@pytest.mark.parametrize("fidgets, visits", [(True, 1), (False, 2)])
+def test_a_figure_standing_in_view_that_still_fidgets_holds_the_visit_open_a_still_one_does_not(fidgets, visits):
+    # 5 s standing still between two walks: a person shifts a little (one cell every other frame),
+    # and the view is not settled with them in it; perfectly still, it is like a bag put down,
+    # decided once the ROI has been quiet for quiet_seconds, and the next steps are a new visit.
+    analyzer = DeviceAnalyzer([RoiSpec(1, dropped_visits.ROI)])
+    results = [analyzer.feed(gray, 100 + 0.5 * i, i) for i, gray in enumerate(dropped_visits.standing(fidgets))]
+    assert len(found(results, VisitStarted)) == len(found(results, VisitEnded)) == visits
+    assert_every_visit_ends(results)
