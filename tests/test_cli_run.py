@@ -146,14 +146,50 @@ def test_the_data_directory_comes_from_the_environment(tmp_path: Path, runs: lis
     assert (tmp_path / "env-data" / "storewatch.db").exists()
 
 
-def test_a_port_in_use_stops_with_an_error_code(data_dir: Path, runs: list[Run]) -> None:
+def test_a_port_in_use_stops_the_start_saying_which_and_what_to_do(data_dir: Path, runs: list[Run]) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        run = start(runs, data_dir, taken.getsockname()[1])
+        port = taken.getsockname()[1]
+        run = start(runs, data_dir, port)
         code = run.finish(timeout=30)
     assert code != 0
-    assert re.search(r"address already in use|error while attempting to bind", "\n".join(run.lines), re.I)
+    said = "\n".join(run.lines)
+    # Was uvicorn's bare "ERROR: [Errno 98] error while attempting to bind ...", and no next step.
+    assert f"port {port} is already in use" in said and f"--port {port + 1}" in said, said
+    assert "Errno" not in said and "Traceback" not in said, said
+    assert not (data_dir / "server-address.json").exists()
+
+
+def test_a_second_run_on_the_same_data_directory_names_the_one_running(data_dir: Path, runs: list[Run]) -> None:
+    port = free_port()
+    first = start(runs, data_dir, port)
+    first.wait_for(r"open http://")
+    second = start(runs, data_dir, port)
+    assert second.finish(timeout=30) != 0
+    said = "\n".join(second.lines)
+    assert f"storewatch already runs on this data directory (process {first.process.pid}" in said, said
+    first.process.send_signal(signal.SIGTERM)
+    assert first.finish() == 0
+
+
+def test_the_start_names_the_address_other_computers_open(data_dir: Path, runs: list[Run]) -> None:
+    # Listening on 0.0.0.0 the local URL (127.0.0.1) opens nothing from a phone on the shop's
+    # network; the address receivers are given ($STOREWATCH_PUBLIC_URL here) is printed too.
+    run = start(runs, data_dir, free_port(), env={"STOREWATCH_PUBLIC_URL": "http://shop-pi.local:8080"})
+    run.wait_for(r"open http://127\.0\.0\.1:\d+/ for the admin panel")
+    run.wait_for(r"^From another computer or phone on the network: http://shop-pi\.local:8080/$")
+    run.process.send_signal(signal.SIGTERM)
+    assert run.finish() == 0
+
+
+def test_only_the_local_address_is_printed_when_no_other_reaches_the_appliance(monkeypatch) -> None:
+    from storewatch.cli.run import lan_url
+
+    monkeypatch.delenv("STOREWATCH_PUBLIC_URL", raising=False)
+
+    assert lan_url("127.0.0.1", 8080, "http://127.0.0.1:8080") is None
+    assert lan_url("192.168.1.20", 8080, "http://192.168.1.20:8080") is None
 
 
 def test_an_unknown_camera_source_is_refused_before_anything_starts(data_dir: Path) -> None:

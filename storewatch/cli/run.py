@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import ipaddress
+import socket
 
 import click
 
@@ -26,6 +28,47 @@ def _first_run_password(ctx: CliContext) -> None:
     click.echo(f"First start: the admin password is  {password}")
     click.echo("It is shown only now. Lost it? `storewatch admin set-password` sets a new one.")
     click.echo("=" * 64)
+
+
+def lan_url(host: str, port: int, local_url: str) -> str | None:
+    """Where another computer on the network opens the panel, when that is not `local_url`:
+    a server on 0.0.0.0 is announced as 127.0.0.1, which opens nothing from the owner's phone."""
+    from storewatch.notify.deliver import public_base_url
+
+    other = public_base_url(host, port)
+    return None if other.rstrip("/") == local_url.rstrip("/") else other.rstrip("/")
+
+
+def _refuse_unusable_port(ctx: CliContext, host: str, port: int) -> None:
+    # Before anything starts: uvicorn's own bind error is a bare errno line after the
+    # services' start-up logs, with no next step.
+    from storewatch.ops import server_address
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn's own socket
+        try:
+            probe.bind((host, port))
+            return
+        except OSError as exc:
+            failure = exc
+    running = server_address.read(ctx.data_dir)
+    if running is not None and running.running:
+        raise click.ClickException(
+            f"storewatch already runs on this data directory (process {running.pid}, {running.url}/). "
+            "Stop it first (Ctrl-C where it runs, or `sudo systemctl stop storewatch`).")
+    other = port + 1 if port < 65535 else 8080
+    if failure.errno == errno.EADDRINUSE:
+        raise click.ClickException(
+            f"port {port} is already in use on {host}: another program (or another storewatch) listens there. "
+            f"Stop it, or start on another port: --port {other}")
+    if failure.errno == errno.EACCES:
+        raise click.ClickException(f"port {port} may not be opened by this user (ports below 1024 need root): "
+                                   f"use --port 8080")
+    if failure.errno == errno.EADDRNOTAVAIL:
+        raise click.ClickException(f"{host} is not an address of this machine: use --host 0.0.0.0 (every network) "
+                                   "or one of its own addresses (`hostname -I` lists them)")
+    raise click.ClickException(f"cannot listen on {host} port {port}: {failure.strerror or failure}")
 
 
 def _checked_address(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -59,6 +102,7 @@ def run(ctx: CliContext, host: str, port: int, camera: str, workers: int, truste
     from storewatch.ops.services import build_services
 
     click.echo(f"storewatch: data directory {ctx.data_dir}")
+    _refuse_unusable_port(ctx, host, port)
     supervisor = Supervisor()
     services = build_services(ctx.appliance, camera=camera, host=host, port=port, workers=workers,
                               camera_options=tuning(lock_exposure, lock_white_balance, mains_hz))
@@ -70,6 +114,8 @@ def run(ctx: CliContext, host: str, port: int, camera: str, workers: int, truste
         address = server_address.write(ctx.data_dir, host, port)  # for `storewatch doctor`
         Notifier.from_env().ready(f"serving on port {port}")
         click.echo(f"storewatch is running: open {address.url}/ for the admin panel (Ctrl-C to stop).")
+        if other := lan_url(host, port, address.url):
+            click.echo(f"From another computer or phone on the network: {other}/")
 
     try:
         code = serve(ctx.appliance, host, port, services=services, on_ready=ready, supervisor=supervisor,
