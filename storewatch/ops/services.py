@@ -186,8 +186,9 @@ class BuiltinCamera:
         from storewatch.camera.sources.simulated import starter_rois
 
         store = self.appliance.rois
-        for name, polygon in starter_rois():
-            store.add(device_id, name, polygon)
+        with self.appliance.db.write():  # all or none: the panel never shows a shelf half set up
+            for name, polygon in starter_rois():
+                store.add(device_id, name, polygon)
         log.info("added %d starter ROIs for the simulated shelf; edit them in the admin panel",
                  len(starter_rois()))
 
