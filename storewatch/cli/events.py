@@ -32,6 +32,16 @@ def parse_when(value: str, now: datetime | None = None) -> str:
         raise ValueError(f"{value[:40]!r} is not a time: give {TIME_FORMS}") from None
 
 
+def when_option(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A click callback: `parse_when`, refusing a bad time with its option's name."""
+    if value is None:
+        return None
+    try:
+        return parse_when(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 @click.group()
 def events() -> None:
     """Detected shelf interactions and lighting changes."""
@@ -39,8 +49,8 @@ def events() -> None:
 
 @events.command("list")
 @click.option("--device", "device_id", help="Only this device's events.")
-@click.option("--since", help=f"Start time: {TIME_FORMS}.")
-@click.option("--until", help="End time, same forms.")
+@click.option("--since", callback=when_option, help=f"Start time: {TIME_FORMS}.")
+@click.option("--until", callback=when_option, help="End time, same forms.")
 @click.option("--decision", type=click.Choice(["changed", "unchanged"]))
 @click.option("--verdict", type=click.Choice(VERDICTS),
               help="Only visits in which a shelf zone was taken from, placed on, moved or unchanged.")
@@ -53,13 +63,10 @@ def list_events(ctx: CliContext, device_id: str | None, since: str | None, until
                 decision: str | None, verdict: str | None, roi_id: int | None, lighting: bool, limit: int,
                 as_json: bool) -> None:
     """Events, newest first: one line per visit with its ROIs and their verdicts."""
-    try:
-        bounds = {"since": parse_when(since) if since else None, "until": parse_when(until) if until else None}
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
     store = ctx.appliance.events
     rows = store.list(device_id=device_id, decision=decision, verdict=verdict, roi_id=roi_id, limit=limit,
-                      event_type="lighting_change" if lighting else "interaction_detected", **bounds)
+                      event_type="lighting_change" if lighting else "interaction_detected",
+                      since=since, until=until)
     shown = store.public_many(rows)
     if as_json:
         print_json(shown)

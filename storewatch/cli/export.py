@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from storewatch.cli import CliContext
+from storewatch.cli.events import TIME_FORMS, when_option
 
 # One row per touched ROI of each event (an event's columns repeat on each of its ROI rows); verdict,
 # decision, score and box are that ROI's. Until schema 8 it was one row per event, keyed `id`.
@@ -25,20 +26,10 @@ CSV_FIELDS = ("event_id", "type", "start_ts", "end_ts", "duration_s", "device_id
               "images_expired", "start_capture_id", "created_at", "images")
 
 
-def _time(value: str | None, name: str) -> str | None:
-    from storewatch import contract
-
-    if value is None:
-        return None
-    try:
-        return contract.format_timestamp(contract.parse_timestamp(value))
-    except ValueError:
-        raise click.BadParameter("give an RFC 3339 time such as 2026-01-31T08:00:00Z", param_hint=name) from None
-
-
 @click.command("export")
-@click.option("--since", required=True, help="Events starting at or after this RFC 3339 time.")
-@click.option("--until", help="…and before this one.")
+@click.option("--since", required=True, callback=when_option,
+              help=f"Events starting at or after this time: {TIME_FORMS}.")
+@click.option("--until", callback=when_option, help="…and before this one, same forms.")
 @click.option("--device", "device_id", help="Only this device's events.")
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="The zip file to write.")
@@ -48,10 +39,9 @@ def export(ctx: CliContext, since: str, until: str | None, device_id: str | None
 
     events.json holds each event as the admin API shows it, with its touched ROIs; events.csv has
     one row per touched ROI (event_id repeats; verdict, decision, score and box are the ROI's)."""
-    since_ts, until_ts = _time(since, "--since"), _time(until, "--until")
     appliance = ctx.appliance
     store = appliance.events
-    events = store.public_many(store.between(since_ts, until_ts, device_id))
+    events = store.public_many(store.between(since, until, device_id))
     images = store.picture_files([event["id"] for event in events])
     temp = out.with_name(f".{out.name}.partial")
     written = missing = 0
