@@ -126,3 +126,29 @@ def test_outbox_and_list_show_deliveries_then_remove_drops_them(data_dir: Path, 
     assert removed.exit_code == 0 and "Removed channel 'hook'" in removed.output
     assert json.loads(run(data_dir, "outbox", "--json").output) == []
     assert run(data_dir, "remove", "hook").exit_code == 1
+
+
+def test_a_failed_test_says_what_to_check_and_edit_fixes_the_url(data_dir: Path, shop: int,
+                                                                  receiver: Receiver) -> None:
+    run(data_dir, "add", "hook", "--kind", "webhook", "--url", receiver.url.replace("/hook", "/old"),
+        "--secret", SECRET)
+    receiver.down()
+    failed = run(data_dir, "test", "hook")
+    assert failed.exit_code == 1 and "could not reach the receiver" in failed.output, failed.output
+    # Was the cause alone; the next step names how to change a wrong URL (edit had no --url).
+    assert "Is the receiver running at that address?" in failed.output, failed.output
+    assert "storewatch notify edit 'hook' --url URL" in failed.output, failed.output
+    receiver.up()
+    edited = run(data_dir, "edit", "hook", "--url", receiver.url)
+    assert edited.exit_code == 0, edited.output
+    assert run(data_dir, "test", "hook").exit_code == 0
+    (sent,) = receiver.requests
+    assert sent.path == "/hook" and sent.signed_with(SECRET)  # the secret stayed
+
+
+def test_edit_refuses_a_bad_url_and_keeps_the_old_one(data_dir: Path, shop: int, receiver: Receiver) -> None:
+    run(data_dir, "add", "hook", "--kind", "webhook", "--url", receiver.url, "--secret", SECRET)
+    refused = run(data_dir, "edit", "hook", "--url", "ftp://host/x")
+    assert refused.exit_code == 1 and "starts with http:// or https://" in refused.output, refused.output
+    assert run(data_dir, "test", "hook").exit_code == 0
+    assert len(receiver.requests) == 1

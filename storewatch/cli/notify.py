@@ -123,6 +123,8 @@ def _last(last: dict[str, Any] | None) -> str:
 
 @notify.command("edit")
 @click.argument("name")
+@click.option("--url", help="Where to send instead (the same forms as `notify add`).")
+@click.option("--secret", help="A new signing secret for the webhook (at least 16 characters).")
 @click.option("--digest", "digest_at", metavar="HH:MM|off", help="A daily digest at this time (the appliance's time "
               "zone), or off.")
 @click.option("--schedule", help="Only at these times (see `notify add --help`); 'always' for at any time.")
@@ -135,12 +137,13 @@ def _last(last: dict[str, Any] | None) -> str:
 @click.option("--enable/--disable", "enabled", default=None, help="Send on this channel, or pause it.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
-def edit(ctx: CliContext, name: str, digest_at: str | None, schedule: str | None, verdicts: str | None,
-         cooldown_s: float | None, health: bool | None, health_anytime: bool | None, enabled: bool | None,
-         as_json: bool) -> None:
+def edit(ctx: CliContext, name: str, url: str | None, secret: str | None, digest_at: str | None,
+         schedule: str | None, verdicts: str | None, cooldown_s: float | None, health: bool | None,
+         health_anytime: bool | None, enabled: bool | None, as_json: bool) -> None:
     """Change channel NAME; what is not given stays as it is."""
-    changes: dict[str, Any] = {"digest_at": digest_at, "verdicts": _words(verdicts), "cooldown_s": cooldown_s,
-                               "health": health, "health_anytime": health_anytime, "enabled": enabled}
+    changes: dict[str, Any] = {"url": url, "secret": secret, "digest_at": digest_at, "verdicts": _words(verdicts),
+                               "cooldown_s": cooldown_s, "health": health, "health_anytime": health_anytime,
+                               "enabled": enabled}
     changes = {key: value for key, value in changes.items() if value is not None}
     if schedule is not None:
         changes["schedule"] = None if schedule.strip().lower() in ("", "always") else schedule
@@ -158,6 +161,11 @@ def edit(ctx: CliContext, name: str, digest_at: str | None, schedule: str | None
                f"{_scope(channel.public())}.")
 
 
+CHECK = {"webhook": "Is the receiver running at that address?",
+         "apprise": "Is the service's URL right (its name, token or topic)?",
+         "mqtt": "Is the broker running at that address, with that user and password?"}
+
+
 @notify.command("test")
 @click.argument("name")
 @click.pass_obj
@@ -173,7 +181,9 @@ def test(ctx: CliContext, name: str) -> None:
     message = test_message(channel.name, f"test-{uuid.uuid4().hex}", appliance_time_zone(ctx.appliance))
     result = send(channel, message)
     if not result.ok:
-        raise click.ClickException(f"the test message was not sent: {result.detail}")
+        raise click.ClickException(f"the test message was not sent: {result.detail}. {CHECK[channel.kind]} "
+                                   f"`storewatch notify list` shows the URL (masked); "
+                                   f"`storewatch notify edit {channel.name!r} --url URL` changes it.")
     click.echo(f"Test message sent on {channel.name!r}: {result.detail}.")
 
 
