@@ -32,9 +32,10 @@ CHANGES = ("taken", "placed")
 # outline reading alone, f279fbd) made 42 wrong here: 14, 14 and 11 of these kinds. See
 # docs/PERFORMANCE.md, Detection.
 CEILING = {
-    "wrong": 27,
+    "wrong": 25,
     "change read as the other change": 8,  # a take read placed or the reverse: the worst mistake
-    "change read as moved": 5,
+    "change read as moved": 6,  # one more since a change's edge cells count towards its size: a take
+    # in dim light on grey, too small to count before (unchanged), reads moved
     "move read as a change": 11,
     "unchanged read as anything else": 0,
 }

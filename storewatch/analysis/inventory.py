@@ -19,6 +19,14 @@ from storewatch.analysis.thresholds import Thresholds
 
 Box = tuple[float, float, float, float]
 
+# A cell beside a changed one that changed at least this share as much counts towards the
+# change's size and box: an item's edge covers only part of the cells along it (how much
+# depends on where the grid falls, so on the frame size), and a small item in a big ROI would
+# otherwise fall short of min_changed_area by its edges. One cell out only, so no change creeps
+# on through the ROI; the verdict reads the cells that surely changed.
+_EDGE_SHARE = 0.5
+_EDGE_QUANTILE, _EDGE_SAMPLE = 0.95, 20
+
 
 @dataclass(frozen=True)
 class InventoryDecision:
@@ -64,15 +72,31 @@ def decide_in_grid(pre: np.ndarray, post: np.ndarray, grid: RoiGrid, thr: Thresh
         return InventoryDecision(False, 0.0, None, verdicts.UNCHANGED)
     diff = scoring.compare(pre, scoring.cell_stats(pre), post, scoring.cell_stats(post), grid.weights, thr)
     changed = scoring.changed_cells(diff, thr.change_threshold) & (grid.weights > 0)
-    score = scoring.area_score(changed, grid.weights)
+    edged = _with_edges(changed, diff, grid.weights, thr.change_threshold)
+    score = scoring.area_score(edged, grid.weights)
     if not changed.any():
         return InventoryDecision(False, score, None, verdicts.UNCHANGED)
-    rows, cols = np.nonzero(changed)
+    rows, cols = np.nonzero(edged)
     box = grid.normalized_box(int(rows.min()), int(cols.min()), int(rows.max()) + 1, int(cols.max()) + 1)
     if score < thr.min_changed_area or score <= 0.0:
         return InventoryDecision(False, score, box, verdicts.UNCHANGED)
     verdict = verdicts.classify(pre, post, changed, grid.weights)
     return InventoryDecision(verdict in (verdicts.TAKEN, verdicts.PLACED), score, box, verdict)
+
+
+def _with_edges(strong: np.ndarray, diff: scoring.CellDiff, weights: np.ndarray, level: float) -> np.ndarray:
+    """`strong` (the cells changed beyond `level`) and their 8-neighbours changed beyond _EDGE_SHARE of it."""
+    near = strong.copy()
+    near[1:] |= strong[:-1]
+    near[:-1] |= strong[1:]
+    row = near.copy()
+    near[:, 1:] |= row[:, :-1]
+    near[:, :-1] |= row[:, 1:]
+    inside = diff.judged & (weights > 0)
+    rest = diff.d[inside & ~near]
+    # ... and beyond what most cells away from the change show (noise in flat cells, JPEG)
+    floor = float(np.quantile(rest, _EDGE_QUANTILE)) if rest.size >= _EDGE_SAMPLE else level
+    return strong | (near & inside & (diff.d > max(level * _EDGE_SHARE, floor)))
 
 
 def render_difference(pre: np.ndarray, post: np.ndarray, mask: np.ndarray, box: Box | None) -> np.ndarray:
