@@ -20,7 +20,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import httpx
 import pytest
 
 from storewatch import contract
@@ -112,7 +111,7 @@ def meta_for(device_id: str, seq: int, width: int = 64, height: int = 48) -> dic
 
 
 def assert_serving(server: LiveServer) -> None:
-    answer = httpx.get(server.url + "/api/v1/openapi.json", timeout=5)
+    answer = server.get("/api/v1/openapi.json", timeout=5)
     assert answer.status_code == 200
 
 
@@ -257,8 +256,8 @@ def test_a_jpeg_bomb_is_refused_before_decoding(hostile: Hostile, unchanged: Non
     meta = meta_for(hostile.device_id, 10, max(16, min(width, 8192)), max(16, min(height, 8192)))
     body, content_type = multipart(meta, bomb)
     started = time.monotonic()
-    answer = httpx.post(hostile.server.url + FRAME, content=body, timeout=30,
-                        headers={**hostile.device, "Content-Type": content_type})
+    answer = hostile.server.post(FRAME, content=body, timeout=30,
+                                 headers={**hostile.device, "Content-Type": content_type})
     assert_error(answer, 415)
     assert time.monotonic() - started < 5
 
@@ -270,8 +269,8 @@ def test_a_tiny_file_declaring_the_largest_frame_costs_little(hostile: Hostile) 
     bomb = _sof_with(make_jpeg(64, 48), 8192, 8192)
     body, content_type = multipart(meta_for(hostile.device_id, 11, 8192, 8192), bomb)
     started = time.monotonic()
-    answer = httpx.post(hostile.server.url + FRAME, content=body, timeout=30,
-                        headers={**hostile.device, "Content-Type": content_type})
+    answer = hostile.server.post(FRAME, content=body, timeout=30,
+                                 headers={**hostile.device, "Content-Type": content_type})
     assert answer.status_code in (201, 415), answer.text
     assert time.monotonic() - started < 5
 
@@ -285,8 +284,8 @@ def test_a_tiny_file_declaring_the_largest_frame_costs_little(hostile: Hostile) 
 ])
 def test_meta_that_is_not_utf8_json_is_400(hostile: Hostile, unchanged: None, raw: bytes) -> None:
     body, content_type = multipart(raw, make_jpeg())
-    answer = httpx.post(hostile.server.url + FRAME, content=body, timeout=30,
-                        headers={**hostile.device, "Content-Type": content_type})
+    answer = hostile.server.post(FRAME, content=body, timeout=30,
+                                 headers={**hostile.device, "Content-Type": content_type})
     assert_error(answer, 400)
 
 
@@ -298,8 +297,8 @@ def test_deeply_nested_meta_is_refused(hostile: Hostile, unchanged: None) -> Non
     for nested in (_deep(100_000), _deep(7_000), '{"device_id": "cam-1", "notes": ' + _deep(7_000) + "}",
                    _deep(5_000, '{"a":', "}").replace('{"a":}', '{"a":1}')):
         body, content_type = multipart(nested.encode(), make_jpeg())
-        answer = httpx.post(hostile.server.url + FRAME, content=body, timeout=30,
-                            headers={**hostile.device, "Content-Type": content_type})
+        answer = hostile.server.post(FRAME, content=body, timeout=30,
+                                     headers={**hostile.device, "Content-Type": content_type})
         assert_error(answer, (400, 413, 422))  # 413: over the meta part's 16 KiB cap
 
 
@@ -322,7 +321,7 @@ def test_deep_json_bodies_are_400_or_422_never_500(hostile: Hostile, unchanged: 
               + ', "thresholds": ' + _deep(900) + ', "defaults": ' + _deep(900) + ', "job_ids": '
               + _deep(900) + ', "device_id": ' + _deep(900) + "}"]
     for index, body in enumerate(bodies):
-        answer = httpx.request(method, hostile.server.url + path, content=body.encode(), headers=headers, timeout=30)
+        answer = hostile.server.request(method, path, content=body.encode(), headers=headers, timeout=30)
         assert answer.status_code < 500, (method, path, answer.status_code, answer.text[:200])
         if answer.status_code >= 400:
             assert_error(answer, answer.status_code)
@@ -421,17 +420,17 @@ def _signed(hostile: Hostile, method: str, path: str, body: bytes) -> dict[str, 
 def test_a_replayed_signed_heartbeat_or_config_fetch_is_401(hostile: Hostile, unchanged: None) -> None:
     beat = json.dumps({"device_id": hostile.hmac_id, "ts": "2026-11-24T05:47:30Z"}).encode()
     headers = {**_signed(hostile, "POST", contract.HEARTBEAT_PATH, beat), "Content-Type": "application/json"}
-    url = hostile.server.url
-    assert httpx.post(url + contract.HEARTBEAT_PATH, content=beat, headers=headers).status_code == 200
-    assert_error(httpx.post(url + contract.HEARTBEAT_PATH, content=beat, headers=headers), 401)
+    server = hostile.server
+    assert server.post(contract.HEARTBEAT_PATH, content=beat, headers=headers).status_code == 200
+    assert_error(server.post(contract.HEARTBEAT_PATH, content=beat, headers=headers), 401)
     # the same signature on another path, method or body does not verify either
-    assert_error(httpx.post(url + FRAME, content=beat, headers=headers), 401)
+    assert_error(server.post(FRAME, content=beat, headers=headers), 401)
     fresh = {**_signed(hostile, "POST", contract.HEARTBEAT_PATH, beat), "Content-Type": "application/json"}
-    assert_error(httpx.post(url + contract.HEARTBEAT_PATH, content=beat + b" ", headers=fresh), 401)
+    assert_error(server.post(contract.HEARTBEAT_PATH, content=beat + b" ", headers=fresh), 401)
     params = {"device_id": hostile.hmac_id}
     signed = _signed(hostile, "GET", contract.DEVICE_CONFIG_PATH, b"")
-    assert httpx.get(url + contract.DEVICE_CONFIG_PATH, params=params, headers=signed).status_code == 200
-    assert_error(httpx.get(url + contract.DEVICE_CONFIG_PATH, params=params, headers=signed), 401)
+    assert server.get(contract.DEVICE_CONFIG_PATH, params=params, headers=signed).status_code == 200
+    assert_error(server.get(contract.DEVICE_CONFIG_PATH, params=params, headers=signed), 401)
 
 
 @pytest.mark.parametrize("name,size", [
@@ -457,7 +456,7 @@ def test_huge_header_values_are_refused_without_a_5xx(hostile: Hostile, unchange
             answer.error()
     body, _ = multipart(meta_for(hostile.device_id, 30), make_jpeg())
     headers = {**hostile.device, "Content-Type": "multipart/form-data; boundary=" + "a" * 8000}
-    assert_error(httpx.post(hostile.server.url + FRAME, content=body, headers=headers, timeout=30), 400)
+    assert_error(hostile.server.post(FRAME, content=body, headers=headers, timeout=30), 400)
     assert_serving(hostile.server)
 
 
@@ -475,13 +474,13 @@ def test_head_and_options_on_every_route(hostile: Hostile, unchanged: None, path
     guarded = path.startswith("/api/v1/admin/") and path not in OPEN_ADMIN_PATHS
     for headers in ({}, hostile.admin):
         for method in ("HEAD", "OPTIONS"):
-            answer = httpx.request(method, hostile.server.url + path, headers=headers, timeout=10)
+            answer = hostile.server.request(method, path, headers=headers, timeout=10)
             assert answer.status_code < 500, (method, path, answer.status_code)
             if guarded and not headers:
                 assert answer.status_code == 401, (method, path)
             elif method == "HEAD" and "GET" in methods:
                 assert answer.content == b""
-                assert answer.status_code == httpx.get(hostile.server.url + path, headers=headers).status_code
+                assert answer.status_code == hostile.server.get(path, headers=headers).status_code
             elif path != "/metrics" or headers:
                 assert answer.status_code == 405, (method, path, answer.status_code)
                 # Starlette's Allow names the methods of the first route of the path only
@@ -510,9 +509,8 @@ ADMIN_QUERY_PARAMS = [
 @pytest.mark.parametrize("path,name,kind", ADMIN_QUERY_PARAMS)
 def test_hostile_numbers_and_times_in_admin_queries_are_4xx_never_500(
         hostile: Hostile, unchanged: None, path: str, name: str, kind: str) -> None:
-    url = hostile.server.url + path
     for value in HOSTILE_TIMES if kind == "time" else HOSTILE_NUMBERS:
-        answer = httpx.get(url, params={name: value}, headers=hostile.admin, timeout=10)
+        answer = hostile.server.get(path, params={name: value}, headers=hostile.admin, timeout=10)
         assert answer.status_code < 500, (path, name, value, answer.status_code, answer.text[:200])
         if answer.status_code >= 400:
             assert_error(answer, (400, 422))
@@ -523,7 +521,7 @@ def test_hostile_numbers_and_times_in_admin_queries_are_4xx_never_500(
 @pytest.mark.parametrize("value", ["inf", "nan", "1e300", "-1e300", "253402300800", "9" * 400, "١٢٣"])
 def test_a_time_beyond_any_calendar_is_422_naming_the_parameter(hostile: Hostile, path: str, name: str,
                                                                  value: str) -> None:
-    answer = httpx.get(hostile.server.url + path, params={name: value}, headers=hostile.admin, timeout=10)
+    answer = hostile.server.get(path, params={name: value}, headers=hostile.admin, timeout=10)
     error = assert_error(answer, 422)
     assert error["code"] == "validation_failed"
     assert [d["field"] for d in error["details"]] == [name], error
@@ -532,7 +530,7 @@ def test_a_time_beyond_any_calendar_is_422_naming_the_parameter(hostile: Hostile
 @pytest.mark.parametrize("path,name", [(p, n) for p, n, kind in ADMIN_QUERY_PARAMS if kind == "number"])
 @pytest.mark.parametrize("value", ["inf", "nan", "1e300", "-1", "9" * 400, "١٢٣"])
 def test_a_number_out_of_range_is_422_naming_the_parameter(hostile: Hostile, path: str, name: str, value: str) -> None:
-    answer = httpx.get(hostile.server.url + path, params={name: value}, headers=hostile.admin, timeout=10)
+    answer = hostile.server.get(path, params={name: value}, headers=hostile.admin, timeout=10)
     error = assert_error(answer, 422)
     assert [d["field"] for d in error["details"]] == [name], error
 
@@ -541,7 +539,7 @@ def test_a_number_out_of_range_is_422_naming_the_parameter(hostile: Hostile, pat
                                   "/api/v1/admin/metrics/history"])
 def test_ordinary_times_in_admin_queries_still_work(hostile: Hostile, path: str) -> None:
     for params in ({"since": "2026-11-24T05:00:00Z"}, {"since": "1764000000"}, {"since": "1764000000.5"}):
-        answer = httpx.get(hostile.server.url + path, params=params, headers=hostile.admin, timeout=10)
+        answer = hostile.server.get(path, params=params, headers=hostile.admin, timeout=10)
         assert answer.status_code == 200, (path, params, answer.text[:200])
 
 
@@ -571,11 +569,11 @@ def test_ingest_refuses_a_newline_id_even_for_a_device_row_that_has_one(
     before = traces(live_server.data_dir)
     auth = {"Authorization": f"Bearer {token}"}
     body, content_type = multipart(meta_for(device_id, 1), make_jpeg())
-    answer = httpx.post(live_server.url + FRAME, content=body, headers={**auth, "Content-Type": content_type})
+    answer = live_server.post(FRAME, content=body, headers={**auth, "Content-Type": content_type})
     error = assert_error(answer, 422)
     assert [d["field"] for d in error["details"]] == ["device_id"], error
     beat = {"device_id": device_id, "ts": contract.format_timestamp(contract.utc_now())}
-    error = assert_error(httpx.post(live_server.url + contract.HEARTBEAT_PATH, json=beat, headers=auth), 422)
+    error = assert_error(live_server.post(contract.HEARTBEAT_PATH, json=beat, headers=auth), 422)
     assert [d["field"] for d in error["details"]] == ["device_id"], error
     assert traces(live_server.data_dir) == before
     assert not [p for p in live_server.data_dir.rglob("*") if "\n" in p.name]
@@ -584,13 +582,13 @@ def test_ingest_refuses_a_newline_id_even_for_a_device_row_that_has_one(
 def test_the_admin_api_finds_no_device_behind_a_newline(hostile: Hostile) -> None:
     for path in ("/api/v1/admin/devices/cam-1%0A", "/api/v1/admin/devices/cam-1%0A/rois",
                  "/api/v1/admin/devices/cam-1%0A/scores"):
-        error = assert_error(httpx.get(hostile.server.url + path, headers=hostile.admin), 404)
+        error = assert_error(hostile.server.get(path, headers=hostile.admin), 404)
         assert error["code"] == "device_not_found", (path, error)
 
 
 @pytest.mark.parametrize("job_ids", [[2**63], [10**30], [-(2**63) - 1], [1, 2**64]])
 def test_job_ids_beyond_sqlite_integers_are_422_never_500(hostile: Hostile, unchanged: None, job_ids: list) -> None:
-    answer = httpx.post(hostile.server.url + "/api/v1/admin/queue/retry", json={"job_ids": job_ids},
-                        headers=hostile.admin, timeout=10)
+    answer = hostile.server.post("/api/v1/admin/queue/retry", json={"job_ids": job_ids},
+                                 headers=hostile.admin, timeout=10)
     error = assert_error(answer, 422)
     assert error["code"] == "validation_failed"
