@@ -82,3 +82,27 @@ def test_status_says_the_built_in_camera_is_not_working_and_why(data_dir):
     assert out.splitlines()[0].startswith("FAIL  built-in camera: not working: the camera is in use")
     assert "Built-in camera: not working: the camera is in use by another process" in out
     assert out.index("Built-in camera:") < out.index("Devices (2):")
+
+
+def test_status_says_first_when_storewatch_run_is_not_running(data_dir):
+    # Stopped, status listed devices and queue with "No problems found." (or only old warnings):
+    # nothing said that nothing was being captured, analysed or sent.
+    from storewatch.ops import server_address
+
+    prepare(data_dir)
+    shown = json.loads(status(data_dir, "--json").output)
+    stopped = [p for p in shown["problems"] if p["name"] == "storewatch run"]
+    assert stopped and stopped[0]["status"] == "WARN", shown["problems"]
+    assert "not running" in stopped[0]["message"] and "systemctl start storewatch" in stopped[0]["next_step"]
+
+    server_address.write(data_dir, "0.0.0.0", 8091)  # as a running `storewatch run` (this process) does
+    shown = json.loads(status(data_dir, "--json").output)
+    assert not [p for p in shown["problems"] if p["name"] == "storewatch run"], shown["problems"]
+
+
+def test_a_dead_runs_address_left_behind_reads_as_not_running(data_dir):
+    from storewatch.ops import server_address
+
+    server_address.write(data_dir, "127.0.0.1", 8091, pid=2**22 + 1)  # above Linux's pid_max: no such process
+    out = status(data_dir).output
+    assert out.splitlines()[0].startswith("WARN  storewatch run: not running"), out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
@@ -17,7 +18,7 @@ def gather(appliance: Any) -> dict[str, Any]:
     from storewatch.upkeep import metrics
 
     now = contract.utc_now()
-    checks = [doctor.check_builtin_camera(appliance), doctor.check_disk(appliance),
+    checks = [_check_running(appliance.data_dir), doctor.check_builtin_camera(appliance), doctor.check_disk(appliance),
               doctor.check_worker(appliance, now), *doctor.check_devices(appliance, now),
               doctor.check_retention(appliance)]
     collected = metrics.collect(appliance, now)
@@ -31,6 +32,19 @@ def gather(appliance: Any) -> dict[str, Any]:
         "ingest": collected["ingest"], "last_events": events,
         "last_retention": collected["retention"]["last_run"],
     }
+
+
+def _check_running(data_dir: Path) -> Any:
+    # `storewatch run` records its address while it serves (for doctor); a clean stop removes it.
+    from storewatch.ops import doctor, server_address
+
+    found = server_address.read(data_dir)
+    if found is not None and found.running:
+        return doctor.Check("storewatch run", doctor.OK, f"serving on {found.url}")
+    return doctor.Check("storewatch run", doctor.WARN,
+                        "not running: no frames are taken in or analysed and no notifications are sent",
+                        "Start it: `sudo systemctl start storewatch` on an installed appliance, "
+                        "else `storewatch run` (scripts/run in a checkout).")
 
 
 @click.command("status")
