@@ -6,7 +6,6 @@ import logging
 import time
 from datetime import datetime, timezone
 
-import httpx
 import pytest
 
 from storewatch import contract
@@ -73,9 +72,10 @@ def test_the_config_and_heartbeat_answers_reach_the_clock_watch(live_server, cap
 def test_a_camera_that_lost_its_seq_record_goes_on_above_the_appliances_last_seq(live_server, tmp_path) -> None:
     device_id, token = live_server.add_device("wiped")
     held = 10**15  # above any clock-based first seq, as a wiped card's fresh counter would start
-    answer = httpx.post(live_server.url + contract.INGEST_FRAME_PATH, headers={"Authorization": f"Bearer {token}"},
-                        files={"meta": (None, contract.encode_meta(_frame(device_id, held).meta), "application/json"),
-                               "image": ("f.jpg", make_jpeg(), "image/jpeg")})
+    meta = contract.encode_meta(_frame(device_id, held).meta)
+    answer = live_server.post(contract.INGEST_FRAME_PATH, headers={"Authorization": f"Bearer {token}"},
+                              files={"meta": (None, meta, "application/json"),
+                                     "image": ("f.jpg", make_jpeg(), "image/jpeg")})
     assert answer.status_code == 201, answer.text
     client = CameraClient(live_server.url, device_id, token, SimulatedShelf(), tmp_path / "spool", tmp_path / "state")
     assert client.seqs.fresh

@@ -24,8 +24,8 @@ SEQUENCE = shelf_scenes.reach_sequence(2, "take")
 def post_frame(server: LiveServer, device_id: str, token: str, seq: int, epoch: float, jpeg: bytes) -> dict:
     meta = {"device_id": device_id, "seq": seq, "width": 640, "height": 480, "jpeg_quality": 85,
             "capture_ts": contract.format_timestamp(datetime.fromtimestamp(epoch, timezone.utc))}
-    answer = httpx.post(f"{server.url}{contract.INGEST_FRAME_PATH}", headers={"Authorization": f"Bearer {token}"},
-                        files={"meta": (None, json.dumps(meta), "application/json"),
+    answer = server.post(contract.INGEST_FRAME_PATH, headers={"Authorization": f"Bearer {token}"},
+                         files={"meta": (None, json.dumps(meta), "application/json"),
                                "image": ("f.jpg", jpeg, "image/jpeg")}, timeout=10)
     assert answer.status_code == 201, answer.text
     return answer.json()

@@ -9,7 +9,6 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from storewatch import contract
@@ -36,8 +35,8 @@ def _store_a_frame(server: LiveServer) -> None:
     device_id, token = server.add_device("mode cam")
     meta = {"device_id": device_id, "capture_ts": contract.format_timestamp(contract.utc_now()), "seq": 1,
             "width": 64, "height": 48, "jpeg_quality": 85}
-    answer = httpx.post(server.url + contract.INGEST_FRAME_PATH, headers={"Authorization": f"Bearer {token}"},
-                        files={"meta": (None, contract.encode_meta(meta), "application/json"),
+    answer = server.post(contract.INGEST_FRAME_PATH, headers={"Authorization": f"Bearer {token}"},
+                         files={"meta": (None, contract.encode_meta(meta), "application/json"),
                                "image": ("f.jpg", make_jpeg(64, 48), "image/jpeg")}, timeout=10)
     assert answer.status_code == 201, answer.text
 
@@ -63,7 +62,7 @@ def test_looser_modes_are_put_right_at_the_next_start(data_dir: Path, open_umask
         os.chmod(path, 0o644)
     server = start_live_server(data_dir, ["--camera", "none"])
     try:
-        httpx.get(server.url + "/api/v1/openapi.json", timeout=10).raise_for_status()
+        server.get("/api/v1/openapi.json").raise_for_status()
         assert _modes(data_dir) == {name: 0o600 for name in SECRET_FILES}
     finally:
         server.stop()

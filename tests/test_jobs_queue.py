@@ -132,8 +132,8 @@ def test_parse_age() -> None:
 def post_frame(server: LiveServer, device_id: str, token: str, seq: int, jpeg: bytes) -> httpx.Response:
     meta = {"device_id": device_id, "seq": seq, "width": 64, "height": 48, "jpeg_quality": 85,
             "capture_ts": contract.format_timestamp(contract.utc_now())}
-    return httpx.post(f"{server.url}{contract.INGEST_FRAME_PATH}", headers={"Authorization": f"Bearer {token}"},
-                      files={"meta": (None, json.dumps(meta), "application/json"),
+    return server.post(contract.INGEST_FRAME_PATH, headers={"Authorization": f"Bearer {token}"},
+                       files={"meta": (None, json.dumps(meta), "application/json"),
                              "image": ("f.jpg", jpeg, "image/jpeg")}, timeout=10)
 
 

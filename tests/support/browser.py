@@ -104,8 +104,8 @@ def camera_with_a_frame(server: LiveServer, admin: httpx.Client, name: str, size
     width, height = size
     meta = {"device_id": body["device_id"], "seq": 0, "width": width, "height": height, "jpeg_quality": 85,
             "capture_ts": capture_ts()}
-    answer = httpx.post(server.url + contract.INGEST_FRAME_PATH, headers={"Authorization": f"Bearer {body['token']}"},
-                        files={"meta": (None, json.dumps(meta), "application/json"),
+    answer = server.post(contract.INGEST_FRAME_PATH, headers={"Authorization": f"Bearer {body['token']}"},
+                         files={"meta": (None, json.dumps(meta), "application/json"),
                                "image": ("f.jpg", make_jpeg(width, height), "image/jpeg")}, timeout=10)
     assert answer.status_code == 201, answer.text
     return body["device_id"]
