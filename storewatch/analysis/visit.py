@@ -16,6 +16,10 @@ is ended anyway (`forced`), on whatever the frame shows.
 An ROI busy without a break (a screen, see `tracker.RESTLESS_SECONDS`) leaves the visit as
 it turns restless (`RoiRestless`) and holds no visit open while it stays so; if it calms
 within its max_duration_seconds, what it had been part of ends then as a visit of its own.
+
+Every visit that started ends: with `VisitEnded`, or -- when ROIs leave it without a verdict
+(restless, a start cancelled as a lighting change's onset, removed) -- with `VisitDropped`
+naming them, `over` once nothing of it is left (no event then).
 """
 
 from __future__ import annotations
