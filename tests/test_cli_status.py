@@ -106,3 +106,21 @@ def test_a_dead_runs_address_left_behind_reads_as_not_running(data_dir):
     server_address.write(data_dir, "127.0.0.1", 8091, pid=2**22 + 1)  # above Linux's pid_max: no such process
     out = status(data_dir).output
     assert out.splitlines()[0].startswith("WARN  storewatch run: not running"), out
+
+
+def test_status_warns_of_a_camera_that_watches_no_shelf_area(data_dir):
+    # A camera without ROIs detects nothing, ever (only the simulated shelf comes with starter
+    # ROIs: `--camera dir:FOOTAGE` ran silently under "No problems found.").
+    prepare(data_dir)
+    opened = Appliance(data_dir)
+    try:
+        opened.rois.add("cam-1", "top shelf", [[0.1, 0.1], [0.5, 0.1], [0.5, 0.5]])
+        off = opened.rois.add("cam-2", "door", [[0.1, 0.1], [0.5, 0.1], [0.5, 0.5]])
+        opened.rois.update("cam-2", off["id"], enabled=False)
+    finally:
+        opened.close()
+    problems = {p["name"]: p for p in json.loads(status(data_dir, "--json").output)["problems"]}
+    assert "shelf areas cam-1" not in problems
+    unwatched = problems["shelf areas cam-2"]
+    assert unwatched["status"] == "WARN" and "no shelf area" in unwatched["message"], unwatched
+    assert "storewatch roi add cam-2" in unwatched["next_step"] and "admin panel" in unwatched["next_step"]
