@@ -30,3 +30,25 @@ def test_device_list_with_a_damaged_column_says_what_is_damaged_and_what_to_do(t
         assert f"the stored devices.health of {device_id} is damaged" in result.output
         assert "storewatch db check" in result.output
         assert "Traceback" not in result.output
+
+
+def test_on_an_installed_appliance_a_cli_run_as_oneself_points_to_its_data(tmp_path: Path, monkeypatch) -> None:
+    # `storewatch status` as the Pi's own user (not the runbook's alias) made an empty appliance in
+    # ~/.local/share/storewatch and said "Devices (0): none yet", beside the real one.
+    import storewatch.cli
+
+    installed = tmp_path / "var-lib-storewatch"
+    Appliance(installed).close()
+    monkeypatch.setattr(storewatch.cli, "INSTALLED_DATA_DIR", installed)
+    monkeypatch.delenv("STOREWATCH_DATA_DIR", raising=False)
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    own = tmp_path / "home" / ".local" / "share" / "storewatch"
+    result = CliRunner().invoke(main, ["status"])
+    assert result.exit_code == 1, result.output
+    assert f"keeps its data in {installed}" in result.output, result.output
+    assert f"sudo -u storewatch STOREWATCH_DATA_DIR={installed}" in result.output, result.output
+    assert not own.exists()
+    assert CliRunner().invoke(main, ["--data-dir", str(own), "status"]).exit_code == 0  # chosen: fine
+    assert CliRunner().invoke(main, ["status"]).exit_code == 0  # one's own, once it exists: fine
+    assert CliRunner().invoke(main, ["status"], env={"STOREWATCH_DATA_DIR": str(installed)}).exit_code == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -13,9 +14,13 @@ import click
 from storewatch.settings import default_data_dir
 
 
+INSTALLED_DATA_DIR = Path("/var/lib/storewatch")  # scripts/install-pi's
+
+
 class CliContext:
-    def __init__(self, data_dir: Path):
+    def __init__(self, data_dir: Path, chosen: bool = True):
         self.data_dir = data_dir
+        self.chosen = chosen  # given by --data-dir or $STOREWATCH_DATA_DIR, not the per-user default
         self._appliance = None
 
     @property
@@ -24,11 +29,23 @@ class CliContext:
             from storewatch.appliance import Appliance
             from storewatch.store.migrations import SchemaTooNew
 
+            self._refuse_a_new_default_beside_the_installed()
             try:
                 self._appliance = Appliance(self.data_dir)
             except (SchemaTooNew, PermissionError, RuntimeError) as exc:
                 raise click.ClickException(str(exc)) from None
         return self._appliance
+
+    def _refuse_a_new_default_beside_the_installed(self) -> None:
+        # Run as oneself on an installed Pi, the CLI would make an empty appliance in the home
+        # directory and answer from it ("none yet"), beside the real one.
+        if self.chosen or self.data_dir.exists() or not INSTALLED_DATA_DIR.is_dir():
+            return
+        raise click.ClickException(
+            f"this machine's installed appliance keeps its data in {INSTALLED_DATA_DIR}, not in {self.data_dir}. "
+            f"Run the command as its user: sudo -u storewatch STOREWATCH_DATA_DIR={INSTALLED_DATA_DIR} "
+            "/opt/storewatch/venv/bin/storewatch ... (docs/RUNBOOK.md, 'Before you start', has an alias for it); "
+            "or give --data-dir DIR for another appliance.")
 
     def close(self) -> None:
         if self._appliance is not None:
@@ -92,7 +109,8 @@ def main(ctx: click.Context, data_dir: Path | None, verbose: bool) -> None:
         from storewatch.ops.memory import tune_allocator
 
         tune_allocator()
-    context = CliContext(data_dir or default_data_dir())
+    context = CliContext(data_dir or default_data_dir(),
+                         chosen=data_dir is not None or bool(os.environ.get("STOREWATCH_DATA_DIR")))
     ctx.obj = context
     ctx.call_on_close(context.close)
 
