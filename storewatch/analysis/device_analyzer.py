@@ -94,6 +94,10 @@ class DeviceAnalyzer:
         """Everything needed to continue exactly where this left off."""
         return state_codec.encode(self)
 
+    def state_digest(self) -> bytes:
+        """A short hash of `to_state`'s content: equal for analyzers that continue alike."""
+        return state_codec.digest(self)
+
     @classmethod
     def from_state(cls, data: bytes, rois: Sequence[RoiSpec], thresholds: Thresholds | None = None) -> "DeviceAnalyzer":
         """Restore from `to_state` bytes; ROIs differing from the saved ones restart."""

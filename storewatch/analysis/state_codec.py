@@ -9,6 +9,7 @@ before visits existed has no visit: its engaged ROIs open one on the next frame.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 from dataclasses import asdict, fields
@@ -17,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from storewatch.analysis.scoring import CELL
-from storewatch.analysis.tracker import RoiTracker, _Image, _Interaction
+from storewatch.analysis.tracker import RESTLESS, WARMING, RoiTracker, _Image, _Interaction
 from storewatch.analysis.visit import Visit
 
 VERSION = 1
@@ -27,11 +28,40 @@ _IMAGE_SLOTS = ("ref", "prev", "pre")
 _WIDE_SLOTS = {"ref": "ref_wide", "pre": "pre_wide"}
 
 
+# The tracker states that read stable_since; every way into them sets it first (the warm-up
+# starts with no previous frame, turning restless sets it), so in the others it is a
+# leftover that two runs which otherwise agree need not share.
+_TIMED_STILLNESS = (WARMING, RESTLESS)
+
+
 class StateError(ValueError):
     """The bytes are not a state this version can restore."""
 
 
 def encode(analyzer: Any) -> bytes:
+    header, arrays = _contents(analyzer)
+    arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+    out = io.BytesIO()
+    np.savez_compressed(out, **arrays)
+    return out.getvalue()
+
+
+def digest(analyzer: Any) -> bytes:
+    """A hash of what `encode` saves, without its compression: two analyzers with the same
+    digest continue alike (a parallel replay checks with it where its parts meet)."""
+    header, arrays = _contents(analyzer)
+    for roi in header["rois"]:
+        if roi["state"] not in _TIMED_STILLNESS:
+            roi["stable_since"] = None  # not read again before it is set anew (see _TIMED_STILLNESS)
+    h = hashlib.blake2b(json.dumps(header, sort_keys=True).encode(), digest_size=20)
+    for name in sorted(arrays):
+        array = np.ascontiguousarray(arrays[name])
+        h.update(f"{name}:{array.dtype.str}:{array.shape}".encode())
+        h.update(array.data)
+    return h.digest()
+
+
+def _contents(analyzer: Any) -> tuple[dict, dict[str, np.ndarray]]:
     arrays: dict[str, np.ndarray] = {}
     light = analyzer.lighting
     if light.snapshot is not None:
@@ -46,10 +76,7 @@ def encode(analyzer: Any) -> bytes:
         "visit": None if analyzer.visits.current is None else asdict(analyzer.visits.current),
         "rois": [_encode_tracker(analyzer.rois[roi_id], t, arrays) for roi_id, t in analyzer.trackers.items()],
     }
-    arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
-    out = io.BytesIO()
-    np.savez_compressed(out, **arrays)
-    return out.getvalue()
+    return header, arrays
 
 
 def decode(data: bytes, analyzer: Any) -> Any:

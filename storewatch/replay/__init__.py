@@ -25,12 +25,13 @@ __all__ = ["ReplayCancelled", "ReplayReport", "Suggestion", "kept_range", "repla
 def replay(appliance: Appliance, device_id: str, since: float, until: float,
            overrides: dict[str, float] | None = None, roi_id: int | None = None, *,
            progress: Callable[[int, int], None] | None = None,
-           cancelled: Callable[[], bool] | None = None) -> ReplayReport:
+           cancelled: Callable[[], bool] | None = None, legs: int | None = None) -> ReplayReport:
     """Replay `device_id`'s kept frames captured in [since, until) (unix seconds) with
-    `overrides` (threshold name -> value) on every ROI, or only on `roi_id`; compare."""
+    `overrides` (threshold name -> value) on every ROI, or only on `roi_id`; compare.
+    `legs`: parts run at once (see `parallel`; default one per core, at most MAX_LEGS)."""
     overrides = check_request(appliance, device_id, since, until, overrides, roi_id)
     run = engine.run(appliance.data_dir, device_id, since, until, overrides, roi_id, roi_names(appliance, device_id),
-                     progress, cancelled)
+                     progress, cancelled, legs)
     if run.frames == 0:
         kept = kept_range(appliance, device_id)
         where = "none are kept yet" if kept is None else f"they run from {epoch_to_ts(kept[0])} to {epoch_to_ts(kept[1])}"

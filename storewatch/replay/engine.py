@@ -13,6 +13,7 @@ still open. Frames are streamed from the segment files one at a time.
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,7 @@ class Run:
     frames: int = 0    # frames captured in [since, until)
     fed: int = 0       # frames fed, with the warm-up before since and a visit's end after until
     started_ts: float | None = None  # capture time the run started from (its state)
+    parts: int = 1     # legs whose frames are in it (see `parallel`)
 
 
 def apply_overrides(specs: list[RoiSpec], device: Thresholds, overrides: dict[str, float] | None,
@@ -99,70 +101,163 @@ def _first_ts(path: Path) -> float | None:
     return next((record.ts for record in segments.scan(path, payloads="")), None)
 
 
-def records_from(start: _Start) -> Iterator[segments.Record]:
-    """The records from the start state on, over the segments in order (payloads read)."""
-    for n, path in enumerate(start.files):
-        skip = start.skip if n == 0 else 0
-        for index, record in enumerate(segments.scan(path, skip=skip)):
-            if index >= skip or record.kind == "S":  # the specs in force at the start state too
-                yield record
+Position = tuple[int, int]  # (index of the segment in the plan's files, index of the record in it)
+
+
+def positioned(files: list[Path], first: int, skip: int, feed_from: int | None = None,
+               specs_before: bool = True) -> Iterator[tuple[Position, segments.Record, segments.Frame | None]]:
+    """Each record from record `skip` of files[first] on, with its position and decoded frame.
+
+    `specs_before`: the specs records before `skip` too (the specs in force there). Records
+    from `skip` to `feed_from` are read (a difference frame needs the one before it) but not
+    given out: so a run can go on from any record, not only from a state.
+    """
+    hidden = skip if feed_from is None else feed_from
+    for n in range(first, len(files)):
+        start, until = (skip, hidden) if n == first else (0, 0)
+        previous = None
+        for index, record in enumerate(segments.scan(files[n], skip=start)):
+            if index < start:
+                if specs_before and record.kind == "S":
+                    yield (n, index), record, None
+                continue
+            frame = None
+            if record.kind == "F":
+                capture_id, previous = segments.decode_frame(record.payload, previous)
+                frame = segments.Frame(record.seq, record.ts, capture_id, previous)
+            if index >= until:
+                yield (n, index), record, frame
+
+
+@dataclass(frozen=True)
+class Step:
+    """One frame fed, and what the report takes from it."""
+
+    pos: Position
+    ts: float
+    scores: dict[int, float]
+    events: list[dict[str, Any]]  # the would-be events that ended on it (started in the window)
+    wants_burst: bool
+
+    def ends_run(self, until: float) -> bool:
+        """The run stops after the first frame at or after `until` with no visit open."""
+        return self.ts >= until and not self.wants_burst
+
+
+class Feeder:
+    """The run between two records: the analyzer, the specs in force and the last seq fed."""
+
+    def __init__(self, since: float, until: float, overrides: dict[str, float] | None, roi_id: int | None,
+                 names: dict[int, str] | None):
+        self.since, self.until, self.overrides, self.roi_id, self.names = since, until, overrides, roi_id, names or {}
+        self.analyzer: DeviceAnalyzer | None = None
+        self.key: str | None = None
+        self.pending_key: str | None = None
+        self.specs: list[RoiSpec] = []
+        self.last_seq: int | None = None
+        self.started_ts: float | None = None
+
+    def take(self, pos: Position, record: segments.Record, frame: segments.Frame | None) -> Step | None:
+        """Apply one record; a Step for a frame fed."""
+        if record.kind == "S":
+            self.pending_key = record.payload.decode()
+            if self.analyzer is not None and self.pending_key != self.key:
+                self.specs, device = apply_overrides(*specs_from_key(self.pending_key), self.overrides, self.roi_id)
+                self.analyzer = DeviceAnalyzer.from_state(self.analyzer.to_state(), self.specs, device)
+                self.key = self.pending_key
+            return None
+        if record.kind == "A":
+            if self.analyzer is None and self.pending_key is not None:
+                self.specs, device = apply_overrides(*specs_from_key(self.pending_key), self.overrides, self.roi_id)
+                self.analyzer = _restored(record.payload, self.specs, device)
+                self.key, self.started_ts = self.pending_key, record.ts
+            return None
+        if self.analyzer is None or (self.last_seq is not None and frame.seq <= self.last_seq):
+            return None  # before the start state; or a frame kept twice (a job run again)
+        self.last_seq = frame.seq
+        result = self.analyzer.feed(frame.pixels, frame.ts, frame.capture_id)
+        ids = {s.id for s in self.specs}
+        events = [event for t in result.transitions
+                  if isinstance(t, VisitEnded) and self.since <= t.start_ts < self.until
+                  and (event := visit_event(t, ids, self.names)) is not None]
+        return Step(pos, frame.ts, result.scores, events, result.wants_burst)
+
+    def digest(self) -> bytes | None:
+        """Equal for two runs that go on alike from here (None before the start state)."""
+        if self.analyzer is None:
+            return None
+        tail = repr((self.key, self.pending_key, self.last_seq)).encode()  # not started_ts: where it began
+        return self.analyzer.state_digest() + tail
+
+    def save(self) -> bytes:
+        """Everything to go on from here in another process (`resume`)."""
+        state = None if self.analyzer is None else self.analyzer.to_state()
+        return json.dumps([None if state is None else state.hex(), self.key, self.pending_key, self.last_seq,
+                           self.started_ts]).encode()
+
+    def resume(self, saved: bytes) -> None:
+        state, self.key, self.pending_key, self.last_seq, self.started_ts = json.loads(saved)
+        if state is not None and self.key is not None:
+            self.specs, device = apply_overrides(*specs_from_key(self.key), self.overrides, self.roi_id)
+            self.analyzer = DeviceAnalyzer.from_state(bytes.fromhex(state), self.specs, device)
+
+
+class Fold:
+    """Steps, in the run's order, into a Run: frames, score points and would-be events."""
+
+    def __init__(self, since: float, until: float, total: int, roi_id: int | None,
+                 progress: Callable[[int, int], None] | None, cancelled: Callable[[], bool] | None):
+        self.since, self.until, self.total, self.roi_id = since, until, total, roi_id
+        self.progress, self.cancelled = progress, cancelled
+        self.found = Run()
+        self.scores = _Scores(since, until, total)
+        self.fed = 0
+
+    def add(self, step: Step, report: bool = True) -> None:
+        self.fed += 1
+        if self.since <= step.ts < self.until:
+            self.found.frames += 1
+            self.scores.add(step.ts, step.scores, self.roi_id)
+        self.found.events.extend(step.events)
+        if report and self.fed % CHECK_EVERY == 0:
+            _check(self.cancelled)
+            if self.progress is not None:
+                self.progress(min(self.fed, self.total), self.total)
+
+    def finish(self, started_ts: float | None) -> Run:
+        _check(self.cancelled)
+        if self.progress is not None:
+            self.progress(self.total, self.total)
+        self.found.fed, self.found.scores, self.found.started_ts = self.fed, self.scores.points(), started_ts
+        return self.found
 
 
 def run(data_dir: Path, device_id: str, since: float, until: float, overrides: dict[str, float] | None = None,
         roi_id: int | None = None, names: dict[int, str] | None = None,
         progress: Callable[[int, int], None] | None = None,
-        cancelled: Callable[[], bool] | None = None) -> Run:
-    """Replay the kept frames of `device_id` for capture times [since, until)."""
-    found = Run()
+        cancelled: Callable[[], bool] | None = None, legs: int | None = None) -> Run:
+    """Replay the kept frames of `device_id` for capture times [since, until).
+
+    `legs`: run in that many parts at once (default: one per core, at most parallel.MAX_LEGS),
+    from the kept states, stitched into exactly the serial run (see `parallel`).
+    """
+    from storewatch.replay import parallel
+
     start = plan(data_dir, device_id, since, until)
     if start is None:
-        return found
-    names = names or {}
-    scores = _Scores(since, until, start.total)
-    analyzer: DeviceAnalyzer | None = None
-    key: str | None = None
-    pending_key: str | None = None
-    specs: list[RoiSpec] = []
-    last_seq: int | None = None
-    fed = 0
-    for record, frame in segments.frames_in(records_from(start)):
-        if record.kind == "S":
-            pending_key = record.payload.decode()
-            if analyzer is not None and pending_key != key:
-                specs, device = apply_overrides(*specs_from_key(pending_key), overrides, roi_id)
-                analyzer = DeviceAnalyzer.from_state(analyzer.to_state(), specs, device)
-                key = pending_key
-            continue
-        if record.kind == "A":
-            if analyzer is None and pending_key is not None:
-                specs, device = apply_overrides(*specs_from_key(pending_key), overrides, roi_id)
-                analyzer = _restored(record.payload, specs, device)
-                key, found.started_ts = pending_key, record.ts
-            continue
-        if analyzer is None or (last_seq is not None and frame.seq <= last_seq):
-            continue  # before the start state; or a frame kept twice (a job run again)
-        last_seq = frame.seq
-        result = analyzer.feed(frame.pixels, frame.ts, frame.capture_id)
-        fed += 1
-        if since <= frame.ts < until:
-            found.frames += 1
-            scores.add(frame.ts, result.scores, roi_id)
-        for transition in result.transitions:
-            if isinstance(transition, VisitEnded) and since <= transition.start_ts < until:
-                event = visit_event(transition, {s.id for s in specs}, names)
-                if event is not None:
-                    found.events.append(event)
-        if fed % CHECK_EVERY == 0:
-            _check(cancelled)
-            if progress is not None:
-                progress(min(fed, start.total), start.total)
-        if frame.ts >= until and not result.wants_burst:
-            break
-    _check(cancelled)
-    if progress is not None:
-        progress(start.total, start.total)
-    found.fed, found.scores = fed, scores.points()
-    return found
+        return Run()
+    feeder = Feeder(since, until, overrides, roi_id, names)
+    fold = Fold(since, until, start.total, roi_id, progress, cancelled)
+    splits = parallel.splits(start, until, parallel.default_legs() if legs is None else legs)
+    if splits:
+        return parallel.run(start, splits, feeder, fold, data_dir, device_id)
+    for pos, record, frame in positioned(start.files, 0, start.skip):
+        step = feeder.take(pos, record, frame)
+        if step is not None:
+            fold.add(step)
+            if step.ends_run(until):
+                break
+    return fold.finish(feeder.started_ts)
 
 
 def _check(cancelled: Callable[[], bool] | None) -> None:
