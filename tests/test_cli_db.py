@@ -138,3 +138,17 @@ def test_db_check_also_checks_the_task_queue_file(data_dir):
     report = json.loads(cli(data_dir, "db", "check", "--json").stdout)
     assert report["ok"] is False and report["problems"] == []
     assert report["queue_file"]["ok"] is False and "not a database" in report["queue_file"]["problem"]
+
+
+def test_backup_to_a_folder_that_is_not_there_is_refused_not_made(data_dir, tmp_path):
+    # `db backup /media/usb/storewatch-backup.db` with the stick not plugged in made /media/usb on
+    # the SD card and said "Backed up": the backup the owner counted on was not on the stick.
+    Appliance(data_dir).close()
+    missing = tmp_path / "media" / "usb"
+    done = cli(data_dir, "db", "backup", str(missing / "storewatch-backup.db"))
+    assert done.returncode == 1, done.stdout
+    assert f"there is no folder {missing}" in done.stderr and "plugged in and mounted" in done.stderr, done.stderr
+    assert f"mkdir -p {missing}" in done.stderr
+    assert not missing.exists()
+    missing.mkdir(parents=True)
+    assert cli(data_dir, "db", "backup", str(missing / "storewatch-backup.db")).returncode == 0

@@ -35,6 +35,10 @@ def backup(ctx: CliContext, path: Path) -> None:
     live = _live(ctx)
     if not live.exists():
         raise click.ClickException(f"no database at {live}; is --data-dir right?")
+    folder = path.absolute().parent
+    if not folder.is_dir():  # made here, it would be on the SD card in place of an unplugged stick
+        raise click.ClickException(f"there is no folder {folder}. A USB stick or disk: is it plugged in and "
+                                   f"mounted (`mount`)? A new folder: make it first (mkdir -p {folder}).")
     try:
         result = make_backup(live, path, lambda message: click.echo(f"  {message}", err=True))
     except BackupError as exc:
