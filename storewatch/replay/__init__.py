@@ -39,7 +39,7 @@ def replay(appliance: Appliance, device_id: str, since: float, until: float,
     live = live_events(appliance, device_id, since, until, roi_id)
     replayed = [e for e in run.events if roi_id is None or any(r["roi_id"] == roi_id for r in e["rois"])]
     return ReplayReport(device_id, since, until, overrides, run.frames, replayed, live, roi_id, run.scores,
-                        run.started_ts, run.fed)
+                        run.started_ts, run.fed, run.parts)
 
 
 def kept_range(appliance: Appliance, device_id: str) -> tuple[float, float] | None:

@@ -149,6 +149,7 @@ class ReplayReport:
     scores: list[dict[str, Any]] = field(default_factory=list)
     started_ts: float | None = None
     frames_fed: int = 0
+    parts: int = 1  # legs run at once whose frames are in it (replay/parallel.py)
 
     def __post_init__(self) -> None:
         self.comparison = compare(self.replayed, self.live)
