@@ -165,7 +165,7 @@ class BuiltinCamera:
             if self._rois_pending and life.client.source.name == "simulated":  # only a real fake shelf
                 self._add_starter_rois(device["id"])
             self._rois_pending = False
-            self._record(CameraState(RUNNING, f"{self.source_spec} ({life.client.source.name})"))
+            self._record(CameraState(RUNNING, running_source(self.source_spec, life.client.source.name)))
             life.client.run_forever(self._stop)  # a camera that fails raises CameraClientError
             life.finished = not self._stop.is_set()
         except BaseException as exc:  # handed to the supervisor, which reports and retries
@@ -196,6 +196,11 @@ class BuiltinCamera:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
+
+
+def running_source(spec: str, name: str) -> str:
+    """The spec, and the source it opened when the spec does not say it (`auto (simulated)`)."""
+    return spec if spec == name else f"{spec} ({name})"
 
 
 def _camera_error(exc: BaseException) -> Any:
