@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import subprocess
 import sys
@@ -152,3 +153,24 @@ def test_backup_to_a_folder_that_is_not_there_is_refused_not_made(data_dir, tmp_
     assert not missing.exists()
     missing.mkdir(parents=True)
     assert cli(data_dir, "db", "backup", str(missing / "storewatch-backup.db")).returncode == 0
+
+
+def test_restore_is_refused_while_storewatch_run_serves_this_data_directory(data_dir, tmp_path):
+    # It replaced the database under the running server (which went on writing to the file it
+    # had open) and said "Start the services again", though they had never stopped.
+    from storewatch.ops import server_address
+
+    opened = Appliance(data_dir)
+    opened.devices.add("first", "cam-1")
+    opened.close()
+    backup = tmp_path / "before.db"
+    assert cli(data_dir, "db", "backup", str(backup)).returncode == 0
+    server_address.write(data_dir, "127.0.0.1", 8091)  # this (live) test process, as `storewatch run` records itself
+    refused = cli(data_dir, "db", "restore", str(backup), "--yes")
+    assert refused.returncode == 1, refused.stdout
+    assert f"storewatch run is running on this data directory (process {os.getpid()}" in refused.stderr, \
+        refused.stderr
+    assert "sudo systemctl stop storewatch" in refused.stderr
+    assert not list(data_dir.glob("storewatch.db.before-restore-*"))
+    server_address.remove(data_dir)
+    assert cli(data_dir, "db", "restore", str(backup), "--yes").returncode == 0

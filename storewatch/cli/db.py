@@ -115,6 +115,13 @@ def restore(ctx: CliContext, path: Path, yes: bool) -> None:
     """Replace the database with the backup at PATH (stop the services first)."""
     from storewatch.upkeep.backup import BackupError, restore as restore_file
 
+    from storewatch.ops import server_address
+
+    running = server_address.read(ctx.data_dir)
+    if running is not None and running.running:  # it would go on writing to the file it has open
+        raise click.ClickException(
+            f"storewatch run is running on this data directory (process {running.pid}, {running.url}): "
+            "stop it first (sudo systemctl stop storewatch, or Ctrl-C where it runs), then restore.")
     if not yes:
         raise click.ClickException("this replaces the live database; stop the services "
                                    "(sudo systemctl stop storewatch) and add --yes")
