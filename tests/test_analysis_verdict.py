@@ -6,7 +6,6 @@ import io
 from dataclasses import replace
 
 import numpy as np
-import PIL
 import pytest
 from PIL import Image, ImageDraw
 
@@ -252,14 +251,6 @@ SHELF_CASES = {  # name: (Before's stock, After's stock, verdict)
 }
 
 
-# Rendered with Bookworm's Pillow 9.4 the scene differs by a few grey levels, and these cases
-# then read `taken`: they sit on the verdict's margin (a known weakness, kept in sight here, not
-# tuned away). Any other wrong verdict, or these under another Pillow, fails. (The shift against
-# a neighbour in dim light on white, a third, is moved there since the verdict's shift match.)
-THIN_UNDER_PILLOW_9 = {("wall", "same light"): {"turn by 90 degrees"},
-                       ("wall", "white balance shift"): {"turn by 90 degrees"}}
-
-
 @pytest.mark.parametrize("light", SHELF_LIGHTS)
 @pytest.mark.parametrize("kind", BACKGROUND_KINDS)
 def test_verdicts_on_the_scripted_shelf(kind: str, light: str) -> None:
@@ -274,10 +265,6 @@ def test_verdicts_on_the_scripted_shelf(kind: str, light: str) -> None:
         said[name] = decision.verdict
         assert decision.changed == (decision.verdict in ("taken", "placed"))
     expected = {name: verdict for name, (_, _, verdict) in SHELF_CASES.items()}
-    wrong = {name for name in expected if said[name] != expected[name]}
-    if wrong and wrong <= THIN_UNDER_PILLOW_9.get((kind, light), set()) and int(PIL.__version__.split(".")[0]) < 10:
-        pytest.xfail(f"known thin margin under Pillow {PIL.__version__}: "
-                     + ", ".join(f"{name} read {said[name]}" for name in sorted(wrong)))
     assert said == expected
 
 

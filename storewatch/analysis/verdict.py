@@ -69,6 +69,9 @@ _MOVED_MATCH = 0.35
 # 0.0-0.4; a turned item's sides 0.0-0.5); both below _LIKE_NEITHER: an item on both sides.
 _GRID, _GRID_STEP, _PATCH_STEP, _RING, _LIKE, _SHADE = 5, 2, 2, (3, 12), 8.0, 1.15
 _LIKE_ENOUGH, _LIKE_MORE, _LIKE_NEITHER = 0.6, 0.2, 0.3
+# In shadow, the item's side of a take or placement stays below _LIKE_NONE (0.0-0.05); a turned
+# item's sides are both partly like the wall (0.14 and up: the wall shows again beside its side).
+_LIKE_NONE = 0.1
 _SHADOW = 1.4  # how much darker an emptied gap may be (the board above shades it) before it is no background
 _LEAST_RING = 0.25  # unchanged surroundings inside the ROI, as a share of the blob, to compare with at all
 # The ROI's contrast (standard deviation of its grey levels) at which the tolerances are whole
@@ -220,9 +223,12 @@ def _blob_verdict(pre: np.ndarray, post: np.ndarray, region: np.ndarray, still: 
         return TAKEN
     if before >= _LIKE_ENOUGH and before - after >= _LIKE_MORE:
         return PLACED
-    if max(before, after) < _LIKE_NEITHER and max(_likeness(pre, region, ring, like, _SHADOW),
-                                                   _likeness(post, region, ring, like, _SHADOW)) < _LIKE_NEITHER:
-        return MOVED  # neither side continues its surroundings, even in shadow: an item on both (turned, swapped)
+    if max(before, after) < _LIKE_NEITHER:
+        # Neither side continues its surroundings: an item on both (turned, swapped), unless one side
+        # does in shadow (a gap the board above shades) and the other is nothing like them, even so.
+        shaded = sorted((_likeness(pre, region, ring, like, _SHADOW), _likeness(post, region, ring, like, _SHADOW)))
+        if shaded[1] < _LIKE_NEITHER or shaded[0] >= _LIKE_NONE:
+            return MOVED
     return None
 
 
