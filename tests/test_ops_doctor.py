@@ -162,3 +162,52 @@ def test_doctor_fails_on_a_read_only_data_directory(data_dir):
     assert answer.returncode == 1, answer.stdout + answer.stderr
     line = next(line for line in answer.stdout.splitlines() if line[6:].startswith("data directory"))
     assert line.startswith("FAIL") and "events" in line and "read-only" in line, answer.stdout
+
+
+def test_server_not_recorded_says_storewatch_run_is_not_running_here(data_dir):
+    # With no --url doctor asked the default port and said only 'no answer from
+    # http://127.0.0.1:8080', though it was `storewatch run` not running on this data directory.
+    from storewatch.ops import server_address
+
+    check = doctor.check_server_of(data_dir, None)
+    assert check.status == FAIL, check
+    assert check.message == f"storewatch run is not running on {data_dir} (it records its address while it serves)"
+    assert "sudo systemctl start storewatch" in check.next_step and "storewatch run" in check.next_step
+    server_address.write(data_dir, "127.0.0.1", 8091, pid=2**22 + 1)  # left by a killed run: no such process
+    gone = doctor.check_server_of(data_dir, None)
+    assert gone.status == FAIL and gone.message == (f"storewatch run is not running on {data_dir}: process "
+                                                    f"{2**22 + 1}, which served on http://127.0.0.1:8091, is gone")
+
+
+def test_doctor_without_url_on_a_stopped_appliance_says_so(data_dir):
+    answer = run_doctor(data_dir, "--camera", "none")
+    assert answer.returncode == 1, answer.stdout + answer.stderr
+    line = next(line for line in answer.stdout.splitlines() if line[6:].startswith("server"))
+    assert line.startswith("FAIL") and f"storewatch run is not running on {data_dir}" in line, answer.stdout
+    assert "8080" not in answer.stdout
+
+
+def test_a_device_never_seen_is_told_where_to_read_how_to_set_it_up(appliance):
+    appliance.devices.add("Door cam", "esp32-door")
+    [check] = doctor.check_devices(appliance)
+    assert check.status == WARN and check.message == "never seen"
+    assert "docs/RUNBOOK.md, 'Add an ESP32-CAM (or any HTTP camera)'" in check.next_step, check
+    assert "admin panel's Devices page" in check.next_step, check
+    assert "see the runbook" not in check.next_step
+
+
+def test_a_camera_that_watches_no_shelf_area_is_a_warning(appliance):
+    # Only the simulated shelf comes with starter ROIs: `--camera dir:FOOTAGE` detected nothing
+    # for good while every doctor check said OK.
+    for device_id in ("cam-1", "cam-2", "cam-3"):
+        appliance.devices.add(device_id, device_id)
+    polygon = [[0.1, 0.1], [0.5, 0.1], [0.5, 0.5]]
+    appliance.rois.add("cam-1", "top shelf", polygon)
+    off = appliance.rois.add("cam-2", "door", polygon)
+    appliance.rois.update("cam-2", off["id"], enabled=False)
+    appliance.devices.set_enabled("cam-3", False)  # a camera switched off is not asked to watch
+    [check] = doctor.check_watched(appliance)
+    assert (check.name, check.status) == ("shelf areas cam-2", WARN)
+    assert check.message == "no shelf area (ROI) is watched on this camera: nothing is detected on it"
+    assert "admin panel" in check.next_step and "storewatch roi add cam-2" in check.next_step
+    assert "shelf areas cam-2" in [c.name for c in doctor.run_all(appliance, None, camera="none")]

@@ -6,20 +6,10 @@ import click
 
 from storewatch.cli import CliContext, print_json
 
-DEFAULT_URL = "http://127.0.0.1:8080"
-
-
-def appliance_url(ctx: CliContext) -> str:
-    """The address `storewatch run` recorded in the data directory, else the default port's."""
-    from storewatch.ops import server_address
-
-    found = server_address.read(ctx.data_dir)
-    return found.url if found else DEFAULT_URL
-
 
 @click.command("doctor")
-@click.option("--url", help="Where the appliance's server listens. Default: the address the running "
-                             f"appliance wrote in its data directory, else {DEFAULT_URL}.")
+@click.option("--url", help="Where the appliance's server listens. Default: the address `storewatch run` "
+                             "records in its data directory while it serves.")
 @click.option("--camera", "camera", default="auto", show_default=True, metavar="auto|picamera2|simulated|dir:PATH|none",
               help="The frame source to test-capture from.")
 @click.option("--full", is_flag=True, help="Full database integrity_check (slower).")
@@ -29,7 +19,7 @@ def doctor_command(ctx: CliContext, url: str | None, camera: str, full: bool, as
     """Check camera, database, disk, clock, server, services and worker; exit 1 on any FAIL."""
     from storewatch.ops import doctor
 
-    checks = doctor.run_all(ctx.appliance, url or appliance_url(ctx), camera, full)
+    checks = doctor.run_all(ctx.appliance, url, camera, full)
     if as_json:
         print_json(doctor.summary(checks))
     else:

@@ -20,7 +20,7 @@ def gather(appliance: Any) -> dict[str, Any]:
     now = contract.utc_now()
     checks = [_check_running(appliance.data_dir), doctor.check_builtin_camera(appliance), doctor.check_disk(appliance),
               doctor.check_worker(appliance, now), *doctor.check_devices(appliance, now),
-              doctor.check_retention(appliance), *_check_watched(appliance)]
+              doctor.check_retention(appliance), *doctor.check_watched(appliance)]
     collected = metrics.collect(appliance, now)
     events = appliance.events.recent(LAST_EVENTS)
     return {
@@ -43,21 +43,7 @@ def _check_running(data_dir: Path) -> Any:
         return doctor.Check("storewatch run", doctor.OK, f"serving on {found.url}")
     return doctor.Check("storewatch run", doctor.WARN,
                         "not running: no frames are taken in or analysed and no notifications are sent",
-                        "Start it: `sudo systemctl start storewatch` on an installed appliance, "
-                        "else `storewatch run` (scripts/run in a checkout).")
-
-
-def _check_watched(appliance: Any) -> list[Any]:
-    # Only the simulated shelf comes with starter ROIs; any other camera detects nothing until
-    # the owner draws some, and nothing else would say so.
-    from storewatch.ops import doctor
-
-    return [doctor.Check(f"shelf areas {device['id']}", doctor.WARN,
-                         "no shelf area (ROI) is watched on this camera: nothing is detected on it",
-                         "Draw them in the admin panel (Devices, then the camera), or "
-                         f"`storewatch roi add {device['id']} --name \"top shelf\" --polygon \"x,y x,y x,y\"`.")
-            for device in appliance.devices.list() if device["enabled"]
-            and not any(roi["enabled"] for roi in appliance.rois.list(device["id"]))]
+                        doctor.START_STEP)
 
 
 @click.command("status")

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from storewatch import contract
+from storewatch.ops import server_address
 from storewatch.upkeep import metrics
 from storewatch.upkeep.backup import check as check_db_file
 from storewatch.store import retention_runs
@@ -219,6 +220,27 @@ def check_server(url: str, get: Callable[..., httpx.Response] = httpx.get) -> Ch
                  f"Is something else on this port? `sudo ss -ltnp | grep :{port}`")
 
 
+START_STEP = ("Start it: `sudo systemctl start storewatch` on an installed appliance, else `storewatch run` "
+              "(scripts/run in a checkout).")
+
+
+def check_server_of(data_dir: Path, url: str | None, get: Callable[..., httpx.Response] = httpx.get) -> Check:
+    """The server at `url`, else the one `storewatch run` recorded in the data directory while
+    it serves: none recorded, or a process gone, is a run that is not running (nothing to ask)."""
+    if url:
+        return check_server(url, get)
+    found = server_address.read(data_dir)
+    if found is None:
+        return Check("server", FAIL, f"storewatch run is not running on {data_dir} (it records its address "
+                     "while it serves)", f"{START_STEP} If it runs on another data directory, give doctor that "
+                     "one (`storewatch --data-dir DIR doctor`) or its address (--url).")
+    if not found.running:
+        return Check("server", FAIL, f"storewatch run is not running on {data_dir}: process {found.pid}, "
+                     f"which served on {found.url}, is gone", f"{START_STEP} `journalctl -u storewatch -n 100` "
+                     "says why it stopped.")
+    return check_server(found.url, get)
+
+
 def systemd_present() -> bool:
     return Path("/run/systemd/system").is_dir() and shutil.which("systemctl") is not None
 
@@ -283,7 +305,7 @@ def check_devices(appliance: Appliance, now: datetime | None = None) -> list[Che
         age = device["last_seen_age_s"]
         name = f"device {device['id']}"
         if age is None:
-            checks.append(Check(name, WARN, "never seen", "Set the device up with its token; see the runbook."))
+            checks.append(Check(name, WARN, "never seen", _never_seen_step(device["id"])))
         elif age > stale_after_s(interval):
             checks.append(Check(name, WARN, f"last seen {_age(age)} ago",
                                 "Is it powered and on the Wi-Fi? `journalctl -u storewatch-camera` on it."))
@@ -293,6 +315,29 @@ def check_devices(appliance: Appliance, now: datetime | None = None) -> list[Che
         else:
             checks.append(Check(name, OK, f"seen {_age(age)} ago, {device['mode']}"))
     return checks
+
+
+def _never_seen_step(device_id: str) -> str:
+    from storewatch.ops.camera_state import LOCAL_CAMERA_ID
+
+    if device_id == LOCAL_CAMERA_ID:
+        return "Its frames come from the camera of `storewatch run`: see the built-in camera check."
+    return ("Set the device up with its token and this appliance's address: docs/RUNBOOK.md, 'Add an ESP32-CAM "
+            "(or any HTTP camera)'. A lost token: rotate it on the admin panel's Devices page, which shows "
+            "the new one with the lines to try it.")
+
+
+def check_watched(appliance: Appliance) -> list[Check]:
+    """Every enabled camera watches at least one enabled shelf area (ROI).
+
+    Only the simulated shelf comes with starter ROIs; any other camera detects nothing until
+    the owner draws some, and no other check would say so."""
+    return [Check(f"shelf areas {device['id']}", WARN,
+                  "no shelf area (ROI) is watched on this camera: nothing is detected on it",
+                  "Draw them in the admin panel (Devices, then the camera), or "
+                  f"`storewatch roi add {device['id']} --name \"top shelf\" --polygon \"x,y x,y x,y\"`.")
+            for device in appliance.devices.list() if device["enabled"]
+            and not any(roi["enabled"] for roi in appliance.rois.list(device["id"]))]
 
 
 def check_retention(appliance: Appliance) -> Check:
@@ -308,13 +353,13 @@ def check_retention(appliance: Appliance) -> Check:
     return Check("retention", OK, f"last run {last['started_at']} ({last['trigger']})")
 
 
-def run_all(appliance: Appliance, url: str, camera: str = "auto", full_db_check: bool = False,
+def run_all(appliance: Appliance, url: str | None, camera: str = "auto", full_db_check: bool = False,
             run: Runner = _run) -> list[Check]:
-    checks = [check_camera(camera), check_builtin_camera(appliance), check_database(appliance, full_db_check),
-              check_data_dir(appliance), check_disk(appliance), check_clock(run), check_server(url), *check_services(run=run),
-              check_worker(appliance),
-              *check_devices(appliance), check_retention(appliance)]
-    return checks
+    """Every check; the server is asked at `url`, else where `storewatch run` recorded it."""
+    return [check_camera(camera), check_builtin_camera(appliance), check_database(appliance, full_db_check),
+            check_data_dir(appliance), check_disk(appliance), check_clock(run),
+            check_server_of(appliance.data_dir, url), *check_services(run=run), check_worker(appliance),
+            *check_devices(appliance), *check_watched(appliance), check_retention(appliance)]
 
 
 def worst(checks: list[Check]) -> str:
