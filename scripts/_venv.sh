@@ -13,10 +13,21 @@ ensure_venv() {
   fi
   local constraints=()
   if [ -f .venv/system-constraints.txt ]; then constraints=(--constraint .venv/system-constraints.txt); fi
-  if [ ! -f "$stamp" ] || [ setup.cfg -nt "$stamp" ]; then
+  if ! _venv_installed "$extras"; then
     echo "storewatch: installing storewatch${extras:+[$extras]} into .venv" >&2
     .venv/bin/python -m pip install --quiet --upgrade pip
     .venv/bin/python -m pip install --quiet "${constraints[@]}" -e ".${extras:+[$extras]}"
     touch "$stamp"
   fi
+}
+
+# Installed, and since setup.cfg last changed? With no extras any stamp will do: every extra
+# installs the base too (scripts/run after scripts/test needs no install, nor the network).
+_venv_installed() {
+  local stamps=(".venv/.installed-$1") stamp
+  if [ -z "$1" ]; then stamps=(.venv/.installed .venv/.installed-*); fi
+  for stamp in "${stamps[@]}"; do
+    if [ -f "$stamp" ] && [ ! setup.cfg -nt "$stamp" ]; then return 0; fi
+  done
+  return 1
 }
