@@ -120,9 +120,9 @@ def _register() -> None:
 
     for module in (admin, camera, captures, device, events, queue, roi, run, worker):
         module.register(main)
-    from storewatch.cli import camera_check, db, doctor, export, notify, replay, retention, status
+    from storewatch.cli import camera_check, db, doctor, export, notify, replay, retention, settings, status
 
-    for module in (camera_check, db, doctor, export, notify, replay, retention, status):
+    for module in (camera_check, db, doctor, export, notify, replay, retention, settings, status):
         module.register(main)
 
 

@@ -76,7 +76,9 @@ def settings(ctx: CliContext, assignments: tuple[str, ...]) -> None:
         try:
             values = parse_assignments(list(assignments), APPLIANCE_SETTINGS)
             if set(values) - set(RETENTION_SETTINGS):
-                raise SettingError(f"only these are retention settings: {', '.join(RETENTION_SETTINGS)}")
+                raise SettingError(f"only these are retention settings: {', '.join(RETENTION_SETTINGS)}; "
+                                   f"the others are set with `storewatch settings "
+                                   f"{sorted(set(values) - set(RETENTION_SETTINGS))[0]}=...`")
             store.update(values)
         except SettingError as exc:
             raise click.ClickException(str(exc)) from None
