@@ -28,8 +28,10 @@ async def _run(fn: Any, *args: Any) -> Any:
 
 
 def _public(appliance: Appliance, device: Any) -> dict[str, Any]:
-    """A device for the panel; the built-in camera's also says how its camera part is doing."""
+    """A device for the panel, with its restless ROIs (they start no events for now); the
+    built-in camera's also says how its camera part is doing."""
     shown = appliance.devices.public(device)
+    shown["restless"] = appliance.rois.restless(shown["id"])
     if shown["id"] == camera_state.LOCAL_CAMERA_ID:
         shown["camera"] = camera_state.report(appliance.data_dir)
     return shown

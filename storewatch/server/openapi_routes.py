@@ -99,11 +99,22 @@ DEVICE_OPERATIONS = [
 
 # --- the admin API ----------------------------------------------------------------------------
 
+_RESTLESS_SINCE = {"type": ["string", "null"], "format": "date-time",
+                   "description": "Busy without a break since then (a screen, a plant in a draught, people "
+                                  "passing behind): the ROI starts no events until calm again. Null: it watches."}
+_RESTLESS_ROI = {"type": "object", "required": ["roi_id", "name", "since", "calm_seconds"],
+                 "properties": {"roi_id": {"type": "integer"}, "name": {"type": "string"},
+                                "since": {**_RESTLESS_SINCE, "type": "string"},
+                                "calm_seconds": {"type": "number", "minimum": 0,
+                                                 "description": "It watches again after this long without motion."}}}
 _DEVICE = {"type": "object", "required": ["id", "name", "enabled", "auth_scheme", "config_version", "mode"],
            "properties": {"id": DEVICE_ID_SCHEMA, "name": {"type": "string"},
                           "enabled": {"type": "boolean"}, "auth_scheme": {"enum": ["bearer", "hmac"]},
                           "config_version": {"type": "string"}, "mode": _MODE,
-                          "settings": {"type": "object"}, "health": {"type": "object"}}}
+                          "settings": {"type": "object"}, "health": {"type": "object"},
+                          "restless": {"type": "array", "items": _RESTLESS_ROI,
+                                       "description": "Its enabled ROIs that are restless now (in the list "
+                                                      "and in GET of one device)."}}}
 _NEW_TOKEN = {"type": "object", "required": ["device_id", "token"],
               "properties": {"device_id": DEVICE_ID_SCHEMA, "token": {"type": "string"}}}
 _SETTINGS_ANSWER = {"type": "object", "required": ["settings", "schema"],
@@ -159,10 +170,10 @@ _THRESHOLDS = {"type": "object", "additionalProperties": False, "properties": {
     "description": "Threshold overrides by name; null drops an override (back to the default)."}
 _POLYGON = {"type": "array", "items": _POINT, "minItems": 3, "maxItems": 64,
             "description": "Normalized image coordinates (0..1, x right, y down)."}
-_ROI = {"type": "object", "required": ["id", "device_id", "name", "polygon", "enabled"],
+_ROI = {"type": "object", "required": ["id", "device_id", "name", "polygon", "enabled", "restless_since"],
         "properties": {"id": {"type": "integer"}, "device_id": DEVICE_ID_SCHEMA, "name": {"type": "string"},
                        "polygon": _POLYGON, "enabled": {"type": "boolean"}, "thresholds": {"type": "object"},
-                       "effective_thresholds": {"type": "object"}}}
+                       "effective_thresholds": {"type": "object"}, "restless_since": _RESTLESS_SINCE}}
 _ROI_BODY = {"type": "object", "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 100},
                                               "polygon": _POLYGON, "enabled": {"type": "boolean"},
                                               "thresholds": _THRESHOLDS}}

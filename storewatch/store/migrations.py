@@ -465,6 +465,11 @@ MIGRATIONS: list[str] = [
                last_attempt_at, delivered_at, last_error, alert_id FROM outbox_kept;
     DROP TABLE outbox_kept;
     """,
+    # 15: an ROI busy without a break is restless (analysis/tracker.py: it starts no events
+    # until calm again); since when, RFC 3339, so the panel can tell the owner. NULL: it watches.
+    """
+    ALTER TABLE rois ADD COLUMN restless_since TEXT;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -6,6 +6,11 @@ stored in the settings table under `analysis_thresholds` and edited through this
 Every change bumps the device's config_version (the device gets its ROIs in
 motion_trigger) and reaches the analysis at the next frame, which restarts only the
 changed ROI (the analysis compares each ROI's polygon and thresholds with its saved state).
+
+An ROI busy without a break is *restless* (analysis/tracker.py): it starts no events until
+calm again. The worker marks it (`set_restless`, in the frame's transaction) so the panel can
+say so; a change that restarts the ROI's analysis clears the mark, since the restarted ROI
+watches afresh and reports no calm.
 """
 
 from __future__ import annotations
@@ -13,12 +18,17 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections.abc import Collection
 from dataclasses import fields
+from datetime import datetime, timezone
 from typing import Any
+
+import apsw
 
 from storewatch import contract
 from storewatch.analysis.device_analyzer import RoiSpec
 from storewatch.analysis.thresholds import BOUNDS, HELP, Thresholds
+from storewatch.analysis.tracker import RESTLESS_CALM_SECONDS
 from storewatch.store import Database, Row, settings
 from storewatch.store.devices import DeviceRegistry
 from storewatch.errors import RoiInvalid, RoiNameTaken, RoiNotFound, load_stored_json
@@ -161,14 +171,20 @@ class RoiStore:
         base = Thresholds()
         clean = validate_overrides(merged, base)
         new_defaults = Thresholds.from_overrides(clean)
+        old_defaults = self.defaults()
         with self.db.write() as conn:
+            restarted = []
             for roi in self.db.query("SELECT * FROM rois ORDER BY id"):
                 overrides = _stored(roi, "thresholds")  # damaged: not the request's fault, so outside the try
                 try:
-                    Thresholds.from_overrides(overrides, new_defaults)
+                    effective = Thresholds.from_overrides(overrides, new_defaults)
                 except ValueError as exc:
                     raise RoiError(f"ROI {roi['name']!r} of {roi['device_id']} would become invalid: {exc}") from None
+                if effective != self._effective(overrides, old_defaults):
+                    restarted.append(roi["id"])
             settings.put(conn, THRESHOLDS_KEY, clean)
+            for roi_id in restarted:  # their analysis restarts with the new thresholds
+                set_restless(conn, roi_id, None)
         return self.thresholds_public()
 
     # reads
@@ -200,7 +216,15 @@ class RoiStore:
                 "polygon": _stored(row, "polygon"), "enabled": bool(row["enabled"]),
                 "thresholds": overrides,
                 "effective_thresholds": self._effective(overrides, defaults or self.defaults()).to_dict(),
+                "restless_since": row["restless_since"],
                 "created_at": row["created_at"], "updated_at": row["updated_at"]}
+
+    def restless(self, device_id: str) -> list[dict[str, Any]]:
+        """The device's restless ROIs: since when, and how long it must be calm to watch again."""
+        rows = self.db.query("SELECT id, name, restless_since FROM rois WHERE device_id = ? AND enabled = 1"
+                             " AND restless_since IS NOT NULL ORDER BY id", (device_id,))
+        return [{"roi_id": row["id"], "name": row["name"], "since": row["restless_since"],
+                 "calm_seconds": RESTLESS_CALM_SECONDS} for row in rows]
 
     def specs(self, device_id: str) -> tuple[list[RoiSpec], Thresholds]:
         """The enabled ROIs as the analysis takes them, and the device-wide thresholds."""
@@ -262,6 +286,8 @@ class RoiStore:
             conn.execute("UPDATE rois SET name = ?, polygon = ?, enabled = ?, thresholds = ?, updated_at = ?"
                          " WHERE id = ?", (values["name"], values["polygon"], values["enabled"],
                                            values["thresholds"], _now(), roi_id))
+            if self._restarts(row, values):
+                set_restless(conn, roi_id, None)
             self.devices.bump_config_version(device_id)
         return self.get(device_id, roi_id)
 
@@ -271,14 +297,45 @@ class RoiStore:
             conn.execute("DELETE FROM rois WHERE id = ?", (roi_id,))
             self.devices.bump_config_version(device_id)
 
+    def _restarts(self, row: Row, values: dict[str, Any]) -> bool:
+        """Does this change restart the ROI's analysis? A new polygon or effective thresholds do
+        (analysis/device_analyzer.py `update_rois`), and so does leaving it out (disabled); a
+        new name does not."""
+        if values["polygon"] != row["polygon"] or values["enabled"] != row["enabled"]:
+            return True
+        defaults = self.defaults()
+        return (self._effective(json.loads(values["thresholds"]), defaults)
+                != self._effective(_stored(row, "thresholds"), defaults))
+
     def _check_free_name(self, device_id: str, name: str) -> None:
         if self.db.query_one("SELECT 1 FROM rois WHERE device_id = ? AND name = ?", (device_id, name)):
             raise RoiNameTaken(f"device {device_id} already has an ROI named {name!r}")
 
 
+# --- the restless mark, written by the worker in the frame's transaction ----------------------
+
+
+def set_restless(conn: apsw.Connection, roi_id: int, since_epoch: float | None) -> None:
+    """Mark the ROI busy without a break since `since_epoch` (capture time); None: it watches again."""
+    since = None if since_epoch is None else _timestamp(since_epoch)
+    conn.execute("UPDATE rois SET restless_since = ? WHERE id = ?", (since, roi_id))
+
+
+def keep_restless(conn: apsw.Connection, device_id: str, roi_ids: Collection[int]) -> None:
+    """Clear the mark of the device's ROIs not in `roi_ids`, the ones its analysis holds restless
+    now: a restart (a new frame size, a checkpoint lost) ends restlessness without a calm."""
+    marks = ", ".join("?" * len(roi_ids))
+    conn.execute("UPDATE rois SET restless_since = NULL WHERE device_id = ? AND restless_since IS NOT NULL"
+                 + (f" AND id NOT IN ({marks})" if roi_ids else ""), (device_id, *roi_ids))
+
+
 def _stored(row: Row, column: str) -> Any:
     """An ROI's JSON column as stored; a damaged one is CorruptStoredValue, not bad input."""
     return load_stored_json(row[column], f"rois.{column}", f"ROI {row['id']}")
+
+
+def _timestamp(epoch: float) -> str:
+    return contract.format_timestamp(datetime.fromtimestamp(epoch, timezone.utc))
 
 
 def _now() -> str:
