@@ -412,6 +412,7 @@ def test_in_burst_the_capture_loop_sleeps_between_frames(server, script, running
     assert len(turns) < 40, f"the capture loop turned {len(turns)} times in 1.5 s"
 
 
+@pytest.mark.slow  # waits out the contract's shortest heartbeat interval (5 s)
 def test_a_shorter_heartbeat_interval_applies_without_waiting_out_the_old_one(server, script, running):
     script.config.update(config_poll_interval_s=1)
     running(server.url)

@@ -174,6 +174,7 @@ def encode(meta: object) -> bytes:
 
 @settings(max_examples=350, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                    HealthCheck.data_too_large])
+@pytest.mark.slow  # a fuzz: 350 generated metas through the whole ingest
 @given(data=st.data())
 def test_any_meta_value_is_answered_without_5xx_and_refusals_leave_nothing(
         target: Target, data: st.DataObject) -> None:

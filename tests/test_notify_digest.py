@@ -214,6 +214,7 @@ def test_the_admin_api_sets_and_clears_the_digest(appliance: Appliance) -> None:
         assert (cleared.json()["channel"]["digest_at"], cleared.json()["channel"]["health_anytime"]) == (None, True)
 
 
+@pytest.mark.slow  # storewatch run and its periodic check, on the real clock
 def test_storewatch_run_makes_the_digest_by_itself(data_dir: Path, receiver: Receiver,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """A real `storewatch run` (its periodic check, the real clock): a channel whose digest time

@@ -200,6 +200,7 @@ def test_cli_add_with_health_and_list_shows_it(data_dir: Path, receiver: Receive
     assert "health" in outbox and "owner" in outbox
 
 
+@pytest.mark.slow  # storewatch run and its periodic check, on the real clock
 def test_storewatch_run_checks_by_itself(data_dir: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch) -> None:
     """The periodic check inside a real `storewatch run`: the disk falls below its reserve, the
     webhook hears it once; it is fine again, the webhook hears that once."""

@@ -22,6 +22,7 @@ SECRET = "live-secret-0123456789abcdef"
 TOKEN = "topic-token-9f8e7d"
 
 
+@pytest.mark.slow  # SIGKILLs storewatch run mid-delivery and restarts it
 def test_sigkill_during_delivery_resends_with_the_same_id_and_nothing_is_lost(
         data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STOREWATCH_NOTIFY_RETRY_BASE_S", "0.2")

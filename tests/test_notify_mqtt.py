@@ -147,6 +147,7 @@ def test_event_states_and_discovery_reach_a_subscriber_and_a_late_one(
     assert PASSWORD not in caplog.text
 
 
+@pytest.mark.slow  # keeps the broker down 3 s, then waits out the reconnect
 def test_a_stopped_broker_gets_the_queued_event_once_it_is_back(
         appliance: Appliance, shelf: tuple[int, int], broker: Mosquitto, sender: NotifySender) -> None:
     top, _ = shelf
@@ -336,6 +337,7 @@ def test_a_channel_added_or_removed_while_running_connects_or_lets_go(
         subscriber.close()
 
 
+@pytest.mark.slow  # SIGKILLs and restarts storewatch run
 def test_storewatch_run_announces_itself_says_offline_when_stopped_and_its_will_when_killed(data_dir: Path,
                                                                                broker: Mosquitto) -> None:
     opened = Appliance(data_dir)

@@ -9,6 +9,8 @@ import json
 import time
 from pathlib import Path
 
+import pytest
+
 from support.mosquitto import Mosquitto, Subscriber
 from support.reliability import Frame, FramePoster, open_db
 from support.scripts import load_script
@@ -19,6 +21,9 @@ from storewatch.appliance import Appliance
 from storewatch.notify.channels import ChannelStore
 
 SIZE = (640, 480)
+
+# storewatch run analysing a real visit and publishing it to mosquitto
+pytestmark = pytest.mark.slow
 
 
 def test_a_real_visit_turns_its_area_on_before_it_ends_and_off_with_its_event(data_dir: Path,

@@ -9,6 +9,8 @@ import threading
 import time
 from datetime import timedelta
 
+import pytest
+
 from support import jpeg_bombs
 from storewatch import contract
 from storewatch.appliance import Appliance
@@ -54,6 +56,7 @@ class Stall:
                 self.release.wait(self.hold_s)
 
 
+@pytest.mark.slow  # waits out four leases
 def test_a_job_slower_than_four_leases_runs_once_and_is_never_taken_back(appliance: Appliance) -> None:
     device_id = add_device(appliance)
     add_roi(appliance, device_id, "top shelf", 2)
