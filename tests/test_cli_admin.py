@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import select
 import subprocess
 import sys
@@ -169,6 +170,7 @@ def _token_id(token: str) -> str:
 
 
 def test_token_list_shows_id_name_created_expiry_and_last_use_never_the_secret(data_dir: Path) -> None:
+    assert sw(data_dir, "settings", "time_zone=Europe/Berlin").exit_code == 0
     first = sw(data_dir, "admin", "token", "--name", "backup script").stdout.strip().splitlines()[-1]
     second = sw(data_dir, "admin", "token", "--expires", "30d").stdout.strip().splitlines()[-1]
     app = Appliance(data_dir)
@@ -183,8 +185,11 @@ def test_token_list_shows_id_name_created_expiry_and_last_use_never_the_secret(d
     assert len(rows) == 2
     by_id = {row.split()[0]: row for row in rows}
     assert "backup script" in by_id[_token_id(first)] and "never" in by_id[_token_id(first)]
-    assert by_id[_token_id(first)].count("Z") == 2  # created, last used
-    assert by_id[_token_id(second)].count("Z") == 2 and "never" in by_id[_token_id(second)]  # created, expires
+    # created and last used, on the shop's clock (it showed the stored UTC text, "...T14:30:57.432Z")
+    shop_times = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d CES?T"
+    assert len(re.findall(shop_times, by_id[_token_id(first)])) == 2, by_id
+    assert len(re.findall(shop_times, by_id[_token_id(second)])) == 2, by_id  # created, expires
+    assert "never" in by_id[_token_id(second)] and "Z" not in by_id[_token_id(second)]
     for token in (first, second):
         assert token.split("_", 2)[2] not in listed.output
     as_json = json.loads(sw(data_dir, "admin", "token", "--list", "--json").stdout)

@@ -231,3 +231,25 @@ def test_the_real_command_adds_lists_and_sets(tmp_path: Path) -> None:
     rows = json.loads(run("device", "list", "--json").stdout)
     assert rows[0]["settings"]["jpeg_quality"] == 60 and rows[0]["config_version"] == "c2"
     assert (tmp_path / "env-data" / "storewatch.db").exists()
+
+
+def test_device_list_shows_times_on_the_shops_clock(data_dir: Path) -> None:
+    # It showed the stored UTC text ("2026-12-02T14:30:55.947Z") where events list shows the
+    # shop's time zone ("2026-12-02 15:30:55 CET").
+    from datetime import datetime, timedelta
+
+    add_json(data_dir, "Shelf cam", "--id", "cam-1")
+    ok(sw(data_dir, "settings", "time_zone=Europe/Berlin"))
+    opened = Appliance(data_dir)
+    try:
+        opened.devices.record_heartbeat("cam-1", {"ts": "2026-01-01T00:00:00Z", "spool_frames": 0,
+                                                  "dropped_frames": 0, "mode": "baseline"})
+        stored = opened.devices.public(opened.devices.get("cam-1"))["last_seen"]
+    finally:
+        opened.close()
+    utc = datetime.strptime(stored[:19], "%Y-%m-%dT%H:%M:%S")
+    offset = 2 if 3 < utc.month < 11 else 1  # CEST or CET, near enough away from the switch days
+    berlin = (utc + timedelta(hours=offset)).strftime("%Y-%m-%d %H:%M:%S")
+    line = next(line for line in ok(sw(data_dir, "device", "list")).output.splitlines() if line.startswith("cam-1"))
+    assert f"{berlin} CE" in line and stored not in line, line
+    assert line.rstrip().endswith("never"), line  # no config fetch yet

@@ -152,3 +152,21 @@ def test_edit_refuses_a_bad_url_and_keeps_the_old_one(data_dir: Path, shop: int,
     assert refused.exit_code == 1 and "starts with http:// or https://" in refused.output, refused.output
     assert run(data_dir, "test", "hook").exit_code == 0
     assert len(receiver.requests) == 1
+
+
+def test_list_says_when_the_last_delivery_was_on_the_shops_clock(data_dir: Path, shop: int,
+                                                                  receiver: Receiver) -> None:
+    from storewatch.notify.outbox import Outbox
+
+    run(data_dir, "add", "hook", "--kind", "webhook", "--url", receiver.url, "--secret", SECRET)
+    assert CliRunner().invoke(main, ["--data-dir", str(data_dir), "settings", "time_zone=Europe/Berlin"]).exit_code == 0
+    opened = Appliance(data_dir)
+    try:
+        event_id = write_visit(opened, "cam", [(shop, "taken")])
+        outbox = Outbox(opened.db)
+        (row,) = outbox.claim(10)
+        outbox.delivered(row["id"], now=1767225600.0)  # 2026-01-01T00:00:00Z
+    finally:
+        opened.close()
+    # It showed the stored UTC text ("at 2026-01-01T00:00:00.000Z").
+    assert f"last: delivered event {event_id} at 2026-01-01 01:00:00 CET" in run(data_dir, "list").output

@@ -124,3 +124,10 @@ def test_status_warns_of_a_camera_that_watches_no_shelf_area(data_dir):
     unwatched = problems["shelf areas cam-2"]
     assert unwatched["status"] == "WARN" and "no shelf area" in unwatched["message"], unwatched
     assert "storewatch roi add cam-2" in unwatched["next_step"] and "admin panel" in unwatched["next_step"]
+
+
+def test_status_shows_the_last_events_on_the_shops_clock(data_dir):
+    prepare(data_dir)  # an event at 2026-01-01T00:00:05.000Z
+    assert CliRunner().invoke(main, ["--data-dir", str(data_dir), "settings", "time_zone=Europe/Berlin"]).exit_code == 0
+    out = status(data_dir).output
+    assert "2026-01-01 01:00:05 CET" in out and "2026-01-01T00:00:05" not in out, out

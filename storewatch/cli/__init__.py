@@ -59,6 +59,16 @@ def print_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, sort_keys=True, default=str))
 
 
+def shop_time(appliance: Any, stored: str | None, missing: str = "never") -> str:
+    """A stored UTC time as the CLI writes times for a person: on the shop's clock (`time_zone`)."""
+    if not stored:
+        return missing
+    from storewatch import contract
+    from storewatch.timezone import local_text, zone
+
+    return local_text(contract.parse_timestamp(stored), zone(appliance.settings.get("time_zone")))
+
+
 # A table column: its header, a format spec for its cells (">10", "<25", ...; "" for the
 # last, free-width one) and how a row gives its cell (a key, or a function of the row).
 Column = tuple[str, str, str | Callable[[dict[str, Any]], Any]]

@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 import sys
 from datetime import timedelta
+from typing import Any
 
 import click
 
-from storewatch.cli import CliContext, print_json
+from storewatch.cli import CliContext, print_json, shop_time
 
 
 @click.group()
@@ -68,7 +69,7 @@ def token(ctx: CliContext, name: str, expires_in: timedelta | None, show_list: b
         raise click.UsageError("--json goes with --list")
     admins = ctx.appliance.admins
     if show_list:
-        _print_tokens(admins.list_tokens(), as_json)
+        _print_tokens(ctx.appliance, admins.list_tokens(), as_json)
     elif revoke_id is not None:
         if not admins.revoke_token(revoke_id):
             raise click.ClickException(f"there is no admin API token with id {revoke_id}; "
@@ -80,7 +81,7 @@ def token(ctx: CliContext, name: str, expires_in: timedelta | None, show_list: b
         click.echo(new_token)
 
 
-def _print_tokens(tokens: list[dict[str, str | None]], as_json: bool) -> None:
+def _print_tokens(appliance: Any, tokens: list[dict[str, str | None]], as_json: bool) -> None:
     if as_json:
         print_json(tokens)
         return
@@ -90,8 +91,8 @@ def _print_tokens(tokens: list[dict[str, str | None]], as_json: bool) -> None:
     width = max(len("NAME"), *(len(t["name"] or "") for t in tokens))
     click.echo(f"{'ID':<13} {'NAME':<{width}} {'CREATED':<25} {'EXPIRES':<25} LAST USED")
     for t in tokens:
-        click.echo(f"{t['id']:<13} {t['name'] or '':<{width}} {t['created_at']:<25} "
-                   f"{t['expires_at'] or 'never':<25} {t['last_used'] or 'never'}")
+        click.echo(f"{t['id']:<13} {t['name'] or '':<{width}} {shop_time(appliance, t['created_at']):<25} "
+                   f"{shop_time(appliance, t['expires_at']):<25} {shop_time(appliance, t['last_used'])}")
 
 
 def register(main: click.Group) -> None:

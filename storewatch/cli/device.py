@@ -6,7 +6,7 @@ import functools
 
 import click
 
-from storewatch.cli import CliContext, print_json, print_rows
+from storewatch.cli import CliContext, print_json, print_rows, shop_time
 from storewatch.store.devices import DeviceNotFound
 from storewatch.settings import DEVICE_SETTINGS, SettingError, parse_assignments
 
@@ -53,8 +53,8 @@ def list_devices(ctx: CliContext, as_json: bool) -> None:
     rows = [devices.public(d) for d in devices.list()]
     print_rows(rows, [("ID", "<20", "id"), ("ENABLED", "<8", lambda row: "yes" if row["enabled"] else "no"),
                       ("AUTH", "<7", "auth_scheme"), ("MODE", "<9", "mode"),
-                      ("LAST SEEN", "<25", lambda row: row["last_seen"] or "never"),
-                      ("LAST CONFIG FETCH", "", lambda row: row["last_config_fetch"] or "never")],
+                      ("LAST SEEN", "<25", lambda row: shop_time(ctx.appliance, row["last_seen"])),
+                      ("LAST CONFIG FETCH", "", lambda row: shop_time(ctx.appliance, row["last_config_fetch"]))],
                as_json=as_json, empty="No devices yet. Add one with `storewatch device add NAME`.")
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from storewatch.cli import CliContext, print_json, print_rows
+from storewatch.cli import CliContext, print_json, print_rows, shop_time
 from storewatch.notify.channels import (KINDS, MAX_COOLDOWN_S, ChannelError, ChannelNameTaken, ChannelNotFound,
                                         ChannelStore)
 from storewatch.notify.outbox import STATES, Outbox, public_row
@@ -108,17 +108,17 @@ def list_channels(ctx: CliContext, as_json: bool) -> None:
         click.echo(f"{channel['name']}  ({channel['kind']} {channel['url']}): {', '.join(channel['verdicts'])} "
                    f"{_scope(channel)}{'' if channel['enabled'] else ' [disabled]'}")
         click.echo(f"    waiting {counts['queued'] + counts['sending']}, delivered {counts['delivered']}, "
-                   f"given up {counts['dead']}; last: {_last(channel['last'])}")
+                   f"given up {counts['dead']}; last: {_last(ctx.appliance, channel['last'])}")
 
 
-def _last(last: dict[str, Any] | None) -> str:
+def _last(appliance: Any, last: dict[str, Any] | None) -> str:
     if last is None:
         return "nothing sent yet"
     what = last["about"]
     if last["state"] == "delivered":
-        return f"delivered {what} at {last['delivered_at']}"
+        return f"delivered {what} at {shop_time(appliance, last['delivered_at'])}"
     word = "given up" if last["state"] == "dead" else "failed, will retry"
-    return f"{what} {word} at {last['last_attempt_at']}: {last['last_error']}"
+    return f"{what} {word} at {shop_time(appliance, last['last_attempt_at'])}: {last['last_error']}"
 
 
 @notify.command("edit")

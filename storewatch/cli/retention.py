@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from storewatch.cli import CliContext, print_json
+from storewatch.cli import CliContext, print_json, shop_time
 from storewatch.settings import APPLIANCE_SETTINGS, SettingError, parse_assignments
 
 RETENTION_SETTINGS = ("staging_retention_hours", "staging_max_bytes", "event_image_retention_days",
@@ -61,7 +61,7 @@ def history(ctx: CliContext, limit: int, as_json: bool) -> None:
             deleted += f"  ERROR: {row['error']}"
         if "refused" in row["deleted"]:
             deleted += "  REFUSED reconcile"
-        click.echo(f"{row['started_at']:<25} {row['trigger']:<10} {'yes' if row['dry_run'] else 'no':<4} "
+        click.echo(f"{shop_time(ctx.appliance, row['started_at']):<25} {row['trigger']:<10} {'yes' if row['dry_run'] else 'no':<4} "
                    f"{row['bytes_freed'] / 1e6:>9.1f} {row['duration_s'] or 0:>8.2f}  {deleted}")
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from storewatch.cli import CliContext, print_json
+from storewatch.cli import CliContext, print_json, shop_time
 
 LAST_EVENTS = 5
 
@@ -60,7 +60,7 @@ def status(ctx: CliContext, as_json: bool) -> None:
     _devices(shown["devices"])
     _queue(shown["queue"], shown["ingest"])
     _disk(shown["disk"])
-    _events(shown["last_events"])
+    _events(shown["last_events"], ctx.appliance)
 
 
 def _problems(problems: list[dict[str, str]]) -> None:
@@ -120,13 +120,13 @@ def _disk(disk: dict[str, Any]) -> None:
     click.echo()
 
 
-def _events(events: list[dict[str, Any]]) -> None:
+def _events(events: list[dict[str, Any]], appliance: Any) -> None:
     click.echo(f"Last events ({len(events)}):")
     if not events:
         click.echo("  none yet")
     for e in events:
         what = e["type"] if e["type"] != "interaction_detected" else f"{e['roi_name'] or 'roi'}: {e['decision']}"
-        click.echo(f"  #{e['id']:<6} {e['start_ts']:<25} {e['device_id']:<20} {what}")
+        click.echo(f"  #{e['id']:<6} {shop_time(appliance, e['start_ts']):<25} {e['device_id']:<20} {what}")
 
 
 def register(main: click.Group) -> None:
