@@ -86,18 +86,37 @@ function lastEventLine(event) {
 }
 
 /** Each enabled camera's newest frame, fetched anew at every refresh. */
-function cameraFrames(devices, stamp) {
+function cameraFrames(devices, stamp, signal) {
   const shown = devices.filter((device) => device.enabled !== false);
   if (!shown.length) return "";
   return h("section", {class: "card section", "aria-labelledby": "frames-heading"},
     h("h2", {id: "frames-heading"}, "Cameras now"),
     h("div", {class: "overview-frames"}, shown.map((device) => h("figure", {dataset: {device: device.id}},
-      h("a", {href: `/devices/${encodeURIComponent(device.id)}`},
-        h("img", {src: api.url(`/admin/devices/${encodeURIComponent(device.id)}/latest-frame`
-                              + api.query({width: FRAME_WIDTH, t: stamp})),
-                  alt: `The newest frame of ${device.name}`, loading: "lazy", decoding: "async",
-                  onerror: (error) => error.target.replaceWith(h("div", {class: "expired"}, "No frame yet"))})),
+      h("a", {href: `/devices/${encodeURIComponent(device.id)}`}, newestFrame(device, stamp, signal)),
       h("figcaption", {}, device.name, " · ", device.last_seen ? `seen ${ago(device.last_seen)}` : "never seen")))));
+}
+
+/** A camera that never sent a frame (last_seq null) is not asked for one: it would be a 404. */
+function newestFrame(device, stamp, signal) {
+  if (device.last_seq === null || device.last_seq === undefined) return h("div", {class: "expired"}, "No frame yet");
+  const path = `/admin/devices/${encodeURIComponent(device.id)}/latest-frame` + api.query({width: FRAME_WIDTH, t: stamp});
+  return h("img", {src: api.url(path), alt: `The newest frame of ${device.name}`, loading: "lazy", decoding: "async",
+                   onerror: async (error) => {
+                     const words = await whyNoPicture(path, signal);
+                     if (words) error.target.replaceWith(h("div", {class: "expired"}, words));
+                   }});
+}
+
+/** A picture that failed says nothing of why: asked again, the API does, in its error shape. */
+async function whyNoPicture(path, signal) {
+  try {
+    await api.get(path, {signal, raw: true});
+  } catch (exc) {
+    if (exc.name === "AbortError") return null;
+    if (exc.code === "no_frame") return "No frame stored now: its last ones were cleared";
+    return `Frame not loaded: ${exc.message}`;
+  }
+  return "The newest frame is damaged and cannot be shown";
 }
 
 /** The last events as small pictures (the server's thumbnails, else the After picture cropped). */
@@ -165,7 +184,7 @@ export async function render(main, context) {
     ]);
     const lastEvent = events[0] || null;
     replace(body, alertList(problems(metrics, devices, lastEvent)), statCards(metrics, devices, lastEvent),
-            cameraFrames(devices, Date.now()), lastEvents(events, devices), charts(samples));
+            cameraFrames(devices, Date.now(), context.signal), lastEvents(events, devices), charts(samples));
   }
   // a failed refresh keeps the figures and says since when they are old (poll.js)
   const refresher = poll(reload, {everyMs: REFRESH_MS, signal: context.signal});
