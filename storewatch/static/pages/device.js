@@ -1,5 +1,6 @@
 // One device: its latest frame (refreshing) with the ROI editor on top, the ROI list with
-// names, enabled switches and per-ROI thresholds, and the tuning chart under it.
+// names, enabled switches and per-ROI thresholds, and the tuning chart under it. Above them,
+// a line for each restless ROI (busy without a break, so it starts no events for now).
 
 import * as api from "../api.js";
 import {h, replace} from "../dom.js";
@@ -8,6 +9,7 @@ import {cameraBanner} from "../widgets/camera-state.js";
 import {statusBadge} from "../widgets/device-status.js";
 import {busy} from "../widgets/fields.js";
 import {poll} from "../poll.js";
+import {restlessNotes} from "../widgets/restless-note.js";
 import {roiEditor} from "../widgets/roi-editor.js";
 import {RoiEdits, isDirty, workingCopy} from "../widgets/roi-edits.js";
 import {roiList} from "../widgets/roi-list.js";
@@ -17,6 +19,7 @@ import {toast} from "../widgets/toast.js";
 import {tuningPanel} from "../widgets/tuning-panel.js";
 
 const FRAME_REFRESH_MS = 4000;
+const DEVICE_REFRESH_MS = 10000;  // restless areas: the analysis needs 30 s either way, so this is soon enough
 
 /** The refreshing latest frame: fetch → blob URL → <img>, swapped only once loaded. */
 function frameLoader(deviceId, editor, metaEl, signal) {
@@ -187,19 +190,26 @@ export async function render(main, context) {
     await api.post(`${base}/burst`);
     toast("Burst requested.", "success");
   });
+  const restless = restlessNotes();
+  restless.update(device);
+  const deviceNow = poll(async () => restless.update(await api.get(base, {signal: context.signal})),
+                         {everyMs: DEVICE_REFRESH_MS, signal: context.signal});
   const layout = deviceLayout(workbench, metaEl, frames.note);
-  main.append(pageHeader(device, burst), cameraBanner(device), layout, tuning.element);
+  main.append(pageHeader(device, burst), cameraBanner(device), restless.element, deviceNow.note, layout,
+              tuning.element);
 
   workbench.toolbar.setTool("select");
   workbench.editor.setRois(edits.rois);
   workbench.list.render();
   await frames.start({mayFail: true});
+  await deviceNow.start({first: async () => {}});  // the device was just loaded
   tuning.refresh();
   const stopGuard = guardUnsavedEdits(context, edits);
   const stopUndoKeys = workbench.undo.listen(layout);
   return () => {
     stopUndoKeys();
     frames.stop();
+    deviceNow.stop();
     frameLoad.stop();
     tuning.stop();
     stopGuard();
