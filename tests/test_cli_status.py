@@ -8,6 +8,7 @@ from click.testing import CliRunner
 
 from storewatch.appliance import Appliance
 from storewatch.cli import main
+from support.notify import shelf, write_visit  # noqa: F401 (shelf: a fixture)
 
 
 def status(data_dir, *args: str):
@@ -131,3 +132,14 @@ def test_status_shows_the_last_events_on_the_shops_clock(data_dir):
     assert CliRunner().invoke(main, ["--data-dir", str(data_dir), "settings", "time_zone=Europe/Berlin"]).exit_code == 0
     out = status(data_dir).output
     assert "2026-01-01 01:00:05 CET" in out and "2026-01-01T00:00:05" not in out, out
+
+
+def test_status_last_events_say_what_happened_per_shelf_area_like_events_list(appliance, shelf, data_dir):
+    # It showed the first area's decision ("top shelf: changed") where events list says
+    # "top shelf: taken, bottom shelf: unchanged".
+    write_visit(appliance, "cam", [(shelf[0], "taken"), (shelf[1], "unchanged")])
+    listed = CliRunner().invoke(main, ["--data-dir", str(data_dir), "events", "list"]).output
+    what = listed.splitlines()[1].split("  ")[-1].strip()
+    assert what == "top shelf: taken, bottom shelf: unchanged", listed
+    line = next(line for line in status(data_dir).output.splitlines() if line.startswith("  #"))
+    assert line.endswith(f"cam{' ' * 18}{what}"), line

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from storewatch.cli import CliContext, print_json, shop_time
+from storewatch.cli.events import describe
 
 LAST_EVENTS = 5
 
@@ -22,7 +23,7 @@ def gather(appliance: Any) -> dict[str, Any]:
               doctor.check_worker(appliance, now), *doctor.check_devices(appliance, now),
               doctor.check_retention(appliance), *doctor.check_watched(appliance)]
     collected = metrics.collect(appliance, now)
-    events = appliance.events.recent(LAST_EVENTS)
+    events = appliance.events.public_many(appliance.events.list(limit=LAST_EVENTS, event_type=None))
     return {
         "status": doctor.worst(checks),
         "problems": [c.to_json() for c in doctor.problems_first(checks)
@@ -125,7 +126,8 @@ def _events(events: list[dict[str, Any]], appliance: Any) -> None:
     if not events:
         click.echo("  none yet")
     for e in events:
-        what = e["type"] if e["type"] != "interaction_detected" else f"{e['roi_name'] or 'roi'}: {e['decision']}"
+        what = describe(e) if e["rois"] else e["type"].replace("_", " ") if e["type"] != "interaction_detected" \
+            else f"{e['roi_name'] or 'roi'}: {e['decision']}"  # an event from before per-area verdicts
         click.echo(f"  #{e['id']:<6} {shop_time(appliance, e['start_ts']):<25} {e['device_id']:<20} {what}")
 
 
