@@ -52,3 +52,14 @@ def test_on_an_installed_appliance_a_cli_run_as_oneself_points_to_its_data(tmp_p
     assert CliRunner().invoke(main, ["--data-dir", str(own), "status"]).exit_code == 0  # chosen: fine
     assert CliRunner().invoke(main, ["status"]).exit_code == 0  # one's own, once it exists: fine
     assert CliRunner().invoke(main, ["status"], env={"STOREWATCH_DATA_DIR": str(installed)}).exit_code == 0
+
+
+def test_a_data_directory_that_cannot_be_made_is_said_not_a_traceback(tmp_path: Path) -> None:
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    for data_dir in (a_file / "data", a_file / "deeper" / "data"):
+        result = CliRunner().invoke(main, ["--data-dir", str(data_dir), "status"])
+        assert result.exit_code == 1, result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+        assert f"cannot use the data directory {data_dir}" in result.output, result.output
+        assert "Not a directory" in result.output and "--data-dir" in result.output, result.output

@@ -34,6 +34,10 @@ class CliContext:
                 self._appliance = Appliance(self.data_dir)
             except (SchemaTooNew, PermissionError, RuntimeError) as exc:
                 raise click.ClickException(str(exc)) from None
+            except OSError as exc:  # not a folder, nor one that can be made (a file in its path, a typo)
+                raise click.ClickException(
+                    f"cannot use the data directory {self.data_dir}: {exc.strerror or exc}. Give --data-dir DIR "
+                    "(or $STOREWATCH_DATA_DIR) a folder this user may create or write.") from None
         return self._appliance
 
     def _refuse_a_new_default_beside_the_installed(self) -> None:
