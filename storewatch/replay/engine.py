@@ -250,7 +250,7 @@ def run(data_dir: Path, device_id: str, since: float, until: float, overrides: d
     fold = Fold(since, until, start.total, roi_id, progress, cancelled)
     splits = parallel.splits(start, until, parallel.default_legs() if legs is None else legs)
     if splits:
-        return parallel.run(start, splits, feeder, fold, data_dir, device_id)
+        return parallel.run(start, splits, feeder, fold)
     for pos, record, frame in positioned(start.files, 0, start.skip):
         step = feeder.take(pos, record, frame)
         if step is not None:

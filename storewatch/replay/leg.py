@@ -38,5 +38,16 @@ def serve(request: dict[str, Any], out: BinaryIO) -> None:
     out.flush()
 
 
+def main() -> int:
+    try:
+        serve(pickle.load(sys.stdin.buffer), sys.stdout.buffer)
+    except BrokenPipeError:  # the replay that started it has gone: nobody wants the answer
+        return 1
+    except Exception as exc:  # the loop boundary of this process: the replay runs this part itself
+        print(f"storewatch replay leg: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 if __name__ == "__main__":
-    serve(pickle.load(sys.stdin.buffer), sys.stdout.buffer)
+    sys.exit(main())

@@ -19,18 +19,21 @@ are stitched.
 
 from __future__ import annotations
 
+import logging
 import os
 import pickle
 import subprocess
 import sys
 import threading
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import storewatch
 from storewatch.replay import segments
 from storewatch.replay.engine import CHECK_EVERY, Feeder, Fold, Position, Run, Step, _check, _Start, positioned
+
+log = logging.getLogger("storewatch.replay")
 
 LEG_MODULE = "storewatch.replay.leg"
 MAX_LEGS = 2          # parts at once (each a process of about 50 MB)
@@ -52,7 +55,6 @@ class LegResult:
     next_pos: Position | None = None
     met: Position | None = None   # where it met the run it was told to look for
     bound: Bound | None = None
-    fed_elsewhere: int = field(default=0, repr=False)
 
 
 def default_legs() -> int:
@@ -110,7 +112,7 @@ def run_leg(feeder: Feeder, records: Iterator, until: float, bound: Bound | None
     return LegResult(steps, digests, True, bound=bound)
 
 
-def run(start: _Start, starts: list[Position], feeder: Feeder, fold: Fold, data_dir: Path, device_id: str) -> Run:
+def run(start: _Start, starts: list[Position], feeder: Feeder, fold: Fold) -> Run:
     """The run in len(starts) + 1 legs: the first here, the others in processes; stitched."""
     bounds: list[Bound | None] = [(pos, OVERLAP) for pos in starts] + [None]
     children = [_Child(_request(start.files, pos, None, feeder, bounds[i + 1])) for i, pos in enumerate(starts)]
@@ -227,6 +229,9 @@ class _Child:
         while self.thread.is_alive():
             self.thread.join(0.1)
             tick()
+        if self.result is None:
+            log.warning("a part of the replay ended without its answer (exit status %s); it is run here instead",
+                        self.proc.wait())
         return self.result
 
     def stop(self) -> None:
