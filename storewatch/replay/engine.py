@@ -7,7 +7,8 @@ thresholds an override changes start clean there (state_codec restarts an ROI wh
 thresholds differ) and warm up before `since`. From there the frames are fed in seq
 order with their capture times and capture ids, ROI and threshold changes applied where
 the worker met them (as `jobs.live` does), until `until` and then on while a visit is
-still open. Frames are streamed from the segment files one at a time.
+still open. Frames are streamed from the segment files one at a time; a long run goes in
+parts at once, from later kept states, stitched into exactly this run (`parallel`).
 """
 
 from __future__ import annotations
