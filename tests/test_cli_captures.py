@@ -66,3 +66,17 @@ def test_no_frames_is_said_plainly(data_dir: Path) -> None:
 def test_device_is_required(data_dir: Path) -> None:
     result = sw(data_dir, "captures", "list")
     assert result.exit_code == 2 and "--device" in result.stderr
+
+
+def test_the_device_may_be_given_as_every_other_command_takes_it(data_dir: Path) -> None:
+    # `storewatch captures list cam-1` (as `roi list cam-1`, `device set cam-1 ...`) said
+    # "Missing option '--device'".
+    store_frames(data_dir, "cam-1", [1, 2])
+    given = sw(data_dir, "captures", "list", "cam-1", "--json")
+    assert given.exit_code == 0, given.output
+    assert json.loads(given.output) == json.loads(sw(data_dir, "captures", "list", "--device", "cam-1", "--json").output)
+    assert [row["seq"] for row in json.loads(given.output)] == [1, 2]
+    neither = sw(data_dir, "captures", "list")
+    assert neither.exit_code == 2 and "give the device: storewatch captures list DEVICE_ID" in neither.output
+    both = sw(data_dir, "captures", "list", "cam-1", "--device", "cam-2")
+    assert both.exit_code == 2 and "cam-1 or --device cam-2, not both" in both.output, both.output
