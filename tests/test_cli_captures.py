@@ -80,3 +80,14 @@ def test_the_device_may_be_given_as_every_other_command_takes_it(data_dir: Path)
     assert neither.exit_code == 2 and "give the device: storewatch captures list DEVICE_ID" in neither.output
     both = sw(data_dir, "captures", "list", "cam-1", "--device", "cam-2")
     assert both.exit_code == 2 and "cam-1 or --device cam-2, not both" in both.output, both.output
+
+
+def test_the_limit_is_bounded(data_dir: Path) -> None:
+    # --limit -5 listed every stored frame (SQLite reads LIMIT -5 as none); --limit 0 said
+    # "No frames stored" of a device that has some.
+    store_frames(data_dir, "cam-1", [1, 2, 3])
+    for limit in ("-5", "0", "100001"):
+        refused = sw(data_dir, "captures", "list", "cam-1", "--limit", limit)
+        assert refused.exit_code == 2 and "Invalid value for '--limit'" in refused.output, (limit, refused.output)
+    assert [row["seq"] for row in json.loads(sw(data_dir, "captures", "list", "cam-1", "--limit", "2",
+                                                 "--json").output)] == [2, 3]

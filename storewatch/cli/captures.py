@@ -15,7 +15,8 @@ def captures() -> None:
 @captures.command("list")
 @click.argument("device", required=False, metavar="DEVICE_ID")
 @click.option("--device", "device_id", help="The device whose frames to list (or give it as DEVICE_ID).")
-@click.option("--limit", default=100, show_default=True, help="How many of the newest to show.")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 100_000),
+              help="How many of the newest to show.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 def list_captures(ctx: CliContext, device: str | None, device_id: str | None, limit: int, as_json: bool) -> None:
