@@ -8,6 +8,7 @@ The browser's clock is Playwright's, so the 15 s refreshes are fast-forwarded, n
 from __future__ import annotations
 
 import contextlib
+import time
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -97,3 +98,29 @@ def test_a_frame_that_cannot_be_shown_says_why(server: LiveServer, admin: httpx.
         for device_id in cameras.values():
             expect(_tile(page, device_id)).not_to_contain_text("No frame yet")
         shots(page, "cameras-now")
+
+
+def test_a_restless_shelf_area_is_among_the_problems(server: LiveServer, admin: httpx.Client, page: Page) -> None:
+    """The device page says it in full; the overview names the camera and the area among its problems."""
+    from storewatch.store import rois
+
+    device_id, _ = add_device(admin, "Shelf cam restless")
+    polygon = [[0.1, 0.1], [0.5, 0.1], [0.5, 0.5], [0.1, 0.5]]
+    roi_id = admin.post(f"/api/v1/admin/devices/{device_id}/rois",
+                        json={"name": "Top shelf", "polygon": polygon}).json()["id"]
+    database = Database(server.data_dir / "storewatch.db", migrate_schema=False)
+    try:
+        with database.write() as conn:
+            rois.set_restless(conn, roi_id, time.time() - 180)
+        login(page, server, "/")
+        problem = page.locator(".alerts .alert", has_text="has a restless shelf area")
+        expect(problem).to_have_count(1)
+        expect(problem).to_contain_text("Shelf cam restless has a restless shelf area")
+        expect(problem).to_contain_text("Top shelf: busy without a break since ")
+        expect(problem).to_contain_text("no events until calm for")
+        with database.write() as conn:
+            rois.set_restless(conn, roi_id, None)
+        page.reload()
+        expect(page.locator(".alerts")).not_to_contain_text("has a restless shelf area")
+    finally:
+        database.close()

@@ -156,7 +156,7 @@ def test_roi_api_round_trip(admin: httpx.Client) -> None:
     assert created.status_code == 201, created.text
     roi = created.json()
     assert set(roi) == {"id", "device_id", "name", "polygon", "enabled", "thresholds", "effective_thresholds",
-                        "created_at", "updated_at"}
+                        "restless_since", "created_at", "updated_at"}
     assert (roi["device_id"], roi["name"], roi["polygon"], roi["enabled"]) == ("cam", "left", SQUARE, True)
     assert roi["effective_thresholds"]["start_threshold"] == 0.2
     assert admin.get(ROIS).json() == {"rois": [roi]}

@@ -9,6 +9,7 @@ import {ago, bytes, dateTime, duration, epochSeconds, number, percent} from "../
 import {poll} from "../poll.js";
 import {lineChart} from "../widgets/chart.js";
 import {cameraProblem} from "../widgets/camera-state.js";
+import {restlessProblem} from "../widgets/restless-note.js";
 import {deviceStatus} from "../widgets/device-status.js";
 import {framedPicture} from "../widgets/framed-picture.js";
 import {VERDICT_WORDS, areaName, eventTitle, isLighting, outlines, touchedAreas, viewBoxOf} from "../widgets/verdicts.js";
@@ -29,11 +30,13 @@ function problems(metrics, devices, lastEvent) {
     if (camera && status.key !== "disabled") found.push(["bad", [link, " is not working"], camera]);
     const error = device.health && device.health.last_error;
     if (error && status.key !== "disabled") found.push(["warn", [link, " reports an error"], error]);
+    const restless = restlessProblem(device);
+    if (restless && status.key !== "disabled") found.push(["warn", [link, " has a restless shelf area"], restless]);
     const dropped = device.health && device.health.dropped_frames;
     if (dropped) found.push(["warn", [link, ` dropped ${dropped} frames`], "its offline spool overflowed"]);
   }
   const {disk, queue, retention} = metrics;
-  if (disk.below_reserve) found.push(["bad", ["Disk below its reserve"], "ingest is refusing frames (507) until space is freed"]);
+  if (disk.below_reserve) found.push(["bad", ["Disk below its reserve"], "the cameras' new pictures are refused until space is freed: see Settings, Retention"]);
   else if (disk.free_bytes < disk.reserve_bytes * 2) found.push(["warn", ["Disk nearly at its reserve"], `${bytes(disk.free_bytes)} free`]);
   if (queue.by_state.dead) found.push(["bad", [h("a", {href: "/queue"}, `${queue.by_state.dead} dead job(s)`)], "frames that could not be analysed"]);
   if (queue.oldest_queued_age_s > 120) found.push(["warn", ["The queue is behind"], `oldest job waiting ${duration(queue.oldest_queued_age_s)}`]);
