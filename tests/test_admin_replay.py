@@ -55,6 +55,9 @@ def _session(appliance: Appliance, device_id: str, start: float) -> float:
     return at - 0.5
 
 
+# each test runs replay processes on a session a real worker process recorded (its setup alone ~10 s)
+pytestmark = pytest.mark.slow  # scripts/test --fast leaves it out; scripts/test runs it
+
 @pytest.fixture(autouse=True)
 def _no_replay_left_running(shop: "Shop") -> Iterator[None]:
     """A test that fails half-way must not leave its replay running into the next test's 409."""
