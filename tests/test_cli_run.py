@@ -93,6 +93,9 @@ def test_first_start_prints_a_password_once_then_the_url_and_stops_on_sigterm(
     port = free_port()
     run = start(runs, data_dir, port)
     password = run.wait_for(r"First start: the admin password is\s+(\S+)").group(1)
+    # The hint names this data directory: a bare `storewatch admin set-password` would set the
+    # password of the default one.
+    run.wait_for(rf"Lost it\? `storewatch --data-dir '?{re.escape(str(data_dir))}'? admin set-password` sets a new one")
     url = run.wait_for(r"open (http://\S+) for the admin panel").group(1)
     assert url == f"http://127.0.0.1:{port}/"
     answer = httpx.post(f"{url}api/v1/admin/login", json={"password": password})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import ipaddress
+import shlex
 import socket
 
 import click
@@ -26,7 +27,8 @@ def _first_run_password(ctx: CliContext) -> None:
     admins.set_password(password)
     click.echo("=" * 64)
     click.echo(f"First start: the admin password is  {password}")
-    click.echo("It is shown only now. Lost it? `storewatch admin set-password` sets a new one.")
+    where = f"--data-dir {shlex.quote(str(ctx.data_dir))} " if ctx.chosen else ""  # else the default's
+    click.echo(f"It is shown only now. Lost it? `storewatch {where}admin set-password` sets a new one.")
     click.echo("=" * 64)
 
 
