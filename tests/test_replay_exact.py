@@ -88,3 +88,31 @@ def test_other_thresholds_give_other_events_beside_the_same_live_ones(recorded) 
     assert not report.exact and {e["kind"] for e in report.comparison} - {"same"}
     assert report.summary.startswith(f"with these settings: {len(report.replayed)} event")
     assert f" instead of {len(report.live)};" in report.summary
+
+
+def test_kept_frames_lost_to_a_damaged_record_are_made_again_from_staging_and_the_replay_stays_exact(
+        recorded) -> None:
+    appliance, device_id, session, _ = recorded
+    first = segments.segment_files(appliance.data_dir, device_id)[0]
+    original = first.read_bytes()
+    frames = [r for r in segments.scan(first, payloads="") if r.kind == "F"]
+    damaged = _payload_offset(first, frames[30].seq)
+    try:
+        first.write_bytes(original[:damaged] + bytes([original[damaged] ^ 0xFF]) + original[damaged + 1:])
+        unrefilled = engine.run(appliance.data_dir, device_id, rig.START, session.end + 1)
+        assert unrefilled.frames < len(session.jpegs)  # the rest of that segment is unreadable
+        report = replay(appliance, device_id, rig.START, session.end + 1)
+        assert report.frames == len(session.jpegs)
+        assert report.live and report.exact, report.summary
+    finally:
+        first.write_bytes(original)
+
+
+def _payload_offset(path: Path, seq: int) -> int:
+    """Where the payload of the frame record of `seq` starts in a segment file."""
+    data, offset = path.read_bytes(), len(segments.MAGIC)
+    while True:
+        kind, length, _, record_seq, _ = segments._HEAD.unpack_from(data, offset)
+        if kind == b"F" and record_seq == seq:
+            return offset + segments._HEAD.size + segments._FRAME.size
+        offset += segments._HEAD.size + length

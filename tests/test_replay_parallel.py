@@ -113,11 +113,10 @@ def test_a_trackers_stable_since_outside_the_warm_up_and_restlessness_changes_no
         feeder = engine.Feeder(START, START + 10_000.0, None, None, None)
         steps = []
         for pos, record, frame in records:
-            step = feeder.take(pos, record, frame)
-            if step is None:
-                continue
-            steps.append(step)
-            if len(steps) % 7 == 0:
+            for step in feeder.take(pos, record, frame):
+                steps.append(step)
+                if len(steps) % 7:
+                    continue
                 for tracker in feeder.analyzer.trackers.values():
                     if tracker.state not in ("warming", "restless") and tracker.stable_since is not None:
                         tracker.stable_since += shift

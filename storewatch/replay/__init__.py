@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from storewatch.appliance import Appliance
 from storewatch.errors import InvalidInput, NoFramesKept
-from storewatch.replay import engine, segments
+from storewatch.replay import engine, refill, segments
 from storewatch.replay.engine import ReplayCancelled
 from storewatch.replay.report import ReplayReport, live_events
 from storewatch.store.events import epoch_to_ts
@@ -31,7 +31,7 @@ def replay(appliance: Appliance, device_id: str, since: float, until: float,
     `legs`: parts run at once (see `parallel`; default one per core, at most MAX_LEGS)."""
     overrides = check_request(appliance, device_id, since, until, overrides, roi_id)
     run = engine.run(appliance.data_dir, device_id, since, until, overrides, roi_id, roi_names(appliance, device_id),
-                     progress, cancelled, legs)
+                     progress, cancelled, legs, lambda files, skip: refill.lost_frames(appliance, device_id, files, skip))
     if run.frames == 0:
         kept = kept_range(appliance, device_id)
         where = "none are kept yet" if kept is None else f"they run from {epoch_to_ts(kept[0])} to {epoch_to_ts(kept[1])}"

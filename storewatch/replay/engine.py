@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -103,6 +103,7 @@ def _first_ts(path: Path) -> float | None:
 
 
 Position = tuple[int, int]  # (index of the segment in the plan's files, index of the record in it)
+AFTER_ALL: Position = (1 << 62, 0)  # where frames after the last record are fed
 
 
 def positioned(files: list[Path], first: int, skip: int, feed_from: int | None = None,
@@ -149,8 +150,9 @@ class Feeder:
     """The run between two records: the analyzer, the specs in force and the last seq fed."""
 
     def __init__(self, since: float, until: float, overrides: dict[str, float] | None, roi_id: int | None,
-                 names: dict[int, str] | None):
+                 names: dict[int, str] | None, lost: Sequence[Any] = ()):
         self.since, self.until, self.overrides, self.roi_id, self.names = since, until, overrides, roi_id, names or {}
+        self.lost = sorted(lost, key=lambda f: f.seq)  # refill.Lost: fed where their seq falls
         self.analyzer: DeviceAnalyzer | None = None
         self.key: str | None = None
         self.pending_key: str | None = None
@@ -158,8 +160,32 @@ class Feeder:
         self.last_seq: int | None = None
         self.started_ts: float | None = None
 
-    def take(self, pos: Position, record: segments.Record, frame: segments.Frame | None) -> Step | None:
-        """Apply one record; a Step for a frame fed."""
+    def take(self, pos: Position, record: segments.Record, frame: segments.Frame | None) -> list[Step]:
+        """Apply one record: a Step for each frame fed (lost frames before its own)."""
+        if record.kind == "F" and self.analyzer is not None:
+            steps = self._refill(pos, frame.seq)
+            step = self._take(pos, record, frame)
+            return steps if step is None else [*steps, step]
+        step = self._take(pos, record, frame)
+        return [] if step is None else [step]
+
+    def rest(self) -> list[Step]:
+        """After the last record: the lost frames after it."""
+        return [] if self.analyzer is None else self._refill(AFTER_ALL, None)
+
+    def _refill(self, pos: Position, before: int | None) -> list[Step]:
+        steps = []
+        for lost in self.lost:
+            if before is not None and lost.seq >= before:
+                break
+            if self.last_seq is not None and lost.seq <= self.last_seq:
+                continue
+            pixels = lost.pixels()
+            if pixels is not None:
+                steps.append(self._feed(pos, segments.Frame(lost.seq, lost.ts, lost.capture_id, pixels)))
+        return steps
+
+    def _take(self, pos: Position, record: segments.Record, frame: segments.Frame | None) -> Step | None:
         if record.kind == "S":
             self.pending_key = record.payload.decode()
             if self.analyzer is not None and self.pending_key != self.key:
@@ -175,6 +201,9 @@ class Feeder:
             return None
         if self.analyzer is None or (self.last_seq is not None and frame.seq <= self.last_seq):
             return None  # before the start state; or a frame kept twice (a job run again)
+        return self._feed(pos, frame)
+
+    def _feed(self, pos: Position, frame: segments.Frame) -> Step:
         self.last_seq = frame.seq
         result = self.analyzer.feed(frame.pixels, frame.ts, frame.capture_id)
         ids = {s.id for s in self.specs}
@@ -236,29 +265,40 @@ class Fold:
 def run(data_dir: Path, device_id: str, since: float, until: float, overrides: dict[str, float] | None = None,
         roi_id: int | None = None, names: dict[int, str] | None = None,
         progress: Callable[[int, int], None] | None = None,
-        cancelled: Callable[[], bool] | None = None, legs: int | None = None) -> Run:
+        cancelled: Callable[[], bool] | None = None, legs: int | None = None,
+        find_lost: Callable[[list[Path], int], Sequence[Any]] | None = None) -> Run:
     """Replay the kept frames of `device_id` for capture times [since, until).
 
     `legs`: run in that many parts at once (default: one per core, at most parallel.MAX_LEGS),
     from the kept states, stitched into exactly the serial run (see `parallel`).
+    `find_lost(files, skip)`: the frames the worker fed that those segments lack (refill.Lost).
     """
     from storewatch.replay import parallel
 
     start = plan(data_dir, device_id, since, until)
     if start is None:
         return Run()
-    feeder = Feeder(since, until, overrides, roi_id, names)
+    lost = find_lost(start.files, start.skip) if find_lost is not None else ()
+    feeder = Feeder(since, until, overrides, roi_id, names, lost)
     fold = Fold(since, until, start.total, roi_id, progress, cancelled)
     splits = parallel.splits(start, until, parallel.default_legs() if legs is None else legs)
     if splits:
         return parallel.run(start, splits, feeder, fold)
     for pos, record, frame in positioned(start.files, 0, start.skip):
-        step = feeder.take(pos, record, frame)
-        if step is not None:
-            fold.add(step)
-            if step.ends_run(until):
-                break
+        if _fed(feeder.take(pos, record, frame), fold, until):
+            break
+    else:
+        _fed(feeder.rest(), fold, until)
     return fold.finish(feeder.started_ts)
+
+
+def _fed(steps: list[Step], fold: Fold, until: float) -> bool:
+    """Fold the steps up to the run's end; True if it came."""
+    for step in steps:
+        fold.add(step)
+        if step.ends_run(until):
+            return True
+    return False
 
 
 def _check(cancelled: Callable[[], bool] | None) -> None:

@@ -17,7 +17,8 @@ from storewatch.replay.parallel import _state_before, run_leg
 
 def serve(request: dict[str, Any], out: BinaryIO) -> None:
     files = [Path(p) for p in request["files"]]
-    feeder = Feeder(request["since"], request["until"], request["overrides"], request["roi_id"], request["names"])
+    feeder = Feeder(request["since"], request["until"], request["overrides"], request["roi_id"], request["names"],
+                    request["lost"])
     (first, index), saved = request["pos"], request["saved"]
     if saved is None:  # from the state record at `pos`
         records = positioned(files, first, index)

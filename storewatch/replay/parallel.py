@@ -101,15 +101,21 @@ def run_leg(feeder: Feeder, records: Iterator, until: float, bound: Bound | None
                     seen(pos, digest)
                 if meet is not None and meet.get(pos) == digest:
                     return LegResult(steps, digests, False, feeder.save(), pos, met=pos, bound=bound)
-        step = feeder.take(pos, record, frame)
-        if step is None:
-            continue
+        fed = feeder.take(pos, record, frame)
+        past += len(fed) if bound is not None and pos >= bound[0] else 0
+        if _ended(fed, steps, until, tick):
+            return LegResult(steps, digests, True, bound=bound)
+    _ended(feeder.rest(), steps, until, tick)
+    return LegResult(steps, digests, True, bound=bound)
+
+
+def _ended(fed: list[Step], steps: list[Step], until: float, tick: Callable[[int], None]) -> bool:
+    for step in fed:
         steps.append(step)
-        past += bound is not None and pos >= bound[0]
         tick(len(steps))
         if step.ends_run(until):
-            break
-    return LegResult(steps, digests, True, bound=bound)
+            return True
+    return False
 
 
 def run(start: _Start, starts: list[Position], feeder: Feeder, fold: Fold) -> Run:
@@ -146,7 +152,7 @@ def _meet(current: LegResult, later: LegResult | None, bound: Bound | None, file
         fold.add(step, report=False)
     if current.ended:
         return current
-    go_on = Feeder(feeder.since, feeder.until, feeder.overrides, feeder.roi_id, feeder.names)
+    go_on = Feeder(feeder.since, feeder.until, feeder.overrides, feeder.roi_id, feeder.names, feeder.lost)
     go_on.resume(current.saved)
     where = current.next_pos
     records = positioned(files, where[0], _state_before(files[where[0]], where[1]), where[1], specs_before=False)
@@ -174,7 +180,7 @@ def _state_before(path: Path, index: int) -> int:
 def _request(files: list[Path], pos: Position, saved: bytes | None, feeder: Feeder, bound: Bound | None) -> dict:
     return {"files": [str(p) for p in files], "pos": pos, "saved": saved, "bound": bound,
             "since": feeder.since, "until": feeder.until, "overrides": feeder.overrides,
-            "roi_id": feeder.roi_id, "names": feeder.names}
+            "roi_id": feeder.roi_id, "names": feeder.names, "lost": feeder.lost}
 
 
 class _Ticker:
