@@ -11,13 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from support import shelf_scenes
+from support import restless, shelf_scenes
 from storewatch import contract
 from storewatch.appliance import Appliance
 from storewatch.store.captures import SeqTooOld
 from storewatch.jobs.queue import RetryPolicy
 from storewatch.jobs.service import connect_ingest
-from support.worker import (FAST, SCENE_START, add_device, add_roi, comparable, event_rows, picture_files,
+from support.frames import make_jpeg
+from support.worker import (FAST, SCENE_START, add_device, add_roi, comparable, event_rows, meta, picture_files,
                             running_worker, scene, state_header, store_frames, wait_finished)
 from support.waiting import wait_for
 
@@ -318,3 +319,41 @@ def test_a_lighting_change_is_recorded_and_is_no_interaction(appliance: Applianc
     chart = appliance.scores.history(device_id, SCENE_START - 1, SCENE_START + 60)
     assert chart["lighting"] == [changes[0]["start_ts"]] and chart["events"] == []
     assert any(p["lighting"] for p in chart["points"])
+
+
+def test_a_restless_roi_is_marked_for_the_panel_while_restless_and_cleared_once_calm(appliance: Appliance) -> None:
+    # A screen over part of the shelf changes every frame from 5 s to 45 s: its ROI turns restless
+    # 30 s in and calms 30 s after it went dark; the shelf's ROI beside it is never marked.
+    sequence = restless.screen_scene(on=5.0, off=45.0, duration=90.0)
+    device_id = add_device(appliance)
+    shelf = appliance.rois.add(device_id, "top shelf", restless.SHELF_ROI)["id"]
+    screen = appliance.rois.add(device_id, "by the till", restless.SCREEN_ROI)["id"]
+    frames = len(sequence.jpegs)
+    with running_worker(appliance):
+        store_frames(appliance, device_id, sequence, list(range(60)))
+        wait_finished(appliance, 60)
+        (marked,) = appliance.rois.restless(device_id)
+        assert (marked["roi_id"], marked["name"]) == (screen, "by the till")
+        since = contract.parse_timestamp(marked["since"]).timestamp()
+        assert SCENE_START + 5.0 <= since <= SCENE_START + 7.0  # busy from the screen's first frames
+        assert appliance.rois.get(device_id, shelf)["restless_since"] is None
+        store_frames(appliance, device_id, sequence, list(range(60, frames)))
+        wait_finished(appliance, frames)
+    assert appliance.rois.restless(device_id) == []
+    assert appliance.rois.get(device_id, screen)["restless_since"] is None
+
+
+def test_a_restless_mark_goes_when_the_analysis_restarts_without_a_calm(appliance: Appliance) -> None:
+    # A frame of another shape (16:9, analysed at 320x180) restarts the device's analysis: the
+    # screen's ROI watches afresh, and no RoiCalm will come to clear its mark.
+    sequence = restless.screen_scene(on=5.0, off=45.0, duration=59.0)
+    device_id = add_device(appliance)
+    appliance.rois.add(device_id, "by the till", restless.SCREEN_ROI)
+    with running_worker(appliance):
+        store_frames(appliance, device_id, sequence)
+        wait_finished(appliance, len(sequence.jpegs))
+        assert len(appliance.rois.restless(device_id)) == 1
+        appliance.captures.store(meta(device_id, len(sequence.jpegs), SCENE_START + 60.0, (640, 360)),
+                                 make_jpeg(640, 360, seed=7))
+        wait_finished(appliance, len(sequence.jpegs) + 1)
+    assert appliance.rois.restless(device_id) == []

@@ -1,5 +1,5 @@
 """What one analysed frame leaves behind: ROI scores, visits and lighting events with their
-pictures, burst.
+pictures, the restless marks of its ROIs, burst.
 
 Pictures are prepared (files read, difference rendered) before the job's transaction;
 `commit` then writes everything inside it.
@@ -12,6 +12,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -21,10 +22,11 @@ from storewatch.analysis.device_analyzer import FrameResult, RoiSpec
 from storewatch.analysis.inventory import InventoryDecision, render_difference
 from storewatch.analysis.roi_mask import polygon_mask
 from storewatch.analysis.transitions import (
-    LightingChange, LightingSettled, RoiOutcome, VisitDropped, VisitEnded, VisitStarted,
+    LightingChange, LightingSettled, RoiCalm, RoiOutcome, RoiRestless, VisitDropped, VisitEnded, VisitStarted,
 )
 from storewatch.appliance import Appliance
 from storewatch.store import Row
+from storewatch.store import rois as roi_marks
 from storewatch.store.analysis_state import AnalysisStateStore
 from storewatch.store.events import EventImage, EventStore, TouchedRoi, Visit, significance, view_box, visit_decision
 from storewatch.notify.outbox import Outbox
@@ -179,6 +181,7 @@ def commit(appliance: Appliance, events: EventStore, outputs: FrameOutputs) -> l
         for roi_id, score in result.scores.items():
             appliance.scores.record(conn, roi_id, capture["id"], outputs.device_id, capture["capture_epoch"],
                                     round(score, 5), result.lighting)
+        _mark_restless(conn, outputs)
         event_ids = [events.record_visit(p.visit, p.pictures) for p in outputs.visits]
         Outbox(appliance.db).enqueue_events(event_ids)  # its notifications, in the event's own transaction
         _notify_visit_starts(appliance, outputs)  # notify (issue 15): MQTT "touched" ON as a visit starts
@@ -191,6 +194,19 @@ def commit(appliance: Appliance, events: EventStore, outputs: FrameOutputs) -> l
         if result.wants_burst:
             _request_burst(appliance, outputs.device_id, capture["capture_epoch"])
     return event_ids
+
+
+def _mark_restless(conn: Any, outputs: FrameOutputs) -> None:
+    """The ROIs' restless marks, for the panel: set as an ROI turns restless, cleared as it calms,
+    and cleared for any ROI the analysis no longer holds restless (it restarted: a new frame size, a
+    lost checkpoint; no calm comes then). That last update matches no row on almost every frame."""
+    result = outputs.result
+    for transition in result.transitions:
+        if isinstance(transition, RoiRestless):
+            roi_marks.set_restless(conn, transition.roi_id, transition.since_ts)
+        elif isinstance(transition, RoiCalm):
+            roi_marks.set_restless(conn, transition.roi_id, None)
+    roi_marks.keep_restless(conn, outputs.device_id, result.restless)
 
 
 def _notify_visit_starts(appliance: Appliance, outputs: FrameOutputs) -> None:
