@@ -122,3 +122,11 @@ def test_a_trackers_stable_since_outside_the_warm_up_and_restlessness_changes_no
                         tracker.stable_since += shift
         runs.append([(s.scores, s.events, s.wants_burst) for s in steps])
     assert runs[0] == runs[1]
+
+
+@pytest.mark.parametrize(("cores", "load", "legs"), [(2, 0.2, 2), (2, 1.2, 1), (2, 6.0, 1), (4, 0.5, 3), (1, 0.0, 1)])
+def test_a_replay_runs_one_leg_per_idle_core(monkeypatch: pytest.MonkeyPatch, cores: int, load: float,
+                                            legs: int) -> None:
+    monkeypatch.setattr(parallel.os, "cpu_count", lambda: cores)
+    monkeypatch.setattr(parallel.os, "getloadavg", lambda: (load, load, load))
+    assert parallel.default_legs() == legs

@@ -28,7 +28,7 @@ def replay(appliance: Appliance, device_id: str, since: float, until: float,
            cancelled: Callable[[], bool] | None = None, legs: int | None = None) -> ReplayReport:
     """Replay `device_id`'s kept frames captured in [since, until) (unix seconds) with
     `overrides` (threshold name -> value) on every ROI, or only on `roi_id`; compare.
-    `legs`: parts run at once (see `parallel`; default one per core, at most MAX_LEGS)."""
+    `legs`: parts run at once (see `parallel`; default one per idle core, at most MAX_LEGS)."""
     overrides = check_request(appliance, device_id, since, until, overrides, roi_id)
     run = engine.run(appliance.data_dir, device_id, since, until, overrides, roi_id, roi_names(appliance, device_id),
                      progress, cancelled, legs, lambda files, skip: refill.lost_frames(appliance, device_id, files, skip))

@@ -269,7 +269,7 @@ def run(data_dir: Path, device_id: str, since: float, until: float, overrides: d
         find_lost: Callable[[list[Path], int], Sequence[Any]] | None = None) -> Run:
     """Replay the kept frames of `device_id` for capture times [since, until).
 
-    `legs`: run in that many parts at once (default: one per core, at most parallel.MAX_LEGS),
+    `legs`: run in that many parts at once (default: one per idle core, at most parallel.MAX_LEGS),
     from the kept states, stitched into exactly the serial run (see `parallel`).
     `find_lost(files, skip)`: the frames the worker fed that those segments lack (refill.Lost).
     """

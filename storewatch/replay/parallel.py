@@ -58,7 +58,15 @@ class LegResult:
 
 
 def default_legs() -> int:
-    return max(1, min(os.cpu_count() or 1, MAX_LEGS))
+    """One leg per idle core, at most MAX_LEGS. The legs share their replay's scheduler group
+    (a nice of 10 below the live appliance's, see server/replay_runner.py), so cores that other
+    work keeps busy give them no more time than one leg gets, only the legs' extra work."""
+    cores = os.cpu_count() or 1
+    try:
+        idle = cores - os.getloadavg()[0]
+    except OSError:
+        idle = cores
+    return max(1, min(cores, MAX_LEGS, int(idle + 0.5)))
 
 
 def splits(start: _Start, until: float, legs: int) -> list[Position]:
