@@ -20,6 +20,7 @@ from storewatch.store import Database
 from storewatch.store.captures import CaptureStore
 from storewatch.store.images import ImageStore
 from support.browser import Shots, browser, camera_with_a_frame, login, page, shots  # noqa: F401 (fixtures)
+from support.api import assert_error
 from support.servers import LiveServer, add_device
 
 REFRESH_MS = 15_000
@@ -94,7 +95,9 @@ def test_a_frame_that_cannot_be_shown_says_why(server: LiveServer, admin: httpx.
         expect(unreadable).to_contain_text("Frame not loaded: ")
         said = unreadable.locator(".expired").inner_text()
         answer = admin.get(f"/api/v1/admin/devices/{cameras['unreadable']}/latest-frame")
-        assert answer.status_code >= 500 and said == f"Frame not loaded: {answer.json()['error']['message']}", said
+        error = assert_error(answer, 503, "frame_unreadable")  # not a 500: the disk is named, and what to do
+        assert "could not be read from the data disk" in error["message"] and "storewatch doctor" in error["message"]
+        assert said == f"Frame not loaded: {error['message']}", said
         for device_id in cameras.values():
             expect(_tile(page, device_id)).not_to_contain_text("No frame yet")
         shots(page, "cameras-now")

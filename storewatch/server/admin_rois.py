@@ -139,6 +139,11 @@ async def latest_frame(request: Request) -> Response:
                 return row, appliance.images.read(row["path"])
             except FileNotFoundError:
                 continue
+            except OSError as exc:  # a failing card, or a folder where the file was: say so, not a 500
+                raise ApiError(503, "frame_unreadable",
+                               f"The newest frame of {device_id} could not be read from the data disk "
+                               f"({exc.strerror or exc}). Run `storewatch doctor` to check the disk.",
+                               headers={"Retry-After": "60"}) from None
         return None
 
     found = await _run(read)
