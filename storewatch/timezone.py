@@ -9,7 +9,13 @@ from __future__ import annotations
 import os
 from datetime import datetime, tzinfo
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from storewatch import contract
+
+if TYPE_CHECKING:
+    from storewatch.appliance import Appliance
 
 _NAME_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/_+-")
 
@@ -59,3 +65,10 @@ def zone(name: str | None) -> tzinfo:
 def local_text(moment: datetime, tz: tzinfo) -> str:
     """"2026-11-24 06:47:30 CET": how the CLI writes a time for a person."""
     return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def shop_time(appliance: Appliance, stored: str | None, missing: str = "never") -> str:
+    """A stored UTC time as the CLI and doctor write times for a person: on the shop's clock (`time_zone`)."""
+    if not stored:
+        return missing
+    return local_text(contract.parse_timestamp(stored), zone(appliance.settings.get("time_zone")))

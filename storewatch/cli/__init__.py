@@ -12,6 +12,7 @@ from typing import Any, Callable
 import click
 
 from storewatch.settings import default_data_dir
+from storewatch.timezone import shop_time  # noqa: F401 - the commands import it from here; doctor (ops) too, from there
 
 
 INSTALLED_DATA_DIR = Path("/var/lib/storewatch")  # scripts/install-pi's
@@ -61,16 +62,6 @@ LONG_RUNNING = frozenset({"run", "worker", "camera"})
 
 def print_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, sort_keys=True, default=str))
-
-
-def shop_time(appliance: Any, stored: str | None, missing: str = "never") -> str:
-    """A stored UTC time as the CLI writes times for a person: on the shop's clock (`time_zone`)."""
-    if not stored:
-        return missing
-    from storewatch import contract
-    from storewatch.timezone import local_text, zone
-
-    return local_text(contract.parse_timestamp(stored), zone(appliance.settings.get("time_zone")))
 
 
 # A table column: its header, a format spec for its cells (">10", "<25", ...; "" for the

@@ -11,7 +11,8 @@ from storewatch.cli import CliContext, print_json
 @click.option("--url", help="Where the appliance's server listens. Default: the address `storewatch run` "
                              "records in its data directory while it serves.")
 @click.option("--camera", "camera", default="auto", show_default=True, metavar="auto|picamera2|simulated|dir:PATH|none",
-              help="The frame source to test-capture from.")
+              help="The frame source to test-capture from (auto: the Pi camera on a Raspberry Pi or where "
+                   "one is attached, else the simulated shelf, as storewatch run's camera takes it).")
 @click.option("--full", is_flag=True, help="Full database integrity_check (slower).")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
