@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -156,3 +159,19 @@ def test_retention_deletes_segments_older_than_replay_days_and_all_at_0(tmp_path
         assert not (appliance.data_dir / segments.FOLDER / "cam").exists()
     finally:
         appliance.close()
+
+
+def test_the_last_record_of_a_segment_being_written_is_left_quietly_a_torn_one_is_reported(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    pixels = frames(6)
+    write(tmp_path, pixels).close()
+    path = segments.segment_files(tmp_path, "cam")[0]
+    path.write_bytes(path.read_bytes()[:-30])  # the worker is half way through its last record
+    with caplog.at_level(logging.INFO, logger="storewatch.replay"):
+        assert [f.seq for f in read(tmp_path)] == list(range(5))
+    assert "torn" not in caplog.text
+    old = time.time() - 2 * segments.BEING_WRITTEN_S  # nobody has written to it since: a crash tore it
+    os.utime(path, (old, old))
+    with caplog.at_level(logging.INFO, logger="storewatch.replay"):
+        assert [f.seq for f in read(tmp_path)] == list(range(5))
+    assert "ends in a torn or damaged record" in caplog.text

@@ -29,6 +29,7 @@ import os
 import re
 import struct
 import threading
+import time
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -47,6 +48,7 @@ STATE_EVERY = 600      # frames between analyzer states (where a replay can star
 KEY_EVERY = 120        # frames between key frames (bounds what one damaged record spoils)
 ZLIB_LEVEL = 1         # level 6 saves under 15 % more for 5x the CPU on the live path
 MAX_RECORD = 64 * 1024 * 1024
+BEING_WRITTEN_S = 60.0  # a record cut short in a file changed this recently is being appended
 
 _HEAD = struct.Struct("<cIIqd")   # kind, payload length, crc32, seq, capture epoch
 _FRAME = struct.Struct("<qHHB")   # capture id, height, width, key frame?
@@ -225,7 +227,8 @@ def scan(path: Path, payloads: str = "SAF", skip: int = 0) -> Iterator[Record]:
     """The valid records of one segment, in order; a torn or damaged tail ends it.
 
     Payloads of kinds not in `payloads`, and (but for specs) of the first `skip` records,
-    are passed over unread (and unchecked)."""
+    are passed over unread (and unchecked). What is appended while it reads is left for the
+    next scan: it reads up to the size the file had when opened."""
     try:
         file = open(path, "rb")
     except FileNotFoundError:
@@ -237,12 +240,16 @@ def scan(path: Path, payloads: str = "SAF", skip: int = 0) -> Iterator[Record]:
         size = os.fstat(file.fileno()).st_size
         offset = len(MAGIC)
         for index in itertools.count():
-            head = file.read(_HEAD.size)
-            if len(head) < _HEAD.size:
+            if offset + _HEAD.size > size:
+                if offset < size:
+                    _cut(path, offset, size)
                 return
-            kind, length, crc, seq, ts = _HEAD.unpack(head)
-            if kind not in (b"S", b"A", b"F") or length > MAX_RECORD or offset + _HEAD.size + length > size:
+            kind, length, crc, seq, ts = _HEAD.unpack(file.read(_HEAD.size))
+            if kind not in (b"S", b"A", b"F") or length > MAX_RECORD:
                 _torn(path, offset)
+                return
+            if offset + _HEAD.size + length > size:
+                _cut(path, offset, size)
                 return
             payload = None
             if (index >= skip or kind == b"S") and kind.decode() in payloads:
@@ -258,6 +265,18 @@ def scan(path: Path, payloads: str = "SAF", skip: int = 0) -> Iterator[Record]:
 
 def _torn(path: Path, offset: int) -> None:
     log.info("%s ends in a torn or damaged record at byte %d; the rest is ignored", path, offset)
+
+
+def _cut(path: Path, offset: int, size: int) -> None:
+    """The last record stops short at the end of the file: being written now, or torn."""
+    try:
+        writing = time.time() - path.stat().st_mtime < BEING_WRITTEN_S
+    except OSError:
+        writing = False
+    if writing:  # the worker is appending to it (the hour being kept): nothing is wrong
+        log.debug("%s: its last record (at byte %d of %d) is still being written", path, offset, size)
+    else:
+        _torn(path, offset)
 
 
 def frames_in(records: Iterator[Record]) -> Iterator[tuple[Record, Frame | None]]:
