@@ -82,7 +82,7 @@ def is_whole(img: np.ndarray) -> bool:
     if img.dtype != np.float32:
         return False
     with np.errstate(invalid="ignore"):  # NaN or infinity: not whole, and no warning about the cast
-        return bool(np.array_equal(img.astype(np.uint8), img))
+        return bool((img.astype(np.uint8) == img).all())
 
 
 def _cell_sums(img: np.ndarray) -> np.ndarray:
