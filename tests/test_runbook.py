@@ -160,3 +160,54 @@ def test_the_shown_curl_posts_a_frame_the_appliance_stores(doc: Path, device_id:
     assert done.returncode == 0, done.stderr
     answer = json.loads(done.stdout)
     assert answer["device_id"] == device_id and answer["duplicate"] is False, answer
+
+
+def _section(doc: Path, heading: str) -> str:
+    text = doc.read_text()
+    start = text.index(f"\n## {heading}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start:end if end != -1 else len(text)]
+
+
+def doctor_table() -> dict[str, str]:
+    """The rows of the runbook's 'What each doctor failure means': check name (its ' …' dropped) -> row."""
+    rows = [line for line in _section(RUNBOOK, "What each doctor failure means").splitlines()
+            if line.startswith("| ") and not line.startswith(("| check ", "|---"))]
+    return {line.split("|")[1].strip().removesuffix(" …"): line for line in rows}
+
+
+def _row_of(name: str, table: dict[str, str]) -> str | None:
+    return next((row for key, row in table.items() if name == key or name.startswith(key + " ")), None)
+
+
+def test_every_check_doctor_can_warn_or_fail_on_has_a_row_in_the_runbook(tmp_path: Path):
+    # `shelf areas cam-1` (a camera that watches no ROI) came to doctor with no row to say what it means.
+    from storewatch.ops import doctor
+
+    def systemctl(command: list[str]) -> subprocess.CompletedProcess:
+        return subprocess.CompletedProcess(command, 3, "failed\n", "")
+
+    opened = Appliance(tmp_path / "data")
+    try:
+        opened.devices.add("Shelf cam 2", "cam-1")  # never seen, and no shelf area
+        checks = [*doctor.run_all(opened, None, camera="simulated", run=systemctl),
+                  doctor.check_clock(systemctl, present=lambda: True),
+                  *doctor.check_services(run=systemctl, present=lambda: True)]
+    finally:
+        opened.close()
+    table = doctor_table()
+    names = {check.name for check in checks if check.status != doctor.SKIP}
+    assert {"shelf areas cam-1", "device cam-1", "service storewatch", "clock", "server"} <= names, names
+    assert [name for name in sorted(names) if _row_of(name, table) is None] == []
+
+
+def test_the_runbook_says_what_doctor_says_when_storewatch_run_is_not_running(tmp_path: Path):
+    # The runbook said doctor asked http://127.0.0.1:8080 when no address was recorded; it says
+    # 'storewatch run is not running on DATA_DIR' instead (and asks no default port).
+    from storewatch.ops import doctor
+
+    said = doctor.check_server_of(tmp_path, None).message.split(" (")[0].replace(str(tmp_path), "this data directory")
+    assert said == "storewatch run is not running on this data directory"
+    assert said in _row_of("server", doctor_table())
+    first_look = " ".join(_section(RUNBOOK, "First look: status and doctor").split())  # as read, not as wrapped
+    assert said in first_look and "127.0.0.1:8080" not in first_look
