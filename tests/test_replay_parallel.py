@@ -130,3 +130,30 @@ def test_a_replay_runs_one_leg_per_idle_core(monkeypatch: pytest.MonkeyPatch, co
     monkeypatch.setattr(parallel.os, "cpu_count", lambda: cores)
     monkeypatch.setattr(parallel.os, "getloadavg", lambda: (load, load, load))
     assert parallel.default_legs() == legs
+
+
+def test_the_legs_run_at_the_replays_lower_priority(kept: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import threading
+
+    from storewatch.replay.priority import REPLAY_NICE, lower_priority
+
+    nices: list[int] = []
+    real = parallel._Child.__init__
+
+    def spy(self: parallel._Child, request: dict) -> None:
+        real(self, request)
+        nices.append(os.getpriority(os.PRIO_PROCESS, self.proc.pid))
+
+    monkeypatch.setattr(parallel._Child, "__init__", spy)
+    done: list[engine.Run] = []
+
+    def replay_below() -> None:  # as `storewatch replay` and the panel's replay process run it
+        lower_priority()
+        done.append(engine.run(kept, "cam", START, START + 10_000.0, legs=2))
+
+    thread = threading.Thread(target=replay_below)
+    thread.start()
+    thread.join(120)
+    assert done and done[0].parts == 2
+    assert nices and all(nice >= REPLAY_NICE for nice in nices)
