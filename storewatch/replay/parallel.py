@@ -213,8 +213,8 @@ class _Child:
     """One leg in a process of its own: python -m storewatch.replay.leg, pickles both ways."""
 
     def __init__(self, request: dict[str, Any]):
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-            [str(Path(storewatch.__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")]))
+        here = str(Path(storewatch.__file__).resolve().parents[1])  # this storewatch, installed or not
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")])))
         self.proc = subprocess.Popen([sys.executable, "-m", LEG_MODULE], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, env=env)
         self.fed = 0
