@@ -13,7 +13,7 @@ from storewatch.analysis.decode import decode_gray
 from storewatch.analysis.device_analyzer import DeviceAnalyzer, RoiSpec
 from storewatch.analysis.state_codec import StateError
 from storewatch.analysis.thresholds import Thresholds
-from storewatch.analysis.transitions import VisitEnded
+from storewatch.analysis.transitions import VisitDropped, VisitEnded
 
 ROIS = [RoiSpec(1, roi_around(2)), RoiSpec(2, roi_around(9, 10)), RoiSpec(3, roi_around(0, 1))]
 
@@ -170,3 +170,20 @@ def test_a_state_saved_before_visits_loads_and_its_open_interaction_ends_as_a_vi
     assert restored.visits.current is None and restored.trackers[1].state == "active"
     (visit,) = _visits(feed_all(restored, frames[14:]))
     assert [(o.roi_id, o.verdict) for o in visit.rois] == [(1, "taken")]
+
+
+def test_a_new_frame_size_mid_visit_ends_the_open_visit_with_no_event(held) -> None:
+    """A restart loses the open visit's references: it must still end (MQTT's touched goes OFF),
+    not vanish; and no verdict is made of a frame the analysis has not warmed up on."""
+    analyzer = DeviceAnalyzer(ROIS)
+    feed_all(analyzer, held[:16])  # the arm rests on item 2: a visit is open
+    visit = analyzer.visits.current
+    assert visit is not None and visit.touched
+    small, ts, _ = held[16]
+    result = analyzer.feed(small[::2, ::2], ts, 16)
+    dropped = [t for t in result.transitions if isinstance(t, VisitDropped)]
+    assert dropped == [VisitDropped(visit.start_ts, visit.start_frame_id, ts, 16, tuple(visit.touched), over=True)]
+    assert not [t for t in result.transitions if isinstance(t, VisitEnded)]
+    assert analyzer.visits.current is None
+    assert not [t for f in held[17:20] for t in analyzer.feed(f[0][::2, ::2], f[1], f[2]).transitions
+                if isinstance(t, VisitDropped)]  # once

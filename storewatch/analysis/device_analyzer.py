@@ -19,7 +19,7 @@ from storewatch.analysis.lighting import LightingDetector, LightingStatus
 from storewatch.analysis.roi_mask import polygon_mask, roi_grid
 from storewatch.analysis.thresholds import Thresholds
 from storewatch.analysis.tracker import RESTLESS, RoiTracker
-from storewatch.analysis.transitions import LightingChange, LightingSettled, Transition
+from storewatch.analysis.transitions import LightingChange, LightingSettled, Transition, VisitDropped
 from storewatch.analysis.visit import VisitKeeper
 
 
@@ -62,10 +62,16 @@ class DeviceAnalyzer:
 
     def feed(self, gray: np.ndarray, ts: float, frame_id: int) -> FrameResult:
         frame = _as_uint8(gray)
+        transitions: list[Transition] = []
         if frame.shape != self.shape:
+            lost = self.visits.current
             self._restart(frame.shape)
+            if lost is not None:  # a new size starts over: the open visit ends here, with no event
+                transitions.append(VisitDropped(lost.start_ts, lost.start_frame_id, ts, frame_id,
+                                                tuple(lost.touched), over=True))
         status: LightingStatus = self.lighting.update(frame, ts, frame_id)
-        transitions: list[Transition] = [LightingChange(ts, frame_id)] if status.started else []
+        if status.started:
+            transitions.append(LightingChange(ts, frame_id))
         if status.rebase and status.since is not None:
             transitions.append(LightingSettled(status.since, ts, status.before_frame_id, frame_id))
         visiting = self.visits.holds_references(self.trackers, self.visits.current)
