@@ -19,7 +19,8 @@ def invoke(data_dir: Path, *args: str):
     return CliRunner().invoke(main, ["--data-dir", str(data_dir), *args])
 
 
-@pytest.mark.parametrize("command", [("events", "list"), ("events", "export", "--out", "/dev/null")])
+@pytest.mark.parametrize("command", [("events", "list"), ("events", "export", "--out", "/dev/null"),
+                                     ("replay", "--device", "cam")])
 @pytest.mark.parametrize("option", ["--since", "--until"])
 def test_a_time_that_is_not_one_names_its_option_and_the_forms(data_dir: Path, command, option) -> None:
     args = [*command, option, "yesterday"] if option == "--since" else [*command, "--since", "1d", option, "1x"]

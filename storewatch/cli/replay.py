@@ -11,7 +11,7 @@ import click
 from storewatch import contract
 from storewatch.analysis.thresholds import BOUNDS
 from storewatch.cli import CliContext, print_json
-from storewatch.cli.events import TIME_FORMS, parse_when
+from storewatch.cli.events import TIME_FORMS, when_option
 from storewatch.errors import DomainError
 from storewatch.timezone import local_text, zone
 
@@ -21,8 +21,8 @@ PROGRESS_FROM = 600  # frames: a shorter replay takes about a second and shows n
 
 @click.command("replay")
 @click.option("--device", "device_id", required=True, help="The device whose kept frames to replay.")
-@click.option("--since", required=True, help=f"Start (capture time): {TIME_FORMS}.")
-@click.option("--until", default="0s", show_default="now", help="End, same forms.")
+@click.option("--since", required=True, callback=when_option, help=f"Start (capture time): {TIME_FORMS}.")
+@click.option("--until", default="0s", show_default="now", callback=when_option, help="End, same forms.")
 @click.option("--set", "assignments", multiple=True, metavar="NAME=VALUE",
               help="A threshold for the replay (repeatable), e.g. start_threshold=0.09; the names are"
                    " those of `storewatch roi` thresholds.")
@@ -61,10 +61,7 @@ def replay(ctx: CliContext, device_id: str, since: str, until: str, assignments:
 
 
 def _span(since: str, until: str) -> tuple[float, float]:
-    try:
-        start, end = (contract.parse_timestamp(parse_when(v)).timestamp() for v in (since, until))
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
+    start, end = (contract.parse_timestamp(v).timestamp() for v in (since, until))  # when_option checked them
     if start >= end:
         raise click.BadParameter(f"--since ({since}) must be before --until ({until})")
     return start, end
