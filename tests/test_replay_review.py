@@ -52,6 +52,7 @@ def cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, cwd=REPO, timeout=300)
 
 
+@pytest.mark.slow  # a suggestion replays the session up to 40 times: scripts/test --fast leaves it out
 def test_without_reviews_a_suggestion_says_it_needs_some(recorded) -> None:
     appliance, device_id, session = recorded
     unreviewed(appliance)
@@ -93,6 +94,7 @@ def test_the_review_counts_false_alarms_gone_confirmed_lost_and_new_events(recor
     assert [e["review"] for e in shape["live"]] == ["confirmed"] * 3 + ["false_alarm"] * 2
 
 
+@pytest.mark.slow  # a suggestion replays the session up to 40 times: scripts/test --fast leaves it out
 def test_the_suggestion_keeps_every_confirmed_event_and_what_it_claims_holds(recorded) -> None:
     appliance, device_id, session = recorded
     reviewed(appliance)
