@@ -6,9 +6,11 @@ import functools
 
 import click
 
+from storewatch.analysis.tracker import RESTLESS_CALM_SECONDS
 from storewatch.cli import CliContext, print_json
 from storewatch.store.devices import DeviceNotFound
 from storewatch.store.rois import RoiError, RoiNotFound, RoiStore, parse_polygon_text, parse_threshold_words
+from storewatch.timezone import shop_time
 
 
 @click.group()
@@ -71,6 +73,10 @@ def list_rois(ctx: CliContext, device_id: str, as_json: bool) -> None:
         return
     for item in shown:
         click.echo(_describe(item))
+        if item.get("restless_since") and item["enabled"]:
+            since = shop_time(ctx.appliance, item["restless_since"])
+            click.echo(f"       restless since {since}: busy without a break, it starts no events until calm "
+                       f"for {RESTLESS_CALM_SECONDS:g} s")
 
 
 @roi.command("set")
