@@ -31,11 +31,11 @@ CHANGES = ("taken", "placed")
 # outline reading alone, f279fbd) made 42 wrong here: 14, 14 and 11 of these kinds. See
 # docs/PERFORMANCE.md, Detection.
 CEILING = {
-    "wrong": 25,
+    "wrong": 24,
     "change read as the other change": 8,  # a take read placed or the reverse: the worst mistake
     "change read as moved": 6,  # one more since a change's edge cells count towards its size: a take
     # in dim light on grey, too small to count before (unchanged), reads moved
-    "move read as a change": 11,
+    "move read as a change": 10,
     "unchanged read as anything else": 0,
 }
 # Under Bookworm's Pillow 9.4, which draws the labels' text a little differently, the sample makes
@@ -102,3 +102,13 @@ def test_an_item_turned_side_on_is_moved_on_the_shaded_wall_and_tiles() -> None:
     said = matrix.run(seeds=(3,), walls=("wall", "tiles"), styles=("labelled",),
                       names=("turn by 90 degrees", "turn by -90 degrees"))
     assert [f"{d.wall} {d.light}: {d.case} read {d.said}" for d in said if d.wrong] == []
+
+
+def test_a_plain_item_turned_a_little_on_the_grey_wall_is_moved() -> None:
+    """A label-less item turned by 30 degrees: its flat face narrows and a dark side shows. Only its
+    edges differ, so a turn (or a shift) of a flat item explains less of the change than one of a
+    printed item (0.27-0.35 of it); they read placed while moved needed 0.35."""
+    said = matrix.run(seeds=(1, 3), walls=("grey",), styles=("plain",),
+                      lights=("same light", "dimmed between", "white balance", "heavy noise"),
+                      names=("turn by 30 degrees",))
+    assert [f"{d.seed} {d.light}: {d.case} read {d.said}" for d in said if d.wrong] == []

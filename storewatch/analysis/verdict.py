@@ -59,8 +59,10 @@ _SHIFT_DY, _SHIFT_STEP, _MATCH = 2, 2, 12.0
 _TURN_SCALES = (0.5, 0.6, 0.7, 0.8, 0.9)  # cos(60 degrees) .. cos(25 degrees)
 # A shift or turn explaining this share of the blob both ways: moved. A shift by d of an item w
 # wide explains w/(w+d) of the blob on a wall (0.5 and up to a whole width, less beside a
-# neighbour it half covers); a take or a placement 0.0-0.2 (what happens to look alike).
-_MOVED_MATCH = 0.35
+# neighbour it half covers); of a flat, label-less item only its edges differ, so less lands in
+# the changed pixels (0.27-0.35); a take or a placement 0.0-0.2 (what happens to look alike; 99 %
+# below 0.3 on the broader matrix).
+_MOVED_MATCH = 0.3
 # A patch is a _GRID x _GRID grid of the 3x3-mean picture, _GRID_STEP pixels apart (9x9 pixels),
 # centred on every _PATCH_STEP-th pixel; a blob's patch is like its surroundings (unchanged,
 # _RING pixels out from the blob) when one of theirs, lit up to _SHADE brighter or darker,
