@@ -7,9 +7,12 @@ threshold for the area (read back through the API). Screenshots go to test-artif
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 from datetime import datetime, timezone
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -32,6 +35,20 @@ WATCH_PROGRESS = """() => {
   new MutationObserver(seen).observe(document.body, {subtree: true, childList: true, characterData: true,
                                                      attributes: true});
 }"""
+
+
+def _replay_process(server: LiveServer) -> int | None:
+    """The pid of the replay's own process (a spawned child of `storewatch run`), once it runs."""
+    assert server.process is not None
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            command = (stat.parent / "cmdline").read_bytes()
+        except (OSError, ValueError, IndexError):  # it ended between the looks
+            continue
+        if parent == server.process.pid and b"spawn_main" in command:
+            return int(stat.parent.name)
+    return None
 
 
 def _sentence(text: str) -> str:
@@ -139,11 +156,20 @@ def test_a_running_replay_shows_cancel_and_cancelling_it_changes_nothing(
     expect(panel.get_by_text("Frames are kept from")).to_be_visible()
     panel.get_by_role("button", name="Last day").click()
     panel.get_by_role("button", name="Replay").click()
-    progress = panel.locator(".replay-progress")
-    expect(progress).to_be_visible()  # its process takes a second to start: the bar is there first
-    expect(progress.get_by_role("progressbar", name="Replay progress")).to_be_visible()
-    shots(page, "replay-running")
-    progress.get_by_role("button", name="Cancel").click()
+    # These frames replay in well under a second: hold the replay's process while it is still
+    # starting (its imports alone take longer than a look here), so the owner's Cancel comes first.
+    held = wait_for(lambda: _replay_process(server), 30.0, "the replay's process to start", step=0.005)
+    os.kill(held, signal.SIGSTOP)
+    try:
+        progress = panel.locator(".replay-progress")
+        expect(progress).to_be_visible()
+        expect(progress.get_by_role("progressbar", name="Replay progress")).to_be_visible()
+        shots(page, "replay-running")
+        progress.get_by_role("button", name="Cancel").click()
+        wait_for(lambda: admin.get("/api/v1/admin/replays").json()["replay"]["cancel_requested"], 10.0,
+                 "the cancel to reach the appliance")
+    finally:
+        os.kill(held, signal.SIGCONT)
     expect(panel.get_by_text("Replay cancelled; nothing was changed.")).to_be_visible(timeout=30_000)
     expect(progress).to_be_hidden()
     last = admin.get("/api/v1/admin/replays").json()["replay"]
