@@ -122,8 +122,8 @@ def compare(ref: np.ndarray, ref_stats: CellStats, img: np.ndarray, img_stats: C
             weights: np.ndarray, thr: Thresholds) -> CellDiff:
     """Compare `img` with `ref` (same-shape float32 images) cell by cell."""
     d_struct = structure_difference(ref, ref_stats, img, img_stats, thr.flat_contrast)
-    (lit_r, ok_r), (lit_i, ok_i) = ref_stats.lit(thr.dark_level), img_stats.lit(thr.dark_level)
-    struct_ok = ok_r & ok_i  # structure_judgeable
+    lit_r, lit_i = ref_stats.lit(thr.dark_level)[0], img_stats.lit(thr.dark_level)[0]
+    struct_ok = structure_judgeable(ref_stats, img_stats, thr.dark_level)
     in_roi = weights > 0
     bright_ok = (lit_r | lit_i) & in_roi
     eps = max(thr.dark_level, 1.0)  # keeps noise in near-black cells from looking like big ratios

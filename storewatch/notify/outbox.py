@@ -127,14 +127,24 @@ class Outbox:
         return True
 
     @staticmethod
-    def _end_visit(conn: Any, device_id: str, start: float, told: set[int], now: float) -> None:
-        """A channel told of this visit's start but not of its event hears that it ended."""
+    def _end_visit(conn: Any, device_id: str, start: float, told: set[int], now: float,
+                   keep: Collection[int] | None = None) -> int:
+        """A channel told of this visit's start but not yet of its end (`told`: those that were,
+        as by its event, which sets its areas OFF itself) hears that it ended: of its areas, or
+        only of those in `keep`; a channel left with none is not told. Returns rows made."""
+        made = 0
         for row in store.visit_starts(conn, device_id, start):
             if row["channel_id"] in told:
-                continue  # the event itself sets its areas OFF
+                continue
             started = _visit(row)
+            if keep is not None:
+                started["roi_ids"] = [r for r in started.get("roi_ids", []) if r in keep]
+                if not started["roi_ids"]:
+                    continue
             store.insert(conn, row["channel_id"], now, visit={**started, "state": "ended"})
             told.add(row["channel_id"])
+            made += 1
+        return made
 
     def end_visit(self, device_id: str, start_epoch: float, roi_ids: Collection[int] | None = None,
                   now: float | None = None) -> int:
@@ -144,17 +154,9 @@ class Outbox:
         transaction). With `roi_ids`, only those of the started areas; a channel left with none
         is not told. Returns rows made."""
         now = time.time() if now is None else now
-        keep = None if roi_ids is None else set(roi_ids)
-        made = 0
         with self.db.write() as conn:
-            for row in store.visit_starts(conn, device_id, start_epoch):
-                started = _visit(row)
-                rois = [r for r in started.get("roi_ids", []) if keep is None or r in keep]
-                if not rois:
-                    continue
-                store.insert(conn, row["channel_id"], now, visit={**started, "roi_ids": rois, "state": "ended"})
-                made += 1
-        return made
+            return self._end_visit(conn, device_id, start_epoch, set(), now,
+                                   None if roi_ids is None else set(roi_ids))
 
     # --- made when a visit starts (jobs/outputs.commit) -------------------------------------------
 

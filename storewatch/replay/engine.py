@@ -189,19 +189,24 @@ class Feeder:
         if record.kind == "S":
             self.pending_key = record.payload.decode()
             if self.analyzer is not None and self.pending_key != self.key:
-                self.specs, device = apply_overrides(*specs_from_key(self.pending_key), self.overrides, self.roi_id)
+                device = self._configure(self.pending_key)
                 self.analyzer = DeviceAnalyzer.from_state(self.analyzer.to_state(), self.specs, device)
                 self.key = self.pending_key
             return None
         if record.kind == "A":
             if self.analyzer is None and self.pending_key is not None:
-                self.specs, device = apply_overrides(*specs_from_key(self.pending_key), self.overrides, self.roi_id)
+                device = self._configure(self.pending_key)
                 self.analyzer = _restored(record.payload, self.specs, device)
                 self.key, self.started_ts = self.pending_key, record.ts
             return None
         if self.analyzer is None or (self.last_seq is not None and frame.seq <= self.last_seq):
             return None  # before the start state; or a frame kept twice (a job run again)
         return self._feed(pos, frame)
+
+    def _configure(self, key: str) -> Thresholds:
+        """The ROI specs of `key` with this run's overrides (kept in `specs`); the device's thresholds."""
+        self.specs, device = apply_overrides(*specs_from_key(key), self.overrides, self.roi_id)
+        return device
 
     def _feed(self, pos: Position, frame: segments.Frame) -> Step:
         self.last_seq = frame.seq
@@ -228,7 +233,7 @@ class Feeder:
     def resume(self, saved: bytes) -> None:
         state, self.key, self.pending_key, self.last_seq, self.started_ts = json.loads(saved)
         if state is not None and self.key is not None:
-            self.specs, device = apply_overrides(*specs_from_key(self.key), self.overrides, self.roi_id)
+            device = self._configure(self.key)
             self.analyzer = DeviceAnalyzer.from_state(bytes.fromhex(state), self.specs, device)
 
 

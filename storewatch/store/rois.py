@@ -20,7 +20,6 @@ import logging
 import math
 from collections.abc import Collection
 from dataclasses import fields
-from datetime import datetime, timezone
 from typing import Any
 
 import apsw
@@ -31,6 +30,7 @@ from storewatch.analysis.thresholds import BOUNDS, HELP, Thresholds
 from storewatch.analysis.tracker import RESTLESS_CALM_SECONDS
 from storewatch.store import Database, Row, settings
 from storewatch.store.devices import DeviceRegistry
+from storewatch.store.events import epoch_to_ts
 from storewatch.errors import RoiInvalid, RoiNameTaken, RoiNotFound, load_stored_json
 
 log = logging.getLogger("storewatch.store.rois")
@@ -317,7 +317,7 @@ class RoiStore:
 
 def set_restless(conn: apsw.Connection, roi_id: int, since_epoch: float | None) -> None:
     """Mark the ROI busy without a break since `since_epoch` (capture time); None: it watches again."""
-    since = None if since_epoch is None else _timestamp(since_epoch)
+    since = None if since_epoch is None else epoch_to_ts(since_epoch)
     conn.execute("UPDATE rois SET restless_since = ? WHERE id = ?", (since, roi_id))
 
 
@@ -332,10 +332,6 @@ def keep_restless(conn: apsw.Connection, device_id: str, roi_ids: Collection[int
 def _stored(row: Row, column: str) -> Any:
     """An ROI's JSON column as stored; a damaged one is CorruptStoredValue, not bad input."""
     return load_stored_json(row[column], f"rois.{column}", f"ROI {row['id']}")
-
-
-def _timestamp(epoch: float) -> str:
-    return contract.format_timestamp(datetime.fromtimestamp(epoch, timezone.utc))
 
 
 def _now() -> str:
