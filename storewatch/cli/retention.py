@@ -75,10 +75,10 @@ def settings(ctx: CliContext, assignments: tuple[str, ...]) -> None:
     if assignments:
         try:
             values = parse_assignments(list(assignments), APPLIANCE_SETTINGS)
-            if set(values) - set(RETENTION_SETTINGS):
+            others = set(values) - set(RETENTION_SETTINGS)
+            if others:
                 raise SettingError(f"only these are retention settings: {', '.join(RETENTION_SETTINGS)}; "
-                                   f"the others are set with `storewatch settings "
-                                   f"{sorted(set(values) - set(RETENTION_SETTINGS))[0]}=...`")
+                                   f"the others are set with `storewatch settings {sorted(others)[0]}=...`")
             store.update(values)
         except SettingError as exc:
             raise click.ClickException(str(exc)) from None

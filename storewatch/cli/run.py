@@ -38,7 +38,7 @@ def lan_url(host: str, port: int, local_url: str) -> str | None:
     from storewatch.notify.deliver import public_base_url
 
     other = public_base_url(host, port)
-    return None if other.rstrip("/") == local_url.rstrip("/") else other.rstrip("/")
+    return None if other == local_url.rstrip("/") else other  # public_base_url has no trailing /
 
 
 def _refuse_unusable_port(ctx: CliContext, host: str, port: int) -> None:

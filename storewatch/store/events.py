@@ -353,12 +353,6 @@ class EventStore:
                 found.setdefault(image["event_id"], []).append(image)
         return found
 
-    def recent(self, limit: int) -> list[Row]:
-        """The newest events in brief (id, device, ROI name, type, start, decision, images expired)."""
-        return self.db.query(
-            "SELECT id, device_id, roi_name, type, start_ts, decision, images_expired FROM events"
-            " ORDER BY id DESC LIMIT ?", (limit,))
-
     def counts(self) -> list[Row]:
         """How many events of each type and decision ('none' for no decision)."""
         return self.db.query("SELECT type, COALESCE(decision, 'none') AS decision, COUNT(*) AS n"
