@@ -51,7 +51,7 @@ export function roiUndo({edits, editor, list, hint}) {
     if (editor.dragging) return;
     const undo = which === "undo";
     const word = undo ? "Undone" : "Redone";
-    if (undo ? editor.drafting && editor.takeBackCorner() : editor.canPutBackCorner && editor.putBackCorner()) {
+    if (undo ? editor.takeBackCorner() : editor.putBackCorner()) {  // each says false when it has no corner to move
       hint.textContent = `${word}: the last corner of the polygon being drawn.`;
       return;
     }
